@@ -1,0 +1,149 @@
+using EvoQuant.Onnx.Proto;
+using Google.Protobuf;
+
+namespace EvoQuant.Onnx;
+
+/// <summary>Read-only lookups over a graph: nodes in topological order, the producer and consumers of
+/// each tensor, value infos, and constants. Constant nodes count as initializers, because exporters
+/// (PaddleOCR's among them) keep weights there.</summary>
+public sealed class GraphView
+{
+    private readonly GraphProto _graph;
+    private readonly Dictionary<string, NodeProto> _producer = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<NodeProto>> _consumers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TensorProto> _constants = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ValueInfoProto> _valueInfo = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _initializerNames = new(StringComparer.Ordinal);
+    private IReadOnlyList<NodeProto>? _sorted;
+
+    public GraphView(GraphProto graph)
+    {
+        _graph = graph ?? throw new ArgumentNullException(nameof(graph));
+        foreach (var t in graph.Initializer)
+        {
+            _constants[t.Name] = t;
+            _initializerNames.Add(t.Name);
+        }
+        foreach (var vi in graph.ValueInfo) _valueInfo[vi.Name] = vi;
+        foreach (var vi in graph.Input) _valueInfo[vi.Name] = vi;
+        foreach (var vi in graph.Output) _valueInfo[vi.Name] = vi;
+        foreach (var n in graph.Node)
+        {
+            foreach (var o in n.Output)
+                if (o.Length > 0) _producer[o] = n;
+            foreach (var i in n.Input)
+            {
+                if (i.Length == 0) continue; // an omitted optional input
+                if (!_consumers.TryGetValue(i, out var list)) _consumers[i] = list = new List<NodeProto>();
+                if (!list.Contains(n)) list.Add(n);
+            }
+            if (n.OpType == "Constant" && string.IsNullOrEmpty(n.Domain) && n.Output.Count == 1)
+            {
+                var value = ConstantValue(n);
+                if (value != null) _constants[n.Output[0]] = value;
+            }
+        }
+    }
+
+    public GraphProto Proto => _graph;
+
+    /// <summary>Nodes in a topological order (stable: the file's order where it is already valid).</summary>
+    public IReadOnlyList<NodeProto> Nodes => _sorted ??= TopologicalSort();
+
+    public NodeProto? Producer(string tensor) => _producer.GetValueOrDefault(tensor);
+
+    public IReadOnlyList<NodeProto> Consumers(string tensor) =>
+        _consumers.TryGetValue(tensor, out var list) ? list : Array.Empty<NodeProto>();
+
+    public ValueInfoProto? ValueInfo(string tensor) => _valueInfo.GetValueOrDefault(tensor);
+
+    /// <summary>Graph inputs that are fed at run time (initializers listed as inputs are excluded).</summary>
+    public IEnumerable<ValueInfoProto> RuntimeInputs => _graph.Input.Where(i => !_initializerNames.Contains(i.Name));
+
+    public bool IsGraphOutput(string tensor) => _graph.Output.Any(o => o.Name == tensor);
+
+    /// <summary>True for initializers and Constant-node outputs: tensors whose value is known offline.</summary>
+    public bool IsConstant(string tensor) => _constants.ContainsKey(tensor);
+
+    public bool IsInitializer(string tensor) => _initializerNames.Contains(tensor);
+
+    /// <summary>The value of an initializer or Constant node output, or null.</summary>
+    public TensorProto? GetConstant(string tensor) => _constants.GetValueOrDefault(tensor);
+
+    /// <summary>Initializers and Constant-node values, by tensor name.</summary>
+    public IReadOnlyDictionary<string, TensorProto> Constants => _constants;
+
+    /// <summary>Element type of a tensor if the graph declares it (value_info, inputs, outputs, constants).</summary>
+    public int? ElementType(string tensor)
+    {
+        if (_constants.TryGetValue(tensor, out var t)) return t.DataType;
+        var vi = ValueInfo(tensor);
+        return vi?.Type?.TensorType != null && vi.Type.TensorType.HasElemType ? vi.Type.TensorType.ElemType : null;
+    }
+
+    /// <summary>The tensor a Constant node produces, from whichever value attribute it uses.</summary>
+    public static TensorProto? ConstantValue(NodeProto node)
+    {
+        string name = node.Output.Count > 0 ? node.Output[0] : node.Name;
+        foreach (var a in node.Attribute)
+        {
+            switch (a.Name)
+            {
+                case "value" when a.T != null:
+                    var t = a.T.Clone();
+                    t.Name = name;
+                    return t;
+                case "value_float":
+                    return TensorData.Scalar(name, ElementTypes.Float, a.F);
+                case "value_floats":
+                    return TensorData.FromFloats(name, new long[] { a.Floats.Count }, a.Floats.ToArray());
+                case "value_int":
+                    return TensorData.Scalar(name, ElementTypes.Int64, a.I);
+                case "value_ints":
+                    return TensorData.FromArray(name, ElementTypes.Int64, new long[] { a.Ints.Count }, a.Ints.ToArray().AsSpan());
+            }
+        }
+        return null; // sparse or string constants are not weights
+    }
+
+    private IReadOnlyList<NodeProto> TopologicalSort()
+    {
+        var nodes = _graph.Node;
+        var available = new HashSet<string>(StringComparer.Ordinal) { "" };
+        foreach (var i in _graph.Input) available.Add(i.Name);
+        foreach (var t in _graph.Initializer) available.Add(t.Name);
+        foreach (var s in _graph.SparseInitializer) if (s.Values != null) available.Add(s.Values.Name);
+        // Names produced by no node and not declared are outer-scope values (in subgraphs) or missing:
+        // either way they do not order nodes here.
+        foreach (var n in nodes)
+            foreach (var i in n.Input)
+                if (!_producer.ContainsKey(i)) available.Add(i);
+
+        var result = new List<NodeProto>(nodes.Count);
+        var done = new bool[nodes.Count];
+        // Kahn's algorithm with the file order as tie-break: repeated passes are O(n^2) at worst but
+        // a single pass for graphs already in order, which nearly all are.
+        int remaining = nodes.Count;
+        while (remaining > 0)
+        {
+            bool progressed = false;
+            for (int k = 0; k < nodes.Count; k++)
+            {
+                if (done[k]) continue;
+                var n = nodes[k];
+                if (!n.Input.All(available.Contains)) continue;
+                done[k] = true;
+                remaining--;
+                progressed = true;
+                result.Add(n);
+                foreach (var o in n.Output) available.Add(o);
+            }
+            if (!progressed)
+            {
+                var stuck = nodes.Where((_, k) => !done[k]).Take(3).Select(n => $"'{n.Name}' ({n.OpType})");
+                throw new InvalidOperationException($"the graph has a cycle; nodes that can never run include {string.Join(", ", stuck)}.");
+            }
+        }
+        return result;
+    }
+}

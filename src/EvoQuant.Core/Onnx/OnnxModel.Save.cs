@@ -1,0 +1,130 @@
+using EvoQuant.Onnx.Proto;
+using Google.Protobuf;
+
+namespace EvoQuant.Onnx;
+
+/// <summary>How to write a model.</summary>
+public sealed record ModelSaveOptions
+{
+    /// <summary>Replace an existing output file. The model's own source file is never replaced.</summary>
+    public bool Overwrite { get; init; }
+
+    /// <summary>Write tensors to a side file even when the model is small.</summary>
+    public bool ForceExternalData { get; init; }
+
+    /// <summary>Tensors at least this large go to the side file when external data is used.</summary>
+    public long ExternalDataThreshold { get; init; } = 1024;
+
+    /// <summary>Above this many bytes of tensor data the model is written with external data (a
+    /// protobuf cannot exceed 2 GiB; the margin leaves room for the graph).</summary>
+    public long ExternalDataAutoLimit { get; init; } = 2L * 1024 * 1024 * 1024 - 64L * 1024 * 1024;
+
+    /// <summary>Paths that must not be written (the inputs of the operation).</summary>
+    public IReadOnlyCollection<string> ProtectedPaths { get; init; } = Array.Empty<string>();
+}
+
+public sealed partial class OnnxModel
+{
+    /// <summary>Writes the model atomically (temporary file, then rename). Tensors stored externally in the
+    /// source are carried over; large models get a side file named after the output (model.onnx.data).</summary>
+    /// <returns>The paths written (the model, and the data file if any).</returns>
+    public IReadOnlyList<string> Save(string path, ModelSaveOptions? options = null)
+    {
+        options ??= new ModelSaveOptions();
+        string full = System.IO.Path.GetFullPath(path);
+        CheckWritable(full, options);
+        string dir = System.IO.Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(dir);
+
+        var proto = Proto.Clone();
+        var tensors = AllTensors(proto.Graph).ToList();
+        long totalBytes = tensors.Sum(t => TensorData.IsExternal(t) ? (ExternalDataInfo.Parse(t).Length ?? 0) : t.RawData.Length + t.FloatData.Count * 4L);
+        bool external = options.ForceExternalData || totalBytes >= options.ExternalDataAutoLimit || tensors.Any(TensorData.IsExternal);
+
+        var written = new List<string>();
+        string? dataTemp = null;
+        string dataName = System.IO.Path.GetFileName(full) + ".data";
+        string dataPath = System.IO.Path.Combine(dir, dataName);
+        if (external)
+        {
+            CheckWritable(dataPath, options);
+            dataTemp = TempPathFor(dataPath);
+            using var data = new FileStream(dataTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+            foreach (var t in tensors)
+            {
+                bool isExternal = TensorData.IsExternal(t);
+                if (!isExternal && t.RawData.Length < options.ExternalDataThreshold && t.FloatData.Count * 4L < options.ExternalDataThreshold) continue;
+                if (TensorData.ElementCount(t) == 0 || ElementTypes.BitsPerElement(t.DataType) == 0) continue;
+                byte[] bytes = GetRawBytes(t);
+                // Align each tensor to 4 KiB so the runtime can memory-map it.
+                long offset = (data.Position + 4095) / 4096 * 4096;
+                data.SetLength(offset);
+                data.Position = offset;
+                data.Write(bytes);
+                t.ClearRawData();
+                t.FloatData.Clear(); t.Int32Data.Clear(); t.Int64Data.Clear(); t.DoubleData.Clear(); t.Uint64Data.Clear();
+                t.ExternalData.Clear();
+                t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.LocationKey, Value = dataName });
+                t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.OffsetKey, Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.LengthKey, Value = bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                t.DataLocation = TensorProto.Types.DataLocation.External;
+            }
+        }
+
+        string modelTemp = TempPathFor(full);
+        try
+        {
+            using (var fs = new FileStream(modelTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                var cos = new CodedOutputStream(fs);
+                proto.WriteTo(cos);
+                cos.Flush();
+            }
+            if (dataTemp != null)
+            {
+                File.Move(dataTemp, dataPath, overwrite: true);
+                written.Add(dataPath);
+            }
+            File.Move(modelTemp, full, overwrite: true);
+            written.Insert(0, full);
+            return written;
+        }
+        finally
+        {
+            if (File.Exists(modelTemp)) File.Delete(modelTemp);
+            if (dataTemp != null && File.Exists(dataTemp)) File.Delete(dataTemp);
+        }
+    }
+
+    /// <summary>The model serialized to bytes (for ONNX Runtime sessions). External tensors are inlined,
+    /// so this is only for models under 2 GiB.</summary>
+    public byte[] ToBytes(bool inlineExternalData = true)
+    {
+        if (!inlineExternalData || !AllTensors(Proto.Graph).Any(TensorData.IsExternal)) return Proto.ToByteArray();
+        var proto = Proto.Clone();
+        foreach (var t in AllTensors(proto.Graph).Where(TensorData.IsExternal).ToList())
+        {
+            byte[] bytes = ReadExternal(t);
+            t.ExternalData.Clear();
+            t.ClearDataLocation();
+            t.RawData = ByteString.CopyFrom(bytes);
+        }
+        return proto.ToByteArray();
+    }
+
+    private void CheckWritable(string full, ModelSaveOptions options)
+    {
+        var comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        bool isInput = (Path != null && string.Equals(System.IO.Path.GetFullPath(Path), full, comparison))
+            || options.ProtectedPaths.Any(p => string.Equals(System.IO.Path.GetFullPath(p), full, comparison));
+        if (isInput)
+            throw new OnnxModelException(ModelErrorKind.WouldOverwrite, $"Refusing to overwrite the input model '{full}'; choose another output path.", full);
+        if (Directory.Exists(full))
+            throw new OnnxModelException(ModelErrorKind.IsDirectory, $"Output path '{full}' is a directory.", full);
+        if (File.Exists(full) && !options.Overwrite)
+            throw new OnnxModelException(ModelErrorKind.WouldOverwrite, $"Output file '{full}' already exists; use -Force to replace it.", full);
+    }
+
+    private static string TempPathFor(string target) =>
+        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(target)!, "." + System.IO.Path.GetFileName(target) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
+}

@@ -1,0 +1,190 @@
+using EvoQuant.Onnx.Proto;
+using Google.Protobuf;
+
+namespace EvoQuant.Onnx;
+
+/// <summary>An ONNX model held in memory: the protobuf, where it came from, and views over it.
+/// Treat a model as a value: transformations produce new models (<see cref="With"/>), never mutate one
+/// that a caller holds.</summary>
+public sealed partial class OnnxModel
+{
+    private GraphView? _graph;
+
+    /// <summary>The underlying protobuf. Do not mutate it on a model you did not create.</summary>
+    public ModelProto Proto { get; }
+
+    /// <summary>Full path of the file the model was loaded from (null for in-memory models).</summary>
+    public string? Path { get; }
+
+    /// <summary>Folder that external-data locations are relative to.</summary>
+    public string? BaseDirectory { get; }
+
+    /// <summary>Size of the model file in bytes (external data files not included); 0 when in memory.</summary>
+    public long FileSize { get; }
+
+    public OnnxModel(ModelProto proto, string? path = null, string? baseDirectory = null, long fileSize = 0)
+    {
+        Proto = proto ?? throw new ArgumentNullException(nameof(proto));
+        Path = path;
+        BaseDirectory = baseDirectory ?? (path != null ? System.IO.Path.GetDirectoryName(path) : null);
+        FileSize = fileSize;
+    }
+
+    /// <summary>Topological graph view: producers, consumers, initializers (incl. Constant nodes).</summary>
+    public GraphView Graph => _graph ??= new GraphView(Proto.Graph);
+
+    /// <summary>A new model with the given protobuf, remembering where its external data can be read.</summary>
+    public OnnxModel With(ModelProto proto) => new(proto, null, BaseDirectory);
+
+    /// <summary>A deep copy of the protobuf, for a transformation to edit.</summary>
+    public ModelProto CloneProto() => Proto.Clone();
+
+    // ---- loading ----
+
+    /// <summary>Loads and validates a model file. External data stays on disk and is read on demand.</summary>
+    public static OnnxModel Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = System.IO.Path.GetFullPath(path);
+        if (Directory.Exists(full))
+            throw new OnnxModelException(ModelErrorKind.IsDirectory, $"'{full}' is a directory, not an ONNX model file.", full);
+        if (!File.Exists(full))
+            throw new OnnxModelException(ModelErrorKind.NotFound, $"Model file '{full}' does not exist.", full);
+        var info = new FileInfo(full);
+        if (info.Length == 0)
+            throw new OnnxModelException(ModelErrorKind.Empty, $"Model file '{full}' is empty.", full);
+        if (info.Length >= int.MaxValue)
+            throw new OnnxModelException(ModelErrorKind.TooLarge,
+                $"Model file '{full}' is {info.Length} bytes; a protobuf cannot exceed 2 GiB. Save such models with external data.", full);
+
+        ModelProto proto;
+        using (var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+            proto = Parse(stream, full);
+        var model = new OnnxModel(proto, full, System.IO.Path.GetDirectoryName(full), info.Length);
+        model.Validate();
+        return model;
+    }
+
+    /// <summary>Loads a model from a stream; external data (if any) is resolved against <paramref name="baseDirectory"/>.</summary>
+    public static OnnxModel Load(Stream stream, string? baseDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var model = new OnnxModel(Parse(stream, null), null, baseDirectory, stream.CanSeek ? stream.Length : 0);
+        model.Validate();
+        return model;
+    }
+
+    /// <summary>Loads a model from its serialized bytes.</summary>
+    public static OnnxModel Load(byte[] bytes, string? baseDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        if (bytes.Length == 0) throw new OnnxModelException(ModelErrorKind.Empty, "The model is empty (0 bytes).");
+        using var ms = new MemoryStream(bytes, writable: false);
+        return Load(ms, baseDirectory);
+    }
+
+    private static ModelProto Parse(Stream stream, string? path)
+    {
+        try
+        {
+            var input = new CodedInputStream(stream);
+            var proto = ModelProto.Parser.ParseFrom(input);
+            return proto;
+        }
+        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidOperationException or ArgumentException or OverflowException or IOException or IndexOutOfRangeException)
+        {
+            string where = path != null ? $"'{path}'" : "The data";
+            throw new OnnxModelException(ModelErrorKind.Corrupt,
+                $"{where} is not a valid ONNX model: the protobuf cannot be parsed ({e.Message}). The file may be truncated or not an ONNX model.", path, e);
+        }
+    }
+
+    /// <summary>Checks what a parser accepts but a model must not have: no graph, a tensor whose size
+    /// disagrees with its data, external data outside the folder or beyond its file, a cycle.</summary>
+    private void Validate()
+    {
+        if (Proto.Graph == null || (Proto.Graph.Node.Count == 0 && Proto.Graph.Output.Count == 0))
+            throw new OnnxModelException(ModelErrorKind.Invalid,
+                $"{Describe()} has no graph; it is not an ONNX model (or the file is damaged).", Path);
+        if (Proto.IrVersion <= 0 || Proto.IrVersion > 64)
+            throw new OnnxModelException(ModelErrorKind.Invalid, $"{Describe()} has IR version {Proto.IrVersion}, which is not a valid ONNX IR version.", Path);
+
+        foreach (var t in AllTensors(Proto.Graph))
+        {
+            string? mismatch = TensorData.DescribeSizeMismatch(t);
+            if (mismatch != null)
+                throw new OnnxModelException(ModelErrorKind.Invalid, $"Tensor '{t.Name}' in {Describe()} is inconsistent: {mismatch}.", Path);
+            if (TensorData.IsExternal(t)) CheckExternal(t);
+        }
+
+        try { _ = Graph.Nodes; }
+        catch (InvalidOperationException e)
+        {
+            throw new OnnxModelException(ModelErrorKind.Invalid, $"{Describe()}: {e.Message}", Path, e);
+        }
+    }
+
+    private void CheckExternal(TensorProto t)
+    {
+        var ext = ExternalDataInfo.Parse(t);
+        if (BaseDirectory == null)
+            throw new OnnxModelException(ModelErrorKind.ExternalDataMissing, $"Tensor '{t.Name}' has external data but the model was not loaded from a folder.", Path);
+        string file = ext.ResolveSafely(BaseDirectory, Path);
+        if (!File.Exists(file))
+            throw new OnnxModelException(ModelErrorKind.ExternalDataMissing, $"External data file '{file}' of tensor '{t.Name}' does not exist.", Path);
+        long fileLength = new FileInfo(file).Length;
+        long expected = ElementTypes.RawByteCount(t.DataType, TensorData.ElementCount(t));
+        long length = ext.Length ?? (expected >= 0 ? expected : fileLength - ext.Offset);
+        if (expected >= 0 && length != expected)
+            throw new OnnxModelException(ModelErrorKind.Invalid, $"Tensor '{t.Name}' declares external length {length} but its dims need {expected} bytes.", Path);
+        if (ext.Offset + length > fileLength)
+            throw new OnnxModelException(ModelErrorKind.Invalid,
+                $"Tensor '{t.Name}' reads bytes {ext.Offset}..{ext.Offset + length} of '{file}', which has only {fileLength}.", Path);
+    }
+
+    /// <summary>Reads the bytes of an external tensor (validated at load).</summary>
+    public byte[] ReadExternal(TensorProto t)
+    {
+        var ext = ExternalDataInfo.Parse(t);
+        if (BaseDirectory == null)
+            throw new OnnxModelException(ModelErrorKind.ExternalDataMissing, $"Tensor '{t.Name}' has external data but the model has no folder.", Path);
+        string file = ext.ResolveSafely(BaseDirectory, Path);
+        long expected = ElementTypes.RawByteCount(t.DataType, TensorData.ElementCount(t));
+        long length = ext.Length ?? expected;
+        var bytes = new byte[length];
+        using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read);
+        fs.Seek(ext.Offset, SeekOrigin.Begin);
+        fs.ReadExactly(bytes);
+        return bytes;
+    }
+
+    /// <summary>Raw little-endian bytes of a tensor of this model, wherever they are stored.</summary>
+    public byte[] GetRawBytes(TensorProto t) => TensorData.GetRawBytes(t, ReadExternal);
+
+    /// <summary>A tensor of this model as float32 values, wherever its data is stored.</summary>
+    public float[] GetFloats(TensorProto t) => TensorData.ToFloatArray(t, ReadExternal);
+
+    /// <summary>Every tensor a graph holds: initializers, Constant-node values, and those of subgraphs.</summary>
+    internal static IEnumerable<TensorProto> AllTensors(GraphProto g)
+    {
+        foreach (var t in g.Initializer) yield return t;
+        foreach (var s in g.SparseInitializer)
+        {
+            if (s.Values != null) yield return s.Values;
+        }
+        foreach (var n in g.Node)
+        {
+            foreach (var a in n.Attribute)
+            {
+                if (a.T != null) yield return a.T;
+                foreach (var t in a.Tensors) yield return t;
+                if (a.G != null) foreach (var t in AllTensors(a.G)) yield return t;
+                foreach (var sg in a.Graphs) foreach (var t in AllTensors(sg)) yield return t;
+            }
+        }
+    }
+
+    private string Describe() => Path != null ? $"Model '{Path}'" : "The model";
+
+    public override string ToString() => Path ?? Proto.Graph?.Name ?? "(in-memory model)";
+}
