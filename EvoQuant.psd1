@@ -12,7 +12,7 @@
     FunctionsToExport     = @()
     VariablesToExport     = @()
     AliasesToExport       = @()
-    FormatsToProcess      = @()
+    FormatsToProcess      = @('EvoQuant.Model.Format.ps1xml')
     TypesToProcess        = @()
     PrivateData           = @{
         PSData = @{

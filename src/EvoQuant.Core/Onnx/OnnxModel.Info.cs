@@ -40,8 +40,9 @@ public sealed partial class OnnxModel
     /// <summary>Weights and other constants: initializers and Constant-node values.</summary>
     public IReadOnlyList<InitializerInfo> Initializers => _initializers ??= BuildInitializers();
 
-    /// <summary>Number of values in floating-point constants (the parameters), Constant nodes included.</summary>
-    public long ParameterCount => Initializers.Where(i => i.ElementType is "float32" or "float16" or "float64" or "bfloat16" or "int8" or "uint8" or "int4" or "uint4")
+    /// <summary>Number of values in weight tensors: float or quantized constants of rank 1 and more,
+    /// Constant nodes included (scalars such as Clip bounds are settings, not parameters).</summary>
+    public long ParameterCount => Initializers.Where(i => i.Dims.Count > 0).Where(i => i.ElementType is "float32" or "float16" or "float64" or "bfloat16" or "int8" or "uint8" or "int4" or "uint4")
         .Sum(i => i.ElementCount);
 
     /// <summary>Bytes of all constant tensors.</summary>

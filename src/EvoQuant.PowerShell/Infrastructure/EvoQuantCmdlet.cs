@@ -1,0 +1,74 @@
+using System.Management.Automation;
+using EvoQuant.Onnx;
+
+namespace EvoQuant.PowerShell.Infrastructure;
+
+/// <summary>What every EvoQuant cmdlet shares: cancellation on Ctrl+C, error records with stable
+/// ErrorIds, path resolution. Cmdlets stay thin: bind, call Core, translate.</summary>
+public abstract class EvoQuantCmdlet : PSCmdlet
+{
+    private readonly CancellationTokenSource _cancellation = new();
+
+    /// <summary>Cancelled by Ctrl+C (StopProcessing); Core checks it between batches.</summary>
+    protected CancellationToken CancellationToken => _cancellation.Token;
+
+    protected override void StopProcessing() => _cancellation.Cancel();
+
+    /// <summary>"Get-OnnxGraph" -> "GetOnnxGraph": the prefix of this cmdlet's ErrorIds.</summary>
+    protected string ErrorIdPrefix => MyInvocation.MyCommand.Name.Replace("-", "", StringComparison.Ordinal);
+
+    protected ErrorRecord NewError(Exception exception, string reason, ErrorCategory category, object? target, string? recommendedAction = null)
+    {
+        var record = new ErrorRecord(exception, ErrorIdPrefix + reason, category, target);
+        if (recommendedAction != null) record.ErrorDetails = new ErrorDetails(exception.Message) { RecommendedAction = recommendedAction };
+        return record;
+    }
+
+    /// <summary>The error record for a model that cannot be read or written.</summary>
+    protected ErrorRecord ModelError(OnnxModelException e, object? target = null)
+    {
+        var (reason, category, action) = ErrorMapping.ForModel(e.Kind);
+        return NewError(e, reason, category, target ?? e.ModelPath, action);
+    }
+
+    /// <summary>Resolves -Path (wildcards) or -LiteralPath to file-system paths, writing a non-terminating
+    /// error for each that matches nothing.</summary>
+    protected List<string> ResolvePaths(IEnumerable<string> paths, bool literal)
+    {
+        var result = new List<string>();
+        foreach (string p in paths)
+        {
+            try
+            {
+                if (literal)
+                {
+                    result.Add(SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
+                    continue;
+                }
+                var resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(p, out ProviderInfo provider);
+                if (provider.Name != "FileSystem")
+                {
+                    WriteError(NewError(new ArgumentException($"'{p}' is not a file-system path."), "NotFileSystemPath", ErrorCategory.InvalidArgument, p));
+                    continue;
+                }
+                if (resolved.Count == 0 && WildcardPattern.ContainsWildcardCharacters(p))
+                {
+                    WriteError(NewError(new ItemNotFoundException($"No file matches '{p}'."), "PathNotFound", ErrorCategory.ObjectNotFound, p,
+                        "Check the path and the wildcard pattern."));
+                    continue;
+                }
+                result.AddRange(resolved);
+            }
+            catch (ItemNotFoundException e)
+            {
+                // A missing file is reported the same way as by the model loader, so scripts see one ErrorId.
+                var missing = new OnnxModelException(ModelErrorKind.NotFound, e.Message, p, e);
+                WriteError(ModelError(missing, p));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Writes a verbose line (kept here so Core never sees PowerShell).</summary>
+    protected void Verbose(string message) => WriteVerbose(message);
+}
