@@ -39,7 +39,7 @@ internal sealed class QdqRewriter
         _proto = ctx.Model.CloneProto();
         _g = _proto.Graph;
         _names = new UniqueNames(AllNames(_g));
-        _qdqDomain = NeedsOpset21Types() && ctx.Opset < 21 ? MicrosoftDomain : "";
+        _qdqDomain = ctx.Options.UseContribOps || (NeedsOpset21Types() && ctx.Opset < 21) ? MicrosoftDomain : "";
     }
 
     /// <summary>The ONNX domain the Q/DQ nodes use: com.microsoft carries 16- and 4-bit types before opset 21, as in the reference tool.</summary>
@@ -47,6 +47,8 @@ internal sealed class QdqRewriter
 
     public ModelProto Rewrite(CancellationToken ct)
     {
+        if (_ctx.Opset < OpsetUpgrade.QdqOpset && !OpsetUpgrade.ConvertNodesTo10(_g, _names))
+            throw new QuantizationException("The model's opset-9 Slice/TopK nodes in subgraphs cannot be converted to opset 10.");
         RemoveFoldedNodes();
         IndexGraph();
         foreach (var r in _plan.Tensors.Where(r => r.SharedWith == null))
@@ -287,6 +289,12 @@ internal sealed class QdqRewriter
 
     private void FixOpsets()
     {
+        if (_ctx.Opset < OpsetUpgrade.QdqOpset)
+        {
+            // The validator checked that no op of the model changes meaning in opset 10.
+            foreach (var o in _proto.OpsetImport.Where(o => o.Domain is "" or "ai.onnx")) o.Version = OpsetUpgrade.QdqOpset;
+            _warnings.Add($"The model's opset was raised from {_ctx.Opset} to {OpsetUpgrade.QdqOpset}, where quantized operators exist; its Slice/TopK nodes were converted to their opset-10 form.");
+        }
         if (_qdqDomain.Length > 0)
         {
             if (!_proto.OpsetImport.Any(o => o.Domain == _qdqDomain))
@@ -294,7 +302,7 @@ internal sealed class QdqRewriter
             return;
         }
         long need = _usesAxis ? 13 : 10;
-        if (_ctx.Opset < need)
+        if (Math.Max(_ctx.Opset, OpsetUpgrade.QdqOpset) < need)
             throw new QuantizationException($"The model uses opset {_ctx.Opset}; QuantizeLinear/DequantizeLinear{(_usesAxis ? " with an axis" : "")} need opset {need}.");
     }
 
