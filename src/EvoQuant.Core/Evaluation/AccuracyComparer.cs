@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using EvoQuant.Calibration;
+using EvoQuant.Data;
 using EvoQuant.Onnx;
 
 namespace EvoQuant.Evaluation;
@@ -12,14 +14,25 @@ namespace EvoQuant.Evaluation;
 /// </summary>
 public static partial class AccuracyComparer
 {
-    internal static AccuracyReport Compare(OnnxModel reference, OnnxModel candidate, IEnumerable<IReadOnlyList<InputTensor>> samples,
-        ComparisonOptions? options, IProgress<ComparisonProgress>? progress, CancellationToken ct)
+    /// <summary>Compares the models on the samples and returns the report.</summary>
+    /// <param name="reference">The float model.</param>
+    /// <param name="candidate">The quantized model (same inputs and outputs).</param>
+    /// <param name="items">Samples, as <see cref="SampleSource"/> reads them: .npy/.npz/.pb paths, folders,
+    /// <see cref="Sample"/>s, <see cref="NamedTensor"/>s, dictionaries name → array, arrays. Read lazily.</param>
+    /// <param name="options">Options; null for the defaults.</param>
+    /// <param name="progress">Rows and batches done.</param>
+    /// <param name="cancellationToken">Stops between batches.</param>
+    /// <exception cref="ArgumentException">No samples, labels that do not fit, no common float output.</exception>
+    /// <exception cref="SampleMismatchException">A sample does not fit the model (when <see cref="ComparisonOptions.OnSampleError"/> is null).</exception>
+    public static AccuracyReport Compare(OnnxModel reference, OnnxModel candidate, IEnumerable<object> items,
+        ComparisonOptions? options = null, IProgress<ComparisonProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(candidate);
-        ArgumentNullException.ThrowIfNull(samples);
+        ArgumentNullException.ThrowIfNull(items);
         options ??= new ComparisonOptions();
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), "BatchSize must be at least 1.");
+        var ct = cancellationToken;
         var clock = Stopwatch.StartNew();
 
         PerTensorPlan? plan = options.PerTensor ? PerTensorPlan.Build(reference, candidate) : null;
@@ -45,56 +58,52 @@ public static partial class AccuracyComparer
         long rows = 0;
         int batches = 0;
 
-        foreach (var sample in samples)
+        foreach (var batch in Batches(reference, items, options))
         {
-            foreach (var batch in InputBatcher.Split(sample, options.BatchSize))
+            ct.ThrowIfCancellationRequested();
+            var r = refRunner.Run(batch.Inputs, refRequest);
+            var c = candRunner.Run(batch.Inputs, candRequest);
+            for (int i = 0; i < outputs.Count; i++)
             {
-                ct.ThrowIfCancellationRequested();
-                long n = InputBatcher.RowsOf(batch);
-                var r = refRunner.Run(batch, refRequest);
-                var c = candRunner.Run(batch, candRequest);
-                for (int i = 0; i < outputs.Count; i++)
+                var (rd, rs) = r[outputs[i].Reference];
+                var (cd, cs) = c[outputs[i].Candidate];
+                if (rd.Length != cd.Length)
+                    throw new InvalidOperationException($"Output '{outputs[i].Reference}' has shape [{string.Join(",", rs)}] in the reference but [{string.Join(",", cs)}] in the candidate.");
+                outputAcc[i].Add(rd, cd);
+                if (batches == 0 && rs.Length == 2 && rs[1] > 1)
                 {
-                    var (rd, rs) = r[outputs[i].Reference];
-                    var (cd, cs) = c[outputs[i].Candidate];
-                    if (rd.Length != cd.Length)
-                        throw new InvalidOperationException($"Output '{outputs[i].Reference}' has shape [{string.Join(",", rs)}] in the reference but [{string.Join(",", cs)}] in the candidate.");
-                    outputAcc[i].Add(rd, cd);
-                    if (batches == 0 && rs.Length == 2 && rs[1] > 1)
+                    counters[i] = new ClassificationCounter((int)rs[1], options.TopK);
+                    if (labelOutput < 0 && (options.LabelOutput == null || options.LabelOutput == outputs[i].Reference)) labelOutput = i;
+                }
+                if (counters[i] is { } counter)
+                {
+                    ReadOnlySpan<long> labels = default;
+                    if (i == labelOutput && options.Labels != null)
                     {
-                        counters[i] = new ClassificationCounter((int)rs[1], options.TopK);
-                        if (labelOutput < 0 && (options.LabelOutput == null || options.LabelOutput == outputs[i].Reference)) labelOutput = i;
+                        if (rows + rs[0] > options.Labels.Count)
+                            throw new ArgumentException($"{options.Labels.Count} labels were given but the samples have more rows.");
+                        labels = Slice(options.Labels, rows, (int)rs[0]);
                     }
-                    if (counters[i] is { } counter)
-                    {
-                        ReadOnlySpan<long> labels = default;
-                        if (i == labelOutput && options.Labels != null)
-                        {
-                            if (rows + rs[0] > options.Labels.Count)
-                                throw new ArgumentException($"{options.Labels.Count} labels were given but the samples have more rows.");
-                            labels = Slice(options.Labels, rows, (int)rs[0]);
-                        }
-                        counter.Add(rd, cd, labels);
-                    }
+                    counter.Add(rd, cd, labels);
                 }
-                for (int i = 0; i < activations.Count; i++)
-                {
-                    var rd = r[activations[i].ReferenceOutput].Data;
-                    var cd = c[activations[i].CandidateOutput].Data;
-                    if (rd.Length != cd.Length) continue; // broadcast or layout changes: not comparable element-wise
-                    activationAcc[i].Add(rd, cd);
-                    histograms[i].Add(rd);
-                }
-                for (int i = 0; i < branches.Count; i++)
-                {
-                    var rd = r[branches[i].ReferenceOutput].Data;
-                    var od = r[branches[i].OwnOutput].Data;
-                    if (rd.Length == od.Length) branchAcc[i].Add(rd, od);
-                }
-                rows += n;
-                batches++;
-                progress?.Report(new ComparisonProgress(rows, batches, "Comparing"));
             }
+            for (int i = 0; i < activations.Count; i++)
+            {
+                var rd = r[activations[i].ReferenceOutput].Data;
+                var cd = c[activations[i].CandidateOutput].Data;
+                if (rd.Length != cd.Length) continue; // a layout the candidate changed: not comparable element-wise
+                activationAcc[i].Add(rd, cd);
+                histograms[i].Add(rd);
+            }
+            for (int i = 0; i < branches.Count; i++)
+            {
+                var rd = r[branches[i].ReferenceOutput].Data;
+                var od = r[branches[i].OwnOutput].Data;
+                if (rd.Length == od.Length) branchAcc[i].Add(rd, od);
+            }
+            rows += batch.Rows;
+            batches++;
+            progress?.Report(new ComparisonProgress(rows, batches, "Comparing"));
         }
         if (batches == 0) throw new ArgumentException("No samples were given.");
         if (options.Labels != null && labelOutput < 0)
@@ -190,6 +199,35 @@ public static partial class AccuracyComparer
             ? $"Every quantized node's own error is above {options.SuggestionSqnrDb} dB SQNR."
             : $"{names.Length} node(s) with an own-error SQNR under {options.SuggestionSqnrDb} dB, worst first.";
         return new ExclusionSuggestion { ExcludeNode = names, TargetSqnrDb = options.SuggestionSqnrDb, Reason = reason };
+    }
+
+    /// <summary>Samples bound to the reference's inputs and grouped into batches of BatchSize rows
+    /// (when the batch axis is dynamic), read lazily: one batch in memory at a time.</summary>
+    private static IEnumerable<SampleBatch> Batches(OnnxModel model, IEnumerable<object> items, ComparisonOptions options)
+    {
+        var binder = new InputBinder(model);
+        bool canBatch = binder.CanBatch;
+        var source = new SampleSource(items, new SampleSourceOptions { SplitRows = canBatch && binder.Inputs.Count == 1 ? options.BatchSize : null });
+        var batcher = new SampleBatcher(canBatch, options.BatchSize);
+        foreach (var item in source.Read())
+        {
+            Exception? error = item.Error;
+            BoundSample? bound = null;
+            if (error == null)
+            {
+                try { bound = binder.Bind(item.Sample!); }
+                catch (SampleMismatchException e) { error = e; }
+            }
+            if (error != null)
+            {
+                // Labels follow rows in order: a skipped sample would shift them, so it cannot be skipped.
+                if (options.OnSampleError == null || options.Labels != null) throw error;
+                if (options.OnSampleError(new SampleError(item.Source, error)) == SampleErrorAction.Stop) break;
+                continue;
+            }
+            foreach (var b in batcher.Add(bound!)) yield return b;
+        }
+        foreach (var b in batcher.Flush()) yield return b;
     }
 
     private static int WorstFirst(TensorComparison a, TensorComparison b)

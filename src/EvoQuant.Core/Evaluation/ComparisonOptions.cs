@@ -1,3 +1,6 @@
+using EvoQuant.Calibration;
+using EvoQuant.Data;
+
 namespace EvoQuant.Evaluation;
 
 /// <summary>How <see cref="AccuracyComparer"/> compares two models.</summary>
@@ -6,6 +9,10 @@ public sealed record ComparisonOptions
     /// <summary>Rows per ONNX Runtime run: samples with more rows along axis 0 are split (models with a
     /// dynamic batch axis), so memory is bounded by the batch, not the data.</summary>
     public int BatchSize { get; init; } = 64;
+
+    /// <summary>Called for each sample that cannot be read or does not fit; null: the first such error is
+    /// thrown. Not used with <see cref="Labels"/> (a skipped sample would shift the labels).</summary>
+    public Func<SampleError, SampleErrorAction>? OnSampleError { get; init; }
 
     /// <summary>Class labels, one per row in sample order, for the first classifier-like output (or <see cref="LabelOutput"/>).</summary>
     public IReadOnlyList<long>? Labels { get; init; }
@@ -35,3 +42,19 @@ public sealed record ComparisonOptions
 
 /// <summary>Progress of a comparison: rows and batches done.</summary>
 public readonly record struct ComparisonProgress(long Rows, int Batches, string Phase);
+
+/// <summary>Reads class labels for <see cref="ComparisonOptions.Labels"/>.</summary>
+public static class LabelFile
+{
+    /// <summary>Labels from a .npy file of integers (any integer type, 1-D, or [N, 1]).</summary>
+    /// <exception cref="ArgumentException">The file does not hold integers.</exception>
+    public static long[] FromNpy(string path)
+    {
+        var t = NpyReader.Read(path);
+        if (!TypedArrays.IsInteger(t.ElementType))
+            throw new ArgumentException($"Labels in '{path}' are {t.ElementTypeName}; expected integers.", nameof(path));
+        if (t.Rank > 2 || (t.Rank == 2 && t.Shape[1] != 1))
+            throw new ArgumentException($"Labels in '{path}' have shape {t.ShapeText}; expected [N] or [N, 1].", nameof(path));
+        return (long[])t.ConvertTo(Onnx.ElementTypes.Int64).Data;
+    }
+}
