@@ -19,8 +19,8 @@ public sealed record NpyHeader(int ElementType, string Descr, long[] Shape, long
     /// <summary>Reads and validates the header; the stream is left at the first data byte.</summary>
     public static NpyHeader Read(Stream stream, string source)
     {
-        Span<byte> pre = stackalloc byte[10];
-        if (ReadFully(stream, pre) < 8 || !pre[..6].SequenceEqual(Magic))
+        Span<byte> pre = stackalloc byte[12];
+        if (ReadFully(stream, pre[..8]) < 8 || !pre[..6].SequenceEqual(Magic))
             throw new SampleFormatException("not a .npy file: it does not start with the \\x93NUMPY magic string.", source);
         int major = pre[6];
         long headerLen, prefix;
@@ -32,11 +32,8 @@ public sealed record NpyHeader(int ElementType, string Descr, long[] Shape, long
         }
         else if (major is 2 or 3)
         {
-            Span<byte> len = stackalloc byte[4];
-            pre[8..10].CopyTo(len);
-            if (ReadFully(stream, pre[8..10]) < 2) throw Truncated(source);
-            pre[8..10].CopyTo(len[2..]);
-            headerLen = BinaryPrimitives.ReadUInt32LittleEndian(len);
+            if (ReadFully(stream, pre[8..12]) < 4) throw Truncated(source);
+            headerLen = BinaryPrimitives.ReadUInt32LittleEndian(pre[8..12]);
             prefix = 12;
         }
         else throw new SampleFormatException($".npy format version {major}.{pre[7]} is not supported (1.0, 2.0 and 3.0 are).", source);
