@@ -44,15 +44,18 @@ public static partial class AccuracyComparer
         if (outputs.Count == 0) throw new ArgumentException("The models have no float outputs in common to compare.");
         var activations = plan?.Activations.Where(a => refRunner.IsFloatOutput(a.ReferenceOutput) && candRunner.IsFloatOutput(a.CandidateOutput)).ToList() ?? new();
         var branches = plan?.Branches.Where(b => refRunner.IsFloatOutput(b.ReferenceOutput) && refRunner.IsFloatOutput(b.OwnOutput)).ToList() ?? new();
+        var qdqs = plan?.QdqBranches.Where(b => refRunner.IsFloatOutput(b.ReferenceOutput) && refRunner.IsFloatOutput(b.QdqOutput)).ToList() ?? new();
 
         string[] refRequest = outputs.Select(o => o.Reference).Concat(activations.Select(a => a.ReferenceOutput))
-            .Concat(branches.SelectMany(b => new[] { b.ReferenceOutput, b.OwnOutput })).Distinct(StringComparer.Ordinal).ToArray();
+            .Concat(branches.SelectMany(b => new[] { b.ReferenceOutput, b.OwnOutput }))
+            .Concat(qdqs.SelectMany(b => new[] { b.ReferenceOutput, b.QdqOutput })).Distinct(StringComparer.Ordinal).ToArray();
         string[] candRequest = outputs.Select(o => o.Candidate).Concat(activations.Select(a => a.CandidateOutput)).Distinct(StringComparer.Ordinal).ToArray();
 
         var outputAcc = outputs.Select(_ => new ErrorAccumulator()).ToArray();
         var counters = new ClassificationCounter?[outputs.Count];
         var activationAcc = activations.Select(_ => new ErrorAccumulator()).ToArray();
         var branchAcc = branches.Select(_ => new ErrorAccumulator()).ToArray();
+        var qdqAcc = qdqs.Select(_ => new ErrorAccumulator()).ToArray();
         var histograms = activations.Select(_ => new ActivationHistogram(options.HistogramBins)).ToArray();
         int labelOutput = -1;
         long rows = 0;
@@ -101,6 +104,12 @@ public static partial class AccuracyComparer
                 var od = r[branches[i].OwnOutput].Data;
                 if (rd.Length == od.Length) branchAcc[i].Add(rd, od);
             }
+            for (int i = 0; i < qdqs.Count; i++)
+            {
+                var rd = r[qdqs[i].ReferenceOutput].Data;
+                var qd = r[qdqs[i].QdqOutput].Data;
+                if (rd.Length == qd.Length) qdqAcc[i].Add(rd, qd);
+            }
             rows += batch.Rows;
             batches++;
             progress?.Report(new ComparisonProgress(rows, batches, "Comparing"));
@@ -132,6 +141,9 @@ public static partial class AccuracyComparer
             });
         }
 
+        var qdqSqnr = new Dictionary<string, double>(StringComparer.Ordinal);
+        for (int i = 0; i < qdqs.Count; i++)
+            if (qdqAcc[i].Count > 0) qdqSqnr[qdqs[i].Tensor] = qdqAcc[i].Summary.Sqnr;
         var tensorRows = new List<TensorComparison>();
         var histogramMap = new Dictionary<string, ActivationHistogram>(StringComparer.Ordinal);
         for (int i = 0; i < activations.Count; i++)
@@ -140,7 +152,8 @@ public static partial class AccuracyComparer
             if (activationAcc[i].Count == 0) continue;
             var range = options.CalibrationRanges != null && options.CalibrationRanges.TryGetValue(a.Tensor, out var cr)
                 ? ((double)cr.Min, (double)cr.Max) : a.QuantRange;
-            tensorRows.Add(TensorComparison.From(a.Tensor, TensorKind.Activation, a.Node, a.OpType, a.Order, a.CandidateTensor, activationAcc[i].Summary, range));
+            tensorRows.Add(TensorComparison.From(a.Tensor, TensorKind.Activation, a.Node, a.OpType, a.Order, a.CandidateTensor, activationAcc[i].Summary, range)
+                with { QdqSqnr = qdqSqnr.TryGetValue(a.Tensor, out var own) ? own : null });
             histogramMap[a.Tensor] = histograms[i];
         }
         if (plan != null) tensorRows.AddRange(plan.Weights);
@@ -158,6 +171,8 @@ public static partial class AccuracyComparer
                 Node = b.Node, OpType = b.OpType, Order = b.Order, Tensor = b.Tensor,
                 OwnSqnr = s.Sqnr, OwnCosineSimilarity = s.CosineSimilarity, OwnMse = s.Mse,
                 AccumulatedSqnr = accumulated.TryGetValue(b.Tensor, out var acc) ? acc : null,
+                OutputQdqSqnr = qdqSqnr.TryGetValue(b.Tensor, out var oq) ? oq : null,
+                OutputConsumers = plan!.QuantizedConsumers.GetValueOrDefault(b.Tensor) ?? Array.Empty<string>(),
             });
         }
         nodeRows.Sort((x, y) => CompareSqnr(x.OwnSqnr, y.OwnSqnr));
@@ -190,15 +205,25 @@ public static partial class AccuracyComparer
     }
 
     /// <summary>Greedy by own error: the worst nodes first, every node whose own SQNR is under the target,
-    /// at most <see cref="ComparisonOptions.MaxSuggestedNodes"/>. Own errors are what excluding a node
-    /// removes, so the ranking is the order in which exclusions help most.</summary>
+    /// at most <see cref="ComparisonOptions.MaxSuggestedNodes"/>. When a node's output Q/DQ pair alone is
+    /// under the target too, the quantized readers of that output follow it: the pair stays as long as
+    /// any of them is quantized, so keeping only the producer in float would not remove it.</summary>
     internal static ExclusionSuggestion Suggest(IReadOnlyList<NodeComparison> worstFirst, ComparisonOptions options)
     {
-        var names = worstFirst.Where(n => !(n.OwnSqnr >= options.SuggestionSqnrDb)).Take(options.MaxSuggestedNodes).Select(n => n.Node).ToArray();
-        string reason = names.Length == 0
-            ? $"Every quantized node's own error is above {options.SuggestionSqnrDb} dB SQNR."
-            : $"{names.Length} node(s) with an own-error SQNR under {options.SuggestionSqnrDb} dB, worst first.";
-        return new ExclusionSuggestion { ExcludeNode = names, TargetSqnrDb = options.SuggestionSqnrDb, Reason = reason };
+        double target = options.SuggestionSqnrDb;
+        var names = new List<string>();
+        foreach (var n in worstFirst)
+        {
+            if (n.OwnSqnr >= target || names.Count >= options.MaxSuggestedNodes) break;
+            var group = new List<string> { n.Node };
+            if (n.OutputQdqSqnr is double q && !(q >= target)) group.AddRange(n.OutputConsumers);
+            foreach (var g in group)
+                if (!g.StartsWith('(') && !names.Contains(g) && names.Count < options.MaxSuggestedNodes) names.Add(g);
+        }
+        string reason = names.Count == 0
+            ? $"Every quantized node's own error is above {target} dB SQNR."
+            : $"{names.Count} node(s) with an own-error SQNR under {target} dB, worst first (with the readers of a badly quantized output).";
+        return new ExclusionSuggestion { ExcludeNode = names.ToArray(), TargetSqnrDb = target, Reason = reason };
     }
 
     /// <summary>Samples bound to the reference's inputs and grouped into batches of BatchSize rows

@@ -112,6 +112,10 @@ public sealed record TensorComparison
     public required double CosineSimilarity { get; init; }
     public required double Sqnr { get; init; }
 
+    /// <summary>SQNR (dB) of the candidate's Q/DQ pair alone applied to the reference values of this
+    /// tensor (its own quantization error; null when it is not quantized).</summary>
+    public double? QdqSqnr { get; init; }
+
     /// <summary>The float range the candidate's quantization of this tensor can represent, when it is quantized per tensor.</summary>
     public double? QuantRangeMin { get; init; }
     public double? QuantRangeMax { get; init; }
@@ -142,6 +146,14 @@ public sealed record NodeComparison
 
     /// <summary>SQNR (dB) of the same tensor in the full candidate run (errors of all nodes before it), when matched.</summary>
     public double? AccumulatedSqnr { get; init; }
+
+    /// <summary>SQNR (dB) of the output tensor's Q/DQ pair alone on the reference values; when it is about
+    /// the own error, the output quantization is the cause.</summary>
+    public double? OutputQdqSqnr { get; init; }
+
+    /// <summary>Quantized nodes that read the output through its Q/DQ pair. The pair stays while any of
+    /// them is quantized, so keeping only this node in float does not remove an output-quantization error.</summary>
+    public string[] OutputConsumers { get; init; } = Array.Empty<string>();
 }
 
 /// <summary>Nodes to keep in float, from the ranked own errors.</summary>

@@ -8,6 +8,9 @@ namespace EvoQuant.Evaluation;
 internal sealed record ActivationPair(string Tensor, string ReferenceOutput, string CandidateTensor, string CandidateOutput,
     string? Node, string? OpType, int Order, (double Min, double Max)? QuantRange);
 
+/// <summary>A candidate Q/DQ pair applied to the reference value of its tensor: the tensor's own quantization error.</summary>
+internal sealed record QdqBranch(string Tensor, string ReferenceOutput, string QdqOutput);
+
 /// <summary>A quantized candidate node re-run on the reference's float inputs inside the analysis model.</summary>
 internal sealed record OwnBranch(string Node, string OpType, int Order, string Tensor, string ReferenceOutput, string OwnOutput);
 
@@ -32,6 +35,10 @@ internal sealed class PerTensorPlan
     public required List<ActivationPair> Activations { get; init; }
     public required List<OwnBranch> Branches { get; init; }
     public required List<TensorComparison> Weights { get; init; }
+    public required List<QdqBranch> QdqBranches { get; init; }
+
+    /// <summary>Tensor name → quantized nodes that read its Q/DQ value (they keep it quantized while any is).</summary>
+    public required Dictionary<string, string[]> QuantizedConsumers { get; init; }
 
     public static PerTensorPlan Build(OnnxModel reference, OnnxModel candidate)
     {
@@ -84,7 +91,31 @@ internal sealed class PerTensorPlan
             if (branch != null) branches.Add(branch);
         }
 
-        return new PerTensorPlan { AnalysisModel = analysis, CandidateModel = augmented, Activations = activations, Branches = branches, Weights = weights };
+        // ---- each activation Q/DQ pair on the reference value (qdq_loss_debug's pre/post comparison, on float inputs) ----
+        var qdqBranches = new List<QdqBranch>();
+        var consumers = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        foreach (var q in cg.Nodes)
+        {
+            if (q.OpType != "QuantizeLinear" || cg.IsConstant(q.Input[0]) || !IsReferenceValue(q.Input[0], rg) || rg.IsConstant(q.Input[0])) continue;
+            string f = q.Input[0];
+            var dqs = cg.Consumers(q.Output[0]).Where(n => n.OpType == "DequantizeLinear").ToList();
+            if (dqs.Count == 0) continue;
+            var readers = dqs.SelectMany(dq => cg.Consumers(dq.Output[0])).Where(quantizedNodes.Contains).Select(DisplayName);
+            consumers[f] = consumers.TryGetValue(f, out var known) ? known.Concat(readers).Distinct().ToArray() : readers.Distinct().ToArray();
+            if (qdqBranches.Any(b => b.Tensor == f)) continue;
+            var nodes = new List<NodeProto>();
+            string p = $"{Prefix}qdq{qdqBranches.Count}/";
+            string qo = CopyNode(q, p + "q", nodes, cg, analysis.Graph, copied, null, f);
+            string dqo = CopyNode(dqs[0], p + "dq", nodes, cg, analysis.Graph, copied, null, qo);
+            analysis.Graph.Node.AddRange(nodes);
+            qdqBranches.Add(new QdqBranch(f, exposedRef.Expose(f), exposedRef.Expose(dqo)));
+        }
+
+        return new PerTensorPlan
+        {
+            AnalysisModel = analysis, CandidateModel = augmented, Activations = activations, Branches = branches, Weights = weights,
+            QdqBranches = qdqBranches, QuantizedConsumers = consumers,
+        };
     }
 
     /// <summary>The candidate tensor holding the value of reference tensor <paramref name="tensor"/>, and the
