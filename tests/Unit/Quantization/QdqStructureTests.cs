@@ -59,6 +59,7 @@ public sealed class QdqStructureTests
             float inScale = TensorData.ToFloatArray(Graph.GetConstant(Graph.Producer(conv.Input[0])!.Input[1])!)[0];
             var wScale = TensorData.ToFloatArray(Graph.GetConstant(Graph.Producer(conv.Input[1])!.Input[1])!);
             Assert.Equal(wScale.Length, biasScale.Length);
+            Assert.Equal(2, dqBias.Input.Count); // zero point 0 by default
             for (int c = 0; c < wScale.Length; c++) Assert.Equal(inScale * wScale[c], biasScale[c]);
         }
     }
