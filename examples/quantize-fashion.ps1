@@ -16,9 +16,10 @@ $null = [System.IO.Directory]::CreateDirectory($OutDir)
 $m = Get-OnnxGraph -Path "$ModelDir/fashion-cnn.onnx"
 "Model       : {0} (IR {1}, opset {2}, {3} nodes, {4:N0} parameters, {5:N1} KB)" -f $m.Name, $m.IrVersion, $m.DefaultOpset, $m.NodeCount, $m.ParameterCount, ($m.FileSize / 1KB)
 
-# One pipeline: each cmdlet's output carries what the next one needs (the table its model, the result its source).
+# One pipeline: each cmdlet's output carries what the next one needs (the table its model, the result its
+# source). Asymmetric activation ranges let each ReLU6 fold into its producer's quantization.
 $report = $m |
-    Measure-Calibration -InputPath "$ModelDir/fashion-calib-200.x.npy" -Method $Method |
+    Measure-Calibration -InputPath "$ModelDir/fashion-calib-200.x.npy" -Method $Method -Symmetric:$false |
     Invoke-Quantization -PerChannel -Path "$OutDir/fashion-cnn.int8.onnx" -Force |
     ForEach-Object { $script:q = $_; $_ } |
     Compare-QuantAccuracy -InputPath "$ModelDir/fashion-test-2000.x.npy" -Label "$ModelDir/fashion-test-2000.y.npy" -PerTensor
@@ -30,7 +31,5 @@ $report = $m |
 $s = $report.Summary
 "Accuracy    : float {0:N2}%  int8 {1:N2}%  drop {2:N2} points  (top-1 agreement {3:N2}%, {4} images)" -f $s.ReferenceAccuracy, $s.CandidateAccuracy, $s.AccuracyDrop, $s.Top1Agreement, $s.Rows
 $report.Outputs | ForEach-Object { "Output      : {0}: SQNR {1:N1} dB, cosine {2:N5}, max abs error {3:N4}" -f $_.Output, $_.Sqnr, $_.CosineSimilarity, $_.MaxAbsError }
-"Worst nodes (own error):"
-$report.Nodes | Sort-Object OwnSqnr -ErrorAction SilentlyContinue | Select-Object -First 3 -ErrorAction SilentlyContinue | Out-Null
-$worst = [System.Linq.Enumerable]::Take([System.Linq.Enumerable]::OrderBy([object[]]$report.Nodes, [Func[object, double]] { param($n) $n.OwnSqnr }), 3)
-$worst | ForEach-Object { "  {0,-40} {1,-8} {2,6:N1} dB" -f $_.Node, $_.OpType, $_.OwnSqnr }
+"Worst nodes (their own error, worst first):"
+$report.Nodes | Where-Object { $_ } | ForEach-Object -Begin { $i = 0 } -Process { if ($i++ -lt 3) { "  {0,-40} {1,-8} {2,6:N1} dB" -f $_.Node, $_.OpType, $_.OwnSqnr } }
