@@ -35,7 +35,8 @@ public static class Calibrator
             throw new InvalidOperationException("No tensor of the model is selected for calibration (check OpTypes / IncludeNodes / ExcludeNodes).");
         var binder = new InputBinder(model);
         var calibrator = Create(settings);
-        using var session = new CalibrationSession(model, selection, options.IntraOpThreads);
+        // MinMax needs only extremes: let ONNX Runtime reduce in the graph so activations are not all kept.
+        using var session = new CalibrationSession(model, selection, options.IntraOpThreads, reduceInGraph: settings.Method == CalibrationMethod.MinMax);
 
         bool canBatch = binder.CanBatch;
         var source = new SampleSource(items, new SampleSourceOptions { SplitRows = canBatch && binder.Inputs.Count == 1 ? options.BatchSize : null });
