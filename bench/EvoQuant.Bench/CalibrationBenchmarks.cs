@@ -12,7 +12,7 @@ namespace EvoQuant.Bench;
 /// file in batches of 32, and the process's peak working set (each case runs in its own process, so the
 /// peak compares 100 with 1000 samples). Run:
 /// <c>dotnet run -c Release --project bench/EvoQuant.Bench -- --filter *CalibrationBenchmarks*</c>
-/// Peak working sets are printed as "PEAK-WS ..." lines and appended to bench-calibration-peak.txt.</summary>
+/// Peak working sets are printed as "PEAK-WS ..." lines and appended to $TMPDIR/evoquant-bench-calibration-peak.txt.</summary>
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 7)]
 public class CalibrationBenchmarks
 {
@@ -95,7 +95,7 @@ public class CalibrationBenchmarks
         long peak = Process.GetCurrentProcess().PeakWorkingSet64;
         string line = $"PEAK-WS model={Model} samples={Samples} method={Method} peakMiB={peak / (1024.0 * 1024):F1}";
         Console.WriteLine(line);
-        File.AppendAllText(Path.Combine(FindRoot(), "bench-calibration-peak.txt"), line + Environment.NewLine);
+        File.AppendAllText(Path.Combine(Path.GetTempPath(), "evoquant-bench-calibration-peak.txt"), line + Environment.NewLine);
     }
 
     private static string FindRoot()
