@@ -37,7 +37,8 @@ public sealed class CalibrationRun : IDisposable
             throw new InvalidOperationException("No tensor of the model is selected for calibration (check OpTypes / IncludeNodes / ExcludeNodes).");
         Binder = new InputBinder(model);
         _calibrator = Calibrator.Create(Settings);
-        _session = new CalibrationSession(model, Selection, options.IntraOpThreads);
+        // MinMax needs only extremes: let ONNX Runtime reduce in the graph so activations are not all kept.
+        _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: Settings.Method == CalibrationMethod.MinMax);
         bool canBatch = Binder.CanBatch;
         _sourceOptions = new SampleSourceOptions { SplitRows = canBatch && Binder.Inputs.Count == 1 ? options.BatchSize : null };
         _batcher = new SampleBatcher(canBatch, options.BatchSize);
