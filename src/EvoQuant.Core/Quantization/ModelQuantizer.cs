@@ -14,8 +14,9 @@ public static class ModelQuantizer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         QuantizationOptionsValidator.Validate(options, model, registry);
-        if (options.Mode == QuantMode.Dynamic || options.Format != QuantFormat.QDQ)
-            throw new QuantizationOptionsException(nameof(options.Format), $"{(options.Mode == QuantMode.Dynamic ? "Dynamic quantization" : $"The {options.Format} format")} is not available yet; use static QDQ.");
+        if (options.Mode == QuantMode.Dynamic) return Dynamic.DynamicQuantizer.Quantize(model, options, progress, ct);
+        if (options.Format != QuantFormat.QDQ)
+            throw new QuantizationOptionsException(nameof(options.Format), $"The {options.Format} format is not available yet; use static QDQ.");
 
         progress?.Report("Planning");
         var context = new QuantizationContext(model, options);
@@ -51,7 +52,7 @@ public static class ModelQuantizer
         };
     }
 
-    private static void Verify(OnnxModel original, OnnxModel quantized, List<string> warnings)
+    internal static void Verify(OnnxModel original, OnnxModel quantized, List<string> warnings)
     {
         string? error = RuntimeVerifier.TryRun(quantized.ToBytes());
         if (error == null) return;
