@@ -98,6 +98,10 @@ internal sealed class QdqRewriter
         foreach (var n in _plan.RemovedNodes)
             for (int i = 0; i < original.Count; i++)
                 if (ReferenceEquals(original[i], n)) { remove.Add(i); break; }
+        // Their constant operands (Clip's min and max) go too once nothing else reads them.
+        foreach (int i in remove)
+            foreach (var input in _g.Node[i].Input.Skip(1))
+                if (input.Length > 0 && _ctx.IsConstant(input)) _replacedConstants.Add(input);
         var kept = _g.Node.Where((_, i) => !remove.Contains(i)).ToList();
         _g.Node.Clear();
         _g.Node.AddRange(kept);

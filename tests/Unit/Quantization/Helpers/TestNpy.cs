@@ -1,3 +1,4 @@
+using Xunit;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
