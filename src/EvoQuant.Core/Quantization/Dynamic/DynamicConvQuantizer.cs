@@ -16,7 +16,7 @@ internal sealed class DynamicConvQuantizer : IDynamicOpQuantizer
         string x = node.Input[0], w = node.Input[1], y = node.Output[0];
         if (scope.FloatConstant(x) != null) { reason = $"its input '{x}' is a constant."; return null; }
         if (scope.FloatConstant(w) is not var (wt, wdims) || wdims.Length < 3) { reason = $"its weight '{w}' is not a float32 constant of rank 3 or more."; return null; }
-        (TensorProto Tensor, long[] Dims)? bias = null;
+        (float[] Data, long[] Dims)? bias = null;
         if (node.Input.Count > 2 && node.Input[2].Length > 0)
         {
             bias = scope.FloatConstant(node.Input[2]);
@@ -24,7 +24,7 @@ internal sealed class DynamicConvQuantizer : IDynamicOpQuantizer
         }
 
         var o = scope.Options;
-        var qw = scope.Weight(w, scope.Floats(wt), wdims, null, o.WeightType).Tensor;
+        var qw = scope.Weight(w, wt, wdims, null, o.WeightType).Tensor;
         var (wq, ws, wz) = scope.Store(w, qw.Raw, wdims, qw.Type, qw.Params, null);
 
         var nodes = new List<NodeProto>();
@@ -60,7 +60,7 @@ internal sealed class DynamicConvQuantizer : IDynamicOpQuantizer
             Array.Fill(shape, 1L);
             shape[0] = wdims[0];
             string b = scope.Names.Take(node.Input[2] + "_reshaped");
-            scope.AddInitializer(TensorData.FromFloats(b, shape, scope.Floats(bt)));
+            scope.AddInitializer(TensorData.FromFloats(b, shape, bt));
             scope.MarkReplaced(node.Input[2]);
             nodes.Add(Binary("Add", scaled, b, y, scope.Names.Take(baseName + "_bias_add")));
         }

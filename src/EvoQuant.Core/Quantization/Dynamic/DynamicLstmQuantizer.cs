@@ -16,8 +16,8 @@ internal sealed class DynamicLstmQuantizer : IDynamicOpQuantizer
         if (scope.FloatConstant(node.Input[1]) is not var (wt, wdims) || wdims.Length != 3) { reason = $"its weight W '{node.Input[1]}' is not a float32 constant of rank 3."; return null; }
         if (scope.FloatConstant(node.Input[2]) is not var (rt, rdims) || rdims.Length != 3) { reason = $"its weight R '{node.Input[2]}' is not a float32 constant of rank 3."; return null; }
 
-        var (wq, ws, wz) = Quantize(scope, node.Input[1], scope.Floats(wt), wdims);
-        var (rq, rs, rz) = Quantize(scope, node.Input[2], scope.Floats(rt), rdims);
+        var (wq, ws, wz) = Quantize(scope, node.Input[1], wt, wdims);
+        var (rq, rs, rz) = Quantize(scope, node.Input[2], rt, rdims);
 
         var q = new NodeProto { OpType = "DynamicQuantizeLSTM", Domain = DynamicRewriter.MicrosoftDomain, Name = scope.Names.Take((node.Name.Length > 0 ? node.Name : node.Output[0]) + "_quant") };
         q.Input.Add(node.Input[0]);

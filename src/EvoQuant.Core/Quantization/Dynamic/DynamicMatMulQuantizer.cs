@@ -40,7 +40,7 @@ internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
         {
             if (scope.FloatConstant(node.Input[2]) is not var (ct, cdims) || TensorData.ElementCount(cdims) != n || cdims.Count(d => d != 1) > 1)
             { reason = $"its C '{node.Input[2]}' is not a constant vector of {n} values."; return null; }
-            bias = scope.Floats(ct).Select(v => v * beta).ToArray();
+            bias = ct.Select(v => v * beta).ToArray();
         }
         else if (!gemm && FoldableAdd(node, scope, n) is var (add, values))
         {
@@ -51,7 +51,7 @@ internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
 
         var o = scope.Options;
         int? axis = o.PerChannel ? (transB ? 0 : 1) : null;
-        var w = scope.Weight(b, scope.Floats(bt), bdims, axis, o.WeightType);
+        var w = scope.Weight(b, bt, bdims, axis, o.WeightType);
         var qt = w.Tensor;
         byte[] raw = transB ? Transpose2D(qt.Raw, (int)bdims[0], (int)bdims[1]) : qt.Raw;
         var (bq, bs, bz) = scope.Store(b + (transB ? "_T" : ""), raw, new[] { k, n }, qt.Type, qt.Params, null);
@@ -82,7 +82,7 @@ internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
         string other = add.Input[0] == y ? add.Input[1] : add.Input[0];
         if (scope.FloatConstant(other) is not var (t, dims) || TensorData.ElementCount(dims) != n || dims.Length == 0 || dims[^1] != n) return null;
         scope.MarkReplaced(other);
-        return (add, scope.Floats(t));
+        return (add, t);
     }
 
     private static byte[] Transpose2D(byte[] src, int rows, int cols)

@@ -143,7 +143,7 @@ internal sealed class DynamicRewriter
     }
 
     private static bool IsPure(NodeProto n) =>
-        string.IsNullOrEmpty(n.Domain) && n.OpType is "Constant" or "Unsqueeze" or "Squeeze" or "Reshape" or "Identity";
+        string.IsNullOrEmpty(n.Domain) && n.OpType is "Constant" or "Unsqueeze" or "Squeeze" or "Reshape" or "Identity" or "Slice" or "Concat" or "Transpose";
 
     private static IEnumerable<string> AllNames(GraphProto g)
     {

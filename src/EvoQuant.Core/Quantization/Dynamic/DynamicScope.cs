@@ -40,55 +40,40 @@ internal sealed class DynamicScope
 
     public IReadOnlyList<NodeProto> Consumers(string tensor) => _view.Consumers(tensor);
 
-    /// <summary>The float32 value of a tensor known offline, here or in an enclosing graph; Unsqueeze,
-    /// Squeeze, Reshape and Identity of such a value count too (exporters wrap LSTM weights in them).</summary>
-    public (TensorProto Tensor, long[] Dims)? FloatConstant(string tensor)
+    /// <summary>The float32 value of a tensor known offline, here or in an enclosing graph. Exporters
+    /// often reshape or reorder weights with small constant subgraphs (PyTorch's LSTM gate order is
+    /// Slice + Concat + Unsqueeze of the parameter): those are folded here.</summary>
+    public (float[] Data, long[] Dims)? FloatConstant(string tensor) => ConstantFolder.Fold(this, tensor);
+
+    /// <summary>The constant tensor of this name in this graph or an enclosing one (no folding).</summary>
+    public TensorProto? RawConstant(string tensor)
+    {
+        for (var s = this; s != null; s = s.Parent)
+            if (s._view.GetConstant(tensor) is { } t) return t;
+        return null;
+    }
+
+    /// <summary>The node that computes a tensor, in this graph or the nearest enclosing one that does.</summary>
+    public NodeProto? ScopedProducer(string tensor)
     {
         for (var s = this; s != null; s = s.Parent)
         {
-            if (s._view.GetConstant(tensor) is { } t)
-                return t.DataType == ElementTypes.Float ? (t, t.Dims.ToArray()) : null;
-            if (s._view.Producer(tensor) is { } p) return s.FoldShapeOp(p);
+            if (s._view.GetConstant(tensor) != null) return null;
+            if (s._view.Producer(tensor) is { } p) return p;
         }
         return null;
     }
 
-    private (TensorProto, long[])? FoldShapeOp(NodeProto p)
-    {
-        if (!string.IsNullOrEmpty(p.Domain) || p.Input.Count == 0) return null;
-        if (p.OpType is not ("Unsqueeze" or "Squeeze" or "Reshape" or "Identity")) return null;
-        if (FloatConstant(p.Input[0]) is not var (t, dims)) return null;
-        var list = dims.ToList();
-        long[]? axes = p.Input.Count > 1 && p.OpType != "Reshape" ? IntConstant(p.Input[1])
-            : p.Attribute.FirstOrDefault(a => a.Name == "axes")?.Ints.ToArray();
-        switch (p.OpType)
-        {
-            case "Identity":
-                return (t, dims);
-            case "Unsqueeze":
-                if (axes == null) return null;
-                int outRank = list.Count + axes.Length;
-                foreach (long a in axes.Select(a => a < 0 ? a + outRank : a).Order()) list.Insert((int)a, 1);
-                return (t, list.ToArray());
-            case "Squeeze":
-                if (axes == null) return (t, list.Where(d => d != 1).ToArray());
-                var drop = axes.Select(a => a < 0 ? a + list.Count : a).ToHashSet();
-                return (t, list.Where((_, i) => !drop.Contains(i)).ToArray());
-            default: // Reshape with a fully known target shape
-                if (p.Input.Count < 2 || IntConstant(p.Input[1]) is not { } shape || shape.Any(d => d <= 0)) return null;
-                return shape.Aggregate(1L, (a, b) => a * b) == TensorData.ElementCount(dims) ? (t, shape) : null;
-        }
-    }
-
-    private long[]? IntConstant(string tensor)
-    {
-        for (var s = this; s != null; s = s.Parent)
-            if (s._view.GetConstant(tensor) is { } t)
-                return t.DataType == ElementTypes.Int64 ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(_rewriter.Model.GetRawBytes(t)).ToArray() : null;
-        return null;
-    }
+    public long[]? IntConstant(string tensor) =>
+        RawConstant(tensor) is { } t && t.DataType is ElementTypes.Int64 or ElementTypes.Int32
+            ? (t.DataType == ElementTypes.Int64
+                ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(_rewriter.Model.GetRawBytes(t)).ToArray()
+                : System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(_rewriter.Model.GetRawBytes(t)).ToArray().Select(v => (long)v).ToArray())
+            : null;
 
     public float[] Floats(TensorProto t) => _rewriter.Model.GetFloats(t);
+
+    internal Dictionary<string, (float[], long[])?> FoldCache { get; } = new(StringComparer.Ordinal);
 
     public void AddInitializer(TensorProto t) => Graph.Initializer.Add(t);
 
