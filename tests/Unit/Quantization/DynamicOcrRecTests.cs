@@ -41,9 +41,9 @@ public sealed class DynamicOcrRecTests(ITestOutputHelper output)
         double sqnr = ErrorMetrics.Sqnr(f, qv), cos = ErrorMetrics.CosineSimilarity(f, qv);
         double agree = ArgmaxAgreement(f, qv, 6625);
         output.WriteLine($"{Crops} crops: SQNR {sqnr:F1} dB, cosine {cos:F4}, per-step argmax agreement {agree:P1}");
-        Assert.True(cos > 0.95, $"cosine {cos}");
-        Assert.True(sqnr > 10, $"SQNR {sqnr} dB");
-        Assert.True(agree > 0.9, $"argmax agreement {agree}");
+        Assert.True(cos > 0.999, $"cosine {cos}"); // measured 0.9999
+        Assert.True(sqnr > 30, $"SQNR {sqnr} dB"); // measured 37.3
+        Assert.True(agree > 0.97, $"argmax agreement {agree}"); // measured 100%
     }
 
     /// <summary>Upright text-line crops (48x192) padded right with zeros to 48x320, as PaddleOCR pads.</summary>

@@ -48,8 +48,8 @@ public sealed class DynamicSileroVadTests(ITestOutputHelper output)
         output.WriteLine($"LSTM state over {Chunks} chunks: SQNR {sqnr:F1} dB, cosine {cos:F5}; speech probability max |diff| {maxProb:F4}");
         output.WriteLine("float: " + string.Join(" ", f.Select(v => v.ToString("F4"))));
         output.WriteLine("int8:  " + string.Join(" ", qv.Select(v => v.ToString("F4"))));
-        Assert.True(cos > 0.97, $"state cosine {cos}");
-        Assert.True(sqnr > 12, $"state SQNR {sqnr} dB");
+        Assert.True(cos > 0.96, $"state cosine {cos}"); // measured 0.978 (the ConvInteger encoder dominates; LSTM alone gives 0.998)
+        Assert.True(sqnr > 11, $"state SQNR {sqnr} dB"); // measured 13.5
         Assert.True(maxProb < 0.01, $"speech probability differs by {maxProb}");
     }
 
