@@ -42,6 +42,12 @@ public sealed record QuantizationOptions
     /// <summary>Calibrated ranges of activation tensors (static mode needs one per quantized activation).</summary>
     public IReadOnlyDictionary<string, ActivationRange> ActivationRanges { get; init; } = new Dictionary<string, ActivationRange>();
 
+    /// <summary>Write QuantizeLinear/DequantizeLinear in ONNX Runtime's com.microsoft domain, which has
+    /// axes and all integer types at any opset. Lets models older than opset 10 (13 for per channel) be
+    /// quantized without converting them, at the price of running on ONNX Runtime only. 16- and 4-bit types
+    /// before opset 21 use that domain anyway, as in the reference tool.</summary>
+    public bool UseContribOps { get; init; }
+
     /// <summary>Load and run the produced model once in ONNX Runtime before returning it.</summary>
     public bool VerifyWithRuntime { get; init; } = true;
 
