@@ -15,8 +15,6 @@ public static class ModelQuantizer
         ArgumentNullException.ThrowIfNull(options);
         QuantizationOptionsValidator.Validate(options, model, registry);
         if (options.Mode == QuantMode.Dynamic) return Dynamic.DynamicQuantizer.Quantize(model, options, progress, ct);
-        if (options.Format != QuantFormat.QDQ)
-            throw new QuantizationOptionsException(nameof(options.Format), $"The {options.Format} format is not available yet; use static QDQ.");
 
         progress?.Report("Planning");
         var context = new QuantizationContext(model, options);
@@ -25,8 +23,9 @@ public static class ModelQuantizer
 
         progress?.Report($"Rewriting {plan.QuantizedNodes.Count} nodes");
         var warnings = new List<string>();
-        var rewriter = new QdqRewriter(context, plan, parameters, warnings);
-        var proto = rewriter.Rewrite(ct);
+        var proto = options.Format == QuantFormat.QOperator
+            ? new QOperator.QOperatorRewriter(context, plan, parameters, warnings).Rewrite(ct)
+            : new QdqRewriter(context, plan, parameters, warnings).Rewrite(ct);
         var quantized = model.With(proto);
 
         if (options.VerifyWithRuntime)

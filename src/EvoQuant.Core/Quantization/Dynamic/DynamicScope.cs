@@ -31,7 +31,7 @@ internal sealed class DynamicScope
     public UniqueNames Names => _rewriter.Names;
 
     /// <summary>Nodes to drop from this graph once the pass is over (an Add folded into a bias).</summary>
-    public HashSet<NodeProto> Removed { get; } = new();
+    public HashSet<NodeProto> Removed { get; } = new(ReferenceEqualityComparer.Instance);
 
     public NodeProto? Producer(string tensor) => _view.Producer(tensor);
 
