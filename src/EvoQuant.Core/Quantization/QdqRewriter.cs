@@ -219,9 +219,14 @@ internal sealed class QdqRewriter
         string zp = _names.Take(TensorNames.ZeroPoint(r.Name));
         _g.Initializer.Add(TensorData.FromRaw(qName, qt.Type.OnnxDataType(), qt.Dims, qt.Raw));
         _g.Initializer.Add(ScaleTensor(scale, qt.Params, qt.Axis != null));
-        _g.Initializer.Add(ZeroPointTensor(zp, qt.Params, qt.Axis != null));
+        // Signed Conv weights with zero points all 0 (symmetric) need no zero-point input: it defaults
+        // to 0 and the type comes from the data. Saves a byte per channel and ORT still fuses QLinearConv;
+        // its QGemm/QLinearMatMul fusions want the input, so other consumers keep it.
+        bool implicitZero = weight && qt.Type.IsSigned() && qt.Params.All(p => p.ZeroPoint == 0)
+            && _consumers.GetValueOrDefault(r.Name)?.All(c => c.Node.OpType == "Conv") == true;
+        if (!implicitZero) _g.Initializer.Add(ZeroPointTensor(zp, qt.Params, qt.Axis != null));
         string dqOut = _names.Take(TensorNames.DequantizeOutput(r.Name));
-        _newNodes.Add(DqNode(qName, scale, zp, dqOut, _names.Take(TensorNames.DequantizeNode(r.Name)), qt.Axis));
+        _newNodes.Add(DqNode(qName, scale, implicitZero ? null : zp, dqOut, _names.Take(TensorNames.DequantizeNode(r.Name)), qt.Axis));
         ReplaceInputs(r.Name, dqOut);
         _replacedConstants.Add(r.Name);
         _quantized[r.Name] = (scale, zp, qt.Params, qt.Axis);

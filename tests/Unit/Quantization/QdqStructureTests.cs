@@ -43,8 +43,8 @@ public sealed class QdqStructureTests
             Assert.Equal(0, dq.Attribute.Single(a => a.Name == "axis").I);
             var scale = Graph.GetConstant(dq.Input[1])!;
             Assert.Equal(new[] { w.Dims[0] }, scale.Dims.ToArray());
-            // Symmetric int8 weights: every zero point is 0.
-            Assert.All(s_result.Value.Model.GetRawBytes(Graph.GetConstant(dq.Input[2])!), b => Assert.Equal(0, b));
+            // Symmetric int8 weights: zero point 0, left to DequantizeLinear's default.
+            Assert.Equal(2, dq.Input.Count);
         }
     }
 

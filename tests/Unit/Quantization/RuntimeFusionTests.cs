@@ -37,6 +37,7 @@ public sealed class RuntimeFusionTests(ITestOutputHelper output)
         var counts = opt.OpTypeCounts;
         output.WriteLine(string.Join(", ", counts.Select(kv => $"{kv.Key} {kv.Value}")));
         Assert.True(counts.GetValueOrDefault("QLinearConv") >= fused, $"{counts.GetValueOrDefault("QLinearConv")} QLinearConv");
+        Assert.Equal(1, counts.GetValueOrDefault("com.microsoft:QGemm"));
     }
 
     [Fact]
