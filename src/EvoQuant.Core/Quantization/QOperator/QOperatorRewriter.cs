@@ -63,7 +63,7 @@ internal sealed class QOperatorRewriter
             }
         }
         AddDequantizeForFloatReaders();
-        if (_output.Any(n => n.OpType == "QLinearConv") && _q.Values.Any(t => t.Params[0].Type == QuantType.Int8 && t.Axis == null && _activationParams.Values.Contains(t.Params[0])))
+        if (_ctx.Options.ActivationType == QuantType.Int8 && _output.Any(n => n.OpType == "QLinearConv"))
             _warnings.Add("QLinearConv with int8 activations runs on a slow path of ONNX Runtime's x86 CPU kernel (about 7x slower than uint8 on fashion-cnn); ActivationType UInt8 is the fast choice for the QOperator format.");
         _g.Node.Clear();
         _g.Node.AddRange(_output);
