@@ -52,10 +52,8 @@ public static class Float16ToFloat32
         var rename = new Dictionary<string, string>(StringComparer.Ordinal);
         var keep = new List<NodeProto>();
         int removed = 0;
-        foreach (var n in g.Node)
+        foreach (var n in new GraphView(g).Nodes)
         {
-            for (int k = 0; k < n.Input.Count; k++)
-                if (rename.TryGetValue(n.Input[k], out var r)) n.Input[k] = r;
             if (n.OpType == "Constant" && n.Attribute.FirstOrDefault(a => a.Name == "value")?.T is { } ct) types[n.Output[0]] = ct.DataType;
             bool toFloat = n.OpType == "Cast" && string.IsNullOrEmpty(n.Domain) && n.Attribute.Any(a => a.Name == "to" && a.I == F32);
             // The input is float32 when declared so, or when it is produced by an op that keeps its input type
@@ -63,22 +61,17 @@ public static class Float16ToFloat32
             bool fromFloat = toFloat && (types.GetValueOrDefault(n.Input[0]) == F32 || IsFloatProducer(g, n.Input[0], types));
             if (toFloat && fromFloat && !outputs.Contains(n.Output[0]))
             {
-                rename[n.Output[0]] = n.Input[0];
+                rename[n.Output[0]] = rename.GetValueOrDefault(n.Input[0], n.Input[0]);
                 removed++;
                 continue;
             }
             if (toFloat) types[n.Output[0]] = F32;
             keep.Add(n);
         }
-        // Subgraphs may read a renamed tensor from this scope.
-        foreach (var n in keep)
-            foreach (var a in n.Attribute)
-            {
-                if (a.G != null) RenameInputs(a.G, rename);
-                foreach (var sg in a.Graphs) RenameInputs(sg, rename);
-            }
+        // Readers anywhere (subgraphs too, which may read this scope) take the cast's input.
         g.Node.Clear();
         g.Node.AddRange(keep);
+        RenameInputs(g, rename);
         return removed;
     }
 
@@ -104,8 +97,6 @@ public static class Float16ToFloat32
                 foreach (var sg in a.Graphs) RenameInputs(sg, rename);
             }
         }
-        foreach (var o in g.Output)
-            if (rename.ContainsKey(o.Name)) { /* a subgraph output named after a removed cast keeps its producer */ }
     }
 
     private static TensorProto ToFloat32(TensorProto t, OnnxModel model)
