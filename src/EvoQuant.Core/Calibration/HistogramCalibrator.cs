@@ -21,9 +21,12 @@ public abstract class HistogramCalibrator : ICalibrator
     /// <summary>Bins per side of 0 on the grid (the data fill between half and all of them).</summary>
     private protected abstract int BinsPerSide { get; }
 
+    /// <summary>Safe to call concurrently for distinct tensors (the session updates tensors in parallel).</summary>
     public void Update(string tensor, ReadOnlySpan<float> values)
     {
-        if (!_hists.TryGetValue(tensor, out var h)) _hists[tensor] = h = new GridHistogram(Absolute, BinsPerSide);
+        GridHistogram? h;
+        lock (_hists)
+            if (!_hists.TryGetValue(tensor, out h)) _hists[tensor] = h = new GridHistogram(Absolute, BinsPerSide);
         h.Add(values);
     }
 
