@@ -115,6 +115,8 @@ public sealed class CalibrationSession : IDisposable
         if (_intraOpThreads > 0) options.IntraOpNumThreads = _intraOpThreads;
         // With several group sessions, per-session arenas would each keep their peak: let them free instead.
         if (!arena) options.EnableCpuMemArena = false;
+        // Between runs the calibrators work on the same cores: ORT's spinning workers would steal them.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         return new InferenceSession(m.ToBytes(), options);
     }
 
