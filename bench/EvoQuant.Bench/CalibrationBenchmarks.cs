@@ -16,7 +16,7 @@ namespace EvoQuant.Bench;
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 7)]
 public class CalibrationBenchmarks
 {
-    public enum Mode { PlainInference, PlainInferenceOptimized, MinMax, Entropy2048, Entropy128, Percentile }
+    public enum Mode { PlainInference, PlainInferenceNoSpin, PlainInferenceOptimized, MinMax, Entropy2048, Entropy128, Percentile }
 
     [Params("fashion-cnn")] // add "ocr-rec" for the PaddleOCR recognizer (slow: minutes per case)
     public string Model { get; set; } = "fashion-cnn";
@@ -62,12 +62,15 @@ public class CalibrationBenchmarks
     [IterationSetup]
     public void CreateSession()
     {
-        if (Method is Mode.PlainInference or Mode.PlainInferenceOptimized)
+        if (Method is Mode.PlainInference or Mode.PlainInferenceNoSpin or Mode.PlainInferenceOptimized)
         {
             using var o = new SessionOptions
             {
-                GraphOptimizationLevel = Method == Mode.PlainInference ? GraphOptimizationLevel.ORT_DISABLE_ALL : GraphOptimizationLevel.ORT_ENABLE_ALL,
+                GraphOptimizationLevel = Method == Mode.PlainInferenceOptimized ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
             };
+            // Calibration sessions turn ORT's spinning workers off (the calibrators need the cores between
+            // runs); the no-spin baseline runs inference with the same thread settings.
+            if (Method == Mode.PlainInferenceNoSpin) o.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             _plain = new InferenceSession(_model.ToBytes(), o);
             return;
         }

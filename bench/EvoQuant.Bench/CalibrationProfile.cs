@@ -53,7 +53,7 @@ public static class CalibrationProfile
             var cap = new Capture(new CalibrationSettings { Method = CalibrationMethod.Entropy });
             using (var s0 = new CalibrationSession(model, sel0))
                 s0.Run(new Dictionary<string, NamedTensor> { [model.Inputs[0].Name] = NpyReader.ReadRows(data, Batch).First().WithName(model.Inputs[0].Name) }, cap);
-            Console.WriteLine($"tensors {cap.Values.Count}, values per batch of {Batch}: {cap.Values.Sum(v => (long)v.Item2.Length)}");
+            Console.WriteLine($"tensors {cap.Values.Count}, values per batch of {Batch}: {cap.Values.Sum(v => (long)v.Item2.Length)}; largest: {string.Join(" ", cap.Values.Select(v => v.Item2.Length).OrderDescending().Take(6))}");
             int batches = (samples + Batch - 1) / Batch;
             for (int r = 0; r < repeats + 1; r++)
             {
@@ -64,6 +64,8 @@ public static class CalibrationProfile
                     var cal = Calibrator.Create(hs);
                     Time(hn, () => { for (int b = 0; b < batches; b++) foreach (var (t, v) in cap.Values) cal.Update(t, v); });
                     Time(hn + " ranges", () => cal.ComputeRanges());
+                    var par = Calibrator.Create(hs);
+                    Time(hn + " parallel", () => { for (int b = 0; b < batches; b++) Parallel.ForEach(cap.Values, tv => par.Update(tv.Item1, tv.Item2)); });
                 }
                 Time("npy read", () => { foreach (var c in NpyReader.ReadRows(data, Batch)) GC.KeepAlive(c); });
                 foreach (bool spin in new[] { true, false })
