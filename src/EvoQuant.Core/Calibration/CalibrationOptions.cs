@@ -40,9 +40,12 @@ public sealed record CalibrationOptions
     /// <summary>Nodes whose names match one of these (wildcards) are left out.</summary>
     public IReadOnlyList<string>? ExcludeNodes { get; init; }
 
-    /// <summary>Memory budget for the activations one ONNX Runtime run returns (histogram methods fetch
-    /// whole tensors). When a batch's selected tensors would exceed it, they are split into groups and the
-    /// batch runs once per group: more compute, bounded memory. Default 512 MiB.</summary>
+    /// <summary>Memory budget for the activations one ONNX Runtime run returns (Entropy and Percentile fetch
+    /// whole tensors; MinMax reduces in the graph and ignores it). Sizes are learned from one reduced run
+    /// of the first batch; when the selected tensors of a batch exceed the budget they are split into
+    /// groups, each with its own augmented model, and every batch runs once per group: more compute,
+    /// bounded memory. The process also holds the model, ONNX Runtime's working memory and allocator
+    /// slack on top of it. Default 512 MiB; long.MaxValue: never split.</summary>
     public long MaxBatchOutputBytes { get; init; } = 512L << 20;
 
     /// <summary>ONNX Runtime intra-op threads (0: its default).</summary>
