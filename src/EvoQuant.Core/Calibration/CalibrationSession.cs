@@ -212,9 +212,15 @@ public sealed class CalibrationSession : IDisposable
                 using (probe)
                 {
                     var sizeNames = _tensors.Select(t => t + AugmentedModelBuilder.SizeSuffix).ToList();
-                    using var sizes = Execute(probe, names, values, sizeNames, cancellationToken);
-                    for (int k = 0; k < _tensors.Count; k++)
-                        _bytes[_tensors[k]] = sizes[k].GetTensorDataAsSpan<long>()[0] * _elementBytes[_tensors[k]];
+                    try
+                    {
+                        using var sizes = Execute(probe, names, values, sizeNames, cancellationToken);
+                        for (int k = 0; k < _tensors.Count; k++)
+                            _bytes[_tensors[k]] = sizes[k].GetTensorDataAsSpan<long>()[0] * _elementBytes[_tensors[k]];
+                    }
+                    // A reduction that fails at run time (e.g. over an empty tensor): sizes come from the first
+                    // full run instead, and the groups are planned from the second batch on.
+                    catch (OnnxRuntimeException) when (!cancellationToken.IsCancellationRequested) { _bytes.Clear(); }
                 }
             }
         }
