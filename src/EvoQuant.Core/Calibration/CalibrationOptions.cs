@@ -1,0 +1,55 @@
+namespace EvoQuant.Calibration;
+
+/// <summary>What to do after a sample failed.</summary>
+public enum SampleErrorAction
+{
+    Continue,
+    Stop,
+}
+
+/// <summary>A sample that could not be used: unreadable (<see cref="Data.SampleFormatException"/>) or not
+/// fitting the model (<see cref="SampleMismatchException"/>).</summary>
+public sealed record SampleError(string Source, Exception Exception);
+
+/// <summary>Everything <see cref="Calibrator.Run"/> needs besides the model and the samples.</summary>
+public sealed record CalibrationOptions
+{
+    public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
+
+    /// <summary>Histogram bins (0: the method's default, Entropy 128, Percentile 2048).</summary>
+    public int Bins { get; init; }
+
+    public int QuantizedBins { get; init; } = 128;
+
+    public double Percentile { get; init; } = 99.999;
+
+    public bool Symmetric { get; init; }
+
+    public bool MovingAverage { get; init; }
+
+    /// <summary>Rows per ONNX Runtime run when the model's batch axis is dynamic (samples are concatenated
+    /// or split to this size); otherwise every sample runs alone.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Op types whose inputs and outputs are calibrated (wildcards); null or empty: the default set.</summary>
+    public IReadOnlyList<string>? OpTypes { get; init; }
+
+    /// <summary>Only nodes whose names match one of these (wildcards); null or empty: all.</summary>
+    public IReadOnlyList<string>? IncludeNodes { get; init; }
+
+    /// <summary>Nodes whose names match one of these (wildcards) are left out.</summary>
+    public IReadOnlyList<string>? ExcludeNodes { get; init; }
+
+    /// <summary>ONNX Runtime intra-op threads (0: its default).</summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>Called for each sample that cannot be used. Null: the first such error is thrown.</summary>
+    public Func<SampleError, SampleErrorAction>? OnSampleError { get; init; }
+
+    /// <summary>The parameters that decide the ranges (stored in the table).</summary>
+    public CalibrationSettings ToSettings() => new()
+    {
+        Method = Method, Bins = Bins, QuantizedBins = QuantizedBins, Percentile = Percentile,
+        Symmetric = Symmetric, MovingAverage = MovingAverage,
+    };
+}

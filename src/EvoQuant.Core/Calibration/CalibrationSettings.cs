@@ -1,0 +1,38 @@
+namespace EvoQuant.Calibration;
+
+/// <summary>What decides the ranges of a calibration table: the method and its parameters. Tables merge
+/// only when their settings are equal.</summary>
+public sealed record CalibrationSettings
+{
+    public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
+
+    /// <summary>Entropy: bins over [-t, t]; Percentile: bins over [0, t]. The histogram keeps between
+    /// Bins and 2*Bins bins over the data's range (its bin width is a power of two, so shards merge exactly).</summary>
+    public int Bins { get; init; }
+
+    /// <summary>Entropy: bins of the quantized distribution Q (128 as the reference tool).</summary>
+    public int QuantizedBins { get; init; } = 128;
+
+    /// <summary>Percentile of |x| kept (default 99.999).</summary>
+    public double Percentile { get; init; } = 99.999;
+
+    /// <summary>Make every range symmetric around 0 (±max(|min|, |max|)).</summary>
+    public bool Symmetric { get; init; }
+
+    /// <summary>MinMax: average the per-batch minimum and maximum instead of taking the extremes.</summary>
+    public bool MovingAverage { get; init; }
+
+    /// <summary>Bins in effect: the given value, or the default of the method (Entropy 128, Percentile 2048).</summary>
+    public int EffectiveBins => Bins > 0 ? Bins : Method == CalibrationMethod.Percentile ? 2048 : 128;
+
+    /// <summary>Throws <see cref="ArgumentException"/> when a parameter is out of range.</summary>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Method)) throw new ArgumentException($"Unknown calibration method {Method}.");
+        if (Bins < 0 || Bins > 1 << 20) throw new ArgumentException($"Bins must be between 2 and {1 << 20}; got {Bins}.");
+        if (Bins is 1) throw new ArgumentException("Bins must be at least 2.");
+        if (QuantizedBins < 2 || QuantizedBins > 1 << 16) throw new ArgumentException($"QuantizedBins must be between 2 and 65536; got {QuantizedBins}.");
+        if (!(Percentile > 0 && Percentile <= 100)) throw new ArgumentException($"Percentile must be in (0, 100]; got {Percentile}.");
+        if (MovingAverage && Method != CalibrationMethod.MinMax) throw new ArgumentException("MovingAverage applies to the MinMax method only.");
+    }
+}

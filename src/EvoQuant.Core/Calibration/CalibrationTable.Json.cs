@@ -1,0 +1,109 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace EvoQuant.Calibration;
+
+// JSON form of a calibration table. Format "evoquant-calibration", version 1:
+// { format, version, model, sampleCount, errorCount, settings{...}, ranges[{tensor, method, min, max,
+//   rangeMin, rangeMax, elementCount, batchCount, nonFiniteCount, batchMinSum, batchMaxSum,
+//   histogram{absolute, binsPerSide, widthExponent, firstBin, counts[]}}], skipped[{tensor, reason}] }
+public sealed partial class CalibrationTable
+{
+    public const string JsonFormatName = "evoquant-calibration";
+    public const int JsonFormatVersion = 1;
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    private sealed class FileDto
+    {
+        public string Format { get; set; } = JsonFormatName;
+        public int Version { get; set; } = JsonFormatVersion;
+        public string? Model { get; set; }
+        public long SampleCount { get; set; }
+        public int ErrorCount { get; set; }
+        public CalibrationSettings? Settings { get; set; }
+        public List<RangeDto> Ranges { get; set; } = new();
+        public List<SkippedTensor> Skipped { get; set; } = new();
+    }
+
+    private sealed class RangeDto
+    {
+        public string Tensor { get; set; } = "";
+        public CalibrationMethod Method { get; set; }
+        public float Min { get; set; }
+        public float Max { get; set; }
+        public float RangeMin { get; set; }
+        public float RangeMax { get; set; }
+        public long ElementCount { get; set; }
+        public long BatchCount { get; set; }
+        public long NonFiniteCount { get; set; }
+        public double BatchMinSum { get; set; }
+        public double BatchMaxSum { get; set; }
+        public HistogramData? Histogram { get; set; }
+    }
+
+    public string ToJson()
+    {
+        var dto = new FileDto
+        {
+            Model = ModelName, SampleCount = SampleCount, ErrorCount = ErrorCount, Settings = Settings, Skipped = Skipped.ToList(),
+            Ranges = Ranges.Select(r => new RangeDto
+            {
+                Tensor = r.Tensor, Method = r.Method, Min = r.Min, Max = r.Max, RangeMin = r.RangeMin, RangeMax = r.RangeMax,
+                ElementCount = r.ElementCount, BatchCount = r.BatchCount, NonFiniteCount = r.NonFiniteCount,
+                BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram,
+            }).ToList(),
+        };
+        return JsonSerializer.Serialize(dto, JsonOptions);
+    }
+
+    /// <summary>Reads a table written by <see cref="ToJson"/>; throws <see cref="FormatException"/> for
+    /// anything else (another format, a newer version, missing fields).</summary>
+    public static CalibrationTable FromJson(string json, string? source = null)
+    {
+        string where = source != null ? $"'{source}'" : "The text";
+        FileDto? dto;
+        try { dto = JsonSerializer.Deserialize<FileDto>(json, JsonOptions); }
+        catch (JsonException e) { throw new FormatException($"{where} is not a calibration table: {e.Message}", e); }
+        if (dto == null || dto.Format != JsonFormatName)
+            throw new FormatException($"{where} is not an EvoQuant calibration table (format '{dto?.Format}').");
+        if (dto.Version > JsonFormatVersion)
+            throw new FormatException($"{where} uses calibration table version {dto.Version}; this EvoQuant reads up to version {JsonFormatVersion}.");
+        if (dto.Settings == null) throw new FormatException($"{where} has no settings.");
+        var ranges = dto.Ranges.Select(r => new TensorRange(r.Tensor, r.Method, r.Min, r.Max, r.RangeMin, r.RangeMax)
+        {
+            ElementCount = r.ElementCount, BatchCount = r.BatchCount, NonFiniteCount = r.NonFiniteCount,
+            BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram,
+        });
+        try
+        {
+            return new CalibrationTable(dto.Settings, ranges, dto.Skipped)
+            {
+                ModelName = dto.Model, SampleCount = dto.SampleCount, ErrorCount = dto.ErrorCount,
+            };
+        }
+        catch (ArgumentException e) { throw new FormatException($"{where}: {e.Message}", e); }
+    }
+
+    /// <summary>Writes the JSON form to a file (replacing it atomically).</summary>
+    public void Save(string path)
+    {
+        string full = Path.GetFullPath(path);
+        string tmp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        File.WriteAllText(tmp, ToJson());
+        File.Move(tmp, full, overwrite: true);
+    }
+
+    public static CalibrationTable Load(string path)
+    {
+        string full = Path.GetFullPath(path);
+        return FromJson(File.ReadAllText(full), full);
+    }
+}

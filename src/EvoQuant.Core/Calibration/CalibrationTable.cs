@@ -1,0 +1,96 @@
+namespace EvoQuant.Calibration;
+
+/// <summary>The result of calibration: one immutable <see cref="TensorRange"/> per tensor, the settings
+/// that produced them, and the tensors left out. Tables measured on shards of data merge into the table
+/// of all the data (<see cref="Merge(CalibrationTable, CalibrationTable)"/>), save to JSON, and export to TensorRT's calibration cache.</summary>
+public sealed partial class CalibrationTable
+{
+    private readonly Dictionary<string, TensorRange> _byName;
+
+    public CalibrationSettings Settings { get; }
+
+    /// <summary>Ranges ordered by tensor name.</summary>
+    public IReadOnlyList<TensorRange> Ranges { get; }
+
+    public IReadOnlyList<SkippedTensor> Skipped { get; }
+
+    /// <summary>Rows (along the batch axis) that went through the model.</summary>
+    public long SampleCount { get; init; }
+
+    /// <summary>Samples that could not be used.</summary>
+    public int ErrorCount { get; init; }
+
+    /// <summary>Name of the calibrated model (informational).</summary>
+    public string? ModelName { get; init; }
+
+    public CalibrationTable(CalibrationSettings settings, IEnumerable<TensorRange> ranges, IEnumerable<SkippedTensor>? skipped = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(ranges);
+        Settings = settings;
+        Ranges = ranges.OrderBy(r => r.Tensor, StringComparer.Ordinal).ToList();
+        _byName = new Dictionary<string, TensorRange>(StringComparer.Ordinal);
+        foreach (var r in Ranges)
+            if (!_byName.TryAdd(r.Tensor, r)) throw new ArgumentException($"Tensor '{r.Tensor}' appears twice in the table.");
+        Skipped = (skipped ?? Array.Empty<SkippedTensor>()).ToList();
+    }
+
+    public int Count => Ranges.Count;
+
+    /// <summary>The range of a tensor, or null.</summary>
+    public TensorRange? this[string tensor] => _byName.GetValueOrDefault(tensor);
+
+    public bool TryGetRange(string tensor, out TensorRange range)
+    {
+        bool ok = _byName.TryGetValue(tensor, out var r);
+        range = r!;
+        return ok;
+    }
+
+    /// <summary>Combines tables measured on different samples of the same model with equal settings:
+    /// the result is the table of all their samples (exact, since rows carry their statistics).</summary>
+    public static CalibrationTable Merge(CalibrationTable a, CalibrationTable b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        if (a.Settings != b.Settings)
+            throw new ArgumentException($"Tables calibrated with different settings cannot be merged: {a.Settings} vs {b.Settings}.");
+        var merged = Calibrator.Create(a.Settings);
+        merged.Merge(FromRows(a));
+        merged.Merge(FromRows(b));
+        var ranges = merged.ComputeRanges();
+        var names = ranges.Select(r => r.Tensor).ToHashSet(StringComparer.Ordinal);
+        var skipped = a.Skipped.Concat(b.Skipped).Where(s => !names.Contains(s.Tensor))
+            .GroupBy(s => s.Tensor, StringComparer.Ordinal).Select(g => g.First()).ToList();
+        return new CalibrationTable(a.Settings, ranges, skipped)
+        {
+            SampleCount = a.SampleCount + b.SampleCount,
+            ErrorCount = a.ErrorCount + b.ErrorCount,
+            ModelName = a.ModelName ?? b.ModelName,
+        };
+    }
+
+    /// <summary>Merges any number of tables (see <see cref="Merge(CalibrationTable, CalibrationTable)"/>).</summary>
+    public static CalibrationTable Merge(IEnumerable<CalibrationTable> tables)
+    {
+        CalibrationTable? acc = null;
+        foreach (var t in tables) acc = acc == null ? t : Merge(acc, t);
+        return acc ?? throw new ArgumentException("No tables to merge.");
+    }
+
+    private static ICalibrator FromRows(CalibrationTable t)
+    {
+        var c = Calibrator.Create(t.Settings);
+        foreach (var r in t.Ranges)
+        {
+            switch (c)
+            {
+                case MinMaxCalibrator m: m.Load(r); break;
+                case HistogramCalibrator h: h.Load(r); break;
+            }
+        }
+        return c;
+    }
+
+    public override string ToString() => $"{Settings.Method} calibration of {Count} tensors over {SampleCount} samples";
+}

@@ -1,0 +1,101 @@
+namespace EvoQuant.Calibration;
+
+/// <summary>Running minimum and maximum of each tensor. With <see cref="CalibrationSettings.MovingAverage"/>
+/// the range is the mean of the per-batch minima and maxima: what the reference tool computes when it
+/// averages the batches it collected (its 0.01 smoothing constant only applies between chunks of
+/// max_intermediate_outputs, which is order dependent and could not merge). Sums merge exactly.</summary>
+public sealed class MinMaxCalibrator : ICalibrator
+{
+    private sealed class State
+    {
+        public float Min = float.PositiveInfinity, Max = float.NegativeInfinity;
+        public double BatchMinSum, BatchMaxSum;
+        public long Batches, Count, NonFinite;
+    }
+
+    private readonly Dictionary<string, State> _states = new(StringComparer.Ordinal);
+
+    public CalibrationSettings Settings { get; }
+
+    public MinMaxCalibrator(CalibrationSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.Method != CalibrationMethod.MinMax) throw new ArgumentException("MinMaxCalibrator needs Method = MinMax.", nameof(settings));
+        settings.Validate();
+        Settings = settings;
+    }
+
+    public void Update(string tensor, ReadOnlySpan<float> values)
+    {
+        if (values.IsEmpty) return;
+        if (!_states.TryGetValue(tensor, out var s)) _states[tensor] = s = new State();
+        var (min, max) = HistogramMath.MinMax(values);
+        long nonFinite = 0;
+        if (!float.IsFinite(min) || !float.IsFinite(max))
+        {
+            // Slow path: a NaN poisons min/max and an infinity is no range; leave them out.
+            min = float.PositiveInfinity;
+            max = float.NegativeInfinity;
+            foreach (float v in values)
+            {
+                if (!float.IsFinite(v)) { nonFinite++; continue; }
+                if (v < min) min = v;
+                if (v > max) max = v;
+            }
+            s.NonFinite += nonFinite;
+            if (nonFinite == values.Length) return;
+        }
+        s.Min = Math.Min(s.Min, min);
+        s.Max = Math.Max(s.Max, max);
+        s.BatchMinSum += min;
+        s.BatchMaxSum += max;
+        s.Batches++;
+        s.Count += values.Length - nonFinite;
+    }
+
+    public void Merge(ICalibrator other)
+    {
+        if (other is not MinMaxCalibrator o || o.Settings != Settings)
+            throw new ArgumentException("Only a MinMax calibrator with equal settings can be merged.", nameof(other));
+        foreach (var (name, theirs) in o._states)
+        {
+            if (!_states.TryGetValue(name, out var s)) _states[name] = s = new State();
+            s.Min = Math.Min(s.Min, theirs.Min);
+            s.Max = Math.Max(s.Max, theirs.Max);
+            s.BatchMinSum += theirs.BatchMinSum;
+            s.BatchMaxSum += theirs.BatchMaxSum;
+            s.Batches += theirs.Batches;
+            s.Count += theirs.Count;
+            s.NonFinite += theirs.NonFinite;
+        }
+    }
+
+    /// <summary>Restores the state of a tensor from a table row (to merge tables).</summary>
+    internal void Load(TensorRange r)
+    {
+        _states[r.Tensor] = new State
+        {
+            Min = r.Min, Max = r.Max, BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum,
+            Batches = r.BatchCount, Count = r.ElementCount, NonFinite = r.NonFiniteCount,
+        };
+    }
+
+    public IReadOnlyList<TensorRange> ComputeRanges()
+    {
+        var list = new List<TensorRange>(_states.Count);
+        foreach (var (name, s) in _states.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            float lo, hi;
+            if (s.Batches == 0) lo = hi = 0; // only non-finite values were seen
+            else if (Settings.MovingAverage) { lo = (float)(s.BatchMinSum / s.Batches); hi = (float)(s.BatchMaxSum / s.Batches); }
+            else { lo = s.Min; hi = s.Max; }
+            (lo, hi) = RangeRules.Finish(lo, hi, Settings.Symmetric);
+            list.Add(new TensorRange(name, CalibrationMethod.MinMax, s.Batches == 0 ? 0 : s.Min, s.Batches == 0 ? 0 : s.Max, lo, hi)
+            {
+                ElementCount = s.Count, BatchCount = s.Batches, NonFiniteCount = s.NonFinite,
+                BatchMinSum = s.BatchMinSum, BatchMaxSum = s.BatchMaxSum,
+            });
+        }
+        return list;
+    }
+}

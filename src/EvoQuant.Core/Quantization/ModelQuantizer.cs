@@ -1,0 +1,68 @@
+using EvoQuant.Numerics;
+using EvoQuant.Onnx;
+
+namespace EvoQuant.Quantization;
+
+/// <summary>The entry point: validate, plan, rewrite, verify. Never mutates the model it is given.</summary>
+public static class ModelQuantizer
+{
+    public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, IProgress<string>? progress = null, CancellationToken ct = default) =>
+        Quantize(model, options, OpQuantizerRegistry.Default, progress, ct);
+
+    public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, IProgress<string>? progress = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        QuantizationOptionsValidator.Validate(options, model, registry);
+        if (options.Mode == QuantMode.Dynamic || options.Format != QuantFormat.QDQ)
+            throw new QuantizationOptionsException(nameof(options.Format), $"{(options.Mode == QuantMode.Dynamic ? "Dynamic quantization" : $"The {options.Format} format")} is not available yet; use static QDQ.");
+
+        progress?.Report("Planning");
+        var context = new QuantizationContext(model, options);
+        var (plan, skipped) = QuantizationPlanner.Build(context, registry, ct);
+        var parameters = ActivationParamsResolver.Resolve(context, plan);
+
+        progress?.Report($"Rewriting {plan.QuantizedNodes.Count} nodes");
+        var warnings = new List<string>();
+        var rewriter = new QdqRewriter(context, plan, parameters, warnings);
+        var proto = rewriter.Rewrite(ct);
+        var quantized = model.With(proto);
+
+        if (options.VerifyWithRuntime)
+        {
+            progress?.Report("Verifying with ONNX Runtime");
+            Verify(model, quantized, warnings);
+        }
+
+        return new QuantizationResult
+        {
+            Model = quantized,
+            Format = options.Format,
+            Mode = options.Mode,
+            ActivationType = options.ActivationType,
+            WeightType = options.WeightType,
+            PerChannel = options.PerChannel,
+            QuantizedNodes = plan.QuantizedNodes.Select(n => new QuantizedNode(QuantizationPlanner.DisplayName(n), n.OpType)).ToList(),
+            Skipped = skipped,
+            Warnings = warnings,
+            WeightBytesBefore = model.WeightBytes,
+            WeightBytesAfter = quantized.WeightBytes,
+            FileSizeBefore = model.FileSize,
+        };
+    }
+
+    private static void Verify(OnnxModel original, OnnxModel quantized, List<string> warnings)
+    {
+        string? error = RuntimeVerifier.TryRun(quantized.ToBytes());
+        if (error == null) return;
+        // Inputs of the declared shapes with symbolic dims set to 1 may not suit the model itself:
+        // when the float model fails the same way, that is not a quantization bug.
+        if (RuntimeVerifier.TryRun(original.ToBytes()) != null)
+        {
+            warnings.Add($"The quantized model was not run: the float model does not run on generated inputs either ({error}).");
+            return;
+        }
+        string? node = System.Text.RegularExpressions.Regex.Match(error, @"[Nn]ode(?: name)?[:\s]*'?([^'\s,]+)'?").Groups[1].Value;
+        throw new QuantizationException($"ONNX Runtime rejects the quantized model: {error}", string.IsNullOrEmpty(node) ? null : node);
+    }
+}

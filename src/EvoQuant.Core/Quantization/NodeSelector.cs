@@ -1,0 +1,65 @@
+using EvoQuant.Onnx.Proto;
+
+namespace EvoQuant.Quantization;
+
+/// <summary>The one predicate for "should this node be quantized": its op type is one the format
+/// supports (or one the user named, where the format has a fallback), it passes OpTypes, IncludeNodes and
+/// ExcludeNodes, and it is an ONNX-domain op. The op quantizer then checks its inputs.</summary>
+public sealed class NodeSelector
+{
+    private readonly QuantizationOptions _options;
+    private readonly OpQuantizerRegistry _registry;
+    private readonly QuantFormat _format;
+    private readonly HashSet<string>? _opTypes;
+    private readonly List<WildcardPattern> _include;
+    private readonly List<WildcardPattern> _exclude;
+
+    public NodeSelector(QuantizationOptions options, OpQuantizerRegistry registry)
+    {
+        _options = options;
+        _registry = registry;
+        _format = options.Format;
+        _opTypes = options.OpTypes.Count > 0 ? new HashSet<string>(options.OpTypes, StringComparer.OrdinalIgnoreCase) : null;
+        _include = options.IncludeNodes.Select(p => new WildcardPattern(p)).ToList();
+        _exclude = options.ExcludeNodes.Select(p => new WildcardPattern(p)).ToList();
+    }
+
+    /// <summary>The quantizer for the node, or null with the reason it stays float.</summary>
+    public IOpQuantizer? Select(NodeProto node, out string? reason)
+    {
+        reason = null;
+        if (node.OpType is "QuantizeLinear" or "DequantizeLinear")
+        {
+            reason = "it is already a quantization node.";
+            return null;
+        }
+        if (!string.IsNullOrEmpty(node.Domain) && node.Domain != "ai.onnx")
+        {
+            reason = $"it is a custom-domain op ({node.Domain}); only ONNX-domain ops are quantized.";
+            return null;
+        }
+        if (_exclude.FirstOrDefault(p => p.IsMatch(node.Name)) is { } ex)
+        {
+            reason = $"excluded by ExcludeNodes pattern '{ex.Pattern}'.";
+            return null;
+        }
+        if (_include.Count > 0 && !_include.Any(p => p.IsMatch(node.Name)))
+        {
+            reason = "not matched by any IncludeNodes pattern.";
+            return null;
+        }
+        string? namedType = _opTypes?.FirstOrDefault(t => string.Equals(t, node.OpType, StringComparison.OrdinalIgnoreCase));
+        if (_opTypes != null && namedType == null)
+        {
+            reason = $"op type {node.OpType} is not in OpTypes.";
+            return null;
+        }
+        // An op type the user names explicitly may use the format's generic fallback.
+        var q = _registry.Find(_format, node.OpType, useFallback: namedType != null);
+        if (q == null && !_registry.HasFallback(_format))
+            reason = $"op type {node.OpType} is not quantized in the {_format} format.";
+        else if (q == null)
+            reason = $"op type {node.OpType} is not quantized in the {_format} format (name it in OpTypes to quantize its inputs and outputs anyway).";
+        return q;
+    }
+}

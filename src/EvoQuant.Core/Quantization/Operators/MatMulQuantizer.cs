@@ -1,0 +1,30 @@
+using EvoQuant.Onnx.Proto;
+
+namespace EvoQuant.Quantization.Operators;
+
+/// <summary>MatMul: each constant input is a weight (per channel along its last axis, the output
+/// columns N of [..., K, N]), every other float input an activation; the output is an activation.</summary>
+public sealed class MatMulQuantizer : IOpQuantizer
+{
+    public string? TryDeclare(NodeProto node, QuantizationContext ctx, QuantizationPlan plan)
+    {
+        if (node.Input.Count < 2) return "it has fewer than two inputs.";
+        foreach (var i in node.Input)
+            if (!ctx.IsFloat(i)) return $"its input '{i}' is not float32 ({WeightedOpQuantizer.TypeName(ctx, i)}).";
+
+        for (int k = 0; k < 2; k++)
+        {
+            string t = node.Input[k];
+            if (ctx.IsConstant(t))
+            {
+                int rank = ctx.Constant(t)!.Dims.Count;
+                // Per channel only for B: a per-row scale of A would not factor out of the product.
+                int? axis = ctx.Options.PerChannel && k == 1 && rank >= 2 ? rank - 1 : null;
+                plan.AddWeight(t, axis);
+            }
+            else plan.AddActivation(t);
+        }
+        if (ctx.IsFloat(node.Output[0])) plan.AddActivation(node.Output[0]);
+        return null;
+    }
+}

@@ -1,0 +1,16 @@
+namespace EvoQuant.Quantization;
+
+/// <summary>When activation parameters are fixed: offline from calibration ranges (static) or at run time (dynamic).</summary>
+public enum QuantMode
+{
+    Static,
+    Dynamic,
+}
+
+/// <summary>How a quantized model is written: QuantizeLinear/DequantizeLinear pairs around float
+/// operators (QDQ), or integer operators such as QLinearConv (QOperator).</summary>
+public enum QuantFormat
+{
+    QDQ,
+    QOperator,
+}

@@ -1,0 +1,50 @@
+using EvoQuant.Numerics;
+using EvoQuant.Onnx;
+using EvoQuant.Onnx.Proto;
+
+namespace EvoQuant.Quantization;
+
+/// <summary>What op quantizers may ask about the model being quantized: tensor types, constants,
+/// options. Read-only; shared by every format.</summary>
+public sealed class QuantizationContext
+{
+    private readonly Dictionary<string, int> _types;
+
+    internal QuantizationContext(OnnxModel model, QuantizationOptions options)
+    {
+        Model = model;
+        Options = options;
+        Graph = model.Graph;
+        _types = ElementTypeInference.Infer(Graph);
+        Opset = model.DefaultOpset;
+    }
+
+    public OnnxModel Model { get; }
+    public GraphView Graph { get; }
+    public QuantizationOptions Options { get; }
+
+    /// <summary>Version of the default ONNX domain the model imports.</summary>
+    public long Opset { get; }
+
+    /// <summary>Element type of a tensor, when it is declared or can be inferred.</summary>
+    public int? ElementType(string tensor) => _types.TryGetValue(tensor, out int t) ? t : null;
+
+    /// <summary>True for float32 tensors, the only ones quantized.</summary>
+    public bool IsFloat(string tensor) => tensor.Length > 0 && ElementType(tensor) == ElementTypes.Float;
+
+    /// <summary>True when the tensor's value is known offline (initializer or Constant node).</summary>
+    public bool IsConstant(string tensor) => Graph.IsConstant(tensor);
+
+    public TensorProto? Constant(string tensor) => Graph.GetConstant(tensor);
+
+    /// <summary>The quantization type a tensor gets: its override, else the weight or activation default.</summary>
+    public QuantType TypeFor(string tensor, bool isWeight) =>
+        Options.TensorOverrides.TryGetValue(tensor, out var o) && o.Type is QuantType t ? t
+        : isWeight ? Options.WeightType : Options.ActivationType;
+
+    public static long IntAttribute(NodeProto node, string name, long fallback) =>
+        node.Attribute.FirstOrDefault(a => a.Name == name) is { } a ? a.I : fallback;
+
+    public static float FloatAttribute(NodeProto node, string name, float fallback) =>
+        node.Attribute.FirstOrDefault(a => a.Name == name) is { } a ? a.F : fallback;
+}

@@ -1,0 +1,65 @@
+using EvoQuant.Numerics;
+
+namespace EvoQuant.Quantization;
+
+/// <summary>What to quantize and how. Defaults follow ONNX Runtime's quantization tool: static QDQ with
+/// int8 activations (asymmetric) and int8 weights (symmetric), per-tensor; see <see cref="Dynamic"/>
+/// for the dynamic defaults.</summary>
+public sealed record QuantizationOptions
+{
+    public QuantMode Mode { get; init; } = QuantMode.Static;
+
+    /// <summary>Output format of static quantization. Dynamic quantization always writes integer operators.</summary>
+    public QuantFormat Format { get; init; } = QuantFormat.QDQ;
+
+    public QuantType ActivationType { get; init; } = QuantType.Int8;
+    public QuantType WeightType { get; init; } = QuantType.Int8;
+
+    /// <summary>One scale (and zero point) per output channel of each weight instead of one per tensor.</summary>
+    public bool PerChannel { get; init; }
+
+    /// <summary>7-bit weights, for CPUs without VNNI where 8-bit products can overflow.</summary>
+    public bool ReduceRange { get; init; }
+
+    public bool ActivationSymmetric { get; init; }
+    public bool WeightSymmetric { get; init; } = true;
+
+    /// <summary>Op types to quantize (case-insensitive); empty means every type the format supports.</summary>
+    public IReadOnlyCollection<string> OpTypes { get; init; } = Array.Empty<string>();
+
+    /// <summary>Node-name wildcard patterns (<c>*</c>, <c>?</c>, case-insensitive); when given, only matching nodes are quantized.</summary>
+    public IReadOnlyCollection<string> IncludeNodes { get; init; } = Array.Empty<string>();
+
+    /// <summary>Node-name wildcard patterns of nodes to keep in float; wins over <see cref="IncludeNodes"/>.</summary>
+    public IReadOnlyCollection<string> ExcludeNodes { get; init; } = Array.Empty<string>();
+
+    /// <summary>One Q/DQ pair per consumer instead of one shared pair per tensor (TensorRT wants this).</summary>
+    public bool DedicatedQdqPair { get; init; }
+
+    /// <summary>Tensor name to settings that replace the computed ones.</summary>
+    public IReadOnlyDictionary<string, TensorOverride> TensorOverrides { get; init; } = new Dictionary<string, TensorOverride>();
+
+    /// <summary>Calibrated ranges of activation tensors (static mode needs one per quantized activation).</summary>
+    public IReadOnlyDictionary<string, ActivationRange> ActivationRanges { get; init; } = new Dictionary<string, ActivationRange>();
+
+    /// <summary>Write QuantizeLinear/DequantizeLinear in ONNX Runtime's com.microsoft domain, which has
+    /// axes and all integer types at any opset. Lets models older than opset 10 (13 for per channel) be
+    /// quantized without converting them, at the price of running on ONNX Runtime only. 16- and 4-bit types
+    /// before opset 21 use that domain anyway, as in the reference tool.</summary>
+    public bool UseContribOps { get; init; }
+
+    /// <summary>Load and run the produced model once in ONNX Runtime before returning it.</summary>
+    public bool VerifyWithRuntime { get; init; } = true;
+
+    /// <summary>Static-mode defaults with the given calibrated ranges.</summary>
+    public static QuantizationOptions Static(IReadOnlyDictionary<string, ActivationRange> ranges) => new() { ActivationRanges = ranges };
+
+    /// <summary>Dynamic-mode defaults of the reference tool: uint8 activations, int8 weights, integer operators.</summary>
+    public static QuantizationOptions Dynamic() => new()
+    {
+        Mode = QuantMode.Dynamic,
+        Format = QuantFormat.QOperator,
+        ActivationType = QuantType.UInt8,
+        WeightType = QuantType.Int8,
+    };
+}

@@ -1,0 +1,76 @@
+using EvoQuant.Numerics;
+using EvoQuant.Onnx;
+
+namespace EvoQuant.Quantization;
+
+/// <summary>Refuses option combinations that cannot work, before any work is done, with a message
+/// that says what to change. Model-dependent checks (opset) take the model.</summary>
+public static class QuantizationOptionsValidator
+{
+    /// <exception cref="QuantizationOptionsException">The first problem found.</exception>
+    public static void Validate(QuantizationOptions o, OnnxModel? model = null, OpQuantizerRegistry? registry = null)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        registry ??= OpQuantizerRegistry.Default;
+        static bool Is16(QuantType t) => t is QuantType.Int16 or QuantType.UInt16;
+        static bool Is4(QuantType t) => t is QuantType.Int4 or QuantType.UInt4;
+        bool integerOps = o.Mode == QuantMode.Dynamic || o.Format == QuantFormat.QOperator;
+
+        if (o.ActivationType == QuantType.Int32 || o.WeightType == QuantType.Int32)
+            Fail(o.ActivationType == QuantType.Int32 ? nameof(o.ActivationType) : nameof(o.WeightType),
+                "Int32 is used only for biases (derived from the input and weight scales); choose Int8, UInt8, Int16, UInt16 (or Int4/UInt4 for weights).");
+        if (Is4(o.ActivationType))
+            Fail(nameof(o.ActivationType), $"{o.ActivationType} is supported for weights only; use Int8/UInt8 (or Int16/UInt16 in QDQ) for activations.");
+        if (integerOps && (Is16(o.ActivationType) || Is16(o.WeightType) || Is4(o.WeightType)))
+            Fail(Is16(o.ActivationType) ? nameof(o.ActivationType) : nameof(o.WeightType),
+                $"{(o.Mode == QuantMode.Dynamic ? "Dynamic quantization" : "The QOperator format")} supports only 8-bit types; 16-bit and 4-bit types need static quantization in the QDQ format.");
+        if (o.ActivationType == QuantType.Int8 && o.WeightType == QuantType.UInt8)
+            Fail(nameof(o.WeightType), "Int8 activations with UInt8 weights have no ONNX Runtime kernels; use Int8 weights (the default) or UInt8 activations.");
+        if (o.Mode == QuantMode.Dynamic && o.ActivationType is not (QuantType.UInt8 or QuantType.Int8))
+            Fail(nameof(o.ActivationType), "Dynamic quantization computes activation parameters at run time in 8 bits; ActivationType must be UInt8 or Int8.");
+
+        foreach (var (name, r) in o.ActivationRanges)
+            if (!float.IsFinite(r.Min) || !float.IsFinite(r.Max) || r.Min > r.Max)
+                Fail(nameof(o.ActivationRanges), $"The range of tensor '{name}' is {r}; a range must be finite with Min <= Max (recalibrate, or override it with TensorOverrides).");
+
+        foreach (var (name, ov) in o.TensorOverrides)
+        {
+            if (ov.Scale is float s && !(float.IsFinite(s) && s > 0))
+                Fail(nameof(o.TensorOverrides), $"The scale override of tensor '{name}' is {s}; a scale must be finite and greater than 0.");
+            if ((ov.RangeMin == null) != (ov.RangeMax == null))
+                Fail(nameof(o.TensorOverrides), $"Tensor '{name}' overrides only one end of its range; give both RangeMin and RangeMax.");
+            if (ov.RangeMin is float lo && ov.RangeMax is float hi && (!float.IsFinite(lo) || !float.IsFinite(hi) || lo > hi))
+                Fail(nameof(o.TensorOverrides), $"Tensor '{name}' overrides its range with [{lo}, {hi}]; it must be finite with RangeMin <= RangeMax.");
+            if (ov.Type == QuantType.Int32)
+                Fail(nameof(o.TensorOverrides), $"Tensor '{name}' overrides its type with Int32, which is for biases only.");
+            if (ov.ZeroPoint is int zp)
+            {
+                var t = ov.Type ?? o.ActivationType;
+                var (min, max) = t.StorageRange();
+                if (zp < min || zp > max)
+                    Fail(nameof(o.TensorOverrides), $"The zero point override of tensor '{name}' is {zp}, outside the {t} range [{min}, {max}].");
+            }
+        }
+
+        foreach (var p in o.IncludeNodes.Concat(o.ExcludeNodes))
+            if (string.IsNullOrWhiteSpace(p)) Fail(nameof(o.ExcludeNodes), "A node-name pattern is empty.");
+
+        if (o.OpTypes.Count > 0 && o.Mode == QuantMode.Static && !registry.HasFallback(o.Format))
+        {
+            var unknown = o.OpTypes.Where(t => !registry.SupportedOpTypes(o.Format).Contains(t, StringComparer.OrdinalIgnoreCase)).ToList();
+            if (unknown.Count > 0)
+                Fail(nameof(o.OpTypes), $"Op type(s) {string.Join(", ", unknown)} cannot be quantized in the {o.Format} format; supported: {string.Join(", ", registry.SupportedOpTypes(o.Format))}.");
+        }
+
+        if (model != null)
+        {
+            long opset = model.DefaultOpset;
+            if (opset < OpsetUpgrade.QdqOpset && OpsetUpgrade.BlockerForOpset10(model.Proto.Graph) is string blocker)
+                Fail("Model", $"The model uses ONNX opset {opset}; quantized ops need opset 10, and this model cannot simply be raised to it because {blocker} changed meaning in opset 10. Convert the model to opset 10 or later first (e.g. onnx.version_converter).");
+            if (o.PerChannel && o.Format == QuantFormat.QDQ && o.Mode == QuantMode.Static && opset < 13 && !o.UseContribOps)
+                Fail(nameof(o.PerChannel), $"Per-channel QDQ needs opset 13 (DequantizeLinear with an axis); the model uses opset {opset}. Convert the model to opset 13, quantize per tensor, or set UseContribOps (ONNX Runtime only).");
+        }
+    }
+
+    private static void Fail(string option, string message) => throw new QuantizationOptionsException(option, message);
+}

@@ -1,0 +1,43 @@
+using EvoQuant.Numerics;
+using EvoQuant.Onnx;
+
+namespace EvoQuant.Quantization;
+
+/// <summary>A node that was quantized.</summary>
+public sealed record QuantizedNode(string Name, string OpType)
+{
+    public override string ToString() => $"{Name} ({OpType})";
+}
+
+/// <summary>A node left in float, and why.</summary>
+public sealed record SkippedNode(string Name, string OpType, string Reason)
+{
+    public override string ToString() => $"{Name} ({OpType}): {Reason}";
+}
+
+/// <summary>The quantized model and what happened to each node.</summary>
+public sealed class QuantizationResult
+{
+    public required OnnxModel Model { get; init; }
+    public required QuantFormat Format { get; init; }
+    public required QuantMode Mode { get; init; }
+    public required QuantType ActivationType { get; init; }
+    public required QuantType WeightType { get; init; }
+    public required bool PerChannel { get; init; }
+    public required IReadOnlyList<QuantizedNode> QuantizedNodes { get; init; }
+    public required IReadOnlyList<SkippedNode> Skipped { get; init; }
+    public required IReadOnlyList<string> Warnings { get; init; }
+    public required long WeightBytesBefore { get; init; }
+    public required long WeightBytesAfter { get; init; }
+
+    public IReadOnlyDictionary<string, int> QuantizedByOpType =>
+        QuantizedNodes.GroupBy(n => n.OpType, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+
+    public double WeightRatio => WeightBytesAfter == 0 ? 0 : (double)WeightBytesBefore / WeightBytesAfter;
+
+    // Filled by the caller once the model is saved.
+    public string? Path { get; set; }
+    public long FileSizeBefore { get; set; }
+    public long FileSizeAfter { get; set; }
+    public double SizeRatio => FileSizeAfter == 0 ? 0 : (double)FileSizeBefore / FileSizeAfter;
+}

@@ -1,0 +1,44 @@
+using EvoQuant.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace EvoQuant.Quantization;
+
+/// <summary>Loads a produced model in ONNX Runtime and runs it once on deterministic inputs of the
+/// declared shapes (symbolic dimensions = 1), so that a model ORT refuses never reaches the user.</summary>
+public static class RuntimeVerifier
+{
+    /// <summary>Returns null when the model loads and runs, else ORT's message.</summary>
+    public static string? TryRun(byte[] modelBytes)
+    {
+        try
+        {
+            using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+            using var session = new InferenceSession(modelBytes, options);
+            var inputs = new List<NamedOnnxValue>();
+            var rng = new Random(1234);
+            foreach (var (name, meta) in session.InputMetadata)
+            {
+                if (!meta.IsTensor) return null; // sequences/maps: nothing generic to feed; loading succeeded
+                var dims = meta.Dimensions.Select(d => d > 0 ? d : 1).ToArray();
+                int count = dims.Aggregate(1, (a, b) => checked(a * b));
+                inputs.Add(meta.ElementDataType switch
+                {
+                    TensorElementType.Float => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(Enumerable.Range(0, count).Select(_ => (float)rng.NextDouble()).ToArray(), dims)),
+                    TensorElementType.Double => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<double>(new double[count], dims)),
+                    TensorElementType.Int64 => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(new long[count], dims)),
+                    TensorElementType.Int32 => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<int>(new int[count], dims)),
+                    TensorElementType.UInt8 => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<byte>(new byte[count], dims)),
+                    TensorElementType.Int8 => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<sbyte>(new sbyte[count], dims)),
+                    TensorElementType.Bool => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<bool>(new bool[count], dims)),
+                    TensorElementType.Float16 => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<Float16>(new Float16[count], dims)),
+                    _ => throw new NotSupportedException($"input '{name}' of type {meta.ElementDataType}"),
+                });
+            }
+            using var results = session.Run(inputs);
+            return null;
+        }
+        catch (NotSupportedException) { return null; } // cannot build an input: loading succeeded, which is the main check
+        catch (OnnxRuntimeException e) { return e.Message; }
+    }
+}

@@ -1,0 +1,95 @@
+using EvoQuant.Numerics;
+
+namespace EvoQuant.Quantization;
+
+/// <summary>A constant quantized offline: the integer data as ONNX raw bytes (4-bit packed two to a
+/// byte, low nibble first) and one parameter set per tensor or per slice along <see cref="Axis"/>.</summary>
+public sealed record QuantizedTensor(byte[] Raw, long[] Dims, QuantType Type, QuantParams[] Params, int? Axis);
+
+/// <summary>Quantizes weight data with parameters from <see cref="QuantParamsCalculator"/>:
+/// <c>q = saturate(round_half_to_even(x / scale) + zero_point)</c>, as QuantizeLinear computes it.</summary>
+public static class WeightQuantizer
+{
+    public static QuantizedTensor Quantize(ReadOnlySpan<float> data, long[] dims, QuantType type, bool symmetric, bool reduceRange, int? axis, TensorOverride? ov = null)
+    {
+        if (ov?.Type is QuantType t) type = t;
+        // A user-given range or scale is one value for the whole tensor.
+        if (ov is { RangeMin: not null } or { RangeMax: not null } or { Scale: not null } or { ZeroPoint: not null }) axis = null;
+        if (axis is int a && (a < 0 || a >= dims.Length)) throw new ArgumentOutOfRangeException(nameof(axis), a, $"Axis out of range for rank {dims.Length}.");
+
+        QuantParams[] ps;
+        if (axis is int ax)
+            ps = QuantParamsCalculator.PerAxis(data, dims, ax, type, symmetric, reduceRange);
+        else
+        {
+            float lo = ov?.RangeMin ?? Min(data), hi = ov?.RangeMax ?? Max(data);
+            var p = QuantParamsCalculator.FromRange(lo, hi, type, symmetric, reduceRange);
+            if (ov?.Scale is float s) p = p with { Scale = s };
+            if (ov?.ZeroPoint is int z) p = p with { ZeroPoint = z };
+            ps = new[] { p };
+        }
+
+        var q = new int[data.Length];
+        var (qmin, qmax) = type.StorageRange();
+        long inner = 1;
+        int channels = 1;
+        if (axis is int ax2)
+        {
+            channels = (int)dims[ax2];
+            for (int d = ax2 + 1; d < dims.Length; d++) inner *= dims[d];
+        }
+        for (int i = 0; i < data.Length; i++)
+        {
+            var p = ps[channels == 1 ? 0 : (int)(i / inner % channels)];
+            q[i] = QuantizeOne(data[i], p.Scale, p.ZeroPoint, qmin, qmax);
+        }
+        return new QuantizedTensor(Pack(q, type), dims, type, ps, axis);
+    }
+
+    internal static int QuantizeOne(float x, float scale, int zeroPoint, int qmin, int qmax)
+    {
+        float v = x / scale;
+        if (float.IsNaN(v)) return Math.Clamp(zeroPoint, qmin, qmax);
+        double r = Math.Round((double)v, MidpointRounding.ToEven) + zeroPoint;
+        return (int)Math.Clamp(r, qmin, qmax);
+    }
+
+    /// <summary>Integers of <paramref name="type"/> as ONNX raw_data bytes.</summary>
+    public static byte[] Pack(ReadOnlySpan<int> q, QuantType type)
+    {
+        switch (type.BitWidth())
+        {
+            case 4:
+                var packed = new byte[(q.Length + 1) / 2];
+                for (int i = 0; i < q.Length; i++)
+                    packed[i / 2] |= (byte)((q[i] & 0xF) << (i % 2 == 0 ? 0 : 4));
+                return packed;
+            case 8:
+                var b = new byte[q.Length];
+                for (int i = 0; i < q.Length; i++) b[i] = (byte)q[i];
+                return b;
+            case 16:
+                var s = new byte[q.Length * 2];
+                for (int i = 0; i < q.Length; i++) System.Buffers.Binary.BinaryPrimitives.WriteInt16LittleEndian(s.AsSpan(i * 2), (short)q[i]);
+                return s;
+            default:
+                var w = new byte[q.Length * 4];
+                for (int i = 0; i < q.Length; i++) System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(w.AsSpan(i * 4), q[i]);
+                return w;
+        }
+    }
+
+    private static float Min(ReadOnlySpan<float> d)
+    {
+        float m = float.PositiveInfinity;
+        foreach (float v in d) if (v < m) m = v;
+        return float.IsPositiveInfinity(m) ? 0 : m;
+    }
+
+    private static float Max(ReadOnlySpan<float> d)
+    {
+        float m = float.NegativeInfinity;
+        foreach (float v in d) if (v > m) m = v;
+        return float.IsNegativeInfinity(m) ? 0 : m;
+    }
+}
