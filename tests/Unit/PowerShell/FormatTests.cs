@@ -129,6 +129,22 @@ public sealed class FormatTests
         Assert.Matches(@"fc\.weight\s+float32\s+\[\d+,\d+\]\s+\d+[.,]\d KB\s+Initializer", inits);
     }
 
+    [Fact]
+    public void CalibrationTableAndRangesRender()
+    {
+        using var host = new CapturingHost(120);
+        string dataSet = Path.Combine(TestData.SharedModels, "fashion-cnn", "test_data_set_0");
+        string text = host.Render("$c = Measure-Calibration -Model $args[0] -InputPath $args[1] -Method Entropy; $c | Out-Host; $c.Ranges | Out-Host",
+            TestData.Require(TestData.FashionCnn), TestData.Require(dataSet));
+        var lines = text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToList();
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^Model\s+Method\s+Settings\s+Samples\s+Errors\s+Tensors\s+Skipped"));
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^fashion-cnn\.onnx\s+Entropy\s+bins 128, q 128\s+8\s+0\s+\d+\s+\d+$"));
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^Tensor\s+Method\s+Min\s+Max\s+RangeMin\s+RangeMax\s+Elements"));
+        // The graph input: 8 images of 784 values, G5 numbers.
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^input\s+Entropy\s+-?\d+(\.\d{1,4})?\s+\d+(\.\d{1,4})?\s+-?\d+(\.\d{1,4})?\s+\d+(\.\d{1,4})?\s+6[,.]272$"));
+        Assert.All(lines, l => Assert.True(l.Length <= 120, $"line wider than 120: '{l}'"));
+    }
+
     internal static Type? FindType(string fullName)
     {
         foreach (var asm in new[] { typeof(OnnxModel).Assembly, typeof(EvoQuant.PowerShell.Infrastructure.EvoQuantCmdlet).Assembly })
