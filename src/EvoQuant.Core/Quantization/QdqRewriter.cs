@@ -219,9 +219,14 @@ internal sealed class QdqRewriter
         string zp = _names.Take(TensorNames.ZeroPoint(r.Name));
         _g.Initializer.Add(TensorData.FromRaw(qName, qt.Type.OnnxDataType(), qt.Dims, qt.Raw));
         _g.Initializer.Add(ScaleTensor(scale, qt.Params, qt.Axis != null));
-        _g.Initializer.Add(ZeroPointTensor(zp, qt.Params, qt.Axis != null));
+        // Signed Conv weights with zero points all 0 (symmetric) need no zero-point input: it defaults
+        // to 0 and the type comes from the data. Saves a byte per channel and ORT still fuses QLinearConv;
+        // its QGemm/QLinearMatMul fusions want the input, so other consumers keep it.
+        bool implicitZero = weight && qt.Type.IsSigned() && qt.Params.All(p => p.ZeroPoint == 0)
+            && _consumers.GetValueOrDefault(r.Name)?.All(c => c.Node.OpType == "Conv") == true;
+        if (!implicitZero) _g.Initializer.Add(ZeroPointTensor(zp, qt.Params, qt.Axis != null));
         string dqOut = _names.Take(TensorNames.DequantizeOutput(r.Name));
-        _newNodes.Add(DqNode(qName, scale, zp, dqOut, _names.Take(TensorNames.DequantizeNode(r.Name)), qt.Axis));
+        _newNodes.Add(DqNode(qName, scale, implicitZero ? null : zp, dqOut, _names.Take(TensorNames.DequantizeNode(r.Name)), qt.Axis));
         ReplaceInputs(r.Name, dqOut);
         _replacedConstants.Add(r.Name);
         _quantized[r.Name] = (scale, zp, qt.Params, qt.Axis);
@@ -251,13 +256,13 @@ internal sealed class QdqRewriter
         bool perAxis = scales.Length > 1;
         string qName = _names.Take(TensorNames.Quantized(b.Bias));
         string scale = _names.Take(TensorNames.Scale(qName));
-        string zp = _names.Take(TensorNames.ZeroPoint(qName));
         _g.Initializer.Add(TensorData.FromArray<int>(qName, ElementTypes.Int32, t.Dims.ToArray(), values));
         _g.Initializer.Add(TensorData.FromFloats(scale, perAxis ? new long[] { scales.Length } : Array.Empty<long>(), scales));
-        _g.Initializer.Add(TensorData.FromArray<int>(zp, ElementTypes.Int32, perAxis ? new long[] { scales.Length } : Array.Empty<long>(), new int[scales.Length]));
+        // No zero-point input: DequantizeLinear defaults it to 0, and an int32 zero vector per channel
+        // costs 4 bytes a channel (the reference tool stores one).
         if (perAxis) _usesAxis = true;
         string dqOut = _names.Take(TensorNames.DequantizeOutput(b.Bias));
-        _newNodes.Add(DqNode(qName, scale, zp, dqOut, _names.Take(TensorNames.DequantizeNode(b.Bias)), perAxis ? 0 : null));
+        _newNodes.Add(DqNode(qName, scale, null, dqOut, _names.Take(TensorNames.DequantizeNode(b.Bias)), perAxis ? 0 : null));
         ReplaceInputs(b.Bias, dqOut);
         _replacedConstants.Add(b.Bias);
     }
@@ -323,9 +328,10 @@ internal sealed class QdqRewriter
     private NodeProto QNode(string input, string scale, string zp, string output, string name) =>
         new() { OpType = "QuantizeLinear", Domain = _qdqDomain, Name = name, Input = { input, scale, zp }, Output = { output } };
 
-    private NodeProto DqNode(string input, string scale, string zp, string output, string name, int? axis)
+    private NodeProto DqNode(string input, string scale, string? zp, string output, string name, int? axis)
     {
-        var n = new NodeProto { OpType = "DequantizeLinear", Domain = _qdqDomain, Name = name, Input = { input, scale, zp }, Output = { output } };
+        var n = new NodeProto { OpType = "DequantizeLinear", Domain = _qdqDomain, Name = name, Input = { input, scale }, Output = { output } };
+        if (zp != null) n.Input.Add(zp);
         if (axis is int a) n.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = a });
         return n;
     }

@@ -54,6 +54,13 @@ public sealed record QuantizationOptions
     /// <summary>Static-mode defaults with the given calibrated ranges.</summary>
     public static QuantizationOptions Static(IReadOnlyDictionary<string, ActivationRange> ranges) => new() { ActivationRanges = ranges };
 
+    /// <summary>Static-mode defaults with the chosen ranges (RangeMin/RangeMax) of a calibration table.</summary>
+    public static QuantizationOptions Static(EvoQuant.Calibration.CalibrationTable table) => Static(RangesOf(table));
+
+    /// <summary>The chosen range of every tensor of a calibration table.</summary>
+    public static IReadOnlyDictionary<string, ActivationRange> RangesOf(EvoQuant.Calibration.CalibrationTable table) =>
+        table.Ranges.ToDictionary(r => r.Tensor, r => new ActivationRange(r.RangeMin, r.RangeMax), StringComparer.Ordinal);
+
     /// <summary>Dynamic-mode defaults of the reference tool: uint8 activations, int8 weights, integer operators.</summary>
     public static QuantizationOptions Dynamic() => new()
     {

@@ -1,0 +1,297 @@
+using System.Diagnostics;
+using EvoQuant.Calibration;
+using EvoQuant.Data;
+using EvoQuant.Onnx;
+
+namespace EvoQuant.Evaluation;
+
+/// <summary>
+/// Runs a reference (float) and a candidate (quantized) model on the same samples with ONNX Runtime and
+/// measures how far the candidate's outputs are from the reference's: MSE, max/mean absolute error,
+/// cosine similarity, SQNR per output; top-1/top-5 agreement and label accuracy for classifier outputs;
+/// with <see cref="ComparisonOptions.PerTensor"/>, the same per intermediate tensor and weight, and each
+/// quantized node's own error. Batch by batch: only running sums are kept, never the outputs.
+/// </summary>
+public static partial class AccuracyComparer
+{
+    /// <summary>Compares the models on the samples and returns the report.</summary>
+    /// <param name="reference">The float model.</param>
+    /// <param name="candidate">The quantized model (same inputs and outputs).</param>
+    /// <param name="items">Samples, as <see cref="SampleSource"/> reads them: .npy/.npz/.pb paths, folders,
+    /// <see cref="Sample"/>s, <see cref="NamedTensor"/>s, dictionaries name → array, arrays. Read lazily.</param>
+    /// <param name="options">Options; null for the defaults.</param>
+    /// <param name="progress">Rows and batches done.</param>
+    /// <param name="cancellationToken">Stops between batches.</param>
+    /// <exception cref="ArgumentException">No samples, labels that do not fit, no common float output.</exception>
+    /// <exception cref="SampleMismatchException">A sample does not fit the model (when <see cref="ComparisonOptions.OnSampleError"/> is null).</exception>
+    public static AccuracyReport Compare(OnnxModel reference, OnnxModel candidate, IEnumerable<object> items,
+        ComparisonOptions? options = null, IProgress<ComparisonProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(candidate);
+        ArgumentNullException.ThrowIfNull(items);
+        options ??= new ComparisonOptions();
+        if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), "BatchSize must be at least 1.");
+        var ct = cancellationToken;
+        var clock = Stopwatch.StartNew();
+
+        PerTensorPlan? plan = options.PerTensor ? PerTensorPlan.Build(reference, candidate) : null;
+        // Plain comparisons run both models as a user would (optimized); per-tensor runs need stable names.
+        using var refRunner = new ModelRunner(plan != null ? ToBytes(plan.AnalysisModel) : reference.ToBytes(), optimize: plan == null);
+        using var candRunner = new ModelRunner(plan != null ? ToBytes(plan.CandidateModel) : candidate.ToBytes(), optimize: plan == null);
+
+        var outputs = PairOutputs(reference, candidate, refRunner, candRunner);
+        if (outputs.Count == 0) throw new ArgumentException("The models have no float outputs in common to compare.");
+        var activations = plan?.Activations.Where(a => refRunner.IsFloatOutput(a.ReferenceOutput) && candRunner.IsFloatOutput(a.CandidateOutput)).ToList() ?? new();
+        var branches = plan?.Branches.Where(b => refRunner.IsFloatOutput(b.ReferenceOutput) && refRunner.IsFloatOutput(b.OwnOutput)).ToList() ?? new();
+        var qdqs = plan?.QdqBranches.Where(b => refRunner.IsFloatOutput(b.ReferenceOutput) && refRunner.IsFloatOutput(b.QdqOutput)).ToList() ?? new();
+
+        string[] refRequest = outputs.Select(o => o.Reference).Concat(activations.Select(a => a.ReferenceOutput))
+            .Concat(branches.SelectMany(b => new[] { b.ReferenceOutput, b.OwnOutput }))
+            .Concat(qdqs.SelectMany(b => new[] { b.ReferenceOutput, b.QdqOutput })).Distinct(StringComparer.Ordinal).ToArray();
+        string[] candRequest = outputs.Select(o => o.Candidate).Concat(activations.Select(a => a.CandidateOutput)).Distinct(StringComparer.Ordinal).ToArray();
+
+        var outputAcc = outputs.Select(_ => new ErrorAccumulator()).ToArray();
+        var counters = new ClassificationCounter?[outputs.Count];
+        var activationAcc = activations.Select(_ => new ErrorAccumulator()).ToArray();
+        var branchAcc = branches.Select(_ => new ErrorAccumulator()).ToArray();
+        var qdqAcc = qdqs.Select(_ => new ErrorAccumulator()).ToArray();
+        var histograms = activations.Select(_ => new ActivationHistogram(options.HistogramBins)).ToArray();
+        int labelOutput = -1;
+        long rows = 0;
+        int batches = 0;
+
+        foreach (var batch in Batches(reference, items, options))
+        {
+            ct.ThrowIfCancellationRequested();
+            var r = refRunner.Run(batch.Inputs, refRequest);
+            var c = candRunner.Run(batch.Inputs, candRequest);
+            for (int i = 0; i < outputs.Count; i++)
+            {
+                var (rd, rs) = r[outputs[i].Reference];
+                var (cd, cs) = c[outputs[i].Candidate];
+                if (rd.Length != cd.Length)
+                    throw new InvalidOperationException($"Output '{outputs[i].Reference}' has shape [{string.Join(",", rs)}] in the reference but [{string.Join(",", cs)}] in the candidate.");
+                outputAcc[i].Add(rd, cd);
+                if (batches == 0 && rs.Length == 2 && rs[1] > 1)
+                {
+                    counters[i] = new ClassificationCounter((int)rs[1], options.TopK);
+                    if (labelOutput < 0 && (options.LabelOutput == null || options.LabelOutput == outputs[i].Reference)) labelOutput = i;
+                }
+                if (counters[i] is { } counter)
+                {
+                    ReadOnlySpan<long> labels = default;
+                    if (i == labelOutput && options.Labels != null)
+                    {
+                        if (rows + rs[0] > options.Labels.Count)
+                            throw new ArgumentException($"{options.Labels.Count} labels were given but the samples have more rows.");
+                        labels = Slice(options.Labels, rows, (int)rs[0]);
+                    }
+                    counter.Add(rd, cd, labels);
+                }
+            }
+            for (int i = 0; i < activations.Count; i++)
+            {
+                var rd = r[activations[i].ReferenceOutput].Data;
+                var cd = c[activations[i].CandidateOutput].Data;
+                if (rd.Length != cd.Length) continue; // a layout the candidate changed: not comparable element-wise
+                activationAcc[i].Add(rd, cd);
+                histograms[i].Add(rd);
+            }
+            for (int i = 0; i < branches.Count; i++)
+            {
+                var rd = r[branches[i].ReferenceOutput].Data;
+                var od = r[branches[i].OwnOutput].Data;
+                if (rd.Length == od.Length) branchAcc[i].Add(rd, od);
+            }
+            for (int i = 0; i < qdqs.Count; i++)
+            {
+                var rd = r[qdqs[i].ReferenceOutput].Data;
+                var qd = r[qdqs[i].QdqOutput].Data;
+                if (rd.Length == qd.Length) qdqAcc[i].Add(rd, qd);
+            }
+            rows += batch.Rows;
+            batches++;
+            progress?.Report(new ComparisonProgress(rows, batches, "Comparing"));
+        }
+        if (batches == 0) throw new ArgumentException("No samples were given.");
+        if (options.Labels != null && labelOutput < 0)
+            throw new ArgumentException(options.LabelOutput != null
+                ? $"Output '{options.LabelOutput}' is not a classifier-like [N, C] output of both models."
+                : "Labels were given but no output is classifier-like ([N, C], C > 1).");
+        if (options.Labels != null && rows != options.Labels.Count)
+            throw new ArgumentException($"{options.Labels.Count} labels were given for {rows} rows.");
+
+        var outputRows = new List<OutputComparison>();
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            var s = outputAcc[i].Summary;
+            var k = counters[i];
+            outputRows.Add(new OutputComparison
+            {
+                Output = outputs[i].Reference,
+                Count = s.Count, Mse = s.Mse, MaxAbsError = s.MaxAbsError, MeanAbsError = s.MeanAbsError,
+                CosineSimilarity = s.CosineSimilarity, Sqnr = s.Sqnr,
+                IsClassifier = k != null,
+                Top1Agreement = k?.Top1AgreementPercent,
+                Top5Agreement = k?.TopKAgreementPercent,
+                ReferenceAccuracy = k?.ReferenceAccuracyPercent,
+                CandidateAccuracy = k?.CandidateAccuracyPercent,
+                AccuracyDrop = k?.ReferenceAccuracyPercent - k?.CandidateAccuracyPercent,
+            });
+        }
+
+        var qdqSqnr = new Dictionary<string, double>(StringComparer.Ordinal);
+        for (int i = 0; i < qdqs.Count; i++)
+            if (qdqAcc[i].Count > 0) qdqSqnr[qdqs[i].Tensor] = qdqAcc[i].Summary.Sqnr;
+        var tensorRows = new List<TensorComparison>();
+        var histogramMap = new Dictionary<string, ActivationHistogram>(StringComparer.Ordinal);
+        for (int i = 0; i < activations.Count; i++)
+        {
+            var a = activations[i];
+            if (activationAcc[i].Count == 0) continue;
+            var range = options.CalibrationRanges != null && options.CalibrationRanges.TryGetValue(a.Tensor, out var cr)
+                ? ((double)cr.Min, (double)cr.Max) : a.QuantRange;
+            tensorRows.Add(TensorComparison.From(a.Tensor, TensorKind.Activation, a.Node, a.OpType, a.Order, a.CandidateTensor, activationAcc[i].Summary, range)
+                with { QdqSqnr = qdqSqnr.TryGetValue(a.Tensor, out var own) ? own : null });
+            histogramMap[a.Tensor] = histograms[i];
+        }
+        if (plan != null) tensorRows.AddRange(plan.Weights);
+        tensorRows.Sort(WorstFirst);
+
+        var accumulated = tensorRows.Where(t => t.Kind == TensorKind.Activation).GroupBy(t => t.Tensor).ToDictionary(g => g.Key, g => g.First().Sqnr, StringComparer.Ordinal);
+        var nodeRows = new List<NodeComparison>();
+        for (int i = 0; i < branches.Count; i++)
+        {
+            if (branchAcc[i].Count == 0) continue;
+            var b = branches[i];
+            var s = branchAcc[i].Summary;
+            nodeRows.Add(new NodeComparison
+            {
+                Node = b.Node, OpType = b.OpType, Order = b.Order, Tensor = b.Tensor,
+                OwnSqnr = s.Sqnr, OwnCosineSimilarity = s.CosineSimilarity, OwnMse = s.Mse,
+                AccumulatedSqnr = accumulated.TryGetValue(b.Tensor, out var acc) ? acc : null,
+                OutputQdqSqnr = qdqSqnr.TryGetValue(b.Tensor, out var oq) ? oq : null,
+                OutputConsumers = plan!.QuantizedConsumers.GetValueOrDefault(b.Tensor) ?? Array.Empty<string>(),
+            });
+        }
+        nodeRows.Sort((x, y) => CompareSqnr(x.OwnSqnr, y.OwnSqnr));
+
+        var labelled = labelOutput >= 0 ? outputRows[labelOutput] : outputRows.FirstOrDefault(o => o.IsClassifier);
+        var summary = new AccuracySummary
+        {
+            Reference = reference.ToString(),
+            Candidate = candidate.ToString(),
+            Rows = rows,
+            Batches = batches,
+            ReferenceAccuracy = labelled?.ReferenceAccuracy,
+            CandidateAccuracy = labelled?.CandidateAccuracy,
+            AccuracyDrop = labelled?.AccuracyDrop,
+            Top1Agreement = labelled?.Top1Agreement,
+            Top5Agreement = labelled?.Top5Agreement,
+            MinOutputSqnr = outputRows.Min(o => o.Sqnr),
+            WorstNode = nodeRows.FirstOrDefault()?.Node,
+            Elapsed = clock.Elapsed,
+        };
+        return new AccuracyReport
+        {
+            Summary = summary,
+            Outputs = outputRows,
+            Tensors = tensorRows,
+            Nodes = nodeRows,
+            Suggestion = plan != null ? Suggest(nodeRows, options) : ExclusionSuggestion.None,
+            Histograms = histogramMap,
+        };
+    }
+
+    /// <summary>Greedy by own error: the worst nodes first, every node whose own SQNR is under the target,
+    /// at most <see cref="ComparisonOptions.MaxSuggestedNodes"/>. When a node's output Q/DQ pair alone is
+    /// under the target too, the quantized readers of that output follow it: the pair stays as long as
+    /// any of them is quantized, so keeping only the producer in float would not remove it.</summary>
+    internal static ExclusionSuggestion Suggest(IReadOnlyList<NodeComparison> worstFirst, ComparisonOptions options)
+    {
+        double target = options.SuggestionSqnrDb;
+        var names = new List<string>();
+        foreach (var n in worstFirst)
+        {
+            if (n.OwnSqnr >= target || names.Count >= options.MaxSuggestedNodes) break;
+            var group = new List<string> { n.Node };
+            if (n.OutputQdqSqnr is double q && !(q >= target)) group.AddRange(n.OutputConsumers);
+            foreach (var g in group)
+                if (!g.StartsWith('(') && !names.Contains(g) && names.Count < options.MaxSuggestedNodes) names.Add(g);
+        }
+        string reason = names.Count == 0
+            ? $"Every quantized node's own error is above {target} dB SQNR."
+            : $"{names.Count} node(s) with an own-error SQNR under {target} dB, worst first (with the readers of a badly quantized output).";
+        return new ExclusionSuggestion { ExcludeNode = names.ToArray(), TargetSqnrDb = target, Reason = reason };
+    }
+
+    /// <summary>Samples bound to the reference's inputs and grouped into batches of BatchSize rows
+    /// (when the batch axis is dynamic), read lazily: one batch in memory at a time.</summary>
+    private static IEnumerable<SampleBatch> Batches(OnnxModel model, IEnumerable<object> items, ComparisonOptions options)
+    {
+        var binder = new InputBinder(model);
+        bool canBatch = binder.CanBatch;
+        var source = new SampleSource(items, new SampleSourceOptions { SplitRows = canBatch && binder.Inputs.Count == 1 ? options.BatchSize : null });
+        var batcher = new SampleBatcher(canBatch, options.BatchSize);
+        foreach (var item in source.Read())
+        {
+            Exception? error = item.Error;
+            BoundSample? bound = null;
+            if (error == null)
+            {
+                try { bound = binder.Bind(item.Sample!); }
+                catch (SampleMismatchException e) { error = e; }
+            }
+            if (error != null)
+            {
+                // Labels follow rows in order: a skipped sample would shift them, so it cannot be skipped.
+                if (options.OnSampleError == null || options.Labels != null) throw error;
+                if (options.OnSampleError(new SampleError(item.Source, error)) == SampleErrorAction.Stop) break;
+                continue;
+            }
+            foreach (var b in batcher.Add(bound!)) yield return b;
+        }
+        foreach (var b in batcher.Flush()) yield return b;
+    }
+
+    private static int WorstFirst(TensorComparison a, TensorComparison b)
+    {
+        int c = CompareSqnr(a.Sqnr, b.Sqnr);
+        return c != 0 ? c : a.Order.CompareTo(b.Order);
+    }
+
+    // Ascending SQNR with NaN last (a NaN row is broken, not "worst" in a way one can rank).
+    private static int CompareSqnr(double a, double b) =>
+        double.IsNaN(a) ? (double.IsNaN(b) ? 0 : 1) : double.IsNaN(b) ? -1 : a.CompareTo(b);
+
+    private static ReadOnlySpan<long> Slice(IReadOnlyList<long> labels, long start, int count)
+    {
+        if (labels is long[] array) return array.AsSpan((int)start, count);
+        var part = new long[count];
+        for (int i = 0; i < count; i++) part[i] = labels[(int)start + i];
+        return part;
+    }
+
+    private static byte[] ToBytes(Onnx.Proto.ModelProto proto)
+    {
+        using var ms = new MemoryStream();
+        using (var cos = new Google.Protobuf.CodedOutputStream(ms, leaveOpen: true)) proto.WriteTo(cos);
+        return ms.ToArray();
+    }
+
+    /// <summary>Reference and candidate output names to compare: same names, else the same positions.</summary>
+    private static List<(string Reference, string Candidate)> PairOutputs(OnnxModel reference, OnnxModel candidate, ModelRunner rr, ModelRunner cr)
+    {
+        var refOut = reference.Proto.Graph.Output.Select(o => o.Name).ToList();
+        var candOut = candidate.Proto.Graph.Output.Select(o => o.Name).ToList();
+        var pairs = new List<(string, string)>();
+        bool sameNames = refOut.All(candOut.Contains);
+        for (int i = 0; i < refOut.Count; i++)
+        {
+            string c = sameNames ? refOut[i] : i < candOut.Count ? candOut[i] : "";
+            if (c.Length > 0 && rr.IsFloatOutput(refOut[i]) && cr.IsFloatOutput(c)) pairs.Add((refOut[i], c));
+        }
+        return pairs;
+    }
+}

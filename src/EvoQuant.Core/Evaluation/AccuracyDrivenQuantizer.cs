@@ -1,0 +1,149 @@
+using EvoQuant.Onnx;
+using EvoQuant.Quantization;
+
+namespace EvoQuant.Evaluation;
+
+/// <summary>What accuracy-driven quantization must reach: at most a drop in top-1 accuracy (points,
+/// needs labels), and/or at least an output SQNR (dB, the smallest over the outputs).</summary>
+public sealed record AccuracyTarget
+{
+    /// <summary>Largest allowed drop of top-1 accuracy, in percentage points (needs labels).</summary>
+    public double? MaxAccuracyDrop { get; init; }
+
+    /// <summary>Smallest allowed output SQNR in dB.</summary>
+    public double? MinSqnrDb { get; init; }
+
+    public static AccuracyTarget MaxDrop(double points) => new() { MaxAccuracyDrop = points };
+    public static AccuracyTarget MinSqnr(double db) => new() { MinSqnrDb = db };
+
+    /// <summary>Whether a comparison meets every bound that is set.</summary>
+    public bool IsMetBy(AccuracySummary s) =>
+        (MaxAccuracyDrop is not double d || (s.AccuracyDrop is double drop && drop <= d))
+        && (MinSqnrDb is not double m || s.MinOutputSqnr >= m);
+
+    public override string ToString() => string.Join(" and ", new[]
+    {
+        MaxAccuracyDrop is double d ? $"accuracy drop <= {d} points" : null,
+        MinSqnrDb is double m ? $"output SQNR >= {m} dB" : null,
+    }.Where(x => x != null));
+}
+
+/// <summary>Settings of <see cref="AccuracyDrivenQuantizer.Run"/> besides the target.</summary>
+public sealed record AccuracyDrivenOptions
+{
+    /// <summary>Nodes excluded per step (the worst ones by own error).</summary>
+    public int NodesPerStep { get; init; } = 1;
+
+    /// <summary>At most this many re-quantizations after the first.</summary>
+    public int MaxSteps { get; init; } = 20;
+
+    /// <summary>Batching and label options for the measurements (Labels and PerTensor are set by the run).</summary>
+    public ComparisonOptions Comparison { get; init; } = new();
+}
+
+/// <summary>One quantize-and-measure round.</summary>
+/// <param name="Step">0 for the first quantization.</param>
+/// <param name="ExcludedNodes">All nodes kept in float by this search so far (the user's own exclusions not included).</param>
+/// <param name="AddedNodes">Nodes excluded at this step.</param>
+/// <param name="ReferenceAccuracy">Top-1 accuracy of the float model (percent), with labels.</param>
+/// <param name="CandidateAccuracy">Top-1 accuracy of this quantized model (percent), with labels.</param>
+/// <param name="AccuracyDrop">Reference minus candidate accuracy, in points.</param>
+/// <param name="Sqnr">Smallest output SQNR in dB.</param>
+/// <param name="Top1Agreement">Percent of rows with the reference's top-1, for classifiers.</param>
+/// <param name="TargetMet">Whether this step meets the target.</param>
+public sealed record AccuracyDrivenStep(int Step, string[] ExcludedNodes, string[] AddedNodes, double? ReferenceAccuracy,
+    double? CandidateAccuracy, double? AccuracyDrop, double Sqnr, double? Top1Agreement, bool TargetMet);
+
+/// <summary>Every step and the last quantization.</summary>
+public sealed class AccuracyDrivenResult
+{
+    public required IReadOnlyList<AccuracyDrivenStep> Steps { get; init; }
+
+    /// <summary>The quantization of the last step (the one meeting the target when <see cref="TargetMet"/>).</summary>
+    public required QuantizationResult Final { get; init; }
+
+    /// <summary>The comparison of the last step.</summary>
+    public required AccuracyReport FinalReport { get; init; }
+
+    public required bool TargetMet { get; init; }
+
+    /// <summary>Nodes this search kept in float (to pass as ExcludeNodes next time).</summary>
+    public string[] ExcludedNodes => Steps[^1].ExcludedNodes;
+
+    public required AccuracyTarget Target { get; init; }
+}
+
+/// <summary>
+/// Quantizes, measures on validation samples, and while the target is missed keeps the worst node(s)
+/// in float (ranked by their own error in the per-tensor analysis), re-quantizes and measures again;
+/// stops when the target is met, when no quantized node is left to exclude, or after MaxSteps.
+/// </summary>
+public static class AccuracyDrivenQuantizer
+{
+    /// <param name="model">The float model.</param>
+    /// <param name="options">Quantization options (with calibrated ranges for static mode); its ExcludeNodes are kept.</param>
+    /// <param name="validation">Validation samples, as <see cref="AccuracyComparer.Compare"/> takes them; read once per step.</param>
+    /// <param name="labels">One label per validation row, or null (then only an SQNR target can be used).</param>
+    /// <param name="target">What to reach.</param>
+    /// <param name="settings">Step size, step limit, measurement batching.</param>
+    /// <param name="progress">Each finished step.</param>
+    /// <param name="cancellationToken">Stops between batches and steps.</param>
+    /// <exception cref="ArgumentException">An accuracy target without labels, or an empty target.</exception>
+    public static AccuracyDrivenResult Run(OnnxModel model, QuantizationOptions options, IEnumerable<object> validation, IReadOnlyList<long>? labels,
+        AccuracyTarget target, AccuracyDrivenOptions? settings = null, IProgress<AccuracyDrivenStep>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(validation);
+        ArgumentNullException.ThrowIfNull(target);
+        settings ??= new AccuracyDrivenOptions();
+        if (target.MaxAccuracyDrop == null && target.MinSqnrDb == null) throw new ArgumentException("The target sets neither MaxAccuracyDrop nor MinSqnrDb.", nameof(target));
+        if (target.MaxAccuracyDrop != null && labels == null) throw new ArgumentException("An accuracy-drop target needs labels.", nameof(labels));
+        if (settings.NodesPerStep < 1) throw new ArgumentException("NodesPerStep must be at least 1.", nameof(settings));
+
+        var measure = settings.Comparison with { Labels = labels, PerTensor = false };
+        var analyse = settings.Comparison with { Labels = labels, PerTensor = true };
+        var excluded = new List<string>();
+        var added = Array.Empty<string>();
+        var steps = new List<AccuracyDrivenStep>();
+        for (int step = 0; ; step++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var q = ModelQuantizer.Quantize(model, options with { ExcludeNodes = options.ExcludeNodes.Concat(excluded).ToList() }, null, cancellationToken);
+            // The figures come from an ordinary (optimized) run, as the user will run the model; the
+            // ranking needs the per-tensor run, made only when another step may follow.
+            var report = AccuracyComparer.Compare(model, q.Model, validation, measure, null, cancellationToken);
+            var s = report.Summary;
+            bool met = target.IsMetBy(s);
+            var record = new AccuracyDrivenStep(step, excluded.ToArray(), added, s.ReferenceAccuracy, s.CandidateAccuracy, s.AccuracyDrop, s.MinOutputSqnr, s.Top1Agreement, met);
+            steps.Add(record);
+            progress?.Report(record);
+            if (met || step >= settings.MaxSteps) return Done(steps, q, report, target, met);
+
+            var nodes = AccuracyComparer.Compare(model, q.Model, validation, analyse, null, cancellationToken).Nodes;
+            var ranked = NextExclusions(nodes, excluded, settings.NodesPerStep);
+            if (ranked.Length == 0) return Done(steps, q, report, target, met);
+            excluded.AddRange(ranked);
+            added = ranked;
+        }
+    }
+
+    /// <summary>The worst nodes by own error that are still quantized. A node already kept in float that still
+    /// ranks worst has an error its exclusion did not remove: its output's Q/DQ pair, which stays because
+    /// other quantized nodes read the tensor; those readers are then the next to exclude.</summary>
+    internal static string[] NextExclusions(IReadOnlyList<NodeComparison> worstFirst, IReadOnlyCollection<string> excluded, int count)
+    {
+        var picked = new List<string>();
+        foreach (var n in worstFirst)
+        {
+            var group = excluded.Contains(n.Node) ? n.OutputConsumers : new[] { n.Node };
+            foreach (var g in group)
+                if (!g.StartsWith('(') && !excluded.Contains(g) && !picked.Contains(g)) picked.Add(g); // unnamed nodes cannot be excluded by name
+            if (picked.Count >= count) break;
+        }
+        return picked.ToArray();
+    }
+
+    private static AccuracyDrivenResult Done(List<AccuracyDrivenStep> steps, QuantizationResult q, AccuracyReport report, AccuracyTarget target, bool met) =>
+        new() { Steps = steps, Final = q, FinalReport = report, TargetMet = met, Target = target };
+}

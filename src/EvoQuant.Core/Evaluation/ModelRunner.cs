@@ -1,0 +1,88 @@
+using EvoQuant.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace EvoQuant.Evaluation;
+
+/// <summary>An ONNX Runtime session over a model held in memory, fed bound sample batches,
+/// giving float outputs by name. Outputs live only until the next run.</summary>
+internal sealed class ModelRunner : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly SessionOptions _options;
+    private readonly string[] _inputNames;
+
+    /// <param name="model">Serialized model.</param>
+    /// <param name="optimize">False for augmented models: graph optimizations would fuse away the
+    /// intermediate tensors (and fold Q/DQ pairs into integer kernels) whose names we read.</param>
+    public ModelRunner(byte[] model, bool optimize)
+    {
+        _options = new SessionOptions
+        {
+            GraphOptimizationLevel = optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        try { _session = new InferenceSession(model, _options); }
+        catch
+        {
+            _options.Dispose();
+            throw;
+        }
+        _inputNames = _session.InputMetadata.Keys.ToArray();
+    }
+
+    public IReadOnlyDictionary<string, NodeMetadata> InputMetadata => _session.InputMetadata;
+    public IReadOnlyDictionary<string, NodeMetadata> OutputMetadata => _session.OutputMetadata;
+
+    /// <summary>Whether an output exists and holds float32, float16 or float64 values.</summary>
+    public bool IsFloatOutput(string name) =>
+        _session.OutputMetadata.TryGetValue(name, out var m) && m.IsTensor
+        && m.ElementDataType is TensorElementType.Float or TensorElementType.Float16 or TensorElementType.Double;
+
+    /// <summary>Runs one batch (inputs bound by <see cref="Calibration.InputBinder"/>) and returns the
+    /// requested outputs as float arrays with their shapes.</summary>
+    public Dictionary<string, (float[] Data, long[] Shape)> Run(IReadOnlyDictionary<string, NamedTensor> inputs, IReadOnlyList<string> outputs)
+    {
+        var names = new List<string>(inputs.Count);
+        var values = new List<OrtValue>(inputs.Count);
+        try
+        {
+            foreach (var (name, tensor) in inputs)
+            {
+                if (!_session.InputMetadata.ContainsKey(name))
+                    throw new ArgumentException($"The model has no input '{name}'; its inputs are {string.Join(", ", _inputNames)}.");
+                names.Add(name);
+                values.Add(tensor.ToOrtValue());
+            }
+            using var runOptions = new RunOptions();
+            using var results = _session.Run(runOptions, names, values, outputs);
+            var map = new Dictionary<string, (float[], long[])>(outputs.Count, StringComparer.Ordinal);
+            for (int i = 0; i < outputs.Count; i++) map[outputs[i]] = ToFloats(results[i], outputs[i]);
+            return map;
+        }
+        finally
+        {
+            foreach (var v in values) v.Dispose();
+        }
+    }
+
+    private static (float[], long[]) ToFloats(OrtValue v, string name)
+    {
+        var info = v.GetTensorTypeAndShape();
+        long[] shape = info.Shape;
+        float[] data = info.ElementDataType switch
+        {
+            TensorElementType.Float => v.GetTensorDataAsSpan<float>().ToArray(),
+            TensorElementType.Double => Array.ConvertAll(v.GetTensorDataAsSpan<double>().ToArray(), d => (float)d),
+            TensorElementType.Float16 => Array.ConvertAll(v.GetTensorDataAsSpan<Float16>().ToArray(), h => h.ToFloat()),
+            _ => throw new NotSupportedException($"Output '{name}' holds {info.ElementDataType}, not floats."),
+        };
+        return (data, shape);
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _options.Dispose();
+    }
+}

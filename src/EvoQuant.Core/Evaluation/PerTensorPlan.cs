@@ -1,0 +1,440 @@
+using EvoQuant.Numerics;
+using EvoQuant.Onnx;
+using EvoQuant.Onnx.Proto;
+
+namespace EvoQuant.Evaluation;
+
+/// <summary>An activation of the reference paired with the candidate tensor that carries its value.</summary>
+internal sealed record ActivationPair(string Tensor, string ReferenceOutput, string CandidateTensor, string CandidateOutput,
+    string? Node, string? OpType, int Order, (double Min, double Max)? QuantRange);
+
+/// <summary>A candidate Q/DQ pair applied to the reference value of its tensor: the tensor's own quantization error.</summary>
+internal sealed record QdqBranch(string Tensor, string ReferenceOutput, string QdqOutput);
+
+/// <summary>A quantized candidate node re-run on the reference's float inputs inside the analysis model.</summary>
+internal sealed record OwnBranch(string Node, string OpType, int Order, string Tensor, string ReferenceOutput, string OwnOutput);
+
+/// <summary>
+/// Builds the two augmented models of the per-tensor analysis, matching tensors by graph structure:
+/// <list type="bullet">
+/// <item>the candidate, with the value of every reference activation exposed as an output: for a QDQ
+/// tensor the output of the DequantizeLinear fed by the QuantizeLinear that reads it; for an integer
+/// QOperator output, a DequantizeLinear added with the scale and zero point of its producer;</item>
+/// <item>the analysis model: the reference with every activation exposed, plus, for every quantized node
+/// of the candidate, a copy of that node (with its dequantized weights and its output Q/DQ) whose float
+/// inputs are the reference's own values. Its output against the reference output is the node's own error.</item>
+/// </list>
+/// Weights are compared offline (float initializer vs DequantizeLinear of the integer initializer).
+/// </summary>
+internal sealed class PerTensorPlan
+{
+    private const string Prefix = "evq_eval/";
+
+    public required ModelProto AnalysisModel { get; init; }
+    public required ModelProto CandidateModel { get; init; }
+    public required List<ActivationPair> Activations { get; init; }
+    public required List<OwnBranch> Branches { get; init; }
+    public required List<TensorComparison> Weights { get; init; }
+    public required List<QdqBranch> QdqBranches { get; init; }
+
+    /// <summary>Tensor name → quantized nodes that read its Q/DQ value (they keep it quantized while any is).</summary>
+    public required Dictionary<string, string[]> QuantizedConsumers { get; init; }
+
+    public static PerTensorPlan Build(OnnxModel reference, OnnxModel candidate)
+    {
+        var rg = reference.Graph;
+        var cg = candidate.Graph;
+        var analysis = reference.CloneProto();
+        var augmented = candidate.CloneProto();
+        MergeOpsets(analysis, candidate.Proto);
+
+        var refOrder = new Dictionary<string, int>(StringComparer.Ordinal);   // tensor -> producer index
+        var refProducer = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
+        var refNodes = rg.Nodes;
+        for (int i = 0; i < refNodes.Count; i++)
+            foreach (var o in refNodes[i].Output)
+                if (o.Length > 0) { refOrder[o] = i; refProducer[o] = refNodes[i]; }
+
+        var exposedRef = new OutputAdder(analysis.Graph, "ref");
+        var exposedCand = new OutputAdder(augmented.Graph, "cand");
+
+        // ---- activations ----
+        var activations = new List<ActivationPair>();
+        var refInputs = rg.RuntimeInputs.Select(i => i.Name).ToList();
+        var refTensors = refInputs.Select(n => (Tensor: n, Node: (NodeProto?)null, Order: -1))
+            .Concat(refNodes.Where(n => !IsConstantNode(n))
+                .SelectMany(n => n.Output.Where(o => o.Length > 0).Select(o => (Tensor: o, Node: (NodeProto?)n, Order: refOrder[o]))));
+        foreach (var (tensor, node, order) in refTensors)
+        {
+            if (rg.IsConstant(tensor)) continue;
+            var counterpart = FindCounterpart(tensor, node, rg, cg, augmented.Graph);
+            if (counterpart == null) continue;
+            var (candTensor, range) = counterpart.Value;
+            activations.Add(new ActivationPair(tensor, exposedRef.Expose(tensor), candTensor, exposedCand.Expose(candTensor),
+                node == null ? null : DisplayName(node), node?.OpType, order, range));
+        }
+
+        // ---- own error of each quantized node, and weights ----
+        var branches = new List<OwnBranch>();
+        var weights = new List<TensorComparison>();
+        var copied = new Dictionary<string, string>(StringComparer.Ordinal);
+        var quantizedNodes = cg.Nodes.Where(n => IsQuantizedCompute(n, cg)).ToHashSet();
+        var refByName = refNodes.Where(n => n.Name.Length > 0).GroupBy(n => n.Name).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        int index = 0;
+        foreach (var c in cg.Nodes)
+        {
+            if (!quantizedNodes.Contains(c)) continue;
+            var r = c.Name.Length > 0 ? refByName.GetValueOrDefault(c.Name) : null;
+            r ??= c.Output.Select(o => refProducer.GetValueOrDefault(o)).FirstOrDefault(n => n != null && n.OpType == c.OpType);
+            CompareWeights(c, r, rg, cg, candidate, reference, weights, refOrder);
+            var branch = TryBuildBranch(c, index++, rg, cg, quantizedNodes, analysis.Graph, copied, refOrder, refProducer, exposedRef);
+            if (branch != null) branches.Add(branch);
+        }
+
+        // ---- each activation Q/DQ pair on the reference value (qdq_loss_debug's pre/post comparison, on float inputs) ----
+        var qdqBranches = new List<QdqBranch>();
+        var consumers = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        foreach (var q in cg.Nodes)
+        {
+            if (q.OpType != "QuantizeLinear" || cg.IsConstant(q.Input[0]) || !IsReferenceValue(q.Input[0], rg) || rg.IsConstant(q.Input[0])) continue;
+            string f = q.Input[0];
+            var dqs = cg.Consumers(q.Output[0]).Where(n => n.OpType == "DequantizeLinear").ToList();
+            if (dqs.Count == 0) continue;
+            var readers = dqs.SelectMany(dq => cg.Consumers(dq.Output[0])).Where(quantizedNodes.Contains).Select(DisplayName);
+            consumers[f] = consumers.TryGetValue(f, out var known) ? known.Concat(readers).Distinct().ToArray() : readers.Distinct().ToArray();
+            if (qdqBranches.Any(b => b.Tensor == f)) continue;
+            var nodes = new List<NodeProto>();
+            string p = $"{Prefix}qdq{qdqBranches.Count}/";
+            string qo = CopyNode(q, p + "q", nodes, cg, analysis.Graph, copied, null, f);
+            string dqo = CopyNode(dqs[0], p + "dq", nodes, cg, analysis.Graph, copied, null, qo);
+            analysis.Graph.Node.AddRange(nodes);
+            qdqBranches.Add(new QdqBranch(f, exposedRef.Expose(f), exposedRef.Expose(dqo)));
+        }
+
+        return new PerTensorPlan
+        {
+            AnalysisModel = analysis, CandidateModel = augmented, Activations = activations, Branches = branches, Weights = weights,
+            QdqBranches = qdqBranches, QuantizedConsumers = consumers,
+        };
+    }
+
+    /// <summary>The candidate tensor holding the value of reference tensor <paramref name="tensor"/>, and the
+    /// float range its quantization represents. Same-named tensors are followed through their Q/DQ pair;
+    /// otherwise the candidate node of the same name (QOperator: QLinearX) gives its output at the same position.</summary>
+    private static (string Tensor, (double, double)? Range)? FindCounterpart(string tensor, NodeProto? refNode, GraphView rg, GraphView cg, GraphProto augmented)
+    {
+        if (cg.Producer(tensor) != null || cg.Proto.Input.Any(i => i.Name == tensor))
+        {
+            if (cg.ElementType(tensor) is int t && t != ElementTypes.Float && t != ElementTypes.Float16 && t != ElementTypes.Double)
+                return DequantizedInteger(tensor, cg, augmented);
+            return FollowQdq(tensor, cg);
+        }
+        if (refNode == null || refNode.Name.Length == 0) return null;
+        int k = refNode.Output.IndexOf(tensor);
+        // QOperator: the quantizer names the integer node after the float one (Conv -> "<name>_quant").
+        var c = cg.Nodes.FirstOrDefault(n => n.Name == refNode.Name && n.OpType != refNode.OpType && n.Output.Count > k)
+             ?? cg.Nodes.FirstOrDefault(n => n.Name.StartsWith(refNode.Name, StringComparison.Ordinal) && n.OpType.StartsWith("QLinear", StringComparison.Ordinal) && n.Output.Count > k);
+        if (c == null) return null;
+        string ct = c.Output[k];
+        // A name the reference uses for another tensor means the node was fused with its successor
+        // (a Relu folded into a Conv): that value is not this tensor's.
+        if (rg.Producer(ct) != null) return null;
+        return ct.Length == 0 ? null : DequantizedInteger(ct, cg, augmented) ?? FollowQdq(ct, cg);
+    }
+
+    /// <summary>The DequantizeLinear output fed by a QuantizeLinear reading the tensor, or the tensor itself.</summary>
+    private static (string, (double, double)?) FollowQdq(string tensor, GraphView cg)
+    {
+        foreach (var q in cg.Consumers(tensor))
+        {
+            if (q.OpType != "QuantizeLinear" || q.Input[0] != tensor) continue;
+            foreach (var dq in cg.Consumers(q.Output[0]))
+                if (dq.OpType == "DequantizeLinear") return (dq.Output[0], RangeOf(q, cg));
+        }
+        return (tensor, null);
+    }
+
+    /// <summary>For an integer tensor (a QOperator output), adds a DequantizeLinear with its producer's
+    /// output scale and zero point; null when they cannot be found.</summary>
+    private static (string, (double, double)?)? DequantizedInteger(string tensor, GraphView cg, GraphProto augmented)
+    {
+        var qp = OutputQuantParams(tensor, cg, 0);
+        if (qp == null) return null;
+        string output = Prefix + "deq/" + tensor;
+        var dq = new NodeProto { OpType = "DequantizeLinear", Name = output };
+        dq.Input.Add(tensor);
+        dq.Input.Add(qp.Value.Scale);
+        if (qp.Value.ZeroPoint.Length > 0) dq.Input.Add(qp.Value.ZeroPoint);
+        dq.Output.Add(output);
+        augmented.Node.Add(dq);
+        return (output, null);
+    }
+
+    /// <summary>Scale and zero-point tensor names of an integer tensor, from its producer: QuantizeLinear, a
+    /// QLinear op (the output scale input), or a pass-through op (MaxPool, Reshape ...) that keeps its input's.</summary>
+    private static (string Scale, string ZeroPoint)? OutputQuantParams(string tensor, GraphView cg, int depth)
+    {
+        var p = cg.Producer(tensor);
+        if (p == null || depth > 32) return null;
+        int at = p.OpType switch
+        {
+            "QuantizeLinear" or "DynamicQuantizeLinear" => 1,
+            "QLinearConv" or "QLinearMatMul" or "QLinearAdd" or "QLinearMul" => 6,
+            "QGemm" => 7,
+            "QLinearGlobalAveragePool" or "QLinearAveragePool" or "QLinearSigmoid" or "QLinearLeakyRelu" or "QLinearSoftmax" => 3,
+            "QLinearConcat" => 0,
+            _ => -1,
+        };
+        if (p.OpType == "DynamicQuantizeLinear") return (p.Output[1], p.Output[2]);
+        if (at >= 0 && p.Input.Count > at)
+            return (p.Input[at], p.Input.Count > at + 1 ? p.Input[at + 1] : "");
+        if (at < 0 && p.Input.Count > 0 && !p.OpType.StartsWith("QLinear", StringComparison.Ordinal))
+            return OutputQuantParams(p.Input[0], cg, depth + 1);
+        return null;
+    }
+
+    /// <summary>The float range a per-tensor QuantizeLinear represents: [(qmin-zp)s, (qmax-zp)s].</summary>
+    private static (double, double)? RangeOf(NodeProto q, GraphView g)
+    {
+        var scale = g.GetConstant(q.Input[1]);
+        if (scale == null || TensorData.ElementCount(scale) != 1) return null;
+        float s = TensorData.ToFloatArray(scale)[0];
+        int type = ElementTypes.UInt8;
+        float zp = 0;
+        if (q.Input.Count > 2 && q.Input[2].Length > 0)
+        {
+            var z = g.GetConstant(q.Input[2]);
+            if (z == null || TensorData.ElementCount(z) != 1) return null;
+            type = z.DataType;
+            try { zp = TensorData.ToFloatArray(z)[0]; } catch (NotSupportedException) { return null; }
+        }
+        if (!QuantTypeInfo.TryFromOnnxDataType(type, out var qt)) return null;
+        var (qmin, qmax) = qt.StorageRange();
+        return ((qmin - zp) * (double)s, (qmax - zp) * (double)s);
+    }
+
+    /// <summary>A compute node of the candidate that reads a DequantizeLinear or writes into a QuantizeLinear.</summary>
+    private static bool IsQuantizedCompute(NodeProto n, GraphView cg)
+    {
+        if (n.OpType is "QuantizeLinear" or "DequantizeLinear" || IsConstantNode(n)) return false;
+        if (n.Attribute.Any(a => a.G != null || a.Graphs.Count > 0)) return false; // control flow: not re-run alone
+        bool inQ = n.Input.Any(i => i.Length > 0 && cg.Producer(i)?.OpType == "DequantizeLinear");
+        bool outQ = n.Output.Any(o => o.Length > 0 && cg.Consumers(o).Any(c => c.OpType == "QuantizeLinear"));
+        return inQ || outQ;
+    }
+
+    /// <summary>
+    /// Copies candidate node <paramref name="c"/> into the analysis model, fed from the reference's float
+    /// tensors. Why this isolates the node: every input is the exact float value, weights are the
+    /// candidate's dequantized ones, and the output goes through the candidate's Q/DQ. An input's Q/DQ is
+    /// applied here only when no quantized node produces that input (a graph input or a float producer);
+    /// otherwise that Q/DQ is the producer's output quantization and is charged to the producer, so each
+    /// Q/DQ pair is counted once (this is how a bad scale on one tensor points at one node).
+    /// </summary>
+    private static OwnBranch? TryBuildBranch(NodeProto c, int index, GraphView rg, GraphView cg, HashSet<NodeProto> quantized,
+        GraphProto analysis, Dictionary<string, string> copied, Dictionary<string, int> refOrder, Dictionary<string, NodeProto> refProducer, OutputAdder exposed)
+    {
+        string p = $"{Prefix}own{index}/";
+        var newNodes = new List<NodeProto>();
+        var inputs = new List<string>();
+        foreach (var x in c.Input)
+        {
+            if (x.Length == 0) { inputs.Add(""); continue; }
+            var dq = cg.Producer(x);
+            if (dq?.OpType == "DequantizeLinear")
+            {
+                string src = dq.Input[0];
+                if (cg.IsConstant(src))
+                {
+                    inputs.Add(CopyNode(dq, p + "w/" + x, newNodes, cg, analysis, copied, src)); // dequantized weight
+                    continue;
+                }
+                var q = cg.Producer(src);
+                if (q?.OpType != "QuantizeLinear") return null;
+                string f = q.Input[0];
+                if (!IsReferenceValue(f, rg)) return null;
+                var fp = cg.Producer(f);
+                if (fp == null || !quantized.Contains(fp))
+                {
+                    string qo = CopyNode(q, p + "q/" + x, newNodes, cg, analysis, copied, null, f);
+                    inputs.Add(CopyNode(dq, p + "dq/" + x, newNodes, cg, analysis, copied, null, qo));
+                }
+                else inputs.Add(f);
+                continue;
+            }
+            if (cg.IsConstant(x)) { inputs.Add(CopyConstant(x, cg, analysis, copied)); continue; }
+            if (!IsReferenceValue(x, rg)) return null;
+            inputs.Add(x);
+        }
+
+        // The first float output that the reference also has is the one compared.
+        int k = -1;
+        for (int i = 0; i < c.Output.Count && k < 0; i++)
+            if (c.Output[i].Length > 0 && IsReferenceValue(c.Output[i], rg)) k = i;
+        if (k < 0) return null;
+
+        var copy = c.Clone();
+        copy.Name = p + "node";
+        copy.Input.Clear();
+        copy.Input.AddRange(inputs);
+        for (int i = 0; i < copy.Output.Count; i++)
+            if (copy.Output[i].Length > 0) copy.Output[i] = p + "out" + i;
+        newNodes.Add(copy);
+        string own = copy.Output[k];
+        var outQ = cg.Consumers(c.Output[k]).FirstOrDefault(n => n.OpType == "QuantizeLinear" && n.Input[0] == c.Output[k]);
+        if (outQ != null && cg.Consumers(outQ.Output[0]).FirstOrDefault(n => n.OpType == "DequantizeLinear") is { } outDq)
+        {
+            string qo = CopyNode(outQ, p + "oq", newNodes, cg, analysis, copied, null, own);
+            own = CopyNode(outDq, p + "own", newNodes, cg, analysis, copied, null, qo);
+        }
+        analysis.Node.AddRange(newNodes);
+        string tensor = c.Output[k];
+        string ownOutput = exposed.Expose(own);
+        string refOutput = exposed.Expose(tensor);
+        int order = refOrder.GetValueOrDefault(tensor, -1);
+        return new OwnBranch(DisplayName(c), c.OpType, order, tensor, refOutput, ownOutput);
+    }
+
+    private static bool IsReferenceValue(string name, GraphView rg) =>
+        rg.Producer(name) != null || rg.Proto.Input.Any(i => i.Name == name) || rg.IsConstant(name);
+
+    /// <summary>Adds a copy of a Q or DQ node reading <paramref name="firstInput"/> (or its own first input,
+    /// copied as a constant), with its constant inputs copied; returns the copy's output.</summary>
+    private static string CopyNode(NodeProto n, string output, List<NodeProto> nodes, GraphView cg, GraphProto analysis,
+        Dictionary<string, string> copied, string? constantInput, string? firstInput = null)
+    {
+        var copy = n.Clone();
+        copy.Name = output;
+        copy.Input.Clear();
+        for (int i = 0; i < n.Input.Count; i++)
+        {
+            string x = n.Input[i];
+            if (i == 0) copy.Input.Add(firstInput ?? CopyConstant(constantInput ?? x, cg, analysis, copied));
+            else copy.Input.Add(x.Length == 0 ? "" : CopyConstant(x, cg, analysis, copied));
+        }
+        copy.Output.Clear();
+        copy.Output.Add(output);
+        nodes.Add(copy);
+        return output;
+    }
+
+    /// <summary>Copies a candidate constant (initializer or Constant node) into the analysis model under a
+    /// prefixed name, once.</summary>
+    private static string CopyConstant(string name, GraphView cg, GraphProto analysis, Dictionary<string, string> copied)
+    {
+        if (copied.TryGetValue(name, out var done)) return done;
+        var t = cg.GetConstant(name) ?? throw new InvalidOperationException($"Candidate tensor '{name}' is not a constant.");
+        var clone = t.Clone();
+        clone.Name = Prefix + "c/" + name;
+        analysis.Initializer.Add(clone);
+        copied[name] = clone.Name;
+        return clone.Name;
+    }
+
+    /// <summary>Each float weight of the reference node against the candidate's DequantizeLinear of its integer version.</summary>
+    private static void CompareWeights(NodeProto c, NodeProto? r, GraphView rg, GraphView cg, OnnxModel candidate, OnnxModel reference,
+        List<TensorComparison> rows, Dictionary<string, int> refOrder)
+    {
+        if (r == null) return;
+        for (int j = 0; j < c.Input.Count && j < r.Input.Count; j++)
+        {
+            string w = r.Input[j];
+            var rw = rg.GetConstant(w);
+            if (rw == null || rw.DataType != ElementTypes.Float) continue;
+            var dq = cg.Producer(c.Input[j]);
+            if (dq?.OpType != "DequantizeLinear" || !cg.IsConstant(dq.Input[0])) continue;
+            float[]? deq = Dequantize(dq, cg, candidate);
+            if (deq == null) continue;
+            float[] refValues = reference.GetFloats(rw);
+            if (deq.Length != refValues.Length) continue;
+            var s = ErrorMetrics.Summarize(refValues, deq);
+            int order = r.Output.Count > 0 ? refOrder.GetValueOrDefault(r.Output[0], -1) : -1;
+            rows.Add(TensorComparison.From(w, TensorKind.Weight, DisplayName(r), r.OpType, order, dq.Output[0], s, null));
+        }
+    }
+
+    /// <summary>x = (q - zp) * scale, per tensor or per axis; null for encodings we do not read (4-bit).</summary>
+    private static float[]? Dequantize(NodeProto dq, GraphView cg, OnnxModel candidate)
+    {
+        var qt = cg.GetConstant(dq.Input[0])!;
+        var st = cg.GetConstant(dq.Input[1]);
+        var zt = dq.Input.Count > 2 && dq.Input[2].Length > 0 ? cg.GetConstant(dq.Input[2]) : null;
+        if (st == null) return null;
+        float[] q, s, z;
+        try
+        {
+            q = candidate.GetFloats(qt);
+            s = candidate.GetFloats(st);
+            z = zt != null ? candidate.GetFloats(zt) : new float[s.Length];
+        }
+        catch (NotSupportedException) { return null; }
+        if (s.Length == 1)
+        {
+            var r = new float[q.Length];
+            for (int i = 0; i < q.Length; i++) r[i] = (q[i] - z[0]) * s[0];
+            return r;
+        }
+        long axisAttr = dq.Attribute.FirstOrDefault(a => a.Name == "axis")?.I ?? 1;
+        var dims = qt.Dims.ToArray();
+        int axis = (int)(axisAttr < 0 ? axisAttr + dims.Length : axisAttr);
+        if (axis < 0 || axis >= dims.Length || dims[axis] != s.Length) return null;
+        long inner = 1;
+        for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        var result = new float[q.Length];
+        for (long i = 0; i < q.Length; i++)
+        {
+            long ch = i / inner % s.Length;
+            result[i] = (q[i] - z[ch]) * s[ch];
+        }
+        return result;
+    }
+
+    private static bool IsConstantNode(NodeProto n) => n.OpType == "Constant" && string.IsNullOrEmpty(n.Domain);
+
+    internal static string DisplayName(NodeProto n) => n.Name.Length > 0 ? n.Name : $"({n.OpType} -> {string.Join(",", n.Output)})";
+
+    /// <summary>The analysis model runs candidate ops: it needs the higher of both opset versions per domain.</summary>
+    private static void MergeOpsets(ModelProto target, ModelProto other)
+    {
+        foreach (var o in other.OpsetImport)
+        {
+            string domain = o.Domain == "ai.onnx" ? "" : o.Domain;
+            var mine = target.OpsetImport.FirstOrDefault(x => (x.Domain == "ai.onnx" ? "" : x.Domain) == domain);
+            if (mine == null) target.OpsetImport.Add(o.Clone());
+            else if (mine.Version < o.Version) mine.Version = o.Version;
+        }
+    }
+
+    /// <summary>Adds graph outputs (untyped: ONNX Runtime infers their types), once per tensor; graph
+    /// inputs are exposed through an Identity, as an input cannot also be an output name of a node.</summary>
+    private sealed class OutputAdder
+    {
+        private readonly GraphProto _g;
+        private readonly string _tag;
+        private readonly Dictionary<string, string> _done = new(StringComparer.Ordinal);
+
+        public OutputAdder(GraphProto g, string tag)
+        {
+            _g = g;
+            _tag = tag;
+            foreach (var o in g.Output) _done[o.Name] = o.Name;
+        }
+
+        public string Expose(string tensor)
+        {
+            if (_done.TryGetValue(tensor, out var name)) return name;
+            name = tensor;
+            if (_g.Input.Any(i => i.Name == tensor))
+            {
+                name = $"{Prefix}{_tag}/{tensor}";
+                var id = new NodeProto { OpType = "Identity", Name = name };
+                id.Input.Add(tensor);
+                id.Output.Add(name);
+                _g.Node.Add(id);
+            }
+            _g.Output.Add(new ValueInfoProto { Name = name });
+            _done[tensor] = name;
+            return name;
+        }
+    }
+}
