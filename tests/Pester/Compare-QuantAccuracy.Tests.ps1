@@ -10,15 +10,19 @@ BeforeAll {
 Describe 'Compare-QuantAccuracy' {
     It 'finds the float model identical to itself' {
         $r = Compare-QuantAccuracy -Reference $Model -Candidate $FashionModel -InputPath $FashionTestDataSet
-        $r.SampleCount | Should -Be 8
-        $r.Outputs[0].Cosine | Should -BeGreaterThan 0.99999
+        $r | Should -BeOfType ([EvoQuant.Evaluation.AccuracyReport])
+        $r.Summary.Rows | Should -Be 8
+        $r.Outputs[0].Output | Should -Be 'logits'
+        $r.Outputs[0].CosineSimilarity | Should -BeGreaterThan 0.99999
+        $r.Outputs[0].MaxAbsError | Should -BeLessThan 1e-4
     }
 
     It 'measures the int8 model against the float one with labels' {
         $r = Compare-QuantAccuracy -Reference $Model -Candidate $Quantized -InputPath $FashionTestX -Label $Labels
-        $r.SampleCount | Should -Be 2000
-        $r.ReferenceAccuracy | Should -BeGreaterThan 0.9
-        [math]::Abs($r.ReferenceAccuracy - $r.CandidateAccuracy) | Should -BeLessThan 0.02
+        $r.Summary.Rows | Should -Be 2000
+        $r.Summary.ReferenceAccuracy | Should -Be 91.25
+        [math]::Abs($r.Summary.AccuracyDrop) | Should -BeLessThan 2
+        $r.Summary.Top1Agreement | Should -BeGreaterThan 95
         $r.Outputs[0].Sqnr | Should -BeGreaterThan 15
     }
 
@@ -29,13 +33,17 @@ Describe 'Compare-QuantAccuracy' {
 
     It 'takes samples from the pipeline' {
         $r = Get-Item $FashionTestDataSet | Compare-QuantAccuracy -Reference $Model -Candidate $Quantized
-        $r.SampleCount | Should -Be 8
+        $r.Summary.Rows | Should -Be 8
     }
 
     It 'lists intermediate tensors with -PerTensor' {
         $r = Compare-QuantAccuracy -Reference $Model -Candidate $Quantized -InputPath $FashionTestDataSet -PerTensor
         $r.Tensors.Count | Should -BeGreaterThan 10
+        $r.Tensors.Tensor | Should -Contain 'logits'
+        $r.Nodes.Count | Should -BeGreaterThan 10
+        ($r.Nodes | Where-Object OpType -eq 'Conv') | Should -HaveCount 16
         ($r.Tensors | Sort-Object Sqnr | Select-Object -First 1).Sqnr | Should -BeLessOrEqual ($r.Tensors | Measure-Object Sqnr -Maximum).Maximum
+        $r.Suggestion.ExcludeNode | ForEach-Object { $_ | Should -BeIn $Model.Nodes.Name }
     }
 
     It 'writes an HTML report' {

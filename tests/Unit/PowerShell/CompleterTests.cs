@@ -143,6 +143,18 @@ public sealed class CompleterTests : IDisposable
     }
 
     [Fact]
+    public void TabExpansion2CompletesTheRealCmdlets()
+    {
+        var exclude = TabExpand("", $"Invoke-Quantization -Model '{TestData.FashionCnn}' -ExcludeNode /stem/stem.0/C");
+        Assert.Contains("/stem/stem.0/Conv", exclude);
+        Assert.All(exclude, c => Assert.StartsWith("/stem/stem.0/C", c, StringComparison.OrdinalIgnoreCase));
+        Assert.Equal(new[] { "Gemm" }, TabExpand("$m = Get-OnnxGraph '" + TestData.FashionCnn + "'", "Measure-Calibration -Model $m -OpType Ge"));
+        Assert.Equal(new[] { "/stem/stem.0/Conv" }, TabExpand("", $"Measure-Calibration -Model '{TestData.FashionCnn}' -IncludeNode /stem/stem.0/Conv"));
+        Assert.Equal(new[] { "Entropy", "MinMax", "Percentile" }, TabExpand("", "Measure-Calibration -Method ").Order());
+        Assert.Equal(new[] { "QDQ", "QOperator" }, TabExpand("", "Invoke-Quantization -Format "));
+    }
+
+    [Fact]
     public void TabExpansion2CompletesNodeNamesFromAPathOnTheCommandLine()
     {
         var got = TabExpand("", $"Test-EvoCompletion -Model '{TestData.FashionCnn}' -ExcludeNode /stem/stem.0/");
@@ -168,12 +180,13 @@ public sealed class CompleterTests : IDisposable
     [Fact]
     public void CmdletParametersThatNameNodesOpTypesOrTensorsCarryTheCompleters()
     {
-        // Checked on whichever of these parameters the cmdlets have; today Get-OnnxGraph has none, the
-        // stubs of the other cmdlets may not have them yet.
+        // Checked on whichever of these parameters the cmdlets have. -TensorOverride is a hashtable: a
+        // completer there would replace the whole @{...} by a bare name, so TensorNameCompleter is for
+        // string parameters that name tensors.
         var expected = new Dictionary<string, Type>
         {
             ["IncludeNode"] = typeof(NodeNameCompleter), ["ExcludeNode"] = typeof(NodeNameCompleter),
-            ["OpType"] = typeof(OpTypeCompleter), ["TensorOverride"] = typeof(TensorNameCompleter),
+            ["OpType"] = typeof(OpTypeCompleter),
         };
         var cmdlets = typeof(EvoQuant.PowerShell.Infrastructure.EvoQuantCmdlet).Assembly.GetTypes()
             .Where(t => t.GetCustomAttributes(typeof(CmdletAttribute), false).Length > 0).ToList();
@@ -186,6 +199,6 @@ public sealed class CompleterTests : IDisposable
                 Assert.True(attr?.Type == expected[prop.Name], $"{cmdlet.Name}.{prop.Name} lacks [ArgumentCompleter(typeof({expected[prop.Name].Name}))]");
                 checkedCount++;
             }
-        Assert.True(checkedCount >= 3, "Measure-Calibration has -OpType, -IncludeNode and -ExcludeNode");
+        Assert.True(checkedCount >= 6, $"{checkedCount} parameters checked: Measure-Calibration and Invoke-Quantization have -OpType, -IncludeNode and -ExcludeNode");
     }
 }

@@ -145,6 +145,27 @@ public sealed class FormatTests
         Assert.All(lines, l => Assert.True(l.Length <= 120, $"line wider than 120: '{l}'"));
     }
 
+    [Fact]
+    public void QuantizationResultAndSkippedNodesRender()
+    {
+        using var host = new CapturingHost(120);
+        string output = Path.Combine(Path.GetTempPath(), $"evoquant-fmt-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            string text = host.Render("$c = Measure-Calibration -Model $args[0] -InputPath $args[1]; " +
+                "$q = Invoke-Quantization -Model $args[0] -Calibration $c -PerChannel -ExcludeNode '*Gemm*' -Path $args[2]; $q | Out-Host; $q.Skipped | Out-Host",
+                TestData.Require(TestData.FashionCnn), Path.Combine(TestData.SharedModels, "fashion-cnn", "test_data_set_0"), output);
+            var lines = text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToList();
+            Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^Name\s+Format\s+Mode\s+Types\s+PerCh\s+Quantized\s+Skipped\s+Size\s+Ratio$"));
+            string name = Path.GetFileName(output)[..20]; // the Name column is 28 wide: long names are cut (with an ellipsis)
+            Assert.True(lines.Any(l => System.Text.RegularExpressions.Regex.IsMatch(l, "^" + System.Text.RegularExpressions.Regex.Escape(name)
+                + @"\S*\s+QDQ\s+Static\s+Int8/Int8\s+yes\s+\d+\s+1\s+\d+[.,]\d KB -> \d+[.,]\d KB\s+\d[.,]\dx$")), string.Join("\n", lines));
+            Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^/fc/Gemm\s+Gemm\s+\S"));
+            Assert.All(lines, l => Assert.True(l.Length <= 120, $"line wider than 120: '{l}'"));
+        }
+        finally { File.Delete(output); }
+    }
+
     internal static Type? FindType(string fullName)
     {
         foreach (var asm in new[] { typeof(OnnxModel).Assembly, typeof(EvoQuant.PowerShell.Infrastructure.EvoQuantCmdlet).Assembly })
