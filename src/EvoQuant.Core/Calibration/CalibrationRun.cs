@@ -17,7 +17,7 @@ public sealed class CalibrationRun : IDisposable
     private readonly SampleBatcher _batcher;
     private readonly SampleSourceOptions _sourceOptions;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private readonly string _modelName;
+    private readonly OnnxModel _model;
     private long _batches;
     private bool _stopped;
 
@@ -37,11 +37,12 @@ public sealed class CalibrationRun : IDisposable
             throw new InvalidOperationException("No tensor of the model is selected for calibration (check OpTypes / IncludeNodes / ExcludeNodes).");
         Binder = new InputBinder(model);
         _calibrator = Calibrator.Create(Settings);
-        _session = new CalibrationSession(model, Selection, options.IntraOpThreads);
+        // MinMax needs only extremes: let ONNX Runtime reduce in the graph so activations are not all kept.
+        _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: Settings.Method == CalibrationMethod.MinMax);
         bool canBatch = Binder.CanBatch;
         _sourceOptions = new SampleSourceOptions { SplitRows = canBatch && Binder.Inputs.Count == 1 ? options.BatchSize : null };
         _batcher = new SampleBatcher(canBatch, options.BatchSize);
-        _modelName = model.Name;
+        _model = model;
     }
 
     public CalibrationSettings Settings { get; }
@@ -92,7 +93,7 @@ public sealed class CalibrationRun : IDisposable
         // Tensors selected but never seen (e.g. in a branch that did not run) are reported, not invented.
         var seen = ranges.Select(r => r.Tensor).ToHashSet(StringComparer.Ordinal);
         var skipped = _session.Skipped.Concat(_session.Tensors.Where(t => !seen.Contains(t)).Select(t => new SkippedTensor(t, "no values were produced"))).ToList();
-        return new CalibrationTable(Settings, ranges, skipped) { SampleCount = SamplesDone, ModelName = _modelName, ErrorCount = Errors };
+        return new CalibrationTable(Settings, ranges, skipped) { SampleCount = SamplesDone, ModelName = _model.Name, Model = _model, ErrorCount = Errors };
     }
 
     public void Dispose() => _session.Dispose();

@@ -1,5 +1,7 @@
 using System.Collections;
 using System.Management.Automation;
+using EvoQuant.Calibration;
+using EvoQuant.Evaluation;
 using EvoQuant.Numerics;
 using EvoQuant.Onnx;
 using EvoQuant.PowerShell.Completers;
@@ -14,14 +16,33 @@ namespace EvoQuant.PowerShell.Commands;
 [OutputType(typeof(QuantizationResult))]
 public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
 {
-    /// <summary>The float model: a model object, a path or a FileInfo.</summary>
+    /// <summary>The float model: a model object, a path or a FileInfo; or a calibration table from
+    /// Measure-Calibration, which carries its model and is then the calibration as well.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
-    [ModelTransformation]
-    public OnnxModel? Model { get; set; }
+    [ValidateNotNull]
+    public object? Model { get; set; }
 
     /// <summary>Activation ranges for static quantization: a table from Measure-Calibration, its saved file, or @{ tensor = @(min, max) }.</summary>
     [Parameter]
     public object? Calibration { get; set; }
+
+    /// <summary>Accuracy-driven mode: keep nodes in float, worst first, until top-1 accuracy drops by at most this many points (needs -Label).</summary>
+    [Parameter]
+    [ValidateRange(0.0, 100.0)]
+    public double? TargetAccuracyDrop { get; set; }
+
+    /// <summary>Accuracy-driven mode without labels: keep nodes in float until every output's SQNR is at least this many dB.</summary>
+    [Parameter]
+    [ValidateRange(0.0, 200.0)]
+    public double? MinimumSqnr { get; set; }
+
+    /// <summary>Validation samples for the accuracy-driven mode (files, folders, arrays), as Measure-Calibration takes them.</summary>
+    [Parameter]
+    public object[]? ValidationData { get; set; }
+
+    /// <summary>Class labels of the validation samples: an integer array or a .npy file.</summary>
+    [Parameter]
+    public object? Label { get; set; }
 
     /// <summary>Output model file, or an existing folder (the file is then named &lt;model&gt;.quant.onnx).</summary>
     [Parameter(Mandatory = true)]
@@ -83,12 +104,30 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
 
     protected override void ProcessRecord()
     {
-        var model = Model!;
+        object? input = PipelineValues.Unwrap(Model);
+        var pipedTable = input as CalibrationTable;
+        OnnxModel model;
+        try
+        {
+            model = pipedTable != null
+                ? pipedTable.Model ?? throw new ArgumentException("This calibration table was loaded from a file and does not carry its model; pass -Model and -Calibration.")
+                : ModelArgument.Resolve(input, SessionState);
+        }
+        catch (OnnxModelException e)
+        {
+            WriteError(ModelError(e));
+            return;
+        }
+        catch (ArgumentException e)
+        {
+            WriteError(NewError(e, "InvalidModel", ErrorCategory.InvalidArgument, input));
+            return;
+        }
         string output = OutputPathFor(model);
         if (!CheckOutput(model, output)) return;
 
         QuantizationOptions options;
-        try { options = BuildOptions(); }
+        try { options = BuildOptions(Calibration ?? pipedTable); }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or PSInvalidCastException or IOException or System.Text.Json.JsonException)
         {
             ThrowTerminatingError(NewError(e, "InvalidArgument", ErrorCategory.InvalidArgument, Calibration ?? TensorOverride));
@@ -103,7 +142,8 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         try
         {
             WriteVerbose($"Quantizing '{model.Name}': {what}.");
-            var result = ModelQuantizer.Quantize(model, options, progress, CancellationToken);
+            AccuracyDrivenResult? search = AccuracyDriven ? Search(model, options) : null;
+            var result = search?.Final ?? ModelQuantizer.Quantize(model, options, progress, CancellationToken);
             var written = result.Model.Save(output, new ModelSaveOptions
             {
                 Overwrite = Force,
@@ -113,7 +153,17 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             result.FileSizeBefore = model.FileSize;
             result.FileSizeAfter = written.Sum(p => new FileInfo(p).Length);
             Report(result);
-            WriteObject(result);
+            var emitted = PSObject.AsPSObject(result);
+            if (search != null)
+            {
+                // The search's story travels with the result: each step, and whether the target was met.
+                emitted.Properties.Add(new PSNoteProperty("AccuracySteps", search.Steps));
+                emitted.Properties.Add(new PSNoteProperty("TargetMet", search.TargetMet));
+                emitted.Properties.Add(new PSNoteProperty("ExcludedByAccuracySearch", search.ExcludedNodes));
+                if (!search.TargetMet)
+                    WriteWarning($"The target ({search.Target}) was not met after {search.Steps.Count} steps; the last step's model was written.");
+            }
+            WriteObject(emitted);
         }
         catch (QuantizationOptionsException e)
         {
@@ -128,6 +178,10 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         {
             WriteError(ModelError(e, output));
         }
+        catch (Exception e) when (e is ArgumentException or SampleMismatchException or EvoQuant.Data.SampleFormatException)
+        {
+            WriteError(NewError(e, "InvalidValidationData", ErrorCategory.InvalidArgument, ValidationData ?? Label, "Check -ValidationData and -Label: one label per validation sample."));
+        }
         catch (OperationCanceledException)
         {
             throw new PipelineStoppedException();
@@ -138,7 +192,25 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         }
     }
 
-    private QuantizationOptions BuildOptions()
+    private bool AccuracyDriven => TargetAccuracyDrop != null || MinimumSqnr != null;
+
+    private AccuracyDrivenResult Search(OnnxModel model, QuantizationOptions options)
+    {
+        if (ValidationData is not { Length: > 0 })
+            throw new ArgumentException("-TargetAccuracyDrop and -MinimumSqnr need -ValidationData.");
+        long[]? labels = Label == null ? null : LabelArgument.Read(Label, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
+        var target = new AccuracyTarget { MaxAccuracyDrop = TargetAccuracyDrop, MinSqnrDb = MinimumSqnr };
+        var items = ValidationData.Select(v => PipelineValues.ToSampleItem(v) is string p ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(p) : PipelineValues.ToSampleItem(v)!).ToList();
+        var steps = new SynchronousProgress<AccuracyDrivenStep>(step =>
+        {
+            string accuracy = step.AccuracyDrop is double d ? $"accuracy drop {d:N2} points, " : "";
+            WriteVerbose($"Step {step.Step}: {accuracy}output SQNR {step.Sqnr:N1} dB{(step.AddedNodes.Length > 0 ? ", kept in float: " + string.Join(", ", step.AddedNodes) : "")}{(step.TargetMet ? " (target met)" : "")}.");
+            WriteProgress(new ProgressRecord(2, "Invoke-Quantization", $"Accuracy search step {step.Step}: {step.ExcludedNodes.Length} node(s) in float"));
+        });
+        return AccuracyDrivenQuantizer.Run(model, options, items, labels, target, null, steps, CancellationToken);
+    }
+
+    private QuantizationOptions BuildOptions(object? calibration)
     {
         var options = Dynamic ? QuantizationOptions.Dynamic() : new QuantizationOptions
         {
@@ -146,11 +218,11 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         };
         if (!Dynamic)
         {
-            if (Calibration == null)
+            if (calibration == null)
                 throw new ArgumentException("Static quantization needs activation ranges: pass -Calibration (from Measure-Calibration), or use -Dynamic.");
-            options = options with { ActivationRanges = QuantizationArguments.Ranges(Calibration, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)) };
+            options = options with { ActivationRanges = QuantizationArguments.Ranges(calibration, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)) };
         }
-        else if (Calibration != null)
+        else if (calibration != null)
         {
             WriteWarning("-Calibration is ignored with -Dynamic: activations are quantized at run time.");
         }

@@ -24,4 +24,20 @@ public sealed class CalibratedQdqTests(ITestOutputHelper output)
         output.WriteLine($"{method} {(perChannel ? "per-channel" : "per-tensor")}: int8 {acc:F2}% (float 91.25%), weights {result.WeightBytesBefore} -> {result.WeightBytesAfter}");
         Assert.True(acc >= 91.25 - 1.0, $"{acc:F2}%");
     }
+
+    /// <summary>Regression: a symmetric table puts [-6, 6] on ReLU6 outputs. Folding the Clip into such a
+    /// range would let negative values through (it took top-1 to 12%); the Clip must stay.</summary>
+    [Fact]
+    public void SymmetricRangesKeepTheClipsAndTheAccuracy()
+    {
+        var model = FashionData.Model;
+        var table = Calibrator.Run(model, new object[] { TestData.Require(TestData.FashionCalib) },
+            new CalibrationOptions { Method = CalibrationMethod.Percentile, Symmetric = true, BatchSize = 50 });
+        Assert.All(table.Ranges, r => Assert.Equal(-r.RangeMax, r.RangeMin));
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(table) with { PerChannel = true });
+        Assert.Equal(11, result.Model.Proto.Graph.Node.Count(n => n.OpType == "Clip"));
+        double acc = FashionData.Accuracy(result.Model);
+        output.WriteLine($"symmetric Percentile per-channel: int8 {acc:F2}%");
+        Assert.True(acc >= 91.25 - 2.0, $"{acc:F2}%");
+    }
 }
