@@ -67,6 +67,28 @@ Describe 'Invoke-Quantization' {
             ($q.Skipped | Where-Object Name -eq '/fc/Gemm').Reason | Should -Not -BeNullOrEmpty
         }
 
+        It 'quantizes the model a piped calibration table carries' {
+            $q = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet | Invoke-Quantization -Path (Join-Path $TestDrive 'piped-table.onnx')
+            $q.QuantizedByOpType['Conv'] | Should -Be 16
+        }
+
+        It 'keeps nodes in float until -MinimumSqnr is met on -ValidationData' {
+            $q = Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'accuracy.onnx') `
+                -ValidationData $FashionTestDataSet -MinimumSqnr 35 -WarningAction SilentlyContinue
+            $q.AccuracySteps.Count | Should -BeGreaterThan 0
+            $q.TargetMet | Should -BeOfType ([bool])
+            $q.ExcludedByAccuracySearch | ForEach-Object { $_ | Should -BeIn $Model.Nodes.Name }
+            foreach ($n in $q.ExcludedByAccuracySearch) { $q.QuantizedNodes.Name | Should -Not -Contain $n }
+        }
+
+        It 'keeps nodes in float until -TargetAccuracyDrop is met with labels' {
+            $labels = (Read-NpyInt64 $FashionTestY)[0..7]
+            $q = Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'accuracy-labels.onnx') `
+                -ValidationData $FashionTestDataSet -Label $labels -TargetAccuracyDrop 0 -WarningAction SilentlyContinue
+            $q.TargetMet | Should -BeTrue   # 8 images: int8 keeps every top-1
+            $q.AccuracySteps[-1].AccuracyDrop | Should -BeLessOrEqual 0
+        }
+
         It 'does not change the input model object' {
             $before = $Model.NodeCount
             Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'again.onnx') | Out-Null
@@ -114,9 +136,14 @@ Describe 'Invoke-Quantization' {
                 Should -Throw -ErrorId 'InvokeQuantizationInvalidArgument'
         }
 
-        It 'reports a model path that does not load while binding -Model' {
+        It 'reports a missing model as ModelNotFound' {
             { Invoke-Quantization -Model (Join-Path $TestDrive 'missing.onnx') -Calibration $Cal -Path (Join-Path $TestDrive 'x.onnx') -ErrorAction Stop } |
-                Should -Throw -ErrorId 'ParameterArgumentTransformationError'
+                Should -Throw -ErrorId 'InvokeQuantizationModelNotFound'
+        }
+
+        It 'needs -ValidationData for accuracy-driven quantization' {
+            { Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'ad.onnx') -MinimumSqnr 30 -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InvokeQuantizationInvalidValidationData'
         }
 
         It 'rejects an unknown format' {

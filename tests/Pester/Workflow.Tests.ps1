@@ -42,6 +42,18 @@ Describe 'EvoQuant workflow' {
         $q.QuantizedByOpType['Conv'] | Should -Be 16
     }
 
+    It 'accuracy-driven: compare per tensor, exclude the suggested nodes, quantize again' {
+        $m = Get-OnnxGraph $FashionModel
+        $cal = Measure-Calibration -Model $m -InputPath $FashionCalib
+        $q = Invoke-Quantization -Model $m -Calibration $cal -Path (Join-Path $TestDrive 'first.onnx')
+        $r = $q | Compare-QuantAccuracy -InputPath $FashionTestDataSet -PerTensor -TargetSqnr 40
+        $r.Suggestion.ExcludeNode.Count | Should -BeGreaterThan 0
+        $again = Invoke-Quantization -Model $m -Calibration $cal -Path (Join-Path $TestDrive 'second.onnx') -ExcludeNode $r.Suggestion.ExcludeNode
+        foreach ($n in $r.Suggestion.ExcludeNode) { $again.QuantizedNodes.Name | Should -Not -Contain $n }
+        $r2 = $again | Compare-QuantAccuracy -InputPath $FashionTestDataSet
+        $r2.Summary.MinOutputSqnr | Should -BeGreaterOrEqual ($r.Summary.MinOutputSqnr - 0.5)
+    }
+
     It '-WhatIf anywhere in the pipeline writes nothing' {
         $out = Join-Path $TestDrive 'never.onnx'
         $cal = Measure-Calibration -Model $FashionModel -InputPath $FashionTestDataSet

@@ -166,6 +166,34 @@ public sealed class FormatTests
         finally { File.Delete(output); }
     }
 
+    [Fact]
+    public void AccuracyReportOutputsTensorsAndNodesRender()
+    {
+        using var host = new CapturingHost(120);
+        string output = Path.Combine(Path.GetTempPath(), $"evoquant-fmt-{Guid.NewGuid():N}.onnx");
+        string dataSet = Path.Combine(TestData.SharedModels, "fashion-cnn", "test_data_set_0");
+        try
+        {
+            string text = host.Render("$c = Measure-Calibration -Model $args[0] -InputPath $args[1]; " +
+                "$q = Invoke-Quantization -Model $args[0] -Calibration $c -Path $args[2]; " +
+                "$r = $q | Compare-QuantAccuracy -InputPath $args[1] -PerTensor; $r | Out-Host; $r.Outputs | Out-Host; $r.Tensors | Out-Host; $r.Nodes | Out-Host",
+                TestData.Require(TestData.FashionCnn), TestData.Require(dataSet), output);
+            var lines = text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToList();
+            string all = string.Join("\n", lines);
+            bool Has(string pattern) => lines.Any(l => System.Text.RegularExpressions.Regex.IsMatch(l, pattern));
+            Assert.True(Has(@"^Reference\s+Candidate\s+Rows\s+RefAcc\s+CandAcc\s+Drop\s+Top1Agree\s+MinSqnr\s+WorstNode"), all);
+            Assert.True(Has(@"^fashion-cnn\.onnx\s+\S+\s+8\s+(\d+[.,]\d%\s+)?\d+[.,]\d"), all); // no labels: no accuracy columns
+            Assert.True(Has(@"^Output\s+Sqnr\s+Cosine\s+Mse\s+MaxAbsErr"), all);
+            Assert.True(Has(@"^logits\s+\d+[.,]\d\s+\d[.,]\d{6}\s+\S+\s+\S+"), all);
+            Assert.True(Has(@"^Tensor\s+Kind\s+OpType\s+Sqnr\s+QdqSqnr\s+Cosine\s+MaxAbsErr\s+Node"), all);
+            Assert.True(Has(@"^\S+\s+Activation\s+Conv\s+\d+[.,]\d"), all);
+            Assert.True(Has(@"^Node\s+OpType\s+OwnSqnr\s+AccumSqnr\s+OutQdqSqnr\s+OwnCosine\s+Tensor"), all);
+            Assert.True(Has(@"^/stem/stem\.0/Conv\s+Conv\s+\d+[.,]\d"), all);
+            Assert.All(lines, l => Assert.True(l.Length <= 120, $"line wider than 120: '{l}'"));
+        }
+        finally { File.Delete(output); }
+    }
+
     internal static Type? FindType(string fullName)
     {
         foreach (var asm in new[] { typeof(OnnxModel).Assembly, typeof(EvoQuant.PowerShell.Infrastructure.EvoQuantCmdlet).Assembly })
