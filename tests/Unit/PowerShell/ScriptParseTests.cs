@@ -25,6 +25,24 @@ public sealed class ScriptParseTests
         Assert.True(errors.Length == 0, relative + ": " + string.Join("; ", errors.Select(e => $"{e.Extent.StartLineNumber}:{e.Extent.StartColumnNumber} {e.Message}")));
     }
 
+    [Theory]
+    [InlineData("examples/calibrate-shards.ps1", "Largest range difference, merged vs whole: 0")]
+    [InlineData("examples/accuracy-driven.ps1", "Automatic search    : target met: True")]
+    public void ExamplesRunInTheHostedEngine(string relative, string expected)
+    {
+        // These examples use only the engine's core cmdlets, so they run here as under pwsh.
+        string outDir = Directory.CreateTempSubdirectory("evoquant-example").FullName;
+        try
+        {
+            using var ps = new PowerShellSession();
+            var r = ps.Run("& $args[0] -OutDir $args[1]", Path.Combine(TestData.RepoRoot, relative), outDir);
+            Assert.True(r.Errors.Count == 0, string.Join("\n", r.Errors));
+            string text = string.Join("\n", r.Output.Select(o => o.ToString()));
+            Assert.Contains(expected, text);
+        }
+        finally { Directory.Delete(outDir, true); }
+    }
+
     [Fact]
     public void EveryCmdletHasAPesterSuiteAndThereIsAWorkflowSuite()
     {
