@@ -79,6 +79,7 @@ Describe 'Invoke-Quantization' {
             $q.TargetMet | Should -BeOfType ([bool])
             $q.ExcludedByAccuracySearch | ForEach-Object { $_ | Should -BeIn $Model.Nodes.Name }
             foreach ($n in $q.ExcludedByAccuracySearch) { $q.QuantizedNodes.Name | Should -Not -Contain $n }
+            ($q.AccuracySteps | Format-Table | Out-String -Width 120) | Should -Match 'Step\s+InFloat\s+Sqnr'
         }
 
         It 'keeps nodes in float until -TargetAccuracyDrop is met with labels' {

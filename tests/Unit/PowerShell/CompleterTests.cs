@@ -155,6 +155,23 @@ public sealed class CompleterTests : IDisposable
     }
 
     [Fact]
+    public void TabExpansion2FindsTheModelInACalibrationTableOrAQuantizationResult()
+    {
+        string dataSet = Path.Combine(TestData.SharedModels, "fashion-cnn", "test_data_set_0");
+        string output = Path.Combine(Path.GetTempPath(), $"evoquant-compl-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            string setup = $"$cal = Measure-Calibration -Model '{TestData.FashionCnn}' -InputPath '{dataSet}'; " +
+                           $"$q = Invoke-Quantization -Model $cal -Path '{output}' -Force";
+            Assert.Contains("/stem/stem.0/Conv", TabExpand(setup, "Invoke-Quantization -Model $cal -ExcludeNode /stem/stem.0/C"));
+            // The candidate's model is the quantized one: it has QuantizeLinear nodes the float model lacks.
+            var ops = TabExpand(setup, "Test-EvoCompletion -Reference $q -OpType Q");
+            Assert.Contains("QuantizeLinear", ops);
+        }
+        finally { File.Delete(output); }
+    }
+
+    [Fact]
     public void TabExpansion2CompletesNodeNamesFromAPathOnTheCommandLine()
     {
         var got = TabExpand("", $"Test-EvoCompletion -Model '{TestData.FashionCnn}' -ExcludeNode /stem/stem.0/");

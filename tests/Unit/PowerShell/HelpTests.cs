@@ -126,7 +126,7 @@ public sealed class HelpTests : IDisposable
         string text = string.Join("\n", r.Output.Select(o => o.ToString()));
         Assert.StartsWith("TOPIC", text.TrimStart());
         foreach (var must in new[] { "about_EvoQuant", "SHORT DESCRIPTION", "Get-OnnxGraph", "Measure-Calibration", "Invoke-Quantization",
-                     "Compare-QuantAccuracy", "Export-CalibrationTable", "Import-CalibrationTable", "-Merge", "-OutFile", "-ExcludeNode", "Suggestion", "Accuracy-driven", "TROUBLESHOOTING", "GetOnnxGraphModelNotFound",
+                     "Compare-QuantAccuracy", "Export-CalibrationTable", "Import-CalibrationTable", "-Merge", "-OutFile", "-ExcludeNode", "Suggestion", "Accuracy-driven", "-TargetAccuracyDrop", "-MinimumSqnr", "TROUBLESHOOTING", "GetOnnxGraphModelNotFound",
                      "RecommendedAction", "PowerShell 7.4" })
             Assert.Contains(must, text);
         // Plain text at most 80 columns wide, except code lines (indented by 8).
