@@ -26,13 +26,18 @@ public static class BiasQuantizer
 
     /// <summary>Quantized bias values (int32, zero point 0).</summary>
     /// <param name="bias">One value per output channel.</param>
+    /// <param name="inputScale">Scale of the activation the weight multiplies.</param>
     /// <param name="weightScales">One scale (per-tensor weight) or one per bias element (per-channel weight).</param>
     /// <param name="clipped">True when at least one value saturated at the int32 limits.</param>
     /// <exception cref="ArgumentException">Scale count is neither 1 nor bias.Length; a bias value is NaN.</exception>
     public static int[] Quantize(ReadOnlySpan<float> bias, float inputScale, ReadOnlySpan<float> weightScales, out bool clipped)
         => Quantize(bias, inputScale, weightScales, 1f, out clipped);
 
-    /// <inheritdoc cref="Quantize(ReadOnlySpan{float}, float, ReadOnlySpan{float}, out bool)"/>
+    /// <summary>Quantized bias values (int32, zero point 0) for a bias multiplied by Gemm's beta.</summary>
+    /// <param name="bias">One value per output channel.</param>
+    /// <param name="inputScale">Scale of the activation the weight multiplies.</param>
+    /// <param name="weightScales">One scale (per-tensor weight) or one per bias element (per-channel weight).</param>
+    /// <param name="clipped">True when at least one value saturated at the int32 limits.</param>
     /// <param name="beta">Gemm's beta: the bias is multiplied by it, so its scale is too.</param>
     public static int[] Quantize(ReadOnlySpan<float> bias, float inputScale, ReadOnlySpan<float> weightScales, float beta, out bool clipped)
     {
