@@ -157,6 +157,12 @@ public static class ErrorMetrics
             mx = Vector128.ConditionalSelect(Vector128.GreaterThan(abs, mx), abs, mx);
         }
 
+        public void Merge(in Sums o)
+        {
+            RefSq += o.RefSq; CandSq += o.CandSq; Dot += o.Dot; DiffSq += o.DiffSq; AbsDiff += o.AbsDiff;
+            MaxAbsDiff = Math.Max(MaxAbsDiff, o.MaxAbsDiff);
+        }
+
         public readonly ErrorSummary ToSummary(long count)
         {
             bool nan = double.IsNaN(AbsDiff) || double.IsNaN(RefSq) || double.IsNaN(CandSq);
