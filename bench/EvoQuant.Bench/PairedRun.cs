@@ -10,7 +10,7 @@ namespace EvoQuant.Bench;
 /// </summary>
 public static class PairedRun
 {
-    public static void Run(int rounds)
+    public static void Run(int rounds, string? filter = null)
     {
         var b = new KernelBenchmarks();
         b.Setup();
@@ -27,6 +27,9 @@ public static class PairedRun
             ("ORT QuantizeLinear int8", 5, b.OrtQuantize),
             ("ORT DequantizeLinear int8", 5, b.OrtDequantize),
         };
+        // Optional substring filter; the copy baseline and ORT rows always stay for the ratios.
+        if (filter != null)
+            cases = cases.Where((c, k) => k == 0 || k >= 8 || c.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToArray();
         var times = cases.Select(_ => new List<double>()).ToArray();
         for (int w = 0; w < 3; w++) foreach (var c in cases) c.Body();
         for (int r = 0; r < rounds; r++)
@@ -40,7 +43,7 @@ public static class PairedRun
 
         double copyMin = times[0].Min();
         double copyGBs = KernelBenchmarks.N * 8 / copyMin / 1e6;
-        double ortQ = times[8].Min(), ortDq = times[9].Min();
+        double ortQ = times[^2].Min(), ortDq = times[^1].Min();
         Console.WriteLine($"| Kernel | min ms | median ms | G elements/s | GB/s | % of copy-bound ceiling | vs ORT (time ratio) |");
         Console.WriteLine($"|---|---:|---:|---:|---:|---:|---:|");
         for (int k = 0; k < cases.Length; k++)
@@ -50,7 +53,8 @@ public static class PairedRun
             double eps = KernelBenchmarks.N / min / 1e6;                  // G elements/s
             double gbs = eps * cases[k].BytesPerElement;
             double ceiling = copyGBs / cases[k].BytesPerElement;           // G elements/s at copy bandwidth
-            string vsOrt = k is 1 or 2 ? $"{min / ortQ:F2}" : k == 3 ? $"{min / ortDq:F2}" : "";
+            string name = cases[k].Name;
+            string vsOrt = name.StartsWith("Quantize") ? $"{min / ortQ:F2}" : name.StartsWith("Dequantize") ? $"{min / ortDq:F2}" : "";
             Console.WriteLine($"| {cases[k].Name} | {min:F2} | {median:F2} | {eps:F2} | {gbs:F1} | {100 * eps / ceiling:F0} % | {vsOrt} |");
         }
     }

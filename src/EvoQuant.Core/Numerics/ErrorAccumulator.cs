@@ -12,7 +12,8 @@ public sealed class ErrorAccumulator
     /// <summary>Elements seen so far.</summary>
     public long Count { get; private set; }
 
-    /// <summary>Adds one batch. <exception cref="ArgumentException">Length mismatch.</exception></summary>
+    /// <summary>Adds one batch.</summary>
+    /// <exception cref="ArgumentException">Length mismatch.</exception>
     public void Add(ReadOnlySpan<float> reference, ReadOnlySpan<float> candidate)
     {
         var s = ErrorMetrics.Sums.Compute(reference, candidate);
