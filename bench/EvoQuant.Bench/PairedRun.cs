@@ -24,12 +24,14 @@ public static class PairedRun
             ("Histogram 2048 bins", 4, b.Histogram),
             ("Abs histogram 2048 bins", 4, b.AbsHistogram),
             ("SQNR", 8, () => b.Sqnr()),
+            ("Quantize int8, all cores", 5, b.QuantizeInt8Parallel),
+            ("Histogram 2048 bins, all cores", 4, b.HistogramParallel),
             ("ORT QuantizeLinear int8", 5, b.OrtQuantize),
             ("ORT DequantizeLinear int8", 5, b.OrtDequantize),
         };
         // Optional substring filter; the copy baseline and ORT rows always stay for the ratios.
         if (filter != null)
-            cases = cases.Where((c, k) => k == 0 || k >= 8 || c.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToArray();
+            cases = cases.Where((c, k) => k == 0 || c.Name.StartsWith("ORT") || c.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToArray();
         var times = cases.Select(_ => new List<double>()).ToArray();
         for (int w = 0; w < 3; w++) foreach (var c in cases) c.Body();
         for (int r = 0; r < rounds; r++)
@@ -54,7 +56,7 @@ public static class PairedRun
             double gbs = eps * cases[k].BytesPerElement;
             double ceiling = copyGBs / cases[k].BytesPerElement;           // G elements/s at copy bandwidth
             string name = cases[k].Name;
-            string vsOrt = name.StartsWith("Quantize") ? $"{min / ortQ:F2}" : name.StartsWith("Dequantize") ? $"{min / ortDq:F2}" : "";
+            string vsOrt = name.StartsWith("Quantize") && !name.Contains("cores") ? $"{min / ortQ:F2}" : name.StartsWith("Dequantize") ? $"{min / ortDq:F2}" : "";
             Console.WriteLine($"| {cases[k].Name} | {min:F2} | {median:F2} | {eps:F2} | {gbs:F1} | {100 * eps / ceiling:F0} % | {vsOrt} |");
         }
     }
