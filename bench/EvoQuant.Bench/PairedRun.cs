@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EvoQuant.Numerics;
 
 namespace EvoQuant.Bench;
 
@@ -6,7 +7,7 @@ namespace EvoQuant.Bench;
 /// `dotnet run -c Release --project bench/EvoQuant.Bench -- --paired [rounds]`: runs every kernel
 /// benchmark once per round, in rotation, and reports the minimum and median time of each. On shared,
 /// noisy cores this keeps the ratios honest: each kernel sees the same background load, and the minimum
-/// approximates the unloaded cost. BenchmarkDotNet (the default mode) remains the reference harness.
+/// approximates the unloaded cost. An untimed read of a separate 64 MB buffer precedes every call. BenchmarkDotNet (the default mode) remains the reference harness.
 /// </summary>
 public static class PairedRun
 {
@@ -33,10 +34,15 @@ public static class PairedRun
         if (filter != null)
             cases = cases.Where((c, k) => k == 0 || c.Name.StartsWith("ORT") || c.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToArray();
         var times = cases.Select(_ => new List<double>()).ToArray();
+        // Before each timed call, an untimed pass over another 64 MB evicts the previous kernel's dirty
+        // lines, so no kernel pays for its predecessor's write-backs (the copy leaves 64 MB of them).
+        var flush = new float[KernelBenchmarks.N];
+        flush.AsSpan().Fill(1f);
         for (int w = 0; w < 3; w++) foreach (var c in cases) c.Body();
         for (int r = 0; r < rounds; r++)
             for (int k = 0; k < cases.Length; k++)
             {
+                Kernels.MaxAbs(flush);
                 long t0 = Stopwatch.GetTimestamp();
                 cases[k].Body();
                 times[k].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
