@@ -127,7 +127,7 @@ public static class HtmlReport
             h.Append(CultureInfo.InvariantCulture, $"<rect class=\"{cls}\" data-tensor=\"{E(t.Tensor)}\" data-sqnr=\"{Db(t.Sqnr)}\" x=\"{F(left + i * barWidth + 0.5)}\" y=\"{F(y)}\" width=\"{F(Math.Max(1, barWidth - 1))}\" height=\"{F(hgt)}\">")
              .Append("<title>").Append(E($"{t.Tensor} ({t.Node ?? "input"}): {Db(t.Sqnr)}")).Append("</title></rect>\n");
         }
-        h.Append(CultureInfo.InvariantCulture, $"<text class=\"axis\" x=\"{F(left)}\" y=\"{F(height + top + 24)}\">graph order →  (SQNR in dB)</text>\n</svg>\n");
+        h.Append(CultureInfo.InvariantCulture, $"<text class=\"axis-l\" x=\"{F(left)}\" y=\"{F(height + top + 24)}\">graph order →  (SQNR in dB)</text>\n</svg>\n");
     }
 
     /// <summary>Histograms of the reference values of the worst activations, with the range the
@@ -142,8 +142,10 @@ public static class HtmlReport
             var hist = report.Histograms[t.Tensor];
             if (hist.Count == 0) continue;
             const double w = 300, hh = 120;
-            double lo = hist.Low, hi = hist.High;
+            // The axis spans the data and the marked range, not the histogram's grown bin range.
+            double lo = hist.DataMin, hi = hist.DataMax;
             if (t.QuantRangeMin is double qa && t.QuantRangeMax is double qb) { lo = Math.Min(lo, qa); hi = Math.Max(hi, qb); }
+            if (!(hi > lo)) hi = lo + 1;
             double X(double v) => w * (v - lo) / (hi - lo);
             var counts = hist.GetCounts();
             double peak = Math.Log10(1 + counts.Max());

@@ -83,6 +83,14 @@ internal sealed class PerTensorPlan
         int index = 0;
         foreach (var c in cg.Nodes)
         {
+            if (c.OpType is "QLinearConv" or "QLinearMatMul" or "QGemm")
+            {
+                // QOperator: weights only; an integer node is not re-run alone on float inputs here.
+                var rq = refNodes.Where(n => n.Name.Length > 0 && c.Name.StartsWith(n.Name, StringComparison.Ordinal) && c.OpType.EndsWith(n.OpType, StringComparison.Ordinal))
+                    .MaxBy(n => n.Name.Length); // "conv10_quant" belongs to "conv10", not "conv1"
+                CompareWeights(c, rq, rg, cg, candidate, reference, weights, refOrder);
+                continue;
+            }
             if (!quantizedNodes.Contains(c)) continue;
             var r = c.Name.Length > 0 ? refByName.GetValueOrDefault(c.Name) : null;
             r ??= c.Output.Select(o => refProducer.GetValueOrDefault(o)).FirstOrDefault(n => n != null && n.OpType == c.OpType);
@@ -133,7 +141,8 @@ internal sealed class PerTensorPlan
         int k = refNode.Output.IndexOf(tensor);
         // QOperator: the quantizer names the integer node after the float one (Conv -> "<name>_quant").
         var c = cg.Nodes.FirstOrDefault(n => n.Name == refNode.Name && n.OpType != refNode.OpType && n.Output.Count > k)
-             ?? cg.Nodes.FirstOrDefault(n => n.Name.StartsWith(refNode.Name, StringComparison.Ordinal) && n.OpType.StartsWith("QLinear", StringComparison.Ordinal) && n.Output.Count > k);
+             ?? cg.Nodes.Where(n => n.Name.StartsWith(refNode.Name, StringComparison.Ordinal) && n.OpType.StartsWith("QLinear", StringComparison.Ordinal) && n.Output.Count > k)
+                    .MinBy(n => n.Name.Length);
         if (c == null) return null;
         string ct = c.Output[k];
         // A name the reference uses for another tensor means the node was fused with its successor
@@ -331,35 +340,56 @@ internal sealed class PerTensorPlan
         return clone.Name;
     }
 
-    /// <summary>Each float weight of the reference node against the candidate's DequantizeLinear of its integer version.</summary>
+    /// <summary>Each float weight of the reference node against its dequantized integer version in the
+    /// candidate: a DequantizeLinear of an integer constant (QDQ), or the weight inputs of a QLinearConv /
+    /// QLinearMatMul / QGemm (QOperator: weight, scale, zero point at inputs 3, 4, 5).</summary>
     private static void CompareWeights(NodeProto c, NodeProto? r, GraphView rg, GraphView cg, OnnxModel candidate, OnnxModel reference,
         List<TensorComparison> rows, Dictionary<string, int> refOrder)
     {
         if (r == null) return;
-        for (int j = 0; j < c.Input.Count && j < r.Input.Count; j++)
+        bool qop = c.OpType is "QLinearConv" or "QLinearMatMul" or "QGemm";
+        for (int j = 0; j < r.Input.Count; j++)
         {
             string w = r.Input[j];
             var rw = rg.GetConstant(w);
             if (rw == null || rw.DataType != ElementTypes.Float) continue;
-            var dq = cg.Producer(c.Input[j]);
-            if (dq?.OpType != "DequantizeLinear" || !cg.IsConstant(dq.Input[0])) continue;
-            float[]? deq = Dequantize(dq, cg, candidate);
+            float[]? deq;
+            string candName;
+            if (qop)
+            {
+                if (j != 1 || c.Input.Count < 6 || !cg.IsConstant(c.Input[3])) continue;
+                // Per-channel QOperator weights are sliced along the output channels: axis 0 for Conv
+                // and transposed Gemm, 1 for MatMul and plain Gemm.
+                bool transB = c.Attribute.Any(a => a.Name == "transB" && a.I != 0);
+                int axis = c.OpType == "QLinearConv" || (c.OpType == "QGemm" && transB) ? 0 : 1;
+                deq = Dequantize(c.Input[3], c.Input[4], c.Input[5], axis, cg, candidate);
+                candName = c.Input[3];
+            }
+            else
+            {
+                if (j >= c.Input.Count) continue;
+                var dq = cg.Producer(c.Input[j]);
+                if (dq?.OpType != "DequantizeLinear" || !cg.IsConstant(dq.Input[0])) continue;
+                long axisAttr = dq.Attribute.FirstOrDefault(a => a.Name == "axis")?.I ?? 1;
+                deq = Dequantize(dq.Input[0], dq.Input[1], dq.Input.Count > 2 ? dq.Input[2] : "", (int)axisAttr, cg, candidate);
+                candName = dq.Output[0];
+            }
             if (deq == null) continue;
             float[] refValues = reference.GetFloats(rw);
             if (deq.Length != refValues.Length) continue;
             var s = ErrorMetrics.Summarize(refValues, deq);
             int order = r.Output.Count > 0 ? refOrder.GetValueOrDefault(r.Output[0], -1) : -1;
-            rows.Add(TensorComparison.From(w, TensorKind.Weight, DisplayName(r), r.OpType, order, dq.Output[0], s, null));
+            rows.Add(TensorComparison.From(w, TensorKind.Weight, DisplayName(r), r.OpType, order, candName, s, null));
         }
     }
 
-    /// <summary>x = (q - zp) * scale, per tensor or per axis; null for encodings we do not read (4-bit).</summary>
-    private static float[]? Dequantize(NodeProto dq, GraphView cg, OnnxModel candidate)
+    /// <summary>x = (q - zp) * scale, per tensor or per axis; null for encodings we do not read (4-bit, blocked).</summary>
+    private static float[]? Dequantize(string quantized, string scale, string zeroPoint, int axis, GraphView cg, OnnxModel candidate)
     {
-        var qt = cg.GetConstant(dq.Input[0])!;
-        var st = cg.GetConstant(dq.Input[1]);
-        var zt = dq.Input.Count > 2 && dq.Input[2].Length > 0 ? cg.GetConstant(dq.Input[2]) : null;
-        if (st == null) return null;
+        var qt = cg.GetConstant(quantized);
+        var st = cg.GetConstant(scale);
+        var zt = zeroPoint.Length > 0 ? cg.GetConstant(zeroPoint) : null;
+        if (qt == null || st == null) return null;
         float[] q, s, z;
         try
         {
@@ -374,10 +404,9 @@ internal sealed class PerTensorPlan
             for (int i = 0; i < q.Length; i++) r[i] = (q[i] - z[0]) * s[0];
             return r;
         }
-        long axisAttr = dq.Attribute.FirstOrDefault(a => a.Name == "axis")?.I ?? 1;
         var dims = qt.Dims.ToArray();
-        int axis = (int)(axisAttr < 0 ? axisAttr + dims.Length : axisAttr);
-        if (axis < 0 || axis >= dims.Length || dims[axis] != s.Length) return null;
+        if (axis < 0) axis += dims.Length;
+        if (axis < 0 || axis >= dims.Length || dims[axis] != s.Length || z.Length != s.Length) return null;
         long inner = 1;
         for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
         var result = new float[q.Length];
