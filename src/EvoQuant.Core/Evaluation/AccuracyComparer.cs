@@ -64,12 +64,14 @@ public static partial class AccuracyComparer
         foreach (var batch in Batches(reference, items, options))
         {
             ct.ThrowIfCancellationRequested();
-            var r = refRunner.Run(batch.Inputs, refRequest);
-            var c = candRunner.Run(batch.Inputs, candRequest);
+            using var r = refRunner.Run(batch.Inputs, refRequest);
+            using var c = candRunner.Run(batch.Inputs, candRequest);
             for (int i = 0; i < outputs.Count; i++)
             {
-                var (rd, rs) = r[outputs[i].Reference];
-                var (cd, cs) = c[outputs[i].Candidate];
+                var rd = r.Data(outputs[i].Reference);
+                var cd = c.Data(outputs[i].Candidate);
+                var rs = r.Shape(outputs[i].Reference);
+                var cs = c.Shape(outputs[i].Candidate);
                 if (rd.Length != cd.Length)
                     throw new InvalidOperationException($"Output '{outputs[i].Reference}' has shape [{string.Join(",", rs)}] in the reference but [{string.Join(",", cs)}] in the candidate.");
                 outputAcc[i].Add(rd, cd);
@@ -92,22 +94,22 @@ public static partial class AccuracyComparer
             }
             for (int i = 0; i < activations.Count; i++)
             {
-                var rd = r[activations[i].ReferenceOutput].Data;
-                var cd = c[activations[i].CandidateOutput].Data;
+                var rd = r.Data(activations[i].ReferenceOutput);
+                var cd = c.Data(activations[i].CandidateOutput);
                 if (rd.Length != cd.Length) continue; // a layout the candidate changed: not comparable element-wise
                 activationAcc[i].Add(rd, cd);
                 histograms[i].Add(rd);
             }
             for (int i = 0; i < branches.Count; i++)
             {
-                var rd = r[branches[i].ReferenceOutput].Data;
-                var od = r[branches[i].OwnOutput].Data;
+                var rd = r.Data(branches[i].ReferenceOutput);
+                var od = r.Data(branches[i].OwnOutput);
                 if (rd.Length == od.Length) branchAcc[i].Add(rd, od);
             }
             for (int i = 0; i < qdqs.Count; i++)
             {
-                var rd = r[qdqs[i].ReferenceOutput].Data;
-                var qd = r[qdqs[i].QdqOutput].Data;
+                var rd = r.Data(qdqs[i].ReferenceOutput);
+                var qd = r.Data(qdqs[i].QdqOutput);
                 if (rd.Length == qd.Length) qdqAcc[i].Add(rd, qd);
             }
             rows += batch.Rows;
@@ -150,10 +152,13 @@ public static partial class AccuracyComparer
         {
             var a = activations[i];
             if (activationAcc[i].Count == 0) continue;
-            var range = options.CalibrationRanges != null && options.CalibrationRanges.TryGetValue(a.Tensor, out var cr)
-                ? ((double)cr.Min, (double)cr.Max) : a.QuantRange;
-            tensorRows.Add(TensorComparison.From(a.Tensor, TensorKind.Activation, a.Node, a.OpType, a.Order, a.CandidateTensor, activationAcc[i].Summary, range)
-                with { QdqSqnr = qdqSqnr.TryGetValue(a.Tensor, out var own) ? own : null });
+            (float Min, float Max)? calibrated = options.CalibrationRanges != null && options.CalibrationRanges.TryGetValue(a.Tensor, out var cr) ? cr : null;
+            tensorRows.Add(TensorComparison.From(a.Tensor, TensorKind.Activation, a.Node, a.OpType, a.Order, a.CandidateTensor, activationAcc[i].Summary, a.QuantRange) with
+            {
+                QdqSqnr = qdqSqnr.TryGetValue(a.Tensor, out var own) ? own : null,
+                CalibrationMin = calibrated?.Min,
+                CalibrationMax = calibrated?.Max,
+            });
             histogramMap[a.Tensor] = histograms[i];
         }
         if (plan != null) tensorRows.AddRange(plan.Weights);

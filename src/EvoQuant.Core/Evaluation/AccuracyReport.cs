@@ -120,6 +120,10 @@ public sealed record TensorComparison
     public double? QuantRangeMin { get; init; }
     public double? QuantRangeMax { get; init; }
 
+    /// <summary>The calibrated range of this tensor, when the comparison was given one.</summary>
+    public double? CalibrationMin { get; init; }
+    public double? CalibrationMax { get; init; }
+
     internal static TensorComparison From(string tensor, TensorKind kind, string? node, string? opType, int order, string candidate, ErrorSummary s, (double, double)? range) => new()
     {
         Tensor = tensor, Kind = kind, Node = node, OpType = opType, Order = order, CandidateTensor = candidate,

@@ -131,12 +131,12 @@ public static class HtmlReport
     }
 
     /// <summary>Histograms of the reference values of the worst activations, with the range the
-    /// candidate's quantization represents (or the calibration range given) marked.</summary>
+    /// candidate's quantization represents (dashed red) and the calibrated range, when given (green).</summary>
     private static void AppendHistograms(StringBuilder h, AccuracyReport report)
     {
         var worst = report.Tensors.Where(t => t.Kind == TensorKind.Activation && report.Histograms.ContainsKey(t.Tensor)).Take(HistogramCount).ToList();
         if (worst.Count == 0) return;
-        h.Append("<h2>Activation histograms of the worst tensors</h2>\n<div class=\"hists\">\n");
+        h.Append("<h2>Activation histograms of the worst tensors</h2>\n<p>Log-scale counts of the reference values; dashed red: the range the quantized model represents; green: the calibrated range.</p>\n<div class=\"hists\">\n");
         foreach (var t in worst)
         {
             var hist = report.Histograms[t.Tensor];
@@ -145,6 +145,7 @@ public static class HtmlReport
             // The axis spans the data and the marked range, not the histogram's grown bin range.
             double lo = hist.DataMin, hi = hist.DataMax;
             if (t.QuantRangeMin is double qa && t.QuantRangeMax is double qb) { lo = Math.Min(lo, qa); hi = Math.Max(hi, qb); }
+            if (t.CalibrationMin is double ca && t.CalibrationMax is double cb) { lo = Math.Min(lo, ca); hi = Math.Max(hi, cb); }
             if (!(hi > lo)) hi = lo + 1;
             double X(double v) => w * (v - lo) / (hi - lo);
             var counts = hist.GetCounts();
@@ -163,7 +164,12 @@ public static class HtmlReport
             if (t.QuantRangeMin is double rmin && t.QuantRangeMax is double rmax)
             {
                 foreach (var v in new[] { rmin, rmax })
-                    h.Append(CultureInfo.InvariantCulture, $"<line class=\"range-marker\" x1=\"{F(X(v))}\" x2=\"{F(X(v))}\" y1=\"0\" y2=\"{hh}\"><title>{E($"range {G(rmin)} .. {G(rmax)}")}</title></line>\n");
+                    h.Append(CultureInfo.InvariantCulture, $"<line class=\"range-marker\" x1=\"{F(X(v))}\" x2=\"{F(X(v))}\" y1=\"0\" y2=\"{hh}\"><title>{E($"quantized range {G(rmin)} .. {G(rmax)}")}</title></line>\n");
+            }
+            if (t.CalibrationMin is double cmin && t.CalibrationMax is double cmax)
+            {
+                foreach (var v in new[] { cmin, cmax })
+                    h.Append(CultureInfo.InvariantCulture, $"<line class=\"calibration-marker\" x1=\"{F(X(v))}\" x2=\"{F(X(v))}\" y1=\"0\" y2=\"{hh}\"><title>{E($"calibrated range {G(cmin)} .. {G(cmax)}")}</title></line>\n");
             }
             h.Append(CultureInfo.InvariantCulture, $"<text class=\"axis-l\" x=\"0\" y=\"{hh + 13}\">{E(G(lo))}</text><text class=\"axis\" x=\"{w}\" y=\"{hh + 13}\">{E(G(hi))}</text>\n</svg></figure>\n");
         }
@@ -188,6 +194,7 @@ public static class HtmlReport
         .hist figcaption { font-size: 0.8em; max-width: 300px; overflow-wrap: anywhere; }
         .hist-bin { fill: #7a9cc6; }
         .range-marker { stroke: #d03c3c; stroke-width: 2; stroke-dasharray: 4 2; }
+        .calibration-marker { stroke: #2a9d4a; stroke-width: 1.5; }
         pre.suggestion { background: #f6f6f6; padding: 0.5em; white-space: pre-wrap; }
 
         """;
