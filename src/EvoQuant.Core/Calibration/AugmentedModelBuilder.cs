@@ -26,4 +26,32 @@ public static class AugmentedModelBuilder
         }
         return model.With(proto);
     }
+
+    /// <summary>Suffixes of the outputs <see cref="BuildWithReductions"/> adds for a tensor.</summary>
+    public const string MinSuffix = "__evoquant_min", MaxSuffix = "__evoquant_max", SizeSuffix = "__evoquant_size";
+
+    /// <summary>A new model that outputs, for each tensor, its minimum, maximum and element count
+    /// (ReduceMin / ReduceMax over all axes, Size) instead of the tensor itself: ONNX Runtime then frees
+    /// every activation as it goes, so MinMax calibration needs no more memory than inference.</summary>
+    public static OnnxModel BuildWithReductions(OnnxModel model, IEnumerable<string> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var proto = model.CloneProto();
+        var graph = proto.Graph;
+        var inputs = new HashSet<string>(graph.Input.Select(i => i.Name), StringComparer.Ordinal);
+        foreach (string t in tensors.Distinct())
+        {
+            if (inputs.Contains(t)) continue;
+            foreach (var (op, suffix) in new[] { ("ReduceMin", MinSuffix), ("ReduceMax", MaxSuffix), ("Size", SizeSuffix) })
+            {
+                var node = new NodeProto { OpType = op, Name = t + suffix };
+                node.Input.Add(t);
+                node.Output.Add(t + suffix);
+                if (op != "Size") node.Attribute.Add(new AttributeProto { Name = "keepdims", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+                graph.Node.Add(node);
+                graph.Output.Add(new ValueInfoProto { Name = t + suffix });
+            }
+        }
+        return model.With(proto);
+    }
 }

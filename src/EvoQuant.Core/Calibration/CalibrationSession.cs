@@ -14,53 +14,78 @@ namespace EvoQuant.Calibration;
 /// Optimizations are off (ORT_DISABLE_ALL) so that tensor names stay those of the model.</summary>
 public sealed class CalibrationSession : IDisposable
 {
-    private readonly InferenceSession _session;
+    private readonly InferenceSession _session = null!;
     private readonly RunOptions _runOptions = new();
     private readonly List<string> _fetch = new();
+    private readonly List<string> _tensors = new();
     private readonly List<string> _fromInputs = new();
     private readonly List<SkippedTensor> _skipped;
     private readonly HashSet<string> _inputNames;
 
     /// <summary>The tensors this session calibrates (graph inputs first, then fetched outputs).</summary>
-    public IReadOnlyList<string> Tensors => _fromInputs.Concat(_fetch).ToList();
+    public IReadOnlyList<string> Tensors => _fromInputs.Concat(_tensors).ToList();
 
     /// <summary>Tensors left out: by the selector, and those ONNX Runtime reports as non-float.</summary>
     public IReadOnlyList<SkippedTensor> Skipped => _skipped;
 
     /// <summary>The augmented model the session runs.</summary>
-    public OnnxModel AugmentedModel { get; }
+    public OnnxModel AugmentedModel { get; } = null!;
 
-    public CalibrationSession(OnnxModel model, TensorSelection selection, int intraOpThreads = 0)
+    /// <summary>Whether ONNX Runtime reduces each tensor to its min, max and size inside the graph
+    /// (MinMax only): activations are then freed during the run instead of all being returned.</summary>
+    public bool ReducesInGraph { get; }
+
+    public CalibrationSession(OnnxModel model, TensorSelection selection, int intraOpThreads = 0, bool reduceInGraph = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(selection);
         _skipped = selection.Skipped.ToList();
         _inputNames = model.Graph.RuntimeInputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-        AugmentedModel = AugmentedModelBuilder.Build(model, selection.Tensors.Where(t => !_inputNames.Contains(t)), selection.KnownTypes);
+        var fetched = selection.Tensors.Where(t => !_inputNames.Contains(t)).ToList();
+        _fromInputs.AddRange(selection.Tensors.Where(_inputNames.Contains));
 
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         if (intraOpThreads > 0) options.IntraOpNumThreads = intraOpThreads;
-        try { _session = new InferenceSession(AugmentedModel.ToBytes(), options); }
-        catch (OnnxRuntimeException e)
+        if (reduceInGraph)
         {
-            throw new OnnxModelException(ModelErrorKind.Invalid, $"ONNX Runtime cannot load the model for calibration: {e.Message}", model.Path, e);
+            // Falls back to fetching whole tensors when the runtime lacks a reduction for some type.
+            var reduced = AugmentedModelBuilder.BuildWithReductions(model, fetched);
+            try
+            {
+                _session = new InferenceSession(reduced.ToBytes(), options);
+                AugmentedModel = reduced;
+                ReducesInGraph = true;
+            }
+            catch (OnnxRuntimeException) { }
+        }
+        if (_session == null)
+        {
+            AugmentedModel = AugmentedModelBuilder.Build(model, fetched, selection.KnownTypes);
+            try { _session = new InferenceSession(AugmentedModel.ToBytes(), options); }
+            catch (OnnxRuntimeException e)
+            {
+                throw new OnnxModelException(ModelErrorKind.Invalid, $"ONNX Runtime cannot load the model for calibration: {e.Message}", model.Path, e);
+            }
         }
 
         var outputs = _session.OutputMetadata;
-        foreach (string t in selection.Tensors)
+        foreach (string t in fetched)
         {
-            if (_inputNames.Contains(t))
-            {
-                _fromInputs.Add(t);
-                continue;
-            }
-            if (!outputs.TryGetValue(t, out var meta)) { _skipped.Add(new SkippedTensor(t, "ONNX Runtime does not expose it as an output")); continue; }
+            string probe = ReducesInGraph ? t + AugmentedModelBuilder.MinSuffix : t;
+            if (!outputs.TryGetValue(probe, out var meta)) { _skipped.Add(new SkippedTensor(t, "ONNX Runtime does not expose it as an output")); continue; }
             if (!meta.IsTensor || meta.ElementDataType is not (TensorElementType.Float or TensorElementType.Float16))
             {
                 _skipped.Add(new SkippedTensor(t, $"ONNX Runtime reports element type {meta.ElementDataType}, not float"));
                 continue;
             }
-            _fetch.Add(t);
+            _tensors.Add(t);
+            if (ReducesInGraph)
+            {
+                _fetch.Add(t + AugmentedModelBuilder.MinSuffix);
+                _fetch.Add(t + AugmentedModelBuilder.MaxSuffix);
+                _fetch.Add(t + AugmentedModelBuilder.SizeSuffix);
+            }
+            else _fetch.Add(t);
         }
     }
 
@@ -92,8 +117,12 @@ public sealed class CalibrationSession : IDisposable
             }
             using (results)
             {
-                int k = 0;
-                foreach (var r in results) Update(calibrator, _fetch[k++], r);
+                if (ReducesInGraph) UpdateReduced(calibrator, results);
+                else
+                {
+                    int k = 0;
+                    foreach (var r in results) Update(calibrator, _fetch[k++], r);
+                }
             }
         }
         finally
@@ -119,6 +148,21 @@ public sealed class CalibrationSession : IDisposable
         }
         finally { ArrayPool<float>.Shared.Return(buf); }
     }
+
+    private void UpdateReduced(ICalibrator calibrator, IReadOnlyList<OrtValue> results)
+    {
+        if (calibrator is not MinMaxCalibrator minMax)
+            throw new InvalidOperationException("A session that reduces in the graph feeds MinMax calibrators only.");
+        for (int k = 0; k < _tensors.Count; k++)
+        {
+            long size = results[3 * k + 2].GetTensorDataAsSpan<long>()[0];
+            if (size == 0) continue;
+            minMax.UpdateExtremes(_tensors[k], Scalar(results[3 * k]), Scalar(results[3 * k + 1]), size);
+        }
+    }
+
+    private static float Scalar(OrtValue v) =>
+        v.GetTensorTypeAndShape().ElementDataType == TensorElementType.Float ? v.GetTensorDataAsSpan<float>()[0] : (float)(Half)MemoryMarshal.Cast<Float16, Half>(v.GetTensorDataAsSpan<Float16>())[0];
 
     private static void UpdateFrom(ICalibrator calibrator, string tensor, NamedTensor x)
     {

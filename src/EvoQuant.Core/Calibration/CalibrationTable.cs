@@ -23,6 +23,10 @@ public sealed partial class CalibrationTable
     /// <summary>Name of the calibrated model (informational).</summary>
     public string? ModelName { get; init; }
 
+    /// <summary>The model that was calibrated, when the table was measured in this process (not saved in
+    /// files). It lets a pipeline hand the model on: Measure-Calibration | Invoke-Quantization.</summary>
+    public Onnx.OnnxModel? Model { get; init; }
+
     public CalibrationTable(CalibrationSettings settings, IEnumerable<TensorRange> ranges, IEnumerable<SkippedTensor>? skipped = null)
     {
         ArgumentNullException.ThrowIfNull(settings);

@@ -157,6 +157,11 @@ internal sealed class GridHistogram
         float invW = MathF.ScaleB(1f, -exponent);
         const int Chunk = 4096;
         var scaled = ArrayPool<float>.Shared.Rent(Math.Min(Chunk, x.Length));
+        // Four interleaved counter sets for long batches: runs of equal values (the zeros after a ReLU)
+        // would otherwise serialise on one memory location. Cleared and folded once per batch.
+        int len = _counts.Length;
+        int[]? lanes = x.Length >= 8 * len ? ArrayPool<int>.Shared.Rent(4 * len) : null;
+        if (lanes != null) Array.Clear(lanes, 0, 4 * len);
         try
         {
             for (int at = 0; at < x.Length; at += Chunk)
@@ -166,36 +171,38 @@ internal sealed class GridHistogram
                 if (Absolute) TensorPrimitives.Abs(src, s); else src.CopyTo(s);
                 TensorPrimitives.Multiply(s, invW, s);
                 TensorPrimitives.Floor(s, s);
-                Count4(s);
+                if (lanes != null) Count4(s, lanes.AsSpan(0, 4 * len));
+                else Count1(s);
             }
+            if (lanes != null)
+                for (int j = 0; j < len; j++) _counts[j] += (long)lanes[j] + lanes[len + j] + lanes[2 * len + j] + lanes[3 * len + j];
         }
-        finally { ArrayPool<float>.Shared.Return(scaled); }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scaled);
+            if (lanes != null) ArrayPool<int>.Shared.Return(lanes);
+        }
     }
 
-    // Increments with four interleaved counters per bin: runs of equal values (the zeros after a ReLU)
-    // would otherwise serialise on one memory location.
-    private void Count4(ReadOnlySpan<float> floors)
+    private void Count1(ReadOnlySpan<float> floors)
     {
         var c = _counts;
         int origin = Origin, last = c.Length - 1;
+        foreach (float f in floors) c[Math.Clamp((int)f + origin, 0, last)]++;
+    }
+
+    private void Count4(ReadOnlySpan<float> floors, Span<int> l)
+    {
+        int len = _counts.Length, origin = Origin, last = len - 1;
         int i = 0;
-        if (floors.Length >= 64)
+        for (; i + 4 <= floors.Length; i += 4)
         {
-            int len = c.Length;
-            var lanes = ArrayPool<int>.Shared.Rent(4 * len);
-            var l = lanes.AsSpan(0, 4 * len);
-            l.Clear();
-            for (; i + 4 <= floors.Length; i += 4)
-            {
-                l[Math.Clamp((int)floors[i] + origin, 0, last)]++;
-                l[len + Math.Clamp((int)floors[i + 1] + origin, 0, last)]++;
-                l[2 * len + Math.Clamp((int)floors[i + 2] + origin, 0, last)]++;
-                l[3 * len + Math.Clamp((int)floors[i + 3] + origin, 0, last)]++;
-            }
-            for (int j = 0; j < len; j++) c[j] += (long)l[j] + l[len + j] + l[2 * len + j] + l[3 * len + j];
-            ArrayPool<int>.Shared.Return(lanes);
+            l[Math.Clamp((int)floors[i] + origin, 0, last)]++;
+            l[len + Math.Clamp((int)floors[i + 1] + origin, 0, last)]++;
+            l[2 * len + Math.Clamp((int)floors[i + 2] + origin, 0, last)]++;
+            l[3 * len + Math.Clamp((int)floors[i + 3] + origin, 0, last)]++;
         }
-        for (; i < floors.Length; i++) c[Math.Clamp((int)floors[i] + origin, 0, last)]++;
+        for (; i < floors.Length; i++) l[Math.Clamp((int)floors[i] + origin, 0, last)]++;
     }
 
     private void Increment(int relative) => _counts[Math.Clamp(relative + Origin, 0, _counts.Length - 1)]++;

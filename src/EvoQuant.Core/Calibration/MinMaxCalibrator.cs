@@ -53,6 +53,24 @@ public sealed class MinMaxCalibrator : ICalibrator
         s.Count += values.Length - nonFinite;
     }
 
+    /// <summary>Adds one batch of a tensor known only by its extremes and element count (the in-graph
+    /// reduction). A NaN extreme means the batch held a NaN: the batch is counted as non-finite.</summary>
+    internal void UpdateExtremes(string tensor, float min, float max, long count)
+    {
+        if (!_states.TryGetValue(tensor, out var s)) _states[tensor] = s = new State();
+        if (!float.IsFinite(min) || !float.IsFinite(max))
+        {
+            s.NonFinite += count;
+            return;
+        }
+        s.Min = Math.Min(s.Min, min);
+        s.Max = Math.Max(s.Max, max);
+        s.BatchMinSum += min;
+        s.BatchMaxSum += max;
+        s.Batches++;
+        s.Count += count;
+    }
+
     public void Merge(ICalibrator other)
     {
         if (other is not MinMaxCalibrator o || o.Settings != Settings)

@@ -37,6 +37,7 @@ public static class ModelQuantizer
         return new QuantizationResult
         {
             Model = quantized,
+            SourceModel = model,
             Format = options.Format,
             Mode = options.Mode,
             ActivationType = options.ActivationType,

@@ -56,8 +56,10 @@ public sealed class NodeSelector
         }
         // An op type the user names explicitly may use the format's generic fallback.
         var q = _registry.Find(_format, node.OpType, useFallback: namedType != null);
-        if (q == null)
-            reason = $"op type {node.OpType} has no {_format} quantizer (supported: {string.Join(", ", _registry.SupportedOpTypes(_format))}).";
+        if (q == null && !_registry.HasFallback(_format))
+            reason = $"op type {node.OpType} is not quantized in the {_format} format.";
+        else if (q == null)
+            reason = $"op type {node.OpType} is not quantized in the {_format} format (name it in OpTypes to quantize its inputs and outputs anyway).";
         return q;
     }
 }

@@ -39,7 +39,7 @@ internal sealed class QdqRewriter
         _proto = ctx.Model.CloneProto();
         _g = _proto.Graph;
         _names = new UniqueNames(AllNames(_g));
-        _qdqDomain = NeedsOpset21Types() && ctx.Opset < 21 ? MicrosoftDomain : "";
+        _qdqDomain = ctx.Options.UseContribOps || (NeedsOpset21Types() && ctx.Opset < 21) ? MicrosoftDomain : "";
     }
 
     /// <summary>The ONNX domain the Q/DQ nodes use: com.microsoft carries 16- and 4-bit types before opset 21, as in the reference tool.</summary>
@@ -47,6 +47,8 @@ internal sealed class QdqRewriter
 
     public ModelProto Rewrite(CancellationToken ct)
     {
+        if (_ctx.Opset < OpsetUpgrade.QdqOpset && !OpsetUpgrade.ConvertNodesTo10(_g, _names))
+            throw new QuantizationException("The model's opset-9 Slice/TopK nodes in subgraphs cannot be converted to opset 10.");
         RemoveFoldedNodes();
         IndexGraph();
         foreach (var r in _plan.Tensors.Where(r => r.SharedWith == null))
@@ -217,9 +219,14 @@ internal sealed class QdqRewriter
         string zp = _names.Take(TensorNames.ZeroPoint(r.Name));
         _g.Initializer.Add(TensorData.FromRaw(qName, qt.Type.OnnxDataType(), qt.Dims, qt.Raw));
         _g.Initializer.Add(ScaleTensor(scale, qt.Params, qt.Axis != null));
-        _g.Initializer.Add(ZeroPointTensor(zp, qt.Params, qt.Axis != null));
+        // Signed Conv weights with zero points all 0 (symmetric) need no zero-point input: it defaults
+        // to 0 and the type comes from the data. Saves a byte per channel and ORT still fuses QLinearConv;
+        // its QGemm/QLinearMatMul fusions want the input, so other consumers keep it.
+        bool implicitZero = weight && qt.Type.IsSigned() && qt.Params.All(p => p.ZeroPoint == 0)
+            && _consumers.GetValueOrDefault(r.Name)?.All(c => c.Node.OpType == "Conv") == true;
+        if (!implicitZero) _g.Initializer.Add(ZeroPointTensor(zp, qt.Params, qt.Axis != null));
         string dqOut = _names.Take(TensorNames.DequantizeOutput(r.Name));
-        _newNodes.Add(DqNode(qName, scale, zp, dqOut, _names.Take(TensorNames.DequantizeNode(r.Name)), qt.Axis));
+        _newNodes.Add(DqNode(qName, scale, implicitZero ? null : zp, dqOut, _names.Take(TensorNames.DequantizeNode(r.Name)), qt.Axis));
         ReplaceInputs(r.Name, dqOut);
         _replacedConstants.Add(r.Name);
         _quantized[r.Name] = (scale, zp, qt.Params, qt.Axis);
@@ -249,13 +256,13 @@ internal sealed class QdqRewriter
         bool perAxis = scales.Length > 1;
         string qName = _names.Take(TensorNames.Quantized(b.Bias));
         string scale = _names.Take(TensorNames.Scale(qName));
-        string zp = _names.Take(TensorNames.ZeroPoint(qName));
         _g.Initializer.Add(TensorData.FromArray<int>(qName, ElementTypes.Int32, t.Dims.ToArray(), values));
         _g.Initializer.Add(TensorData.FromFloats(scale, perAxis ? new long[] { scales.Length } : Array.Empty<long>(), scales));
-        _g.Initializer.Add(TensorData.FromArray<int>(zp, ElementTypes.Int32, perAxis ? new long[] { scales.Length } : Array.Empty<long>(), new int[scales.Length]));
+        // No zero-point input: DequantizeLinear defaults it to 0, and an int32 zero vector per channel
+        // costs 4 bytes a channel (the reference tool stores one).
         if (perAxis) _usesAxis = true;
         string dqOut = _names.Take(TensorNames.DequantizeOutput(b.Bias));
-        _newNodes.Add(DqNode(qName, scale, zp, dqOut, _names.Take(TensorNames.DequantizeNode(b.Bias)), perAxis ? 0 : null));
+        _newNodes.Add(DqNode(qName, scale, null, dqOut, _names.Take(TensorNames.DequantizeNode(b.Bias)), perAxis ? 0 : null));
         ReplaceInputs(b.Bias, dqOut);
         _replacedConstants.Add(b.Bias);
     }
@@ -287,6 +294,12 @@ internal sealed class QdqRewriter
 
     private void FixOpsets()
     {
+        if (_ctx.Opset < OpsetUpgrade.QdqOpset)
+        {
+            // The validator checked that no op of the model changes meaning in opset 10.
+            foreach (var o in _proto.OpsetImport.Where(o => o.Domain is "" or "ai.onnx")) o.Version = OpsetUpgrade.QdqOpset;
+            _warnings.Add($"The model's opset was raised from {_ctx.Opset} to {OpsetUpgrade.QdqOpset}, where quantized operators exist; its Slice/TopK nodes were converted to their opset-10 form.");
+        }
         if (_qdqDomain.Length > 0)
         {
             if (!_proto.OpsetImport.Any(o => o.Domain == _qdqDomain))
@@ -294,7 +307,7 @@ internal sealed class QdqRewriter
             return;
         }
         long need = _usesAxis ? 13 : 10;
-        if (_ctx.Opset < need)
+        if (Math.Max(_ctx.Opset, OpsetUpgrade.QdqOpset) < need)
             throw new QuantizationException($"The model uses opset {_ctx.Opset}; QuantizeLinear/DequantizeLinear{(_usesAxis ? " with an axis" : "")} need opset {need}.");
     }
 
@@ -315,9 +328,10 @@ internal sealed class QdqRewriter
     private NodeProto QNode(string input, string scale, string zp, string output, string name) =>
         new() { OpType = "QuantizeLinear", Domain = _qdqDomain, Name = name, Input = { input, scale, zp }, Output = { output } };
 
-    private NodeProto DqNode(string input, string scale, string zp, string output, string name, int? axis)
+    private NodeProto DqNode(string input, string scale, string? zp, string output, string name, int? axis)
     {
-        var n = new NodeProto { OpType = "DequantizeLinear", Domain = _qdqDomain, Name = name, Input = { input, scale, zp }, Output = { output } };
+        var n = new NodeProto { OpType = "DequantizeLinear", Domain = _qdqDomain, Name = name, Input = { input, scale }, Output = { output } };
+        if (zp != null) n.Input.Add(zp);
         if (axis is int a) n.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = a });
         return n;
     }

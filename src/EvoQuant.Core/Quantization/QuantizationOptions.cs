@@ -42,11 +42,24 @@ public sealed record QuantizationOptions
     /// <summary>Calibrated ranges of activation tensors (static mode needs one per quantized activation).</summary>
     public IReadOnlyDictionary<string, ActivationRange> ActivationRanges { get; init; } = new Dictionary<string, ActivationRange>();
 
+    /// <summary>Write QuantizeLinear/DequantizeLinear in ONNX Runtime's com.microsoft domain, which has
+    /// axes and all integer types at any opset. Lets models older than opset 10 (13 for per channel) be
+    /// quantized without converting them, at the price of running on ONNX Runtime only. 16- and 4-bit types
+    /// before opset 21 use that domain anyway, as in the reference tool.</summary>
+    public bool UseContribOps { get; init; }
+
     /// <summary>Load and run the produced model once in ONNX Runtime before returning it.</summary>
     public bool VerifyWithRuntime { get; init; } = true;
 
     /// <summary>Static-mode defaults with the given calibrated ranges.</summary>
     public static QuantizationOptions Static(IReadOnlyDictionary<string, ActivationRange> ranges) => new() { ActivationRanges = ranges };
+
+    /// <summary>Static-mode defaults with the chosen ranges (RangeMin/RangeMax) of a calibration table.</summary>
+    public static QuantizationOptions Static(EvoQuant.Calibration.CalibrationTable table) => Static(RangesOf(table));
+
+    /// <summary>The chosen range of every tensor of a calibration table.</summary>
+    public static IReadOnlyDictionary<string, ActivationRange> RangesOf(EvoQuant.Calibration.CalibrationTable table) =>
+        table.Ranges.ToDictionary(r => r.Tensor, r => new ActivationRange(r.RangeMin, r.RangeMax), StringComparer.Ordinal);
 
     /// <summary>Dynamic-mode defaults of the reference tool: uint8 activations, int8 weights, integer operators.</summary>
     public static QuantizationOptions Dynamic() => new()

@@ -65,10 +65,10 @@ public static class QuantizationOptionsValidator
         if (model != null)
         {
             long opset = model.DefaultOpset;
-            if (opset < 10)
-                Fail("Model", $"The model uses ONNX opset {opset}; quantization needs opset 10 or later (QuantizeLinear). Convert it first, e.g. with onnx.version_converter.");
-            if (o.PerChannel && o.Format == QuantFormat.QDQ && o.Mode == QuantMode.Static && opset < 13)
-                Fail(nameof(o.PerChannel), $"Per-channel QDQ needs opset 13 (DequantizeLinear with an axis); the model uses opset {opset}. Convert the model to opset 13 or quantize per tensor.");
+            if (opset < OpsetUpgrade.QdqOpset && OpsetUpgrade.BlockerForOpset10(model.Proto.Graph) is string blocker)
+                Fail("Model", $"The model uses ONNX opset {opset}; quantized ops need opset 10, and this model cannot simply be raised to it because {blocker} changed meaning in opset 10. Convert the model to opset 10 or later first (e.g. onnx.version_converter).");
+            if (o.PerChannel && o.Format == QuantFormat.QDQ && o.Mode == QuantMode.Static && opset < 13 && !o.UseContribOps)
+                Fail(nameof(o.PerChannel), $"Per-channel QDQ needs opset 13 (DequantizeLinear with an axis); the model uses opset {opset}. Convert the model to opset 13, quantize per tensor, or set UseContribOps (ONNX Runtime only).");
         }
     }
 

@@ -19,6 +19,9 @@ public sealed record SkippedNode(string Name, string OpType, string Reason)
 public sealed class QuantizationResult
 {
     public required OnnxModel Model { get; init; }
+
+    /// <summary>The float model this result was quantized from: the reference a comparison needs.</summary>
+    public OnnxModel? SourceModel { get; init; }
     public required QuantFormat Format { get; init; }
     public required QuantMode Mode { get; init; }
     public required QuantType ActivationType { get; init; }

@@ -29,6 +29,8 @@ public static class WeightQuantizer
             ps = new[] { p };
         }
 
+        if (type is QuantType.Int8 or QuantType.UInt8) return new QuantizedTensor(Quantize8(data, dims, type, ps, axis), dims, type, ps, axis);
+
         var q = new int[data.Length];
         var (qmin, qmax) = type.StorageRange();
         long inner = 1;
@@ -44,6 +46,34 @@ public static class WeightQuantizer
             q[i] = QuantizeOne(data[i], p.Scale, p.ZeroPoint, qmin, qmax);
         }
         return new QuantizedTensor(Pack(q, type), dims, type, ps, axis);
+    }
+
+    /// <summary>8-bit weights through the SIMD kernels (the bulk of every model).</summary>
+    private static byte[] Quantize8(ReadOnlySpan<float> data, long[] dims, QuantType type, QuantParams[] ps, int? axis)
+    {
+        var raw = new byte[data.Length];
+        var scales = ps.Select(p => p.Scale).ToArray();
+        if (type == QuantType.Int8)
+        {
+            var y = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(raw.AsSpan());
+            var zps = ps.Select(p => (sbyte)p.ZeroPoint).ToArray();
+            if (axis is int a) Kernels.QuantizePerAxis(data, y, (int)dims[a], Inner(dims, a), scales, zps);
+            else Kernels.Quantize(data, y, scales[0], zps[0]);
+        }
+        else
+        {
+            var zps = ps.Select(p => (byte)p.ZeroPoint).ToArray();
+            if (axis is int a) Kernels.QuantizePerAxis(data, raw, (int)dims[a], Inner(dims, a), scales, zps);
+            else Kernels.Quantize(data, raw, scales[0], zps[0]);
+        }
+        return raw;
+    }
+
+    private static int Inner(long[] dims, int axis)
+    {
+        long inner = 1;
+        for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        return checked((int)inner);
     }
 
     internal static int QuantizeOne(float x, float scale, int zeroPoint, int qmin, int qmax)

@@ -1,24 +1,199 @@
 using System.Management.Automation;
+using EvoQuant.Calibration;
+using EvoQuant.Data;
+using EvoQuant.Evaluation;
 using EvoQuant.Onnx;
 using EvoQuant.PowerShell.Infrastructure;
+using EvoQuant.Quantization;
 
 namespace EvoQuant.PowerShell.Commands;
 
-/// <summary>Compare-QuantAccuracy: runs the float and the quantized model side by side.</summary>
-[Cmdlet(VerbsData.Compare, "QuantAccuracy")]
+/// <summary>Compare-QuantAccuracy: runs the float and the quantized model on the same samples and says
+/// how much was lost (per output: SQNR, cosine, MSE, errors, top-k agreement, accuracy with labels) and,
+/// with -PerTensor, where: every tensor and node ranked worst first, plus the nodes to keep in float.</summary>
+[Cmdlet(VerbsData.Compare, "QuantAccuracy", SupportsShouldProcess = true)]
+[OutputType(typeof(AccuracyReport))]
 public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
 {
-    [Parameter(Mandatory = true)]
+    /// <summary>The float model. Optional when -Candidate is a result of Invoke-Quantization (it knows its source).</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("SourceModel")]
     [ModelTransformation]
     public OnnxModel? Reference { get; set; }
 
-    [Parameter(Mandatory = true)]
-    [ModelTransformation]
-    public OnnxModel? Candidate { get; set; }
+    /// <summary>The quantized model: a model, a path, or a result of Invoke-Quantization (also from the pipeline).</summary>
+    [Parameter(Position = 1)]
+    public object? Candidate { get; set; }
 
+    /// <summary>From the pipeline: a result of Invoke-Quantization (the candidate), or samples as Measure-Calibration takes them.</summary>
     [Parameter(ValueFromPipeline = true)]
+    [AllowNull]
     public object? InputObject { get; set; }
 
-    protected override void EndProcessing() =>
-        ThrowTerminatingError(NewError(new NotImplementedException("Compare-QuantAccuracy is not implemented yet."), "NotImplemented", ErrorCategory.NotImplemented, Reference));
+    /// <summary>Sample files or folders (wildcards).</summary>
+    [Parameter]
+    public string[]? InputPath { get; set; }
+
+    /// <summary>Class labels, one per sample row: an integer array or a .npy file.</summary>
+    [Parameter]
+    public object? Label { get; set; }
+
+    /// <summary>Compare every intermediate tensor and weight, and each node's own error; suggest nodes to keep in float.</summary>
+    [Parameter]
+    public SwitchParameter PerTensor { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 1000)]
+    public int TopK { get; set; } = 5;
+
+    [Parameter]
+    [ValidateRange(1, 65536)]
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>Own-error SQNR (dB) under which a node is suggested for exclusion (with -PerTensor).</summary>
+    [Parameter]
+    [ValidateRange(0.0, 200.0)]
+    public double TargetSqnr { get; set; } = 20;
+
+    /// <summary>Calibration table whose ranges the report's histograms mark.</summary>
+    [Parameter]
+    public CalibrationTable? Calibration { get; set; }
+
+    /// <summary>Write a self-contained HTML report here (summary, per-tensor SQNR chart, histograms).</summary>
+    [Parameter]
+    public string? Report { get; set; }
+
+    /// <summary>Replace an existing report file.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    private readonly List<object> _samples = new();
+    private OnnxModel? _candidate;
+    private OnnxModel? _source;
+
+    protected override void ProcessRecord()
+    {
+        object? item = PipelineValues.Unwrap(InputObject);
+        switch (item)
+        {
+            case null:
+                return;
+            case QuantizationResult or OnnxModel when _candidate == null && Candidate == null:
+                SetCandidate(item); // `... | Invoke-Quantization ... | Compare-QuantAccuracy -InputPath ...`
+                return;
+            case PSObject { BaseObject: QuantizationResult } when _candidate == null && Candidate == null:
+                SetCandidate(item);
+                return;
+            case FileSystemInfo fsi:
+                _samples.Add(fsi.FullName);
+                return;
+            default:
+                // Samples are only references (paths) or values the pipeline already holds; the
+                // comparison reads them batch by batch in EndProcessing.
+                _samples.Add(PipelineValues.ToSampleItem(item)!);
+                return;
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        if (Candidate != null) SetCandidate(Candidate);
+        if (_candidate == null)
+            ThrowTerminatingError(NewError(new ArgumentException("No candidate model: give -Candidate, or pipe a result of Invoke-Quantization."), "NoCandidate",
+                ErrorCategory.InvalidArgument, null));
+        var reference = Reference ?? _source;
+        if (reference == null)
+            ThrowTerminatingError(NewError(new ArgumentException("No reference model: give -Reference (the float model)."), "NoReference", ErrorCategory.InvalidArgument, _candidate));
+        if (InputPath != null) _samples.AddRange(ResolvePaths(InputPath, literal: false));
+        if (_samples.Count == 0)
+            ThrowTerminatingError(NewError(new ArgumentException("No samples: pipe sample files or use -InputPath."), "NoSamples", ErrorCategory.InvalidArgument, _candidate,
+                "Compare-QuantAccuracy -Reference m.onnx -Candidate m.int8.onnx -InputPath ./test/*.npy"));
+
+        var options = new ComparisonOptions
+        {
+            BatchSize = BatchSize,
+            TopK = TopK,
+            PerTensor = PerTensor,
+            SuggestionSqnrDb = TargetSqnr,
+            CalibrationRanges = Calibration?.Ranges.ToDictionary(r => r.Tensor, r => (r.RangeMin, r.RangeMax)),
+        };
+        try
+        {
+            if (Label != null) options = options with { Labels = LabelArgument.Read(Label, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)) };
+            else options = options with { OnSampleError = OnSampleError };
+        }
+        catch (ArgumentException e)
+        {
+            ThrowTerminatingError(NewError(e, "InvalidLabel", ErrorCategory.InvalidArgument, Label));
+        }
+
+        var progress = new SynchronousProgress<ComparisonProgress>(p =>
+            WriteProgress(new ProgressRecord(3, "Compare-QuantAccuracy", $"{p.Phase}: {p.Rows} rows, {p.Batches} batches")));
+        AccuracyReport report;
+        try
+        {
+            WriteVerbose($"Comparing '{reference!.Name}' with '{_candidate.Name}' on {_samples.Count} sample item(s){(PerTensor ? ", per tensor" : "")}.");
+            report = AccuracyComparer.Compare(reference, _candidate, _samples, options, progress, CancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+        catch (Exception e) when (e is ArgumentException or SampleMismatchException or SampleFormatException or InvalidOperationException)
+        {
+            ThrowTerminatingError(NewError(e, e is SampleMismatchException or SampleFormatException ? "SampleMismatch" : "CompareFailed", ErrorCategory.InvalidData, _candidate,
+                "The samples must fit both models' inputs; with -Label, one label per sample row."));
+            return;
+        }
+        finally
+        {
+            WriteProgress(new ProgressRecord(3, "Compare-QuantAccuracy", "Done") { RecordType = ProgressRecordType.Completed });
+        }
+
+        if (report.Suggestion.ExcludeNode.Length > 0)
+            WriteVerbose($"Suggestion: keep in float {string.Join(", ", report.Suggestion.ExcludeNode)} ({report.Suggestion.Reason}).");
+        if (Report != null) WriteReport(report);
+        WriteObject(report);
+    }
+
+    private void SetCandidate(object value)
+    {
+        object? v = PipelineValues.Unwrap(value);
+        if (v is QuantizationResult result)
+        {
+            _candidate = result.Model;
+            _source = result.SourceModel;
+            return;
+        }
+        try { _candidate = ModelArgument.Resolve(v, SessionState); }
+        catch (OnnxModelException e) { ThrowTerminatingError(ModelError(e)); }
+        catch (ArgumentException e) { ThrowTerminatingError(NewError(e, "InvalidCandidate", ErrorCategory.InvalidArgument, v)); }
+    }
+
+    private void WriteReport(AccuracyReport report)
+    {
+        string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Report!);
+        if (File.Exists(full) && !Force)
+        {
+            WriteError(NewError(new IOException($"'{full}' already exists."), "ReportExists", ErrorCategory.ResourceExists, full, "Use -Force to replace it."));
+            return;
+        }
+        if (!ShouldProcess(full, "Write HTML accuracy report")) return;
+        try
+        {
+            HtmlReport.Write(report, full);
+            WriteVerbose($"Wrote report '{full}'.");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            WriteError(NewError(e, "ReportWriteFailed", ErrorCategory.WriteError, full));
+        }
+    }
+
+    private SampleErrorAction OnSampleError(SampleError error)
+    {
+        WriteError(NewError(error.Exception, error.Exception is SampleFormatException ? "SampleUnreadable" : "SampleMismatch", ErrorCategory.InvalidData, error.Source,
+            "The sample's inputs must match both models' input names, element types and shapes."));
+        return SampleErrorAction.Continue;
+    }
 }

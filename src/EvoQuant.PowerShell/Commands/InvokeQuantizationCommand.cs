@@ -1,26 +1,283 @@
+using System.Collections;
 using System.Management.Automation;
+using EvoQuant.Calibration;
+using EvoQuant.Evaluation;
+using EvoQuant.Numerics;
 using EvoQuant.Onnx;
+using EvoQuant.PowerShell.Completers;
 using EvoQuant.PowerShell.Infrastructure;
+using EvoQuant.Quantization;
 
 namespace EvoQuant.PowerShell.Commands;
 
-/// <summary>Invoke-Quantization: writes a quantized model.</summary>
-[Cmdlet(VerbsLifecycle.Invoke, "Quantization", SupportsShouldProcess = true)]
+/// <summary>Invoke-Quantization: writes a quantized model (static QDQ or QOperator with a calibration
+/// table, or dynamic without one) and returns what was quantized, what was skipped and why.</summary>
+[Cmdlet(VerbsLifecycle.Invoke, "Quantization", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(QuantizationResult))]
 public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
 {
+    /// <summary>The float model: a model object, a path or a FileInfo; or a calibration table from
+    /// Measure-Calibration, which carries its model and is then the calibration as well.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
-    [ModelTransformation]
-    public OnnxModel? Model { get; set; }
+    [ValidateNotNull]
+    public object? Model { get; set; }
 
+    /// <summary>Activation ranges for static quantization: a table from Measure-Calibration, its saved file, or @{ tensor = @(min, max) }.</summary>
     [Parameter]
     public object? Calibration { get; set; }
 
+    /// <summary>Accuracy-driven mode: keep nodes in float, worst first, until top-1 accuracy drops by at most this many points (needs -Label).</summary>
+    [Parameter]
+    [ValidateRange(0.0, 100.0)]
+    public double? TargetAccuracyDrop { get; set; }
+
+    /// <summary>Accuracy-driven mode without labels: keep nodes in float until every output's SQNR is at least this many dB.</summary>
+    [Parameter]
+    [ValidateRange(0.0, 200.0)]
+    public double? MinimumSqnr { get; set; }
+
+    /// <summary>Validation samples for the accuracy-driven mode (files, folders, arrays), as Measure-Calibration takes them.</summary>
+    [Parameter]
+    public object[]? ValidationData { get; set; }
+
+    /// <summary>Class labels of the validation samples: an integer array or a .npy file.</summary>
+    [Parameter]
+    public object? Label { get; set; }
+
+    /// <summary>Output model file, or an existing folder (the file is then named &lt;model&gt;.quant.onnx).</summary>
     [Parameter(Mandatory = true)]
+    [Alias("OutFile", "OutputPath")]
+    [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
     [Parameter]
+    [ValidateSet("QDQ", "QOperator", IgnoreCase = true)]
+    public string Format { get; set; } = "QDQ";
+
+    /// <summary>Weights quantized offline, activations at run time; no calibration needed.</summary>
+    [Parameter]
     public SwitchParameter Dynamic { get; set; }
 
-    protected override void ProcessRecord() =>
-        ThrowTerminatingError(NewError(new NotImplementedException("Invoke-Quantization is not implemented yet."), "NotImplemented", ErrorCategory.NotImplemented, Model));
+    [Parameter]
+    [ValidateSet("QInt8", "QUInt8", "QInt16", "QUInt16", IgnoreCase = true)]
+    public string? ActivationType { get; set; }
+
+    [Parameter]
+    [ValidateSet("QInt8", "QUInt8", "QInt16", "QUInt16", "QInt4", "QUInt4", IgnoreCase = true)]
+    public string? WeightType { get; set; }
+
+    [Parameter]
+    public SwitchParameter PerChannel { get; set; }
+
+    [Parameter]
+    public SwitchParameter ReduceRange { get; set; }
+
+    [Parameter]
+    public SwitchParameter ActivationSymmetric { get; set; }
+
+    /// <summary>Symmetric weights (the default); -WeightSymmetric:$false for asymmetric.</summary>
+    [Parameter]
+    public SwitchParameter WeightSymmetric { get; set; }
+
+    [Parameter]
+    [ArgumentCompleter(typeof(OpTypeCompleter))]
+    public string[]? OpType { get; set; }
+
+    [Parameter]
+    [ArgumentCompleter(typeof(NodeNameCompleter))]
+    public string[]? IncludeNode { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NodeNameCompleter))]
+    public string[]? ExcludeNode { get; set; }
+
+    /// <summary>@{ tensor = @{ Type = 'QInt16'; Scale = 0.01; ZeroPoint = 0; Min = -1; Max = 1 } }</summary>
+    [Parameter]
+    public Hashtable? TensorOverride { get; set; }
+
+    [Parameter]
+    public SwitchParameter DedicatedQDQPair { get; set; }
+
+    /// <summary>Replace an existing output file (the input model is never replaced).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        object? input = PipelineValues.Unwrap(Model);
+        var pipedTable = input as CalibrationTable;
+        OnnxModel model;
+        try
+        {
+            model = pipedTable != null
+                ? pipedTable.Model ?? throw new ArgumentException("This calibration table was loaded from a file and does not carry its model; pass -Model and -Calibration.")
+                : ModelArgument.Resolve(input, SessionState);
+        }
+        catch (OnnxModelException e)
+        {
+            WriteError(ModelError(e));
+            return;
+        }
+        catch (ArgumentException e)
+        {
+            WriteError(NewError(e, "InvalidModel", ErrorCategory.InvalidArgument, input));
+            return;
+        }
+        string output = OutputPathFor(model);
+        if (!CheckOutput(model, output)) return;
+
+        QuantizationOptions options;
+        try { options = BuildOptions(Calibration ?? pipedTable); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or PSInvalidCastException or IOException or System.Text.Json.JsonException)
+        {
+            ThrowTerminatingError(NewError(e, "InvalidArgument", ErrorCategory.InvalidArgument, Calibration ?? TensorOverride));
+            return;
+        }
+
+        string what = Describe(options);
+        if (!ShouldProcess(output, $"Quantize '{model.Name}' ({what}) and write the model")) return;
+
+        var progress = new SynchronousProgress<string>(stage =>
+            WriteProgress(new ProgressRecord(2, "Invoke-Quantization", $"{model.Name}: {stage}")));
+        try
+        {
+            WriteVerbose($"Quantizing '{model.Name}': {what}.");
+            AccuracyDrivenResult? search = AccuracyDriven ? Search(model, options) : null;
+            var result = search?.Final ?? ModelQuantizer.Quantize(model, options, progress, CancellationToken);
+            var written = result.Model.Save(output, new ModelSaveOptions
+            {
+                Overwrite = Force,
+                ProtectedPaths = model.Path != null ? new[] { model.Path } : Array.Empty<string>(),
+            });
+            result.Path = written[0];
+            result.FileSizeBefore = model.FileSize;
+            result.FileSizeAfter = written.Sum(p => new FileInfo(p).Length);
+            Report(result);
+            var emitted = PSObject.AsPSObject(result);
+            if (search != null)
+            {
+                // The search's story travels with the result: each step, and whether the target was met.
+                emitted.Properties.Add(new PSNoteProperty("AccuracySteps", search.Steps));
+                emitted.Properties.Add(new PSNoteProperty("TargetMet", search.TargetMet));
+                emitted.Properties.Add(new PSNoteProperty("ExcludedByAccuracySearch", search.ExcludedNodes));
+                if (!search.TargetMet)
+                    WriteWarning($"The target ({search.Target}) was not met after {search.Steps.Count} steps; the last step's model was written.");
+            }
+            WriteObject(emitted);
+        }
+        catch (QuantizationOptionsException e)
+        {
+            WriteError(NewError(e, "InvalidOptions", ErrorCategory.InvalidArgument, model, $"Change -{e.Option}: {e.Message}"));
+        }
+        catch (QuantizationException e)
+        {
+            WriteError(NewError(e, "QuantizationFailed", ErrorCategory.InvalidOperation, e.NodeName ?? (object)model,
+                "Exclude the node named in the message with -ExcludeNode, and report the model so we can fix it."));
+        }
+        catch (OnnxModelException e)
+        {
+            WriteError(ModelError(e, output));
+        }
+        catch (Exception e) when (e is ArgumentException or SampleMismatchException or EvoQuant.Data.SampleFormatException)
+        {
+            WriteError(NewError(e, "InvalidValidationData", ErrorCategory.InvalidArgument, ValidationData ?? Label, "Check -ValidationData and -Label: one label per validation sample."));
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+        finally
+        {
+            WriteProgress(new ProgressRecord(2, "Invoke-Quantization", "Done") { RecordType = ProgressRecordType.Completed });
+        }
+    }
+
+    private bool AccuracyDriven => TargetAccuracyDrop != null || MinimumSqnr != null;
+
+    private AccuracyDrivenResult Search(OnnxModel model, QuantizationOptions options)
+    {
+        if (ValidationData is not { Length: > 0 })
+            throw new ArgumentException("-TargetAccuracyDrop and -MinimumSqnr need -ValidationData.");
+        long[]? labels = Label == null ? null : LabelArgument.Read(Label, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
+        var target = new AccuracyTarget { MaxAccuracyDrop = TargetAccuracyDrop, MinSqnrDb = MinimumSqnr };
+        var items = ValidationData.Select(v => PipelineValues.ToSampleItem(v) is string p ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(p) : PipelineValues.ToSampleItem(v)!).ToList();
+        var steps = new SynchronousProgress<AccuracyDrivenStep>(step =>
+        {
+            string accuracy = step.AccuracyDrop is double d ? $"accuracy drop {d:N2} points, " : "";
+            WriteVerbose($"Step {step.Step}: {accuracy}output SQNR {step.Sqnr:N1} dB{(step.AddedNodes.Length > 0 ? ", kept in float: " + string.Join(", ", step.AddedNodes) : "")}{(step.TargetMet ? " (target met)" : "")}.");
+            WriteProgress(new ProgressRecord(2, "Invoke-Quantization", $"Accuracy search step {step.Step}: {step.ExcludedNodes.Length} node(s) in float"));
+        });
+        return AccuracyDrivenQuantizer.Run(model, options, items, labels, target, null, steps, CancellationToken);
+    }
+
+    private QuantizationOptions BuildOptions(object? calibration)
+    {
+        var options = Dynamic ? QuantizationOptions.Dynamic() : new QuantizationOptions
+        {
+            Format = Enum.Parse<QuantFormat>(Format, ignoreCase: true),
+        };
+        if (!Dynamic)
+        {
+            if (calibration == null)
+                throw new ArgumentException("Static quantization needs activation ranges: pass -Calibration (from Measure-Calibration), or use -Dynamic.");
+            options = options with { ActivationRanges = QuantizationArguments.Ranges(calibration, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)) };
+        }
+        else if (calibration != null)
+        {
+            WriteWarning("-Calibration is ignored with -Dynamic: activations are quantized at run time.");
+        }
+        var bound = MyInvocation.BoundParameters;
+        return options with
+        {
+            ActivationType = ActivationType != null ? QuantizationArguments.ParseType(ActivationType) : options.ActivationType,
+            WeightType = WeightType != null ? QuantizationArguments.ParseType(WeightType) : options.WeightType,
+            PerChannel = PerChannel,
+            ReduceRange = ReduceRange,
+            ActivationSymmetric = ActivationSymmetric,
+            WeightSymmetric = bound.ContainsKey(nameof(WeightSymmetric)) ? WeightSymmetric.IsPresent : options.WeightSymmetric,
+            OpTypes = OpType ?? Array.Empty<string>(),
+            IncludeNodes = IncludeNode ?? Array.Empty<string>(),
+            ExcludeNodes = ExcludeNode ?? Array.Empty<string>(),
+            TensorOverrides = QuantizationArguments.Overrides(TensorOverride),
+            DedicatedQdqPair = DedicatedQDQPair,
+        };
+    }
+
+    private string OutputPathFor(OnnxModel model)
+    {
+        string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+        if (!Directory.Exists(full)) return full;
+        string stem = System.IO.Path.GetFileNameWithoutExtension(model.Name);
+        return System.IO.Path.Combine(full, stem + ".quant.onnx");
+    }
+
+    // Refuse before any work: the input is never overwritten, an existing output only with -Force.
+    private bool CheckOutput(OnnxModel model, string output)
+    {
+        var comparison = OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+        if (model.Path != null && string.Equals(System.IO.Path.GetFullPath(model.Path), output, comparison))
+        {
+            WriteError(NewError(new IOException($"Refusing to overwrite the input model '{output}'."), "OutputIsInput", ErrorCategory.InvalidArgument, output,
+                "Choose a -Path other than the input model."));
+            return false;
+        }
+        if (File.Exists(output) && !Force)
+        {
+            WriteError(NewError(new IOException($"'{output}' already exists."), "OutputExists", ErrorCategory.ResourceExists, output,
+                "Use -Force to replace it, or choose another -Path."));
+            return false;
+        }
+        return true;
+    }
+
+    private static string Describe(QuantizationOptions o) =>
+        $"{(o.Mode == QuantMode.Dynamic ? "dynamic" : "static " + o.Format)}, activations {o.ActivationType}, weights {o.WeightType}{(o.PerChannel ? " per channel" : " per tensor")}";
+
+    private void Report(QuantizationResult r)
+    {
+        foreach (var (op, n) in r.QuantizedByOpType) WriteVerbose($"Quantized {n} {op} node(s).");
+        foreach (var s in r.Skipped) WriteVerbose($"Kept in float: {s}");
+        foreach (var w in r.Warnings) WriteWarning(w);
+        WriteVerbose($"Wrote '{r.Path}': {r.FileSizeBefore:N0} -> {r.FileSizeAfter:N0} bytes ({r.SizeRatio:N2}x smaller); weights {r.WeightRatio:N2}x smaller.");
+    }
 }

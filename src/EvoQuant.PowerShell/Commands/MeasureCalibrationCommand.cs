@@ -1,24 +1,207 @@
 using System.Management.Automation;
+using EvoQuant.Calibration;
+using EvoQuant.Data;
 using EvoQuant.Onnx;
+using EvoQuant.PowerShell.Completers;
 using EvoQuant.PowerShell.Infrastructure;
 
 namespace EvoQuant.PowerShell.Commands;
 
-/// <summary>Measure-Calibration: streams calibration samples through a model and collects activation ranges.</summary>
-[Cmdlet(VerbsDiagnostic.Measure, "Calibration")]
+/// <summary>Measure-Calibration: streams calibration samples through a model with ONNX Runtime and
+/// returns a calibration table. Samples are run and dropped batch by batch, so memory does not grow
+/// with their number.</summary>
+[Cmdlet(VerbsDiagnostic.Measure, "Calibration", SupportsShouldProcess = true)]
+[OutputType(typeof(CalibrationTable))]
 public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0)]
+    /// <summary>The float model: a model object, a path or a FileInfo. May also arrive first on the pipeline.</summary>
+    [Parameter(Position = 0)]
     [ModelTransformation]
     public OnnxModel? Model { get; set; }
 
+    /// <summary>Samples: .npy/.npz/.pb files, test_data_set_N folders, folders of them, hashtables name -> array, arrays.</summary>
     [Parameter(ValueFromPipeline = true)]
+    [AllowNull]
     public object? InputObject { get; set; }
 
+    /// <summary>Sample files or folders (wildcards), read after the pipeline input.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName")]
+    public string[]? InputPath { get; set; }
+
     [Parameter]
-    [ValidateSet("MinMax", "Entropy", "Percentile")]
+    [ValidateSet("MinMax", "Entropy", "Percentile", IgnoreCase = true)]
     public string Method { get; set; } = "MinMax";
 
-    protected override void EndProcessing() =>
-        ThrowTerminatingError(NewError(new NotImplementedException("Measure-Calibration is not implemented yet."), "NotImplemented", ErrorCategory.NotImplemented, Model));
+    /// <summary>Histogram bins (Entropy default 128, Percentile default 2048).</summary>
+    [Parameter]
+    [ValidateRange(16, 1 << 20)]
+    public int Bins { get; set; }
+
+    [Parameter]
+    [ValidateRange(2, 1 << 16)]
+    public int QuantizedBins { get; set; } = 128;
+
+    [Parameter]
+    [ValidateRange(50.0, 100.0)]
+    public double Percentile { get; set; } = 99.999;
+
+    [Parameter]
+    public SwitchParameter Symmetric { get; set; }
+
+    [Parameter]
+    public SwitchParameter MovingAverage { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 65536)]
+    public int BatchSize { get; set; } = 32;
+
+    [Parameter]
+    [ArgumentCompleter(typeof(OpTypeCompleter))]
+    public string[]? OpType { get; set; }
+
+    [Parameter]
+    [ArgumentCompleter(typeof(NodeNameCompleter))]
+    public string[]? IncludeNode { get; set; }
+
+    [Parameter]
+    [ArgumentCompleter(typeof(NodeNameCompleter))]
+    public string[]? ExcludeNode { get; set; }
+
+    [Parameter]
+    [ValidateRange(0, 1024)]
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Tables measured on other shards of the data, merged into the result.</summary>
+    [Parameter]
+    public CalibrationTable[]? Merge { get; set; }
+
+    /// <summary>Also save the table: JSON, or TensorRT calibration.cache text when the name ends in .cache.</summary>
+    [Parameter]
+    public string? OutFile { get; set; }
+
+    private CalibrationRun? _run;
+
+    protected override void ProcessRecord()
+    {
+        object? item = PipelineValues.Unwrap(InputObject);
+        if (item is OnnxModel piped && _run == null && Model == null)
+        {
+            Model = piped; // `Get-OnnxGraph m.onnx | Measure-Calibration -InputPath ...`
+            return;
+        }
+        if (item == null) return;
+        if (item is FileSystemInfo fsi) item = fsi.FullName;
+        Feed(PipelineValues.ToSampleItem(item)!);
+    }
+
+    protected override void EndProcessing()
+    {
+        if (InputPath != null)
+            foreach (string path in ResolvePaths(InputPath, literal: false)) Feed(path);
+        if (_run == null && Model == null)
+            ThrowTerminatingError(NewError(new ArgumentException("No model: give -Model, or pipe a model from Get-OnnxGraph."), "NoModel",
+                ErrorCategory.InvalidArgument, null, "Measure-Calibration -Model ./model.onnx -InputPath ./calib/*.npy"));
+        if (_run == null)
+            ThrowTerminatingError(NewError(new ArgumentException("No calibration samples were given."), "NoSamples", ErrorCategory.InvalidArgument, Model,
+                "Pipe .npy/.npz/.pb files or folders into Measure-Calibration, or use -InputPath."));
+
+        CalibrationTable table;
+        try
+        {
+            table = _run!.Complete();
+        }
+        catch (InvalidOperationException e)
+        {
+            ThrowTerminatingError(NewError(e, "NoUsableSamples", ErrorCategory.InvalidData, Model, "Check the sample errors above: shapes and types must match the model's inputs."));
+            return;
+        }
+        finally
+        {
+            _run?.Dispose();
+            WriteProgress(new ProgressRecord(1, "Measure-Calibration", "Done") { RecordType = ProgressRecordType.Completed });
+        }
+
+        WriteVerbose($"Calibrated {table.Count} tensors over {table.SampleCount} samples ({table.ErrorCount} samples failed).");
+        foreach (var s in table.Skipped) WriteVerbose($"Skipped tensor '{s.Tensor}': {s.Reason}");
+        if (Merge is { Length: > 0 })
+        {
+            try { table = CalibrationTable.Merge(Merge.Prepend(table)); }
+            catch (ArgumentException e) { ThrowTerminatingError(NewError(e, "MergeMismatch", ErrorCategory.InvalidArgument, Merge)); }
+            WriteVerbose($"Merged with {Merge.Length} table(s): {table.SampleCount} samples in all.");
+        }
+        if (OutFile != null)
+            CalibrationTableFile.Save(this, table, OutFile, force: true);
+        WriteObject(table);
+    }
+
+    protected override void StopProcessing()
+    {
+        base.StopProcessing();
+    }
+
+    private void Feed(object item)
+    {
+        EnsureRun();
+        try
+        {
+            _run!.Add(item);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    private void EnsureRun()
+    {
+        if (_run != null) return;
+        if (Model == null)
+            ThrowTerminatingError(NewError(new ArgumentException("Samples arrived before a model: give -Model, or pipe the model first."), "NoModel",
+                ErrorCategory.InvalidArgument, InputObject));
+        var options = new CalibrationOptions
+        {
+            Method = Enum.Parse<CalibrationMethod>(Method, ignoreCase: true),
+            Bins = Bins,
+            QuantizedBins = QuantizedBins,
+            Percentile = Percentile,
+            Symmetric = Symmetric || (Method.Equals("Percentile", StringComparison.OrdinalIgnoreCase) && !MyInvocation.BoundParameters.ContainsKey(nameof(Symmetric))),
+            MovingAverage = MovingAverage,
+            BatchSize = BatchSize,
+            OpTypes = OpType,
+            IncludeNodes = IncludeNode,
+            ExcludeNodes = ExcludeNode,
+            IntraOpThreads = IntraOpThreads,
+            OnSampleError = OnSampleError,
+        };
+        var progress = new SynchronousProgress<CalibrationProgress>(p =>
+        {
+            string rate = $"{p.SamplesPerSecond:N1} samples/s";
+            string status = p.TotalSamples is long t ? $"{p.SamplesDone}/{t} samples, {rate}" : $"{p.SamplesDone} samples, {rate}";
+            WriteProgress(new ProgressRecord(1, "Measure-Calibration", status) { PercentComplete = p.PercentComplete, CurrentOperation = p.CurrentSource ?? "" });
+        });
+        try
+        {
+            _run = new CalibrationRun(Model!, options, progress, CancellationToken);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            ThrowTerminatingError(NewError(e, "InvalidSettings", ErrorCategory.InvalidArgument, Model));
+        }
+        WriteVerbose($"Calibrating {_run!.Selection.Tensors.Count} tensors of '{Model!.Name}' with {options.Method} ({_run.Selection.Skipped.Count} left out).");
+        foreach (var s in _run.Selection.Skipped) WriteDebug($"Not calibrated: '{s.Tensor}': {s.Reason}");
+    }
+
+    // A bad sample is reported and skipped; -ErrorAction Stop turns the WriteError into a stop.
+    private SampleErrorAction OnSampleError(SampleError error)
+    {
+        var (reason, action) = error.Exception switch
+        {
+            SampleMismatchException => ("SampleMismatch", "The sample's inputs must match the model's input names, element types and shapes (see Get-OnnxGraph ... | ForEach-Object Inputs)."),
+            SampleFormatException => ("SampleUnreadable", "Use C-order little-endian .npy/.npz files, ONNX TensorProto .pb files or arrays."),
+            _ => ("SampleFailed", "See the error message."),
+        };
+        WriteError(NewError(error.Exception, reason, ErrorCategory.InvalidData, error.Source, action));
+        return SampleErrorAction.Continue;
+    }
 }

@@ -4,34 +4,41 @@ using EvoQuant.Onnx;
 namespace EvoQuant.PowerShell.Infrastructure;
 
 /// <summary>Lets a model parameter take a model object, a path or a FileInfo: `-Model ./m.onnx` and
-/// `-Model $m` both work.</summary>
+/// `-Model $m` both work, as does any object that carries a model in a Model property.</summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class ModelTransformationAttribute : ArgumentTransformationAttribute
 {
     public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
     {
-        object value = inputData is PSObject pso ? pso.BaseObject : inputData;
+        try { return ModelArgument.Resolve(inputData, engineIntrinsics.SessionState); }
+        catch (OnnxModelException e) { throw new ArgumentTransformationMetadataException(e.Message, e); }
+        catch (ArgumentException e) { throw new ArgumentTransformationMetadataException(e.Message, e); }
+    }
+}
+
+/// <summary>Turns what a user passes as a model into an <see cref="OnnxModel"/>.</summary>
+internal static class ModelArgument
+{
+    /// <exception cref="OnnxModelException">The path does not hold a loadable model.</exception>
+    /// <exception cref="ArgumentException">The value is nothing a model can come from.</exception>
+    public static OnnxModel Resolve(object? input, SessionState sessionState)
+    {
+        object? value = PipelineValues.Unwrap(input);
         switch (value)
         {
             case OnnxModel model:
                 return model;
             case FileInfo file:
-                return Load(file.FullName);
+                return OnnxModel.Load(file.FullName);
             case string path:
-                string resolved = engineIntrinsics.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
-                return Load(resolved);
+                return OnnxModel.Load(sessionState.Path.GetUnresolvedProviderPathFromPSPath(path));
+            case null:
+                throw new ArgumentException("No model was given.");
             default:
-                // Objects that carry a model (e.g. a quantization result) expose it as .Model.
-                var modelProperty = (inputData as PSObject ?? PSObject.AsPSObject(value)).Properties["Model"];
-                if (modelProperty?.Value is OnnxModel m) return m;
-                if (modelProperty?.Value is PSObject { BaseObject: OnnxModel m2 }) return m2;
-                throw new ArgumentTransformationMetadataException($"Cannot use a {value?.GetType().Name ?? "null"} as a model; give a path, a FileInfo or a model from Get-OnnxGraph.");
+                // Objects that carry a model (a calibration table, a quantization result) expose it as .Model.
+                var property = PSObject.AsPSObject(value).Properties["Model"];
+                if (PipelineValues.Unwrap(property?.Value) is OnnxModel carried) return carried;
+                throw new ArgumentException($"Cannot use a {value.GetType().Name} as a model; give a path, a FileInfo or a model from Get-OnnxGraph.");
         }
-    }
-
-    private static OnnxModel Load(string path)
-    {
-        try { return OnnxModel.Load(path); }
-        catch (OnnxModelException e) { throw new ArgumentTransformationMetadataException(e.Message, e); }
     }
 }

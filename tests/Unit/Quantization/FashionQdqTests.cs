@@ -29,10 +29,11 @@ public sealed class FashionQdqTests(ITestOutputHelper output)
         Assert.Equal(91.25, floatAcc, 2);
         Assert.True(quantAcc >= floatAcc - 1.0, $"int8 accuracy {quantAcc:F2}% is more than 1 point below float {floatAcc:F2}%");
         // This 29k-parameter model has ~1050 output channels, 448 of them depthwise with 9 weights each:
-        // per-channel scales and int32 biases cost ~13 bytes a channel, so ~2.5x is what the format allows
-        // (the reference tool's layout gives the same); the file adds long derived tensor names.
-        Assert.True(weightRatio >= 2.4, $"weights only {weightRatio:F2}x smaller");
-        Assert.True(fileRatio >= 1.5, $"file only {fileRatio:F2}x smaller");
+        // each channel still carries a float weight scale, an int32 bias and a float bias scale (12 bytes),
+        // so ~2.8x is what per-channel QDQ allows here (the reference tool's layout, with zero-point
+        // vectors, gives ~2.5x). The file also holds the derived tensor names.
+        Assert.True(weightRatio >= 2.75, $"weights only {weightRatio:F2}x smaller");
+        Assert.True(fileRatio >= 1.7, $"file only {fileRatio:F2}x smaller");
     }
 
     [Fact]

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Engines;
+using EvoQuant.Calibration;
+using EvoQuant.Data;
+using EvoQuant.Onnx;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EvoQuant.Bench;
+
+/// <summary>Calibration cost against plain float inference of the same samples, streamed from an .npy
+/// file in batches of 32, and the process's peak working set (each case runs in its own process, so the
+/// peak compares 100 with 1000 samples). Run:
+/// <c>dotnet run -c Release --project bench/EvoQuant.Bench -- --filter *CalibrationBenchmarks*</c>
+/// Peak working sets are printed as "PEAK-WS ..." lines and appended to $TMPDIR/evoquant-bench-calibration-peak.txt.</summary>
+[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 7)]
+public class CalibrationBenchmarks
+{
+    public enum Mode { PlainInference, PlainInferenceOptimized, MinMax, Entropy2048, Entropy128, Percentile }
+
+    [Params("fashion-cnn")] // add "ocr-rec" for the PaddleOCR recognizer (slow: minutes per case)
+    public string Model { get; set; } = "fashion-cnn";
+
+    [Params(100, 1000)]
+    public int Samples { get; set; }
+
+    [ParamsAllValues]
+    public Mode Method { get; set; }
+
+    private OnnxModel _model = null!;
+    private string _data = null!;
+    private InferenceSession? _plain;
+    private const int BatchSize = 32;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        string root = FindRoot();
+        _data = Path.Combine(Path.GetTempPath(), $"evoquant-bench-{Model}-{Samples}-{Environment.ProcessId}.npy");
+        if (Model == "fashion-cnn")
+        {
+            _model = OnnxModel.Load(Path.Combine(root, "..", "shared", "models", "fashion-cnn.onnx"));
+            var x = NpyReader.ReadRows(Path.Combine(root, "..", "shared", "models", "fashion-test-2000.x.npy"), Samples).First();
+            NpyWriter.Write(_data, x);
+        }
+        else
+        {
+            // PaddleOCR recognizer, [N,3,48,W]: a fixed width of 320 and a deterministic text-line-like pattern.
+            _model = OnnxModel.Load(Path.Combine(root, ".testdata", "npm", "ocr-models", "assets", "ch_PP-OCRv4_rec_infer.onnx"));
+            int n = Samples / 10; // the recognizer is ~100x heavier per sample: keep runs short, same 1:10 ratio
+            var data = new float[n * 3 * 48 * 320];
+            var r = new Random(1);
+            for (int i = 0; i < data.Length; i++) data[i] = (float)(Math.Sin(i * 0.013) * 0.8 + r.NextDouble() * 0.2);
+            NpyWriter.Write(_data, new NamedTensor(null, data, new long[] { n, 3, 48, 320 }));
+        }
+        if (Method is Mode.PlainInference or Mode.PlainInferenceOptimized)
+        {
+            using var o = new SessionOptions
+            {
+                GraphOptimizationLevel = Method == Mode.PlainInference ? GraphOptimizationLevel.ORT_DISABLE_ALL : GraphOptimizationLevel.ORT_ENABLE_ALL,
+            };
+            _plain = new InferenceSession(_model.ToBytes(), o);
+        }
+    }
+
+    [Benchmark]
+    public long Run()
+    {
+        if (_plain != null)
+        {
+            long rows = 0;
+            string input = _model.Inputs[0].Name;
+            foreach (var chunk in NpyReader.ReadRows(_data, BatchSize))
+            {
+                using var v = chunk.ToOrtValue();
+                using var outputs = _plain.Run(new RunOptions(), new[] { input }, new[] { v }, _plain.OutputNames);
+                rows += chunk.Rows;
+            }
+            return rows;
+        }
+        var options = new CalibrationOptions
+        {
+            BatchSize = BatchSize,
+            Method = Method switch { Mode.MinMax => CalibrationMethod.MinMax, Mode.Percentile => CalibrationMethod.Percentile, _ => CalibrationMethod.Entropy },
+            Bins = Method == Mode.Entropy2048 ? 2048 : 0,
+        };
+        return Calibrator.Run(_model, new object[] { _data }, options).SampleCount;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _plain?.Dispose();
+        File.Delete(_data);
+        long peak = Process.GetCurrentProcess().PeakWorkingSet64;
+        string line = $"PEAK-WS model={Model} samples={Samples} method={Method} peakMiB={peak / (1024.0 * 1024):F1}";
+        Console.WriteLine(line);
+        File.AppendAllText(Path.Combine(Path.GetTempPath(), "evoquant-bench-calibration-peak.txt"), line + Environment.NewLine);
+    }
+
+    private static string FindRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "EvoQuant.psd1"))) return d.FullName;
+        return Directory.GetCurrentDirectory();
+    }
+}

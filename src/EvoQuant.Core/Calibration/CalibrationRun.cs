@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using EvoQuant.Data;
+using EvoQuant.Onnx;
+
+namespace EvoQuant.Calibration;
+
+/// <summary>A calibration in progress that takes items one at a time, so a pipeline (a cmdlet's
+/// ProcessRecord) can stream samples without buffering them: each item is read, bound, batched, run
+/// and dropped; only the per-tensor statistics stay. Finish with <see cref="Complete"/>.</summary>
+public sealed class CalibrationRun : IDisposable
+{
+    private readonly CalibrationOptions _options;
+    private readonly IProgress<CalibrationProgress>? _progress;
+    private readonly CancellationToken _cancellation;
+    private readonly ICalibrator _calibrator;
+    private readonly CalibrationSession _session;
+    private readonly SampleBatcher _batcher;
+    private readonly SampleSourceOptions _sourceOptions;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly OnnxModel _model;
+    private long _batches;
+    private bool _stopped;
+
+    public CalibrationRun(OnnxModel model, CalibrationOptions options, IProgress<CalibrationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _progress = progress;
+        _cancellation = cancellationToken;
+        Settings = options.ToSettings();
+        Settings.Validate();
+        if (options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {options.BatchSize}.");
+
+        Selection = new CalibrationTensorSelector(options.OpTypes, options.IncludeNodes, options.ExcludeNodes).Select(model);
+        if (Selection.Tensors.Count == 0)
+            throw new InvalidOperationException("No tensor of the model is selected for calibration (check OpTypes / IncludeNodes / ExcludeNodes).");
+        Binder = new InputBinder(model);
+        _calibrator = Calibrator.Create(Settings);
+        // MinMax needs only extremes: let ONNX Runtime reduce in the graph so activations are not all kept.
+        _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: Settings.Method == CalibrationMethod.MinMax);
+        bool canBatch = Binder.CanBatch;
+        _sourceOptions = new SampleSourceOptions { SplitRows = canBatch && Binder.Inputs.Count == 1 ? options.BatchSize : null };
+        _batcher = new SampleBatcher(canBatch, options.BatchSize);
+        _model = model;
+    }
+
+    public CalibrationSettings Settings { get; }
+
+    /// <summary>The tensors chosen for calibration and those left out, with reasons.</summary>
+    public TensorSelection Selection { get; }
+
+    internal InputBinder Binder { get; }
+
+    /// <summary>Total samples when the caller knows it (for progress); null when unknown.</summary>
+    public long? TotalSamples { get; set; }
+
+    public long SamplesDone { get; private set; }
+    public int Errors { get; private set; }
+
+    /// <summary>Reads one item (a file, a folder, a named tensor, a dictionary of arrays, an array) and
+    /// runs every full batch it completes. Returns false once a sample error asked to stop.</summary>
+    public bool Add(object item)
+    {
+        if (_stopped) return false;
+        foreach (var read in new SampleSource(new[] { item }, _sourceOptions).Read())
+        {
+            _cancellation.ThrowIfCancellationRequested();
+            if (read.Error != null)
+            {
+                if (!Fail(read.Source, read.Error)) return false;
+                continue;
+            }
+            BoundSample bound;
+            try { bound = Binder.Bind(read.Sample!); }
+            catch (SampleMismatchException e)
+            {
+                if (!Fail(read.Source, e)) return false;
+                continue;
+            }
+            foreach (var b in _batcher.Add(bound)) RunBatch(b);
+        }
+        return true;
+    }
+
+    /// <summary>Runs the last partial batch and computes the ranges.</summary>
+    public CalibrationTable Complete()
+    {
+        if (!_stopped) foreach (var b in _batcher.Flush()) RunBatch(b);
+        if (SamplesDone == 0)
+            throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
+        var ranges = _calibrator.ComputeRanges();
+        // Tensors selected but never seen (e.g. in a branch that did not run) are reported, not invented.
+        var seen = ranges.Select(r => r.Tensor).ToHashSet(StringComparer.Ordinal);
+        var skipped = _session.Skipped.Concat(_session.Tensors.Where(t => !seen.Contains(t)).Select(t => new SkippedTensor(t, "no values were produced"))).ToList();
+        return new CalibrationTable(Settings, ranges, skipped) { SampleCount = SamplesDone, ModelName = _model.Name, Model = _model, ErrorCount = Errors };
+    }
+
+    public void Dispose() => _session.Dispose();
+
+    private void RunBatch(SampleBatch b)
+    {
+        _session.Run(b.Inputs, _calibrator, _cancellation);
+        SamplesDone += b.Rows;
+        _batches++;
+        _progress?.Report(new CalibrationProgress(SamplesDone, TotalSamples, _batches, Errors, _clock.Elapsed, b.Sources[^1]));
+    }
+
+    // True to go on. Without a handler the first bad sample is thrown, as Calibrator.Run documents.
+    private bool Fail(string where, Exception e)
+    {
+        Errors++;
+        if (_options.OnSampleError == null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+        if (_options.OnSampleError(new SampleError(where, e)) == SampleErrorAction.Continue) return true;
+        _stopped = true;
+        return false;
+    }
+}

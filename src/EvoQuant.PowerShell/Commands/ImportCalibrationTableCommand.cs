@@ -1,0 +1,32 @@
+using System.Management.Automation;
+using EvoQuant.Calibration;
+using EvoQuant.PowerShell.Infrastructure;
+
+namespace EvoQuant.PowerShell.Commands;
+
+/// <summary>Import-CalibrationTable: loads calibration tables saved as JSON or TensorRT calibration.cache.</summary>
+[Cmdlet(VerbsData.Import, "CalibrationTable")]
+[OutputType(typeof(CalibrationTable))]
+public sealed class ImportCalibrationTableCommand : EvoQuantCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName", "PSPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = Array.Empty<string>();
+
+    protected override void ProcessRecord()
+    {
+        foreach (string file in ResolvePaths(Path, literal: false))
+        {
+            try
+            {
+                WriteObject(CalibrationTableFile.Load(file));
+            }
+            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or InvalidDataException or IOException or ArgumentException)
+            {
+                WriteError(NewError(e, "InvalidTable", ErrorCategory.InvalidData, file,
+                    "Give a table written by Export-CalibrationTable (JSON) or a TensorRT calibration.cache."));
+            }
+        }
+    }
+}

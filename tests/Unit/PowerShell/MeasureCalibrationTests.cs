@@ -1,0 +1,138 @@
+using System.Management.Automation;
+using EvoQuant.Calibration;
+using EvoQuant.Data;
+using EvoQuant.Tests.Support;
+using Xunit;
+
+namespace EvoQuant.Tests.PowerShell;
+
+/// <summary>Measure-Calibration through real pipelines of the hosted engine.</summary>
+public sealed class MeasureCalibrationTests : IDisposable
+{
+    private readonly PowerShellSession _ps = new();
+    private readonly string _dir = Directory.CreateTempSubdirectory("evoquant-mc").FullName;
+
+    public void Dispose()
+    {
+        _ps.Dispose();
+        Directory.Delete(_dir, true);
+    }
+
+    // Shards of the 200 calibration images as separate .npy files (files are what users pipe).
+    private string[] Shards(int count, int rowsEach)
+    {
+        var x = NpyReader.Read(TestData.Require(TestData.FashionCalib));
+        var all = (float[])x.Data;
+        int per = 28 * 28;
+        var paths = new string[count];
+        for (int i = 0; i < count; i++)
+        {
+            paths[i] = Path.Combine(_dir, $"calib{i}.npy");
+            NpyWriter.Write(paths[i], new NamedTensor(null, all.AsSpan(i * rowsEach * per, rowsEach * per).ToArray(), new long[] { rowsEach, 1, 28, 28 }));
+        }
+        return paths;
+    }
+
+    [Fact]
+    public void FilesFromThePipelineGiveATableThatPipesIntoInvokeQuantization()
+    {
+        var files = Shards(4, 50);
+        var r = _ps.Run("$args[1] | Measure-Calibration -Model $args[0] -Method Entropy -Verbose", TestData.FashionCnn, files);
+        Assert.Empty(r.Errors);
+        var table = Assert.Single(r.Objects<CalibrationTable>());
+        Assert.Equal(200, table.SampleCount);
+        Assert.Equal(CalibrationMethod.Entropy, table.Settings.Method);
+        Assert.True(table.Count > 30, $"only {table.Count} tensors calibrated");
+        Assert.Contains(r.Verbose, v => v.StartsWith("Calibrating"));
+        Assert.NotEmpty(r.Progress);
+
+        // The same as Core computes from the whole file at once.
+        var whole = Calibrator.Run(EvoQuant.Onnx.OnnxModel.Load(TestData.FashionCnn), new object[] { TestData.FashionCalib },
+            new CalibrationOptions { Method = CalibrationMethod.Entropy });
+        foreach (var row in whole.Ranges)
+        {
+            var mine = table[row.Tensor]!;
+            Assert.Equal(row.Min, mine.Min);
+            Assert.Equal(row.Max, mine.Max);
+        }
+    }
+
+    [Fact]
+    public void ModelCanComeFromGetOnnxGraphOnThePipeline()
+    {
+        var r = _ps.Run("Get-OnnxGraph $args[0] | Measure-Calibration -InputPath $args[1] -Method Percentile", TestData.FashionCnn, TestData.FashionCalib);
+        Assert.Empty(r.Errors);
+        var table = Assert.Single(r.Objects<CalibrationTable>());
+        Assert.Equal(200, table.SampleCount);
+        Assert.All(table.Ranges, row => Assert.Equal(-row.RangeMax, row.RangeMin)); // Percentile is symmetric by default
+    }
+
+    [Fact]
+    public void AWrongShapeSampleIsAnErrorRecordAndTheOthersStillCount()
+    {
+        var good = Shards(2, 10);
+        string bad = Path.Combine(_dir, "bad.npy");
+        NpyWriter.Write(bad, new NamedTensor(null, new float[3 * 32 * 32], new long[] { 1, 3, 32, 32 }));
+        var r = _ps.Run("$args[1] | Measure-Calibration -Model $args[0]", TestData.FashionCnn, new[] { good[0], bad, good[1] });
+        var e = Assert.Single(r.Errors);
+        Assert.StartsWith("MeasureCalibrationSampleMismatch,", e.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.InvalidData, e.CategoryInfo.Category);
+        Assert.Contains("input", e.Exception.Message);
+        Assert.Equal(20, Assert.Single(r.Objects<CalibrationTable>()).SampleCount);
+
+        var stop = _ps.Run("try { $args[1] | Measure-Calibration -Model $args[0] -ErrorAction Stop; 'not reached' } catch { $_.FullyQualifiedErrorId }",
+            TestData.FashionCnn, new[] { bad, good[0] });
+        Assert.StartsWith("MeasureCalibrationSampleMismatch", Assert.Single(stop.Output).ToString());
+    }
+
+    [Fact]
+    public void TablesFromShardsMergeIntoTheTableOfTheWhole()
+    {
+        var files = Shards(2, 100);
+        var r = _ps.Run(@"
+            $a = Measure-Calibration -Model $args[0] -InputPath $args[1] -Method Entropy -Bins 2048
+            $b = Measure-Calibration -Model $args[0] -InputPath $args[2] -Method Entropy -Bins 2048 -Merge $a
+            $whole = Measure-Calibration -Model $args[0] -InputPath $args[1], $args[2] -Method Entropy -Bins 2048
+            $b; $whole", TestData.FashionCnn, files[0], files[1]);
+        Assert.Empty(r.Errors);
+        var tables = r.Objects<CalibrationTable>().ToList();
+        Assert.Equal(2, tables.Count);
+        Assert.Equal(tables[1].SampleCount, tables[0].SampleCount);
+        foreach (var row in tables[1].Ranges)
+        {
+            var merged = tables[0][row.Tensor]!;
+            Assert.Equal(row.Min, merged.Min);
+            Assert.Equal(row.Max, merged.Max);
+            Assert.Equal(row.RangeMin, merged.RangeMin);
+            Assert.Equal(row.RangeMax, merged.RangeMax);
+        }
+    }
+
+    [Fact]
+    public void TablesExportAndImportAsJsonAndTensorRtCache()
+    {
+        string json = Path.Combine(_dir, "t.json"), cache = Path.Combine(_dir, "calibration.cache");
+        var r = _ps.Run(@"
+            $t = Measure-Calibration -Model $args[0] -InputPath $args[1]
+            $t | Export-CalibrationTable -Path $args[2]
+            $t | Export-CalibrationTable -Path $args[3]
+            $t | Export-CalibrationTable -Path $args[2] -WhatIf
+            $t | Export-CalibrationTable -Path $args[2] -ErrorAction SilentlyContinue -ErrorVariable e
+            $e | ForEach-Object { $_.FullyQualifiedErrorId }
+            Import-CalibrationTable $args[2]
+            Import-CalibrationTable $args[3]", TestData.FashionCnn, TestData.FashionCalib, json, cache);
+        Assert.StartsWith("ExportCalibrationTableOutputExists", r.Output.Select(o => o.ToString()).Single(s => s.Contains("OutputExists")));
+        var tables = r.Objects<CalibrationTable>().ToList();
+        Assert.Equal(2, tables.Count);
+        Assert.True(tables[0].Count > 30);
+        Assert.Equal(tables[0].Count, tables[1].Count);
+        Assert.StartsWith("TRT-", File.ReadAllText(cache));
+    }
+
+    [Fact]
+    public void NoSamplesIsATerminatingErrorWithAStableId()
+    {
+        var r = _ps.Run("Measure-Calibration -Model $args[0]", TestData.FashionCnn);
+        Assert.StartsWith("MeasureCalibrationNoSamples", Assert.Single(r.Errors).FullyQualifiedErrorId);
+    }
+}
