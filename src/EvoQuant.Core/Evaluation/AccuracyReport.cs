@@ -23,6 +23,9 @@ public sealed class AccuracyReport
     /// <summary>Histograms of the reference activations (per-tensor analysis), by tensor name.</summary>
     public IReadOnlyDictionary<string, ActivationHistogram> Histograms { get; init; } = new Dictionary<string, ActivationHistogram>();
 
+    /// <summary>What could not be measured, and why.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = Array.Empty<string>();
+
     /// <summary>Activation tensors in graph order (the order of the per-tensor chart).</summary>
     public IEnumerable<TensorComparison> TensorsInGraphOrder => Tensors.Where(t => t.Kind == TensorKind.Activation).OrderBy(t => t.Order).ThenBy(t => t.Tensor, StringComparer.Ordinal);
 }

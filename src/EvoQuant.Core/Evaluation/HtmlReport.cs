@@ -55,6 +55,7 @@ public static class HtmlReport
         if (s.WorstNode != null) Row(h, "Worst node (own error)", s.WorstNode);
         Row(h, "Elapsed", s.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) + " s");
         h.Append("</table>\n");
+        foreach (var note in report.Notes) h.Append("<p class=\"note\">").Append(E(note)).Append("</p>\n");
 
         h.Append("<h2>Outputs</h2>\n<table>\n<tr><th>Output</th><th>SQNR</th><th>Cosine</th><th>MSE</th><th>Max abs</th><th>Mean abs</th><th>Top-1 agree</th><th>Top-5 agree</th><th>Accuracy ref / cand</th></tr>\n");
         foreach (var o in report.Outputs)
@@ -195,6 +196,7 @@ public static class HtmlReport
         .hist-bin { fill: #7a9cc6; }
         .range-marker { stroke: #d03c3c; stroke-width: 2; stroke-dasharray: 4 2; }
         .calibration-marker { stroke: #2a9d4a; stroke-width: 1.5; }
+        p.note { color: #8a5a00; }
         pre.suggestion { background: #f6f6f6; padding: 0.5em; white-space: pre-wrap; }
 
         """;

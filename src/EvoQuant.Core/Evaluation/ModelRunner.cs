@@ -63,6 +63,17 @@ internal sealed class ModelRunner : IDisposable
         }
     }
 
+    /// <summary>Runs on values another run produced (zero copy); the caller keeps ownership of the inputs.</summary>
+    public RunResult Run(IReadOnlyList<string> inputNames, IReadOnlyList<OrtValue> inputValues, IReadOnlyList<string> outputs)
+    {
+        using var runOptions = new RunOptions();
+        return new RunResult(_session.Run(runOptions, inputNames, inputValues, outputs), outputs);
+    }
+
+    /// <summary>ONNX element type of an output, or null when it is not a tensor.</summary>
+    public int? OutputElementType(string name) =>
+        _session.OutputMetadata.TryGetValue(name, out var m) && m.IsTensor ? (int)m.ElementDataType : null;
+
     /// <summary>The outputs of one run, by name, as float spans over ORT's memory (other float types converted once).</summary>
     internal sealed class RunResult : IDisposable
     {
@@ -76,6 +87,9 @@ internal sealed class ModelRunner : IDisposable
             _index = new Dictionary<string, int>(names.Count, StringComparer.Ordinal);
             for (int i = 0; i < names.Count; i++) _index[names[i]] = i;
         }
+
+        /// <summary>The ORT value itself, to feed another session.</summary>
+        public OrtValue Value(string name) => _values[_index[name]];
 
         public long[] Shape(string name) => _values[_index[name]].GetTensorTypeAndShape().Shape;
 
