@@ -38,7 +38,8 @@ public sealed class ActivationHistogram
     {
         if (values.IsEmpty) return;
         var (mn, mx) = Kernels.MinMax(values); // SIMD; ignores NaN
-        if (!float.IsFinite(mn) || !float.IsFinite(mx))
+        bool finite = float.IsFinite(mn) && float.IsFinite(mx);
+        if (!finite)
         {
             // Infinities (or all NaN): the finite extremes need the slow pass.
             mn = float.PositiveInfinity;
@@ -61,16 +62,24 @@ public sealed class ActivationHistogram
         DataMin = Math.Min(DataMin, mn);
         DataMax = Math.Max(DataMax, mx);
 
+        if (finite)
+        {
+            // SIMD binning (NaN skipped); the range holds every value, so clamping at the edges is exact.
+            Kernels.AccumulateHistogram(values, _counts, (float)Low, (float)High);
+            long total = 0;
+            foreach (long c in _counts) total += c;
+            Count = total;
+            return;
+        }
+
         float scale = (float)(Bins / (High - Low)), low = (float)Low;
         int last = Bins - 1;
         long counted = 0;
         var counts = _counts;
         foreach (float v in values)
         {
-            // NaN and infinities fail the range test and are not counted.
-            float pos = (v - low) * scale;
-            if (!(pos >= -1f && pos <= Bins + 1f)) continue;
-            int b = (int)pos;
+            if (!float.IsFinite(v)) continue;
+            int b = (int)((v - low) * scale);
             counts[b < 0 ? 0 : b > last ? last : b]++;
             counted++;
         }
