@@ -41,7 +41,7 @@ Describe 'Import-CalibrationTable' {
 
     It 'reports a missing file' {
         { Import-CalibrationTable (Join-Path $TestDrive 'missing.json') -ErrorAction Stop } |
-            Should -Throw -ErrorId 'ImportCalibrationTableModelNotFound'
+            Should -Throw -ErrorId 'ImportCalibrationTableInputNotFound'
     }
 
     It 'has help with examples' {
