@@ -54,4 +54,40 @@ internal static class OcrData
         using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor(input, new DenseTensor<float>(x, shape)) });
         return results.First().AsTensor<float>().ToArray();
     }
+
+    /// <summary>320x320 tiles of a scanned page at its own resolution (left and right ends of the page,
+    /// padded below with white), preprocessed as PaddleOCR's detector is: grey to 3 equal channels,
+    /// (x/255 - mean) / std with ImageNet's mean and std. Returns [tiles,3,320,320].</summary>
+    public static (float[] Data, int[] Shape) PageTiles(string png, int size = 320)
+    {
+        var img = PngImage.Load(TestData.Require(png));
+        float[] mean = { 0.485f, 0.456f, 0.406f }, std = { 0.229f, 0.224f, 0.225f };
+        int[] lefts = { 0, Math.Max(0, img.Width - size) };
+        var x = new float[lefts.Length * 3 * size * size];
+        for (int t = 0; t < lefts.Length; t++)
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < size; y++)
+                    for (int i = 0; i < size; i++)
+                    {
+                        int sx = lefts[t] + i;
+                        byte p = sx < img.Width && y < img.Height ? img[sx, y] : (byte)255;
+                        x[((t * 3 + c) * size + y) * size + i] = (p / 255f - mean[c]) / std[c];
+                    }
+        return (x, new[] { lefts.Length, 3, size, size });
+    }
+
+    /// <summary>Text-line crops (upright ones, from <paramref name="first"/> on) padded right with zeros to
+    /// 48x<paramref name="width"/>, as PaddleOCR pads the recogniser's input. Returns [count,3,48,width].</summary>
+    public static (float[] Data, int[] Shape) RecInputs(int first, int count, int width = 320)
+    {
+        var (crops, total) = Crops;
+        int h = TextLineCrops.H, w = TextLineCrops.W;
+        if (2 * (first + count) > total) throw new ArgumentOutOfRangeException(nameof(count), $"only {total / 2} upright crops");
+        var x = new float[count * 3 * h * width];
+        for (int n = 0; n < count; n++)
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < h; y++)
+                    Array.Copy(crops, ((2 * (first + n) * 3 + c) * h + y) * w, x, ((n * 3 + c) * h + y) * width, w);
+        return (x, new[] { count, 3, h, width });
+    }
 }
