@@ -33,10 +33,10 @@ internal static class OcrData
         return new NamedTensor(model.Inputs[0].Name, data[..(n * CropSize)], new long[] { n, 3, TextLineCrops.H, TextLineCrops.W });
     }
 
-    public static QuantizationResult QuantizeCls(CalibrationMethod method)
+    public static QuantizationResult QuantizeCls(CalibrationMethod method, bool perChannel = true)
     {
         var table = Calibrator.Run(Cls, new object[] { CalibrationCrops(Cls) }, new CalibrationOptions { Method = method, BatchSize = 16 });
-        return ModelQuantizer.Quantize(Cls, QuantizationOptions.Static(table) with { PerChannel = true, UseContribOps = true });
+        return ModelQuantizer.Quantize(Cls, QuantizationOptions.Static(table) with { PerChannel = perChannel, UseContribOps = perChannel });
     }
 
     /// <summary>The classifier's [N,2] probabilities on all crops.</summary>
