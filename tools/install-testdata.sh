@@ -14,6 +14,14 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}"
 fi
 
+# onnx.checker (Debian's python3-onnx 1.12: opset <= 17, IR <= 8) checks the models the quantizer writes.
+# Probe onnx.checker, not plain "import onnx": libonnx-testdata leaves an /usr/lib/python3/dist-packages/onnx
+# folder that imports as an empty namespace package when python3-onnx is missing.
+if ! /usr/bin/python3 -c 'import onnx.checker' >/dev/null 2>&1; then
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-onnx
+fi
+
 npm_dir="$root/.testdata/npm"
 mkdir -p "$npm_dir"
 fetch() { # name@version folder
