@@ -292,11 +292,17 @@ internal sealed class PerTensorPlan
             pending.Add(x);
         }
 
-        // The first float output that the reference also has is the one compared.
+        // The first output whose value the reference also has is the one compared: under its own name, or
+        // under the name its Q/DQ pair gives it (a graph output the quantizer moved behind the pair).
         int k = -1;
+        string tensor = "";
         for (int i = 0; i < c.Output.Count && k < 0; i++)
-            if (c.Output[i].Length > 0 && IsReferenceValue(c.Output[i], rg)) k = i;
-        if (k < 0) return null;
+        {
+            if (c.Output[i].Length == 0) continue;
+            if (IsReferenceValue(c.Output[i], rg)) (k, tensor) = (i, c.Output[i]);
+            else if (FollowQdq(c.Output[i], cg).Item1 is var after && after != c.Output[i] && IsReferenceValue(after, rg)) (k, tensor) = (i, after);
+        }
+        if (k < 0 || rg.IsConstant(tensor)) return null;
 
         var copy = c.Clone();
         copy.Name = p + "node";
@@ -315,7 +321,6 @@ internal sealed class PerTensorPlan
         branches.Node.AddRange(newNodes);
         foreach (var f in pending) feeds[f] = exposed.Expose(f);
         branches.Output.Add(new ValueInfoProto { Name = own });
-        string tensor = c.Output[k];
         string ownOutput = own;
         string refOutput = exposed.Expose(tensor);
         int order = refOrder.GetValueOrDefault(tensor, -1);
