@@ -31,7 +31,7 @@ public static partial class AccuracyComparer
         ArgumentNullException.ThrowIfNull(candidate);
         ArgumentNullException.ThrowIfNull(items);
         options ??= new ComparisonOptions();
-        if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), "BatchSize must be at least 1.");
+        Validate(options);
         var ct = cancellationToken;
         var clock = Stopwatch.StartNew();
 
@@ -43,6 +43,8 @@ public static partial class AccuracyComparer
         using var branchRunner = plan != null ? TryBranchRunner(plan, refRunner, notes) : null;
         var outputs = PairOutputs(reference, candidate, refRunner, candRunner);
         if (outputs.Count == 0) throw new ArgumentException("The models have no float outputs in common to compare.");
+        if (options.LabelOutput != null && !outputs.Any(o => o.Reference == options.LabelOutput))
+            throw new ArgumentException($"LabelOutput '{options.LabelOutput}' is not a float output of both models; they have {string.Join(", ", outputs.Select(o => o.Reference))}.", nameof(options));
         var activations = plan?.Activations.Where(a => refRunner.IsFloatOutput(a.ReferenceOutput) && candRunner.IsFloatOutput(a.CandidateOutput)).ToList() ?? new();
         var branches = branchRunner == null ? new() : plan!.Branches.Where(b => refRunner.IsFloatOutput(b.ReferenceOutput) && branchRunner.IsFloatOutput(b.OwnOutput)).ToList();
         var qdqs = branchRunner == null ? new() : plan!.QdqBranches.Where(b => refRunner.IsFloatOutput(b.ReferenceOutput) && branchRunner.IsFloatOutput(b.QdqOutput)).ToList();
@@ -265,6 +267,16 @@ public static partial class AccuracyComparer
             foreach (var b in batcher.Add(bound!)) yield return b;
         }
         foreach (var b in batcher.Flush()) yield return b;
+    }
+
+    private static void Validate(ComparisonOptions o)
+    {
+        if (o.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {o.BatchSize}.", nameof(o));
+        if (o.TopK < 1) throw new ArgumentException($"TopK must be at least 1; got {o.TopK}.", nameof(o));
+        if (o.MaxSuggestedNodes < 0) throw new ArgumentException($"MaxSuggestedNodes cannot be negative; got {o.MaxSuggestedNodes}.", nameof(o));
+        if (o.HistogramBins < 2 || o.HistogramBins % 2 != 0) throw new ArgumentException($"HistogramBins must be even and at least 2; got {o.HistogramBins}.", nameof(o));
+        if (double.IsNaN(o.SuggestionSqnrDb)) throw new ArgumentException("SuggestionSqnrDb is NaN.", nameof(o));
+        if (o.Labels != null && o.Labels.Count == 0) throw new ArgumentException("Labels is empty.", nameof(o));
     }
 
     /// <summary>The session of the branch model, or null (with a note) when ONNX Runtime cannot load it:
