@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using EvoQuant.Calibration;
 using EvoQuant.Data;
+using EvoQuant.Numerics;
 using EvoQuant.Onnx;
 
 namespace EvoQuant.Evaluation;

@@ -14,8 +14,7 @@ public static class ModelQuantizer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         QuantizationOptionsValidator.Validate(options, model, registry);
-        if (options.Mode == QuantMode.Dynamic || options.Format != QuantFormat.QDQ)
-            throw new QuantizationOptionsException(nameof(options.Format), $"{(options.Mode == QuantMode.Dynamic ? "Dynamic quantization" : $"The {options.Format} format")} is not available yet; use static QDQ.");
+        if (options.Mode == QuantMode.Dynamic) return Dynamic.DynamicQuantizer.Quantize(model, options, progress, ct);
 
         progress?.Report("Planning");
         var context = new QuantizationContext(model, options);
@@ -24,8 +23,9 @@ public static class ModelQuantizer
 
         progress?.Report($"Rewriting {plan.QuantizedNodes.Count} nodes");
         var warnings = new List<string>();
-        var rewriter = new QdqRewriter(context, plan, parameters, warnings);
-        var proto = rewriter.Rewrite(ct);
+        var proto = options.Format == QuantFormat.QOperator
+            ? new QOperator.QOperatorRewriter(context, plan, parameters, warnings).Rewrite(ct)
+            : new QdqRewriter(context, plan, parameters, warnings).Rewrite(ct);
         var quantized = model.With(proto);
 
         if (options.VerifyWithRuntime)
@@ -52,7 +52,7 @@ public static class ModelQuantizer
         };
     }
 
-    private static void Verify(OnnxModel original, OnnxModel quantized, List<string> warnings)
+    internal static void Verify(OnnxModel original, OnnxModel quantized, List<string> warnings)
     {
         string? error = RuntimeVerifier.TryRun(quantized.ToBytes());
         if (error == null) return;

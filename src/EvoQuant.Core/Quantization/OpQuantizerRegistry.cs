@@ -58,6 +58,7 @@ public sealed class OpQuantizerRegistry
         foreach (var op in new[] { "BatchNormalization", "InstanceNormalization", "LayerNormalization" }) r.Register(F, op, norm);
 
         r.RegisterFallback(F, generic);
+        QOperator.QOperatorOps.Register(r);
         return r;
     }
 }

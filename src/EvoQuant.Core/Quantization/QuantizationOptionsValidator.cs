@@ -26,8 +26,8 @@ public static class QuantizationOptionsValidator
                 $"{(o.Mode == QuantMode.Dynamic ? "Dynamic quantization" : "The QOperator format")} supports only 8-bit types; 16-bit and 4-bit types need static quantization in the QDQ format.");
         if (o.ActivationType == QuantType.Int8 && o.WeightType == QuantType.UInt8)
             Fail(nameof(o.WeightType), "Int8 activations with UInt8 weights have no ONNX Runtime kernels; use Int8 weights (the default) or UInt8 activations.");
-        if (o.Mode == QuantMode.Dynamic && o.ActivationType is not (QuantType.UInt8 or QuantType.Int8))
-            Fail(nameof(o.ActivationType), "Dynamic quantization computes activation parameters at run time in 8 bits; ActivationType must be UInt8 or Int8.");
+        if (o.Mode == QuantMode.Dynamic && o.ActivationType != QuantType.UInt8)
+            Fail(nameof(o.ActivationType), $"Dynamic quantization quantizes activations at run time with DynamicQuantizeLinear, which produces UInt8 only; ActivationType must be UInt8 (got {o.ActivationType}).");
 
         foreach (var (name, r) in o.ActivationRanges)
             if (!float.IsFinite(r.Min) || !float.IsFinite(r.Max) || r.Min > r.Max)
@@ -65,7 +65,8 @@ public static class QuantizationOptionsValidator
         if (model != null)
         {
             long opset = model.DefaultOpset;
-            if (opset < OpsetUpgrade.QdqOpset && OpsetUpgrade.BlockerForOpset10(model.Proto.Graph) is string blocker)
+            // Dynamic MatMul/Gemm/LSTM use com.microsoft ops, which do not depend on the ONNX opset.
+            if (o.Mode != QuantMode.Dynamic && opset < OpsetUpgrade.QdqOpset && OpsetUpgrade.BlockerForOpset10(model.Proto.Graph) is string blocker)
                 Fail("Model", $"The model uses ONNX opset {opset}; quantized ops need opset 10, and this model cannot simply be raised to it because {blocker} changed meaning in opset 10. Convert the model to opset 10 or later first (e.g. onnx.version_converter).");
             if (o.PerChannel && o.Format == QuantFormat.QDQ && o.Mode == QuantMode.Static && opset < 13 && !o.UseContribOps)
                 Fail(nameof(o.PerChannel), $"Per-channel QDQ needs opset 13 (DequantizeLinear with an axis); the model uses opset {opset}. Convert the model to opset 13, quantize per tensor, or set UseContribOps (ONNX Runtime only).");

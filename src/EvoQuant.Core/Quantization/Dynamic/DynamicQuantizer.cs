@@ -1,0 +1,39 @@
+using EvoQuant.Onnx;
+
+namespace EvoQuant.Quantization.Dynamic;
+
+/// <summary>Runs <see cref="DynamicRewriter"/> and reports what it did; called by
+/// <see cref="ModelQuantizer.Quantize(OnnxModel, QuantizationOptions, IProgress{string}?, CancellationToken)"/>
+/// for <see cref="QuantMode.Dynamic"/>.</summary>
+internal static class DynamicQuantizer
+{
+    public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, IProgress<string>? progress, CancellationToken ct)
+    {
+        var warnings = new List<string>();
+        progress?.Report("Rewriting for dynamic quantization");
+        var rewriter = new DynamicRewriter(model, options, warnings);
+        var quantized = model.With(rewriter.Rewrite(ct));
+        if (rewriter.QuantizedNodes.Count == 0)
+            warnings.Add("No node was quantized: dynamic quantization rewrites MatMul, Gemm, Conv and LSTM with constant float weights.");
+        if (options.VerifyWithRuntime)
+        {
+            progress?.Report("Verifying with ONNX Runtime");
+            ModelQuantizer.Verify(model, quantized, warnings);
+        }
+        return new QuantizationResult
+        {
+            Model = quantized,
+            Format = QuantFormat.QOperator,
+            Mode = QuantMode.Dynamic,
+            ActivationType = options.ActivationType,
+            WeightType = options.WeightType,
+            PerChannel = options.PerChannel,
+            QuantizedNodes = rewriter.QuantizedNodes,
+            Skipped = rewriter.Skipped,
+            Warnings = warnings,
+            WeightBytesBefore = model.WeightBytes,
+            WeightBytesAfter = quantized.WeightBytes,
+            FileSizeBefore = model.FileSize,
+        };
+    }
+}

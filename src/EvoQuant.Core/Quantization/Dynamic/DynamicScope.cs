@@ -1,0 +1,148 @@
+using EvoQuant.Numerics;
+using EvoQuant.Onnx;
+using EvoQuant.Onnx.Proto;
+
+namespace EvoQuant.Quantization.Dynamic;
+
+/// <summary>One graph being rewritten by dynamic quantization (the main graph or an If/Loop/Scan
+/// body), with the scope around it: subgraphs read weights from enclosing graphs, so constant
+/// lookups walk outwards. New tensors go into this graph; names are unique over the whole model.</summary>
+internal sealed class DynamicScope
+{
+    private readonly DynamicRewriter _rewriter;
+    private readonly GraphView _view;
+    private readonly Dictionary<string, int> _uses;
+    private readonly Dictionary<string, (string Q, string Scale, string ZeroPoint)> _dynamicInputs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, QuantizedWeight> _weights = new(StringComparer.Ordinal);
+
+    public DynamicScope(DynamicRewriter rewriter, GraphProto graph, DynamicScope? parent)
+    {
+        _rewriter = rewriter;
+        Graph = graph;
+        Parent = parent;
+        _view = new GraphView(graph);
+        _uses = CountUses(graph);
+    }
+
+    public GraphProto Graph { get; }
+    public DynamicScope? Parent { get; }
+    public QuantizationOptions Options => _rewriter.Options;
+    public long Opset => _rewriter.Opset;
+    public UniqueNames Names => _rewriter.Names;
+
+    /// <summary>Nodes to drop from this graph once the pass is over (an Add folded into a bias).</summary>
+    public HashSet<NodeProto> Removed { get; } = new(ReferenceEqualityComparer.Instance);
+
+    public NodeProto? Producer(string tensor) => _view.Producer(tensor);
+
+    /// <summary>How often a tensor is read in this graph, nested subgraphs included, plus graph outputs.</summary>
+    public int Uses(string tensor) => _uses.GetValueOrDefault(tensor);
+
+    public IReadOnlyList<NodeProto> Consumers(string tensor) => _view.Consumers(tensor);
+
+    /// <summary>The float32 value of a tensor known offline, here or in an enclosing graph. Exporters
+    /// often reshape or reorder weights with small constant subgraphs (PyTorch's LSTM gate order is
+    /// Slice + Concat + Unsqueeze of the parameter): those are folded here.</summary>
+    public (float[] Data, long[] Dims)? FloatConstant(string tensor) => ConstantFolder.Fold(this, tensor);
+
+    /// <summary>The constant tensor of this name in this graph or an enclosing one (no folding).</summary>
+    public TensorProto? RawConstant(string tensor)
+    {
+        for (var s = this; s != null; s = s.Parent)
+            if (s._view.GetConstant(tensor) is { } t) return t;
+        return null;
+    }
+
+    /// <summary>The node that computes a tensor, in this graph or the nearest enclosing one that does.</summary>
+    public NodeProto? ScopedProducer(string tensor)
+    {
+        for (var s = this; s != null; s = s.Parent)
+        {
+            if (s._view.GetConstant(tensor) != null) return null;
+            if (s._view.Producer(tensor) is { } p) return p;
+        }
+        return null;
+    }
+
+    public long[]? IntConstant(string tensor) =>
+        RawConstant(tensor) is { } t && t.DataType is ElementTypes.Int64 or ElementTypes.Int32
+            ? (t.DataType == ElementTypes.Int64
+                ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(_rewriter.Model.GetRawBytes(t)).ToArray()
+                : System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(_rewriter.Model.GetRawBytes(t)).ToArray().Select(v => (long)v).ToArray())
+            : null;
+
+    public float[] Floats(TensorProto t) => _rewriter.Model.GetFloats(t);
+
+    internal Dictionary<string, (float[], long[])?> FoldCache { get; } = new(StringComparer.Ordinal);
+
+    public void AddInitializer(TensorProto t) => Graph.Initializer.Add(t);
+
+    public void Warn(string message) => _rewriter.Warnings.Add(message);
+
+    public void MarkReplaced(string tensor) => _rewriter.Replaced.Add(tensor);
+
+    /// <summary>A weight quantized once per graph (several nodes may share it), stored with its
+    /// scale and zero point (one per channel along <paramref name="axis"/> when given).</summary>
+    public QuantizedWeight Weight(string tensor, float[] data, long[] dims, int? axis, QuantType type, string key = "")
+    {
+        string cacheKey = $"{tensor}|{axis}|{type}|{key}";
+        if (_weights.TryGetValue(cacheKey, out var w)) return w;
+        Options.TensorOverrides.TryGetValue(tensor, out var ov);
+        var qt = WeightQuantizer.Quantize(data, dims, type, Options.WeightSymmetric, Options.ReduceRange, axis, ov);
+        w = new QuantizedWeight(tensor, qt);
+        _weights[cacheKey] = w;
+        MarkReplaced(tensor);
+        return w;
+    }
+
+    /// <summary>Stores a quantized weight (data reshaped or transposed by the caller) with its parameters.</summary>
+    public (string Data, string Scale, string ZeroPoint) Store(string tensor, byte[] raw, long[] dims, QuantType type, QuantParams[] ps, long[]? paramDims)
+    {
+        string q = Names.Take(TensorNames.Quantized(tensor));
+        string s = Names.Take(TensorNames.Scale(tensor));
+        string z = Names.Take(TensorNames.ZeroPoint(tensor));
+        long[] pd = paramDims ?? (ps.Length == 1 ? Array.Empty<long>() : new long[] { ps.Length });
+        AddInitializer(TensorData.FromRaw(q, type.OnnxDataType(), dims, raw));
+        AddInitializer(TensorData.FromFloats(s, pd, ps.Select(p => p.Scale).ToArray()));
+        AddInitializer(TensorData.FromRaw(z, type.OnnxDataType(), pd, WeightQuantizer.Pack(ps.Select(p => p.ZeroPoint).ToArray(), type)));
+        return (q, s, z);
+    }
+
+    /// <summary>DynamicQuantizeLinear of a run-time tensor, shared by every consumer in this graph.</summary>
+    public (string Q, string Scale, string ZeroPoint) DynamicInput(string tensor, List<NodeProto> nodes)
+    {
+        if (_dynamicInputs.TryGetValue(tensor, out var r)) return r;
+        r = (Names.Take(TensorNames.Quantized(tensor)), Names.Take(TensorNames.Scale(tensor)), Names.Take(TensorNames.ZeroPoint(tensor)));
+        var n = new NodeProto { OpType = "DynamicQuantizeLinear", Name = Names.Take(tensor + "_DynamicQuantizeLinear") };
+        n.Input.Add(tensor);
+        n.Output.Add(r.Q);
+        n.Output.Add(r.Scale);
+        n.Output.Add(r.ZeroPoint);
+        nodes.Add(n);
+        _dynamicInputs[tensor] = r;
+        return r;
+    }
+
+    private static Dictionary<string, int> CountUses(GraphProto g)
+    {
+        var uses = new Dictionary<string, int>(StringComparer.Ordinal);
+        void Count(GraphProto graph)
+        {
+            foreach (var n in graph.Node)
+            {
+                foreach (var i in n.Input) if (i.Length > 0) uses[i] = uses.GetValueOrDefault(i) + 1;
+                foreach (var a in n.Attribute)
+                {
+                    if (a.G != null) Count(a.G);
+                    foreach (var sg in a.Graphs) Count(sg);
+                }
+            }
+            foreach (var o in graph.Output) uses[o.Name] = uses.GetValueOrDefault(o.Name) + 1;
+        }
+        Count(g);
+        return uses;
+    }
+}
+
+/// <summary>A weight quantized offline, before it is laid out for its consumer.</summary>
+internal sealed record QuantizedWeight(string Name, QuantizedTensor Tensor);

@@ -1,0 +1,96 @@
+using EvoQuant.Numerics;
+using EvoQuant.Onnx;
+using EvoQuant.Onnx.Proto;
+using EvoQuant.Quantization;
+using EvoQuant.Tests.Quantization.Helpers;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Xunit;
+using static EvoQuant.Tests.Quantization.Helpers.TinyModels;
+
+namespace EvoQuant.Tests.Quantization;
+
+/// <summary>What dynamic quantization writes for MatMul and Gemm on a small two-layer model: the fused
+/// com.microsoft DynamicQuantizeMatMul with int8 weights, the following bias Add folded in, Gemm's
+/// transposed weight laid out as [K,N], weights from Constant nodes, per-channel scales, float weights
+/// gone, and outputs close to float.</summary>
+public sealed class DynamicStructureTests
+{
+    private const int K = 64, H = 48, N = 10;
+
+    private static OnnxModel TwoLayer(long opset = 13)
+    {
+        var g = new GraphProto { Name = "two_layer" };
+        g.Input.Add(Float("x", -1, K));
+        g.Output.Add(Float("y", -1, N));
+        g.Node.Add(Constant("w1", new long[] { K, H }, Random(K * H, 1, 0.2f)));
+        g.Initializer.Add(TensorData.FromFloats("b1", new long[] { H }, Random(H, 2, 0.1f)));
+        g.Initializer.Add(TensorData.FromFloats("w2", new long[] { N, H }, Random(N * H, 3, 0.3f)));
+        g.Initializer.Add(TensorData.FromFloats("b2", new long[] { N }, Random(N, 4, 0.1f)));
+        g.Node.Add(Node("MatMul", new[] { "x", "w1" }, new[] { "h0" }, "fc1"));
+        g.Node.Add(Node("Add", new[] { "h0", "b1" }, new[] { "h1" }, "fc1_bias"));
+        g.Node.Add(Node("Relu", new[] { "h1" }, new[] { "h" }, "relu"));
+        g.Node.Add(Node("Gemm", new[] { "h", "w2", "b2" }, new[] { "y" }, "fc2", Int("transB", 1)));
+        return Model(g, opset);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MatMulAndGemmBecomeDynamicQuantizeMatMulWithFoldedBias(bool perChannel)
+    {
+        var model = TwoLayer();
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic() with { PerChannel = perChannel });
+        var g = result.Model.Proto.Graph;
+
+        Assert.Equal(new[] { "DynamicQuantizeMatMul", "Relu", "DynamicQuantizeMatMul" }, g.Node.Select(n => n.OpType));
+        Assert.All(g.Node.Where(n => n.OpType == "DynamicQuantizeMatMul"), n => Assert.Equal("com.microsoft", n.Domain));
+        Assert.Contains(result.Model.Proto.OpsetImport, o => o.Domain == "com.microsoft");
+        var init = g.Initializer.ToDictionary(t => t.Name);
+        Assert.DoesNotContain("w2", init.Keys); // float weights dropped
+        Assert.DoesNotContain(g.Node, n => n.OpType == "Constant");
+        var w2 = init[g.Node[2].Input[1]];
+        Assert.Equal(ElementTypes.Int8, w2.DataType);
+        Assert.Equal(new long[] { H, N }, w2.Dims.ToArray()); // transB weight stored as [K,N]
+        Assert.Equal(perChannel ? new long[] { N } : Array.Empty<long>(), init[g.Node[2].Input[2]].Dims.ToArray());
+        Assert.Equal(5, g.Node[0].Input.Count); // A, B, scale, zero point, folded bias
+
+        var x = Random(32 * K, 9);
+        var f = Run(model, x);
+        var q = Run(result.Model, x);
+        double sqnr = ErrorMetrics.Sqnr(f, q);
+        Assert.True(sqnr > 30, $"SQNR {sqnr:F1} dB");
+    }
+
+    [Fact]
+    public void WorksBelowOpset11BecauseTheFusedOpNeedsNoDynamicQuantizeLinear()
+    {
+        var result = ModelQuantizer.Quantize(TwoLayer(opset: 9), QuantizationOptions.Dynamic());
+        Assert.Equal(2, result.QuantizedNodes.Count);
+    }
+
+    [Fact]
+    public void ExcludedNodesStayFloat()
+    {
+        var result = ModelQuantizer.Quantize(TwoLayer(), QuantizationOptions.Dynamic() with { ExcludeNodes = new[] { "fc2" } });
+        Assert.Equal(new[] { "DynamicQuantizeMatMul", "Relu", "Gemm" }, result.Model.Proto.Graph.Node.Select(n => n.OpType));
+        Assert.Contains(result.Skipped, s => s.Name == "fc2" && s.Reason.Contains("ExcludeNodes"));
+    }
+
+    [Theory]
+    [InlineData(QuantType.Int8)]
+    [InlineData(QuantType.UInt16)]
+    public void RefusesActivationTypesDynamicQuantizeLinearCannotProduce(QuantType type)
+    {
+        var e = Assert.Throws<QuantizationOptionsException>(() =>
+            QuantizationOptionsValidator.Validate(QuantizationOptions.Dynamic() with { ActivationType = type }));
+        Assert.Equal("ActivationType", e.Option);
+    }
+
+    private static float[] Run(OnnxModel model, float[] x)
+    {
+        using var s = new InferenceSession(model.ToBytes());
+        using var r = s.Run(new[] { NamedOnnxValue.CreateFromTensor("x", new DenseTensor<float>(x, new[] { x.Length / K, K })) });
+        return ((DenseTensor<float>)r.First().Value).Buffer.ToArray();
+    }
+}
