@@ -48,8 +48,9 @@ public class QdqGraphOutputTests
         Assert.Equal("Y", node.Tensor);
         Assert.InRange(node.OwnSqnr, 15, 60);
         // The graph input's Q/DQ has no quantized producer, so it is charged to the Conv: own error is at
-        // most the whole output error (equal here, as the Conv is the only node).
-        Assert.Equal(report.Outputs[0].Sqnr, node.OwnSqnr, 6);
+        // most the whole output error (equal here, as the Conv is the only node; the output row comes from
+        // the optimized run, whose integer kernels round a little differently).
+        Assert.Equal(report.Outputs[0].Sqnr, node.OwnSqnr, 3);
         Assert.Single(report.Tensors, t => t.Kind == TensorKind.Weight && t.Tensor == "W");
     }
 }
