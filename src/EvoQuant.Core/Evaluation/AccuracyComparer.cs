@@ -213,8 +213,8 @@ public static partial class AccuracyComparer
         var labelled = labelOutput >= 0 ? outputRows[labelOutput] : outputRows.FirstOrDefault(o => o.IsClassifier);
         var summary = new AccuracySummary
         {
-            Reference = reference.ToString(),
-            Candidate = candidate.ToString(),
+            Reference = Describe(reference),
+            Candidate = Describe(candidate),
             Rows = rows,
             Batches = batches,
             ReferenceAccuracy = labelled?.ReferenceAccuracy,
@@ -288,6 +288,8 @@ public static partial class AccuracyComparer
         }
         foreach (var b in batcher.Flush()) yield return b;
     }
+
+    private static string Describe(OnnxModel m) => m.Path ?? $"(in memory) {m.GraphName}";
 
     private static void Validate(ComparisonOptions o)
     {
