@@ -37,6 +37,10 @@ public class QOperatorMatchingTests
         var weights = report.Tensors.Where(r => r.Kind == TensorKind.Weight).OrderBy(r => r.Tensor).ToList();
         Assert.Equal(new[] { "W1", "W2" }, weights.Select(w => w.Tensor));
         Assert.All(weights, w => Assert.InRange(w.Sqnr, 35, 60));
+        // Each integer node re-run on the float inputs, named after its reference node.
+        Assert.Equal(new[] { "conv1", "conv2" }, report.Nodes.Select(n => n.Node).OrderBy(n => n));
+        Assert.All(report.Nodes, n => Assert.InRange(n.OwnSqnr, 20, 60));
+        Assert.Equal("Conv", report.Nodes[0].OpType);
     }
 
     private static float[] Rand(Random rng, int n, float amplitude) =>
