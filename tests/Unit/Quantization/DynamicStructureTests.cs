@@ -77,6 +77,24 @@ public sealed class DynamicStructureTests
         Assert.Contains(result.Skipped, s => s.Name == "fc2" && s.Reason.Contains("ExcludeNodes"));
     }
 
+    [Fact]
+    public void AWeightSharedByTwoMatMulsIsStoredOnce()
+    {
+        var g = new GraphProto { Name = "shared" };
+        g.Input.Add(Float("x", -1, K));
+        g.Input.Add(Float("z", -1, K));
+        g.Output.Add(Float("y1", -1, H));
+        g.Output.Add(Float("y2", -1, H));
+        g.Initializer.Add(TensorData.FromFloats("w", new long[] { K, H }, Random(K * H, 1, 0.2f)));
+        g.Node.Add(Node("MatMul", new[] { "x", "w" }, new[] { "y1" }, "a"));
+        g.Node.Add(Node("MatMul", new[] { "z", "w" }, new[] { "y2" }, "b"));
+        var result = ModelQuantizer.Quantize(Model(g), QuantizationOptions.Dynamic());
+        var nodes = result.Model.Proto.Graph.Node;
+        Assert.Equal(2, nodes.Count(n => n.OpType == "DynamicQuantizeMatMul"));
+        Assert.Equal(nodes[0].Input[1], nodes[1].Input[1]);
+        Assert.Equal(3, result.Model.Proto.Graph.Initializer.Count); // int8 weight, scale, zero point
+    }
+
     [Theory]
     [InlineData(QuantType.Int8)]
     [InlineData(QuantType.UInt16)]

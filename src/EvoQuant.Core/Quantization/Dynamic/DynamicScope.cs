@@ -14,6 +14,7 @@ internal sealed class DynamicScope
     private readonly Dictionary<string, int> _uses;
     private readonly Dictionary<string, (string Q, string Scale, string ZeroPoint)> _dynamicInputs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, QuantizedWeight> _weights = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string, string, string)> _stored = new(StringComparer.Ordinal);
 
     public DynamicScope(DynamicRewriter rewriter, GraphProto graph, DynamicScope? parent)
     {
@@ -97,6 +98,14 @@ internal sealed class DynamicScope
 
     /// <summary>Stores a quantized weight (data reshaped or transposed by the caller) with its parameters.</summary>
     public (string Data, string Scale, string ZeroPoint) Store(string tensor, byte[] raw, long[] dims, QuantType type, QuantParams[] ps, long[]? paramDims)
+    {
+        // A weight read by several nodes of this graph in the same layout is stored once.
+        string key = $"{tensor}|{string.Join(",", dims)}|{type}|{ps.Length}";
+        if (_stored.TryGetValue(key, out var existing)) return existing;
+        return _stored[key] = StoreNew(tensor, raw, dims, type, ps, paramDims);
+    }
+
+    private (string Data, string Scale, string ZeroPoint) StoreNew(string tensor, byte[] raw, long[] dims, QuantType type, QuantParams[] ps, long[]? paramDims)
     {
         string q = Names.Take(TensorNames.Quantized(tensor));
         string s = Names.Take(TensorNames.Scale(tensor));
