@@ -5,9 +5,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-if [ ! -d /usr/share/libonnx-testdata/data/node ]; then
+# Debian packages: the ONNX conformance node tests, and headless Chromium to render the HTML report.
+need=()
+[ -d /usr/share/libonnx-testdata/data/node ] || need+=(libonnx-testdata)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libonnx-testdata
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}"
 fi
 
 npm_dir="$root/.testdata/npm"

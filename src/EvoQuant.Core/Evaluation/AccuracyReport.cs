@@ -23,6 +23,9 @@ public sealed class AccuracyReport
     /// <summary>Histograms of the reference activations (per-tensor analysis), by tensor name.</summary>
     public IReadOnlyDictionary<string, ActivationHistogram> Histograms { get; init; } = new Dictionary<string, ActivationHistogram>();
 
+    /// <summary>What could not be measured, and why.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = Array.Empty<string>();
+
     /// <summary>Activation tensors in graph order (the order of the per-tensor chart).</summary>
     public IEnumerable<TensorComparison> TensorsInGraphOrder => Tensors.Where(t => t.Kind == TensorKind.Activation).OrderBy(t => t.Order).ThenBy(t => t.Tensor, StringComparer.Ordinal);
 }
@@ -119,6 +122,10 @@ public sealed record TensorComparison
     /// <summary>The float range the candidate's quantization of this tensor can represent, when it is quantized per tensor.</summary>
     public double? QuantRangeMin { get; init; }
     public double? QuantRangeMax { get; init; }
+
+    /// <summary>The calibrated range of this tensor, when the comparison was given one.</summary>
+    public double? CalibrationMin { get; init; }
+    public double? CalibrationMax { get; init; }
 
     internal static TensorComparison From(string tensor, TensorKind kind, string? node, string? opType, int order, string candidate, ErrorSummary s, (double, double)? range) => new()
     {

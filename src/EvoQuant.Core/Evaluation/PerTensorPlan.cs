@@ -11,18 +11,20 @@ internal sealed record ActivationPair(string Tensor, string ReferenceOutput, str
 /// <summary>A candidate Q/DQ pair applied to the reference value of its tensor: the tensor's own quantization error.</summary>
 internal sealed record QdqBranch(string Tensor, string ReferenceOutput, string QdqOutput);
 
-/// <summary>A quantized candidate node re-run on the reference's float inputs inside the analysis model.</summary>
+/// <summary>A quantized candidate node re-run on the reference's float inputs inside the branch model.</summary>
 internal sealed record OwnBranch(string Node, string OpType, int Order, string Tensor, string ReferenceOutput, string OwnOutput);
 
 /// <summary>
-/// Builds the two augmented models of the per-tensor analysis, matching tensors by graph structure:
+/// Builds the three models of the per-tensor analysis, matching tensors by graph structure:
 /// <list type="bullet">
 /// <item>the candidate, with the value of every reference activation exposed as an output: for a QDQ
 /// tensor the output of the DequantizeLinear fed by the QuantizeLinear that reads it; for an integer
 /// QOperator output, a DequantizeLinear added with the scale and zero point of its producer;</item>
-/// <item>the analysis model: the reference with every activation exposed, plus, for every quantized node
-/// of the candidate, a copy of that node (with its dequantized weights and its output Q/DQ) whose float
-/// inputs are the reference's own values. Its output against the reference output is the node's own error.</item>
+/// <item>the reference, with every activation exposed;</item>
+/// <item>the branch model: for every quantized node of the candidate, a copy of that node (with its
+/// dequantized weights and its output Q/DQ) whose float inputs are graph inputs, fed with the reference
+/// run's values of those tensors. Its output against the reference output is the node's own error. It
+/// keeps the candidate's opsets (a quantizer may raise them), so the reference keeps its own.</item>
 /// </list>
 /// Weights are compared offline (float initializer vs DequantizeLinear of the integer initializer).
 /// </summary>
@@ -30,7 +32,13 @@ internal sealed class PerTensorPlan
 {
     private const string Prefix = "evq_eval/";
 
-    public required ModelProto AnalysisModel { get; init; }
+    public required ModelProto ReferenceModel { get; init; }
+
+    /// <summary>Copies of quantized candidate nodes; inputs are added by <see cref="BranchModelBytes"/>.</summary>
+    public required ModelProto BranchModel { get; init; }
+
+    /// <summary>Branch model inputs: reference tensor name → the reference model output that carries it.</summary>
+    public required Dictionary<string, string> BranchFeeds { get; init; }
     public required ModelProto CandidateModel { get; init; }
     public required List<ActivationPair> Activations { get; init; }
     public required List<OwnBranch> Branches { get; init; }
@@ -46,7 +54,10 @@ internal sealed class PerTensorPlan
         var cg = candidate.Graph;
         var analysis = reference.CloneProto();
         var augmented = candidate.CloneProto();
-        MergeOpsets(analysis, candidate.Proto);
+        var branchModel = new ModelProto { IrVersion = candidate.Proto.IrVersion, Graph = new GraphProto { Name = "evq_eval_branches" } };
+        branchModel.OpsetImport.AddRange(candidate.Proto.OpsetImport.Select(o => o.Clone()));
+        var bg = branchModel.Graph;
+        var feeds = new Dictionary<string, string>(StringComparer.Ordinal);
 
         var refOrder = new Dictionary<string, int>(StringComparer.Ordinal);   // tensor -> producer index
         var refProducer = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
@@ -83,11 +94,19 @@ internal sealed class PerTensorPlan
         int index = 0;
         foreach (var c in cg.Nodes)
         {
+            if (c.OpType is "QLinearConv" or "QLinearMatMul" or "QGemm")
+            {
+                // QOperator: weights only; an integer node is not re-run alone on float inputs here.
+                var rq = refNodes.Where(n => n.Name.Length > 0 && c.Name.StartsWith(n.Name, StringComparison.Ordinal) && c.OpType.EndsWith(n.OpType, StringComparison.Ordinal))
+                    .MaxBy(n => n.Name.Length); // "conv10_quant" belongs to "conv10", not "conv1"
+                CompareWeights(c, rq, rg, cg, candidate, reference, weights, refOrder);
+                continue;
+            }
             if (!quantizedNodes.Contains(c)) continue;
             var r = c.Name.Length > 0 ? refByName.GetValueOrDefault(c.Name) : null;
             r ??= c.Output.Select(o => refProducer.GetValueOrDefault(o)).FirstOrDefault(n => n != null && n.OpType == c.OpType);
             CompareWeights(c, r, rg, cg, candidate, reference, weights, refOrder);
-            var branch = TryBuildBranch(c, index++, rg, cg, quantizedNodes, analysis.Graph, copied, refOrder, refProducer, exposedRef);
+            var branch = TryBuildBranch(c, index++, rg, cg, quantizedNodes, bg, copied, refOrder, exposedRef, feeds);
             if (branch != null) branches.Add(branch);
         }
 
@@ -105,15 +124,17 @@ internal sealed class PerTensorPlan
             if (qdqBranches.Any(b => b.Tensor == f)) continue;
             var nodes = new List<NodeProto>();
             string p = $"{Prefix}qdq{qdqBranches.Count}/";
-            string qo = CopyNode(q, p + "q", nodes, cg, analysis.Graph, copied, null, f);
-            string dqo = CopyNode(dqs[0], p + "dq", nodes, cg, analysis.Graph, copied, null, qo);
-            analysis.Graph.Node.AddRange(nodes);
-            qdqBranches.Add(new QdqBranch(f, exposedRef.Expose(f), exposedRef.Expose(dqo)));
+            feeds[f] = exposedRef.Expose(f);
+            string qo = CopyNode(q, p + "q", nodes, cg, bg, copied, null, f);
+            string dqo = CopyNode(dqs[0], p + "dq", nodes, cg, bg, copied, null, qo);
+            bg.Node.AddRange(nodes);
+            bg.Output.Add(new ValueInfoProto { Name = dqo });
+            qdqBranches.Add(new QdqBranch(f, feeds[f], dqo));
         }
 
         return new PerTensorPlan
         {
-            AnalysisModel = analysis, CandidateModel = augmented, Activations = activations, Branches = branches, Weights = weights,
+            ReferenceModel = analysis, BranchModel = branchModel, BranchFeeds = feeds, CandidateModel = augmented, Activations = activations, Branches = branches, Weights = weights,
             QdqBranches = qdqBranches, QuantizedConsumers = consumers,
         };
     }
@@ -133,7 +154,8 @@ internal sealed class PerTensorPlan
         int k = refNode.Output.IndexOf(tensor);
         // QOperator: the quantizer names the integer node after the float one (Conv -> "<name>_quant").
         var c = cg.Nodes.FirstOrDefault(n => n.Name == refNode.Name && n.OpType != refNode.OpType && n.Output.Count > k)
-             ?? cg.Nodes.FirstOrDefault(n => n.Name.StartsWith(refNode.Name, StringComparison.Ordinal) && n.OpType.StartsWith("QLinear", StringComparison.Ordinal) && n.Output.Count > k);
+             ?? cg.Nodes.Where(n => n.Name.StartsWith(refNode.Name, StringComparison.Ordinal) && n.OpType.StartsWith("QLinear", StringComparison.Ordinal) && n.Output.Count > k)
+                    .MinBy(n => n.Name.Length);
         if (c == null) return null;
         string ct = c.Output[k];
         // A name the reference uses for another tensor means the node was fused with its successor
@@ -224,7 +246,7 @@ internal sealed class PerTensorPlan
     }
 
     /// <summary>
-    /// Copies candidate node <paramref name="c"/> into the analysis model, fed from the reference's float
+    /// Copies candidate node <paramref name="c"/> into the branch model, fed from the reference's float
     /// tensors. Why this isolates the node: every input is the exact float value, weights are the
     /// candidate's dequantized ones, and the output goes through the candidate's Q/DQ. An input's Q/DQ is
     /// applied here only when no quantized node produces that input (a graph input or a float producer);
@@ -232,11 +254,12 @@ internal sealed class PerTensorPlan
     /// Q/DQ pair is counted once (this is how a bad scale on one tensor points at one node).
     /// </summary>
     private static OwnBranch? TryBuildBranch(NodeProto c, int index, GraphView rg, GraphView cg, HashSet<NodeProto> quantized,
-        GraphProto analysis, Dictionary<string, string> copied, Dictionary<string, int> refOrder, Dictionary<string, NodeProto> refProducer, OutputAdder exposed)
+        GraphProto branches, Dictionary<string, string> copied, Dictionary<string, int> refOrder, OutputAdder exposed, Dictionary<string, string> feeds)
     {
         string p = $"{Prefix}own{index}/";
         var newNodes = new List<NodeProto>();
         var inputs = new List<string>();
+        var pending = new List<string>(); // reference tensors the copy reads: branch model inputs
         foreach (var x in c.Input)
         {
             if (x.Length == 0) { inputs.Add(""); continue; }
@@ -246,25 +269,27 @@ internal sealed class PerTensorPlan
                 string src = dq.Input[0];
                 if (cg.IsConstant(src))
                 {
-                    inputs.Add(CopyNode(dq, p + "w/" + x, newNodes, cg, analysis, copied, src)); // dequantized weight
+                    inputs.Add(CopyNode(dq, p + "w/" + x, newNodes, cg, branches, copied, src)); // dequantized weight
                     continue;
                 }
                 var q = cg.Producer(src);
                 if (q?.OpType != "QuantizeLinear") return null;
                 string f = q.Input[0];
-                if (!IsReferenceValue(f, rg)) return null;
+                if (!IsReferenceValue(f, rg) || rg.IsConstant(f)) return null;
                 var fp = cg.Producer(f);
                 if (fp == null || !quantized.Contains(fp))
                 {
-                    string qo = CopyNode(q, p + "q/" + x, newNodes, cg, analysis, copied, null, f);
-                    inputs.Add(CopyNode(dq, p + "dq/" + x, newNodes, cg, analysis, copied, null, qo));
+                    string qo = CopyNode(q, p + "q/" + x, newNodes, cg, branches, copied, null, f);
+                    inputs.Add(CopyNode(dq, p + "dq/" + x, newNodes, cg, branches, copied, null, qo));
                 }
                 else inputs.Add(f);
+                pending.Add(f);
                 continue;
             }
-            if (cg.IsConstant(x)) { inputs.Add(CopyConstant(x, cg, analysis, copied)); continue; }
-            if (!IsReferenceValue(x, rg)) return null;
+            if (cg.IsConstant(x)) { inputs.Add(CopyConstant(x, cg, branches, copied)); continue; }
+            if (!IsReferenceValue(x, rg) || rg.IsConstant(x)) return null;
             inputs.Add(x);
+            pending.Add(x);
         }
 
         // The first float output that the reference also has is the one compared.
@@ -284,12 +309,14 @@ internal sealed class PerTensorPlan
         var outQ = cg.Consumers(c.Output[k]).FirstOrDefault(n => n.OpType == "QuantizeLinear" && n.Input[0] == c.Output[k]);
         if (outQ != null && cg.Consumers(outQ.Output[0]).FirstOrDefault(n => n.OpType == "DequantizeLinear") is { } outDq)
         {
-            string qo = CopyNode(outQ, p + "oq", newNodes, cg, analysis, copied, null, own);
-            own = CopyNode(outDq, p + "own", newNodes, cg, analysis, copied, null, qo);
+            string qo = CopyNode(outQ, p + "oq", newNodes, cg, branches, copied, null, own);
+            own = CopyNode(outDq, p + "own", newNodes, cg, branches, copied, null, qo);
         }
-        analysis.Node.AddRange(newNodes);
+        branches.Node.AddRange(newNodes);
+        foreach (var f in pending) feeds[f] = exposed.Expose(f);
+        branches.Output.Add(new ValueInfoProto { Name = own });
         string tensor = c.Output[k];
-        string ownOutput = exposed.Expose(own);
+        string ownOutput = own;
         string refOutput = exposed.Expose(tensor);
         int order = refOrder.GetValueOrDefault(tensor, -1);
         return new OwnBranch(DisplayName(c), c.OpType, order, tensor, refOutput, ownOutput);
@@ -300,7 +327,7 @@ internal sealed class PerTensorPlan
 
     /// <summary>Adds a copy of a Q or DQ node reading <paramref name="firstInput"/> (or its own first input,
     /// copied as a constant), with its constant inputs copied; returns the copy's output.</summary>
-    private static string CopyNode(NodeProto n, string output, List<NodeProto> nodes, GraphView cg, GraphProto analysis,
+    private static string CopyNode(NodeProto n, string output, List<NodeProto> nodes, GraphView cg, GraphProto target,
         Dictionary<string, string> copied, string? constantInput, string? firstInput = null)
     {
         var copy = n.Clone();
@@ -309,8 +336,8 @@ internal sealed class PerTensorPlan
         for (int i = 0; i < n.Input.Count; i++)
         {
             string x = n.Input[i];
-            if (i == 0) copy.Input.Add(firstInput ?? CopyConstant(constantInput ?? x, cg, analysis, copied));
-            else copy.Input.Add(x.Length == 0 ? "" : CopyConstant(x, cg, analysis, copied));
+            if (i == 0) copy.Input.Add(firstInput ?? CopyConstant(constantInput ?? x, cg, target, copied));
+            else copy.Input.Add(x.Length == 0 ? "" : CopyConstant(x, cg, target, copied));
         }
         copy.Output.Clear();
         copy.Output.Add(output);
@@ -318,48 +345,69 @@ internal sealed class PerTensorPlan
         return output;
     }
 
-    /// <summary>Copies a candidate constant (initializer or Constant node) into the analysis model under a
+    /// <summary>Copies a candidate constant (initializer or Constant node) into the branch model under a
     /// prefixed name, once.</summary>
-    private static string CopyConstant(string name, GraphView cg, GraphProto analysis, Dictionary<string, string> copied)
+    private static string CopyConstant(string name, GraphView cg, GraphProto target, Dictionary<string, string> copied)
     {
         if (copied.TryGetValue(name, out var done)) return done;
         var t = cg.GetConstant(name) ?? throw new InvalidOperationException($"Candidate tensor '{name}' is not a constant.");
         var clone = t.Clone();
         clone.Name = Prefix + "c/" + name;
-        analysis.Initializer.Add(clone);
+        target.Initializer.Add(clone);
         copied[name] = clone.Name;
         return clone.Name;
     }
 
-    /// <summary>Each float weight of the reference node against the candidate's DequantizeLinear of its integer version.</summary>
+    /// <summary>Each float weight of the reference node against its dequantized integer version in the
+    /// candidate: a DequantizeLinear of an integer constant (QDQ), or the weight inputs of a QLinearConv /
+    /// QLinearMatMul / QGemm (QOperator: weight, scale, zero point at inputs 3, 4, 5).</summary>
     private static void CompareWeights(NodeProto c, NodeProto? r, GraphView rg, GraphView cg, OnnxModel candidate, OnnxModel reference,
         List<TensorComparison> rows, Dictionary<string, int> refOrder)
     {
         if (r == null) return;
-        for (int j = 0; j < c.Input.Count && j < r.Input.Count; j++)
+        bool qop = c.OpType is "QLinearConv" or "QLinearMatMul" or "QGemm";
+        for (int j = 0; j < r.Input.Count; j++)
         {
             string w = r.Input[j];
             var rw = rg.GetConstant(w);
             if (rw == null || rw.DataType != ElementTypes.Float) continue;
-            var dq = cg.Producer(c.Input[j]);
-            if (dq?.OpType != "DequantizeLinear" || !cg.IsConstant(dq.Input[0])) continue;
-            float[]? deq = Dequantize(dq, cg, candidate);
+            float[]? deq;
+            string candName;
+            if (qop)
+            {
+                if (j != 1 || c.Input.Count < 6 || !cg.IsConstant(c.Input[3])) continue;
+                // Per-channel QOperator weights are sliced along the output channels: axis 0 for Conv
+                // and transposed Gemm, 1 for MatMul and plain Gemm.
+                bool transB = c.Attribute.Any(a => a.Name == "transB" && a.I != 0);
+                int axis = c.OpType == "QLinearConv" || (c.OpType == "QGemm" && transB) ? 0 : 1;
+                deq = Dequantize(c.Input[3], c.Input[4], c.Input[5], axis, cg, candidate);
+                candName = c.Input[3];
+            }
+            else
+            {
+                if (j >= c.Input.Count) continue;
+                var dq = cg.Producer(c.Input[j]);
+                if (dq?.OpType != "DequantizeLinear" || !cg.IsConstant(dq.Input[0])) continue;
+                long axisAttr = dq.Attribute.FirstOrDefault(a => a.Name == "axis")?.I ?? 1;
+                deq = Dequantize(dq.Input[0], dq.Input[1], dq.Input.Count > 2 ? dq.Input[2] : "", (int)axisAttr, cg, candidate);
+                candName = dq.Output[0];
+            }
             if (deq == null) continue;
             float[] refValues = reference.GetFloats(rw);
             if (deq.Length != refValues.Length) continue;
             var s = ErrorMetrics.Summarize(refValues, deq);
             int order = r.Output.Count > 0 ? refOrder.GetValueOrDefault(r.Output[0], -1) : -1;
-            rows.Add(TensorComparison.From(w, TensorKind.Weight, DisplayName(r), r.OpType, order, dq.Output[0], s, null));
+            rows.Add(TensorComparison.From(w, TensorKind.Weight, DisplayName(r), r.OpType, order, candName, s, null));
         }
     }
 
-    /// <summary>x = (q - zp) * scale, per tensor or per axis; null for encodings we do not read (4-bit).</summary>
-    private static float[]? Dequantize(NodeProto dq, GraphView cg, OnnxModel candidate)
+    /// <summary>x = (q - zp) * scale, per tensor or per axis; null for encodings we do not read (4-bit, blocked).</summary>
+    private static float[]? Dequantize(string quantized, string scale, string zeroPoint, int axis, GraphView cg, OnnxModel candidate)
     {
-        var qt = cg.GetConstant(dq.Input[0])!;
-        var st = cg.GetConstant(dq.Input[1]);
-        var zt = dq.Input.Count > 2 && dq.Input[2].Length > 0 ? cg.GetConstant(dq.Input[2]) : null;
-        if (st == null) return null;
+        var qt = cg.GetConstant(quantized);
+        var st = cg.GetConstant(scale);
+        var zt = zeroPoint.Length > 0 ? cg.GetConstant(zeroPoint) : null;
+        if (qt == null || st == null) return null;
         float[] q, s, z;
         try
         {
@@ -374,10 +422,9 @@ internal sealed class PerTensorPlan
             for (int i = 0; i < q.Length; i++) r[i] = (q[i] - z[0]) * s[0];
             return r;
         }
-        long axisAttr = dq.Attribute.FirstOrDefault(a => a.Name == "axis")?.I ?? 1;
         var dims = qt.Dims.ToArray();
-        int axis = (int)(axisAttr < 0 ? axisAttr + dims.Length : axisAttr);
-        if (axis < 0 || axis >= dims.Length || dims[axis] != s.Length) return null;
+        if (axis < 0) axis += dims.Length;
+        if (axis < 0 || axis >= dims.Length || dims[axis] != s.Length || z.Length != s.Length) return null;
         long inner = 1;
         for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
         var result = new float[q.Length];
@@ -393,16 +440,18 @@ internal sealed class PerTensorPlan
 
     internal static string DisplayName(NodeProto n) => n.Name.Length > 0 ? n.Name : $"({n.OpType} -> {string.Join(",", n.Output)})";
 
-    /// <summary>The analysis model runs candidate ops: it needs the higher of both opset versions per domain.</summary>
-    private static void MergeOpsets(ModelProto target, ModelProto other)
+    /// <summary>The branch model with its inputs typed as the reference run produces them (ONNX Runtime
+    /// needs input types; the reference may declare none for intermediates). Null when there are no branches.</summary>
+    public byte[]? BranchModelBytes(Func<string, int?> elementTypeOfReferenceOutput)
     {
-        foreach (var o in other.OpsetImport)
+        if (BranchModel.Graph.Node.Count == 0) return null;
+        var proto = BranchModel.Clone();
+        foreach (var (tensor, exposedName) in BranchFeeds)
         {
-            string domain = o.Domain == "ai.onnx" ? "" : o.Domain;
-            var mine = target.OpsetImport.FirstOrDefault(x => (x.Domain == "ai.onnx" ? "" : x.Domain) == domain);
-            if (mine == null) target.OpsetImport.Add(o.Clone());
-            else if (mine.Version < o.Version) mine.Version = o.Version;
+            int type = elementTypeOfReferenceOutput(exposedName) ?? ElementTypes.Float;
+            proto.Graph.Input.Add(new ValueInfoProto { Name = tensor, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = type } } });
         }
+        return Google.Protobuf.MessageExtensions.ToByteArray(proto);
     }
 
     /// <summary>Adds graph outputs (untyped: ONNX Runtime infers their types), once per tensor; graph

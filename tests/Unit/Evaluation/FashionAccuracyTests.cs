@@ -7,7 +7,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace EvoQuant.Tests.Evaluation;
 
 /// <summary>On the Fashion CNN, the comparer's accuracies equal an independent ORT run + argmax.</summary>
-public class FashionAccuracyTests
+public sealed class FashionAccuracyTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public void FloatAndInt8AccuraciesMatchAnIndependentComputation()
@@ -18,6 +18,16 @@ public class FashionAccuracyTests
 
         var report = AccuracyComparer.Compare(reference, candidate, new object[] { TestData.FashionTestX },
             new ComparisonOptions { Labels = labels, BatchSize = 100 });
+
+        var perTensor = AccuracyComparer.Compare(reference, candidate, new object[] { TestData.FashionTestX },
+            new ComparisonOptions { Labels = labels, BatchSize = 100, PerTensor = true });
+        output.WriteLine($"float {report.Summary.ReferenceAccuracy:F2}%, int8 {report.Summary.CandidateAccuracy:F2}%, drop {report.Summary.AccuracyDrop:F2} points, " +
+            $"top-1 agreement {report.Summary.Top1Agreement:F2}%, top-5 {report.Summary.Top5Agreement:F2}%, logits SQNR {report.Outputs[0].Sqnr:F1} dB; " +
+            $"{report.Summary.Elapsed.TotalSeconds:F2} s plain, {perTensor.Summary.Elapsed.TotalSeconds:F2} s per-tensor ({perTensor.Tensors.Count} tensors, {perTensor.Nodes.Count} nodes)");
+        // The per-tensor run executes the Q/DQ graph unoptimized (float arithmetic): it may differ from the
+        // integer kernels of the optimized run by a few predictions, not more.
+        Assert.InRange(perTensor.Summary.CandidateAccuracy!.Value, report.Summary.CandidateAccuracy!.Value - 0.5, report.Summary.CandidateAccuracy!.Value + 0.5);
+        Assert.Equal(report.Summary.ReferenceAccuracy, perTensor.Summary.ReferenceAccuracy);
 
         double floatAcc = IndependentAccuracy(reference, labels);
         double int8Acc = IndependentAccuracy(candidate, labels);

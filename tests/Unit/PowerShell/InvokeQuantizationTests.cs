@@ -18,7 +18,7 @@ public sealed class InvokeQuantizationTests : IDisposable
         Directory.Delete(_dir, true);
     }
 
-    private const string Calibrate = "$cal = Measure-Calibration -Model $args[0] -InputPath $args[1] -Method Percentile;";
+    private const string Calibrate = "$cal = Measure-Calibration -Model $args[0] -InputPath $args[1] -Method Percentile -Symmetric:$false;";
 
     [Fact]
     public void StaticQdqPerChannelWritesAModelThatLoadsAndSaysWhatItDid()
