@@ -24,8 +24,9 @@ internal sealed class DynamicConvQuantizer : IDynamicOpQuantizer
         }
 
         var o = scope.Options;
-        var qw = scope.Weight(w, wt, wdims, null, o.WeightType).Tensor;
-        var (wq, ws, wz) = scope.Store(w, qw.Raw, wdims, qw.Type, qw.Params, null);
+        var owner = scope.OwnerOf(w);
+        var qw = owner.Weight(w, wt, wdims, null, o.WeightType).Tensor;
+        var (wq, ws, wz) = owner.Store(w, qw.Raw, wdims, qw.Type, qw.Params, null);
 
         var nodes = new List<NodeProto>();
         var (xq, xs, xz) = scope.DynamicInput(x, nodes);

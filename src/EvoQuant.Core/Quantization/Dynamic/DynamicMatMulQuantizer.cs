@@ -51,10 +51,11 @@ internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
 
         var o = scope.Options;
         int? axis = o.PerChannel ? (transB ? 0 : 1) : null;
-        var w = scope.Weight(b, bt, bdims, axis, o.WeightType);
+        var owner = scope.OwnerOf(b);
+        var w = owner.Weight(b, bt, bdims, axis, o.WeightType);
         var qt = w.Tensor;
         byte[] raw = transB ? Transpose2D(qt.Raw, (int)bdims[0], (int)bdims[1]) : qt.Raw;
-        var (bq, bs, bz) = scope.Store(b + (transB ? "_T" : ""), raw, new[] { k, n }, qt.Type, qt.Params, null);
+        var (bq, bs, bz) = owner.Store(b + (transB ? "_T" : ""), raw, new[] { k, n }, qt.Type, qt.Params, null);
 
         var nodes = new List<NodeProto>();
         var dq = new NodeProto { OpType = "DynamicQuantizeMatMul", Domain = DynamicRewriter.MicrosoftDomain, Name = scope.Names.Take((node.Name.Length > 0 ? node.Name : output) + "_quant") };

@@ -72,6 +72,15 @@ internal sealed class DynamicScope
                 : System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(_rewriter.Model.GetRawBytes(t)).ToArray().Select(v => (long)v).ToArray())
             : null;
 
+    /// <summary>The graph that holds a tensor's value (this one or an enclosing one): quantized weights go
+    /// there, so that the branches of an If that share a weight share its integer copy too.</summary>
+    public DynamicScope OwnerOf(string tensor)
+    {
+        for (var s = this; s != null; s = s.Parent)
+            if (s._view.GetConstant(tensor) != null || s._view.Producer(tensor) != null) return s;
+        return this;
+    }
+
     public float[] Floats(TensorProto t) => _rewriter.Model.GetFloats(t);
 
     internal Dictionary<string, (float[], long[])?> FoldCache { get; } = new(StringComparer.Ordinal);
