@@ -73,6 +73,25 @@ public sealed class QOperatorOpsTests(ITestOutputHelper output)
         Assert.True(sqnr > 30, $"SQNR {sqnr:F1} dB"); // measured 38.1 (uint8) and 38.6 (int8 per channel)
     }
 
+    [Fact]
+    public void ANodeThatCannotBeIntegerStaysFloatBetweenBordersAndIsNotReportedQuantized()
+    {
+        // Conv whose weight is computed at run time (Identity of a graph input): no QLinearConv.
+        var g = new GraphProto { Name = "border" };
+        g.Input.Add(Float("x", -1, C, S, S));
+        g.Input.Add(Float("wx", 8, C, 3, 3));
+        g.Output.Add(Float("y", -1, 8, S - 2, S - 2));
+        g.Node.Add(Node("Conv", new[] { "x", "wx" }, new[] { "c" }, "conv"));
+        g.Node.Add(Node("Sigmoid", new[] { "c" }, new[] { "y" }, "sigmoid"));
+        var model = TinyModels.Model(g, opset: 13);
+        var ranges = new Dictionary<string, ActivationRange> { ["x"] = new(-2, 2), ["wx"] = new(-1, 1), ["c"] = new(-10, 10), ["y"] = new(0, 1) };
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(ranges) with { Format = QuantFormat.QOperator, ActivationType = QuantType.UInt8 });
+
+        Assert.Equal(new[] { "Conv", "QuantizeLinear", "QLinearSigmoid", "DequantizeLinear" }, result.Model.Proto.Graph.Node.Select(n => n.OpType));
+        Assert.Equal(new[] { "Sigmoid" }, result.QuantizedNodes.Select(n => n.OpType));
+        Assert.Contains(result.Warnings, w => w.Contains("'conv'") && w.Contains("stays float"));
+    }
+
     [Theory]
     [InlineData(QuantType.Int16, QuantType.Int8)]
     [InlineData(QuantType.UInt8, QuantType.Int4)]
