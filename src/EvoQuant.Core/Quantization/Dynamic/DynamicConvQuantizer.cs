@@ -24,6 +24,7 @@ internal sealed class DynamicConvQuantizer : IDynamicOpQuantizer
         }
 
         var o = scope.Options;
+        if (o.PerChannel) scope.Warn("Conv weights are quantized per tensor in dynamic mode: the scale that ConvInteger's output is multiplied by is one scalar (as in the reference tool); PerChannel applies to MatMul, Gemm and LSTM.");
         var owner = scope.OwnerOf(w);
         var qw = owner.Weight(w, wt, wdims, null, o.WeightType).Tensor;
         var (wq, ws, wz) = owner.Store(w, qw.Raw, wdims, qw.Type, qw.Params, null);

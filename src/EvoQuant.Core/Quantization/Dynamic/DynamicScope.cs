@@ -87,7 +87,10 @@ internal sealed class DynamicScope
 
     public void AddInitializer(TensorProto t) => Graph.Initializer.Add(t);
 
-    public void Warn(string message) => _rewriter.Warnings.Add(message);
+    public void Warn(string message)
+    {
+        if (!_rewriter.Warnings.Contains(message)) _rewriter.Warnings.Add(message);
+    }
 
     public void MarkReplaced(string tensor) => _rewriter.Replaced.Add(tensor);
 
