@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace EvoQuant.Tests.Quantization;
 
 /// <summary>Dynamic quantization of the Fashion-MNIST CNN, no calibration: 16 Conv become ConvInteger,
-/// the final Gemm DynamicQuantizeMatMul; accuracy on the 2000 labelled test images stays within a point.</summary>
+/// the final Gemm MatMulInteger; accuracy on the 2000 labelled test images stays within a point.</summary>
 public sealed class DynamicFashionTests(ITestOutputHelper output)
 {
     [Fact]
@@ -16,7 +16,7 @@ public sealed class DynamicFashionTests(ITestOutputHelper output)
         var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic());
         var ops = OpCounts.Of(result.Model);
         Assert.Equal(16, ops.GetValueOrDefault("ConvInteger"));
-        Assert.Equal(1, ops.GetValueOrDefault("DynamicQuantizeMatMul"));
+        Assert.Equal(1, ops.GetValueOrDefault("MatMulInteger"));
         Assert.Equal(0, ops.GetValueOrDefault("Conv"));
 
         double floatAcc = FashionData.Accuracy(model), quantAcc = FashionData.Accuracy(result.Model);

@@ -63,7 +63,7 @@ public sealed class DynamicSileroVadTests(ITestOutputHelper output)
         var ops = OpCounts.Of(result.Model);
         output.WriteLine("ops: " + string.Join(", ", ops.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
         Assert.Equal(0, ops.GetValueOrDefault("Gemm"));
-        Assert.Equal(4, ops.GetValueOrDefault("DynamicQuantizeMatMul"));
+        Assert.Equal(4, ops.GetValueOrDefault("MatMulInteger"));
         Assert.Equal(12, ops.GetValueOrDefault("ConvInteger"));
 
         var (f, fs) = Run(model);

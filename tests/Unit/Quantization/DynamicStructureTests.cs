@@ -10,10 +10,11 @@ using static EvoQuant.Tests.Quantization.Helpers.TinyModels;
 
 namespace EvoQuant.Tests.Quantization;
 
-/// <summary>What dynamic quantization writes for MatMul and Gemm on a small two-layer model: the fused
-/// com.microsoft DynamicQuantizeMatMul with int8 weights, the following bias Add folded in, Gemm's
-/// transposed weight laid out as [K,N], weights from Constant nodes, per-channel scales, float weights
-/// gone, and outputs close to float.</summary>
+/// <summary>What dynamic quantization writes for MatMul and Gemm on a small two-layer model: by default
+/// the reference tool's standard ops (DynamicQuantizeLinear + MatMulInteger + Cast + Mul), with
+/// UseContribOps or below opset 11 the fused com.microsoft DynamicQuantizeMatMul with the following bias
+/// Add folded in; Gemm's transposed weight laid out as [K,N], weights from Constant nodes, per-channel
+/// scales, float weights gone, and outputs close to float.</summary>
 public sealed class DynamicStructureTests
 {
     private const int K = 64, H = 48, N = 10;
@@ -37,10 +38,10 @@ public sealed class DynamicStructureTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void MatMulAndGemmBecomeDynamicQuantizeMatMulWithFoldedBias(bool perChannel)
+    public void WithContribOpsMatMulAndGemmBecomeDynamicQuantizeMatMulWithFoldedBias(bool perChannel)
     {
         var model = TwoLayer();
-        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic() with { PerChannel = perChannel });
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic() with { PerChannel = perChannel, UseContribOps = true });
         var g = result.Model.Proto.Graph;
 
         Assert.Equal(new[] { "DynamicQuantizeMatMul", "Relu", "DynamicQuantizeMatMul" }, g.Node.Select(n => n.OpType));
@@ -62,6 +63,28 @@ public sealed class DynamicStructureTests
         Assert.True(sqnr > 30, $"SQNR {sqnr:F1} dB");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ByDefaultWritesTheReferenceToolsStandardOps(bool perChannel)
+    {
+        var model = TwoLayer();
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic() with { PerChannel = perChannel });
+        var g = result.Model.Proto.Graph;
+        Assert.Equal(new[] { "DynamicQuantizeLinear", "MatMulInteger", "Cast", "Mul", "Mul", "Add", "Relu", "DynamicQuantizeLinear", "MatMulInteger", "Cast", "Mul", "Mul", "Add" },
+            g.Node.Select(n => n.OpType));
+        Assert.All(g.Node, n => Assert.Equal("", n.Domain));
+        Assert.DoesNotContain(result.Model.Proto.OpsetImport, o => o.Domain == "com.microsoft");
+        var init = g.Initializer.ToDictionary(t => t.Name);
+        var mm2 = g.Node.Where(n => n.OpType == "MatMulInteger").Last();
+        Assert.Equal(new long[] { H, N }, init[mm2.Input[1]].Dims.ToArray());
+        Assert.Equal(perChannel ? new long[] { N } : Array.Empty<long>(), init[mm2.Input[3]].Dims.ToArray()); // b zero point per column
+
+        var x = Random(32 * K, 9);
+        double sqnr = ErrorMetrics.Sqnr(Run(model, x), Run(result.Model, x));
+        Assert.True(sqnr > 30, $"SQNR {sqnr:F1} dB");
+    }
+
     [Fact]
     public void WorksBelowOpset11BecauseTheFusedOpNeedsNoDynamicQuantizeLinear()
     {
@@ -72,7 +95,7 @@ public sealed class DynamicStructureTests
     [Fact]
     public void ExcludedNodesStayFloat()
     {
-        var result = ModelQuantizer.Quantize(TwoLayer(), QuantizationOptions.Dynamic() with { ExcludeNodes = new[] { "fc2" } });
+        var result = ModelQuantizer.Quantize(TwoLayer(), QuantizationOptions.Dynamic() with { ExcludeNodes = new[] { "fc2" }, UseContribOps = true });
         Assert.Equal(new[] { "DynamicQuantizeMatMul", "Relu", "Gemm" }, result.Model.Proto.Graph.Node.Select(n => n.OpType));
         Assert.Contains(result.Skipped, s => s.Name == "fc2" && s.Reason.Contains("ExcludeNodes"));
     }
@@ -89,8 +112,8 @@ public sealed class DynamicStructureTests
         g.Node.Add(Node("MatMul", new[] { "x", "w" }, new[] { "y1" }, "a"));
         g.Node.Add(Node("MatMul", new[] { "z", "w" }, new[] { "y2" }, "b"));
         var result = ModelQuantizer.Quantize(Model(g), QuantizationOptions.Dynamic());
-        var nodes = result.Model.Proto.Graph.Node;
-        Assert.Equal(2, nodes.Count(n => n.OpType == "DynamicQuantizeMatMul"));
+        var nodes = result.Model.Proto.Graph.Node.Where(n => n.OpType == "MatMulInteger").ToList();
+        Assert.Equal(2, nodes.Count);
         Assert.Equal(nodes[0].Input[1], nodes[1].Input[1]);
         Assert.Equal(3, result.Model.Proto.Graph.Initializer.Count); // int8 weight, scale, zero point
     }
