@@ -113,7 +113,7 @@ Describe 'Measure-Calibration' {
 
         It 'reports a missing sample file' {
             { Measure-Calibration -Model $Model -InputPath (Join-Path $TestDrive 'missing.npy') -ErrorAction Stop } |
-                Should -Throw -ErrorId 'MeasureCalibrationModelNotFound'
+                Should -Throw -ErrorId 'MeasureCalibrationInputNotFound'
         }
 
         It 'reports a sample of the wrong shape as SampleMismatch and goes on with the others' {
