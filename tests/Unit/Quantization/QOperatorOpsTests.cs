@@ -92,6 +92,36 @@ public sealed class QOperatorOpsTests(ITestOutputHelper output)
         Assert.Contains(result.Warnings, w => w.Contains("'conv'") && w.Contains("stays float"));
     }
 
+    [Fact]
+    public void AnIfBranchReadingAnIntegerResultGetsItsFloatBack()
+    {
+        // The branches read the Conv output from the outer scope: it must still exist as float.
+        var g = new GraphProto { Name = "with_if" };
+        g.Input.Add(Float("x", -1, C, S, S));
+        g.Input.Add(new ValueInfoProto { Name = "cond", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = ElementTypes.Bool, Shape = new TensorShapeProto() } } });
+        g.Output.Add(Float("y"));
+        g.Initializer.Add(TensorData.FromFloats("w", new long[] { 8, C, 3, 3 }, Random(8 * C * 9, 1, 0.3f)));
+        g.Node.Add(Node("Conv", new[] { "x", "w" }, new[] { "c" }, "conv"));
+        GraphProto Branch(string op, string output)
+        {
+            var b = new GraphProto { Name = op };
+            b.Node.Add(Node(op, new[] { "c" }, new[] { output }, op + "_node"));
+            b.Output.Add(Float(output));
+            return b;
+        }
+        g.Node.Add(Node("If", new[] { "cond" }, new[] { "y" }, "if",
+            new AttributeProto { Name = "then_branch", Type = AttributeProto.Types.AttributeType.Graph, G = Branch("Identity", "t") },
+            new AttributeProto { Name = "else_branch", Type = AttributeProto.Types.AttributeType.Graph, G = Branch("Neg", "e") }));
+        var model = TinyModels.Model(g, opset: 13);
+        var ranges = new Dictionary<string, ActivationRange> { ["x"] = new(-2, 2), ["c"] = new(-6, 6) };
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(ranges) with { Format = QuantFormat.QOperator, ActivationType = QuantType.UInt8 });
+
+        var nodes = result.Model.Proto.Graph.Node;
+        Assert.Equal(new[] { "QuantizeLinear", "QLinearConv", "DequantizeLinear", "If" }, nodes.Select(n => n.OpType));
+        Assert.Equal("c", nodes[2].Output[0]);
+        Assert.Null(RuntimeVerifier.TryRun(result.Model.ToBytes()));
+    }
+
     [Theory]
     [InlineData(QuantType.Int16, QuantType.Int8)]
     [InlineData(QuantType.UInt8, QuantType.Int4)]

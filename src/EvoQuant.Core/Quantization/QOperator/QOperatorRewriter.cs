@@ -343,7 +343,10 @@ internal sealed class QOperatorRewriter
             var n = new NodeProto { OpType = "DequantizeLinear", Name = _names.Take(TensorNames.DequantizeNode(t)) };
             n.Input.AddRange(new[] { q.Name, q.Scale, q.ZeroPoint });
             n.Output.Add(t);
-            _output.Add(n);
+            // Right after the integer producer: an If/Loop body may read the float from the outer scope,
+            // which a sort over explicit inputs alone would not see.
+            int at = _output.FindIndex(p => p.Output.Contains(q.Name));
+            _output.Insert(at + 1, n);
         }
     }
 
