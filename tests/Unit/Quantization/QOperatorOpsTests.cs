@@ -93,6 +93,31 @@ public sealed class QOperatorOpsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AReluThatCannotFoldBecomesQLinearLeakyReluWithAlphaZero()
+    {
+        // The Conv output is also a graph output, so the Relu cannot take it over.
+        var g = new GraphProto { Name = "relu" };
+        g.Input.Add(Float("x", -1, C, S, S));
+        g.Output.Add(Float("c"));
+        g.Output.Add(Float("r"));
+        g.Initializer.Add(TensorData.FromFloats("w", new long[] { 8, C, 3, 3 }, Random(8 * C * 9, 1, 0.3f)));
+        g.Node.Add(Node("Conv", new[] { "x", "w" }, new[] { "c" }, "conv"));
+        g.Node.Add(Node("Relu", new[] { "c" }, new[] { "r" }, "relu"));
+        var model = TinyModels.Model(g, opset: 13);
+        var x = Random(8 * C * S * S, 5, 2f);
+        var ranges = MinMaxRanges.Measure(model, new[] { new Dictionary<string, DenseTensor<float>> { ["x"] = new(x, new[] { 8, C, S, S }) } });
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(ranges) with { Format = QuantFormat.QOperator, ActivationType = QuantType.UInt8 });
+
+        var relu = Assert.Single(result.Model.Proto.Graph.Node, n => n.OpType == "QLinearLeakyRelu");
+        Assert.Equal(0f, relu.Attribute.Single(a => a.Name == "alpha").F);
+        using var s = new InferenceSession(result.Model.ToBytes());
+        using var r = s.Run(new[] { NamedOnnxValue.CreateFromTensor("x", new DenseTensor<float>(x, new[] { 8, C, S, S })) });
+        var outR = ((DenseTensor<float>)r.First(v => v.Name == "r").Value).Buffer.ToArray();
+        Assert.All(outR, v => Assert.True(v >= 0));
+        Assert.Contains(outR, v => v > 0);
+    }
+
+    [Fact]
     public void AnIfBranchReadingAnIntegerResultGetsItsFloatBack()
     {
         // The branches read the Conv output from the outer scope: it must still exist as float.

@@ -58,7 +58,7 @@ internal sealed class QOperatorRewriter
                 if (_planned.Contains(node))
                 {
                     LeftFloat.Add(node);
-                    _warnings.Add(node.OpType is "Relu" or "Clip"
+                    _warnings.Add(node.OpType is "Clip"
                         ? $"Node '{QuantizationPlanner.DisplayName(node)}' ({node.OpType}) could not fold into its producer and runs in float between a DequantizeLinear and a QuantizeLinear (the QOperator format has no integer {node.OpType})."
                         : $"Node '{QuantizationPlanner.DisplayName(node)}' ({node.OpType}) stays float in the QOperator format: its inputs, weight or output are not all quantized.");
                 }
@@ -120,6 +120,8 @@ internal sealed class QOperatorRewriter
             case "AveragePool": return EmitUnary(node, "QLinearAveragePool", node.Attribute.ToArray());
             case "Sigmoid": return EmitUnary(node, "QLinearSigmoid");
             case "LeakyRelu": return EmitUnary(node, "QLinearLeakyRelu", node.Attribute.ToArray());
+            // A Relu that cannot fold into its producer: LeakyRelu with alpha 0 is the same function.
+            case "Relu": return EmitUnary(node, "QLinearLeakyRelu", new AttributeProto { Name = "alpha", Type = AttributeProto.Types.AttributeType.Float, F = 0f });
             case "Concat": return EmitConcat(node);
             case "MaxPool" or "Reshape" or "Transpose" or "Flatten" or "Squeeze" or "Unsqueeze": return EmitPassThrough(node);
             default: return false;
