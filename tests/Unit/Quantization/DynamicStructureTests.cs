@@ -101,6 +101,41 @@ public sealed class DynamicStructureTests
     }
 
     [Fact]
+    public void WeightsBehindSliceConcatTransposeReshapeAreFoldedAndQuantized()
+    {
+        // B = Reshape(Transpose(Concat(Slice(P, rows 2..), Slice(P, rows ..2), axis 0)), [H, K]) as exporters
+        // write reordered parameters; the folded value must equal what ORT computes from the float graph.
+        var g = new GraphProto { Name = "folded" };
+        g.Input.Add(Float("x", -1, H));
+        g.Output.Add(Float("y", -1, K));
+        g.Node.Add(Constant("p", new long[] { K, H }, Random(K * H, 1, 0.2f)));
+        long[] I(params long[] v) => v;
+        void IntInit(string name, long[] v) => g.Initializer.Add(TensorData.FromArray<long>(name, ElementTypes.Int64, new long[] { v.Length }, v));
+        IntInit("s0", I(2)); IntInit("e0", I(long.MaxValue)); IntInit("ax", I(0));
+        IntInit("s1", I(0)); IntInit("e1", I(-62)); IntInit("shape", I(H, -1));
+        g.Node.Add(Node("Slice", new[] { "p", "s0", "e0", "ax" }, new[] { "p_tail" }, "slice_tail"));
+        g.Node.Add(Node("Slice", new[] { "p", "s1", "e1", "ax" }, new[] { "p_head" }, "slice_head"));
+        g.Node.Add(Node("Concat", new[] { "p_tail", "p_head" }, new[] { "p_cat" }, "concat", Int("axis", 0)));
+        g.Node.Add(Node("Transpose", new[] { "p_cat" }, new[] { "p_t" }, "transpose"));
+        g.Node.Add(Node("Reshape", new[] { "p_t", "shape" }, new[] { "b" }, "reshape"));
+        g.Node.Add(Node("MatMul", new[] { "x", "b" }, new[] { "y" }, "matmul"));
+        var model = Model(g);
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic());
+        var ops = result.Model.Proto.Graph.Node.Select(n => n.OpType).ToList();
+        Assert.Contains("MatMulInteger", ops);
+        Assert.DoesNotContain("Slice", ops); // the float chain is gone with the weight
+        Assert.DoesNotContain("Constant", ops);
+
+        var x = Random(16 * H, 4);
+        using var fs = new InferenceSession(model.ToBytes());
+        using var fr = fs.Run(new[] { NamedOnnxValue.CreateFromTensor("x", new DenseTensor<float>(x, new[] { 16, H })) });
+        using var qs = new InferenceSession(result.Model.ToBytes());
+        using var qr = qs.Run(new[] { NamedOnnxValue.CreateFromTensor("x", new DenseTensor<float>(x, new[] { 16, H })) });
+        double sqnr = ErrorMetrics.Sqnr(((DenseTensor<float>)fr.First().Value).Buffer.Span, ((DenseTensor<float>)qr.First().Value).Buffer.Span);
+        Assert.True(sqnr > 30, $"SQNR {sqnr:F1} dB");
+    }
+
+    [Fact]
     public void AWeightSharedByTwoMatMulsIsStoredOnce()
     {
         var g = new GraphProto { Name = "shared" };
