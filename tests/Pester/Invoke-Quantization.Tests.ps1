@@ -43,21 +43,17 @@ Describe 'Invoke-Quantization' {
         }
 
         It 'writes a QOperator model' {
-            Invoke-OrSkipUnavailable {
-                $out = Join-Path $TestDrive 'fashion.qop.onnx'
-                Invoke-Quantization -Model $Model -Calibration $Cal -Format QOperator -Path $out -ErrorAction Stop | Out-Null
-                (Get-OnnxGraph $out).QuantizationFormat | Should -Be 'QOperator'
-            }
+            $out = Join-Path $TestDrive 'fashion.qop.onnx'
+            Invoke-Quantization -Model $Model -Calibration $Cal -Format QOperator -Path $out -ErrorAction Stop | Out-Null
+            (Get-OnnxGraph $out).QuantizationFormat | Should -Be 'QOperator'
         }
 
         It 'quantizes dynamically without calibration' {
-            Invoke-OrSkipUnavailable {
-                $out = Join-Path $TestDrive 'fashion.dyn.onnx'
-                $q = Invoke-Quantization -Model $FashionModel -Dynamic -Path $out -ErrorAction Stop
-                Test-Path $out | Should -BeTrue
-                $q.Mode | Should -Be 'Dynamic'
-                $q.Model.IsQuantized | Should -BeTrue
-            }
+            $out = Join-Path $TestDrive 'fashion.dyn.onnx'
+            $q = Invoke-Quantization -Model $FashionModel -Dynamic -Path $out -ErrorAction Stop
+            Test-Path $out | Should -BeTrue
+            $q.Mode | Should -Be 'Dynamic'
+            $q.Model.IsQuantized | Should -BeTrue
         }
 
         It 'leaves excluded nodes in float and says why' {
