@@ -58,10 +58,29 @@ public sealed class PesterSuiteTests
                         { Get-Command -Name NoSuchCommand -ErrorAction Stop } | Should -Throw -ErrorId 'CommandNotFoundException'
                     }
                     It 'runs <Value> with test cases' -TestCases @(@{ Value = 4 }) { $Value | Should -BeGreaterThan 3 }
+                    Context 'writes to TestDrive' {
+                        It 'keeps what it writes until the block ends' {
+                            Set-Content -Path (Join-Path $TestDrive 'a.txt') -Value 'a'
+                            $item = Get-ChildItem (Join-Path $TestDrive '*.txt')
+                            $item.PSPath | Should -BeLike 'Microsoft.PowerShell.Core\FileSystem::*a.txt'
+                            (Resolve-Path (Join-Path $TestDrive 'a.txt')).Path | Should -Be (Join-Path $TestDrive 'a.txt')
+                            Join-Path 'x' 'y' 'z' | Should -Be ([System.IO.Path]::Combine('x', 'y', 'z'))
+                            Get-Content (Join-Path $TestDrive 'a.txt') | Should -Be 'a'
+                        }
+                    }
+                    Context 'after that block' {
+                        It 'no longer sees its files' { Test-Path (Join-Path $TestDrive 'a.txt') | Should -BeFalse }
+                    }
+                    Context 'a failing BeforeAll' {
+                        BeforeAll { throw 'setup broke' }
+                        It 'fails the Its of its block' { }
+                    }
                 }
                 """);
             var results = PesterShimRunner.Run(file);
-            Assert.Equal(new[] { "self > passes", "self > fails on purpose", "self > checks the error id with -like, as Pester 5 does", "self > runs 4 with test cases" },
+            Assert.Equal(new[] { "self > passes", "self > fails on purpose", "self > checks the error id with -like, as Pester 5 does", "self > runs 4 with test cases",
+                    "self > writes to TestDrive > keeps what it writes until the block ends", "self > after that block > no longer sees its files",
+                    "self > a failing BeforeAll > fails the Its of its block" },
                 results.Select(r => r.Path));
             Assert.True(results[0].Result == "Passed", results[0].Message);
             Assert.Equal("Failed", results[1].Result);
@@ -69,6 +88,10 @@ public sealed class PesterSuiteTests
             Assert.Equal("Failed", results[2].Result); // the id is 'CommandNotFoundException,Microsoft.PowerShell.Commands.GetCommandCommand'
             Assert.Contains("FullyQualifiedErrorId", results[2].Message);
             Assert.True(results[3].Result == "Passed", results[3].Message);
+            Assert.True(results[4].Result == "Passed", results[4].Message);
+            Assert.True(results[5].Result == "Passed", results[5].Message);
+            Assert.Equal("Failed", results[6].Result);
+            Assert.Contains("setup broke", results[6].Message);
         }
         finally { Directory.Delete(dir, true); }
     }
