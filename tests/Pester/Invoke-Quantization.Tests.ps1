@@ -34,7 +34,7 @@ Describe 'Invoke-Quantization' {
             $fromHash.QuantizedNodes.Count | Should -Be $fromFile.QuantizedNodes.Count
         }
 
-        It 'writes <name>.quant.onnx when -Path is a folder' {
+        It 'writes fashion-cnn.quant.onnx (the model name) when -Path is a folder' {
             $dir = Join-Path $TestDrive 'outdir'
             New-Item -ItemType Directory -Path $dir | Out-Null
             $q = Invoke-Quantization -Model $Model -Calibration $Cal -Path $dir
