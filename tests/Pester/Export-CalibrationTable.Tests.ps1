@@ -32,7 +32,7 @@ Describe 'Export-CalibrationTable' {
     It 'does not replace a file without -Force' {
         $file = Join-Path $TestDrive 'exists.json'
         Set-Content -Path $file -Value 'keep'
-        { $Table | Export-CalibrationTable -Path $file -ErrorAction Stop } | Should -Throw -ErrorId 'ExportCalibrationTableOutputExists'
+        { $Table | Export-CalibrationTable -Path $file -ErrorAction Stop } | Should -Throw -ErrorId 'ExportCalibrationTableOutputExists,EvoQuant.PowerShell.Commands.ExportCalibrationTableCommand'
         Get-Content $file | Should -Be 'keep'
         $Table | Export-CalibrationTable -Path $file -Force
         (Import-CalibrationTable $file).Count | Should -Be $Table.Count

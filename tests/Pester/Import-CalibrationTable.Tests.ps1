@@ -41,7 +41,7 @@ Describe 'Import-CalibrationTable' {
 
     It 'reports a missing file' {
         { Import-CalibrationTable (Join-Path $TestDrive 'missing.json') -ErrorAction Stop } |
-            Should -Throw -ErrorId 'ImportCalibrationTableInputNotFound'
+            Should -Throw -ErrorId 'ImportCalibrationTableInputNotFound,EvoQuant.PowerShell.Commands.ImportCalibrationTableCommand'
     }
 
     It 'has help with examples' {
