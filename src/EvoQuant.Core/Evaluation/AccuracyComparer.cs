@@ -32,28 +32,36 @@ public static partial class AccuracyComparer
         ArgumentNullException.ThrowIfNull(candidate);
         ArgumentNullException.ThrowIfNull(items);
         options ??= new ComparisonOptions();
-        if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), "BatchSize must be at least 1.");
+        Validate(options);
         var ct = cancellationToken;
         var clock = Stopwatch.StartNew();
 
         PerTensorPlan? plan = options.PerTensor ? PerTensorPlan.Build(reference, candidate) : null;
         var notes = new List<string>();
-        // Plain comparisons run both models as a user would (optimized); per-tensor runs need stable names.
-        using var refRunner = new ModelRunner(plan != null ? ToBytes(plan.ReferenceModel) : reference.ToBytes(), optimize: plan == null);
-        using var candRunner = new ModelRunner(plan != null ? ToBytes(plan.CandidateModel) : candidate.ToBytes(), optimize: plan == null);
-        using var branchRunner = plan != null ? TryBranchRunner(plan, refRunner, notes) : null;
-        var outputs = PairOutputs(reference, candidate, refRunner, candRunner);
+        // The output figures come from both models run as a user runs them (optimized: integer kernels for
+        // Q/DQ groups). The per-tensor runs are separate sessions without optimizations, which would fuse
+        // away the tensors they read; their Q/DQ runs as float arithmetic, so they may differ slightly.
+        using var refPlain = new ModelRunner(reference.ToBytes(), optimize: true);
+        using var candPlain = new ModelRunner(candidate.ToBytes(), optimize: true);
+        using var refRunner = plan != null ? new ModelRunner(ToBytes(plan.ReferenceModel), optimize: false) : null;
+        using var candRunner = plan != null ? new ModelRunner(ToBytes(plan.CandidateModel), optimize: false) : null;
+        using var branchRunner = plan != null ? TryBranchRunner(plan, refRunner!, notes) : null;
+        var outputs = PairOutputs(reference, candidate, refPlain, candPlain);
         if (outputs.Count == 0) throw new ArgumentException("The models have no float outputs in common to compare.");
-        var activations = plan?.Activations.Where(a => refRunner.IsFloatOutput(a.ReferenceOutput) && candRunner.IsFloatOutput(a.CandidateOutput)).ToList() ?? new();
-        var branches = branchRunner == null ? new() : plan!.Branches.Where(b => refRunner.IsFloatOutput(b.ReferenceOutput) && branchRunner.IsFloatOutput(b.OwnOutput)).ToList();
-        var qdqs = branchRunner == null ? new() : plan!.QdqBranches.Where(b => refRunner.IsFloatOutput(b.ReferenceOutput) && branchRunner.IsFloatOutput(b.QdqOutput)).ToList();
+        if (options.LabelOutput != null && !outputs.Any(o => o.Reference == options.LabelOutput))
+            throw new ArgumentException($"LabelOutput '{options.LabelOutput}' is not a float output of both models; they have {string.Join(", ", outputs.Select(o => o.Reference))}.", nameof(options));
+        var activations = plan == null ? new() : plan.Activations.Where(a => refRunner!.IsFloatOutput(a.ReferenceOutput) && candRunner!.IsFloatOutput(a.CandidateOutput)).ToList();
+        var branches = branchRunner == null ? new() : plan!.Branches.Where(b => refRunner!.IsFloatOutput(b.ReferenceOutput) && branchRunner.IsFloatOutput(b.OwnOutput)).ToList();
+        var qdqs = branchRunner == null ? new() : plan!.QdqBranches.Where(b => refRunner!.IsFloatOutput(b.ReferenceOutput) && branchRunner.IsFloatOutput(b.QdqOutput)).ToList();
         var feedNames = branchRunner == null ? Array.Empty<string>() : plan!.BranchFeeds.Keys.ToArray();
         var branchRequest = branches.Select(b => b.OwnOutput).Concat(qdqs.Select(b => b.QdqOutput)).Distinct(StringComparer.Ordinal).ToArray();
 
-        string[] refRequest = outputs.Select(o => o.Reference).Concat(activations.Select(a => a.ReferenceOutput))
+        string[] refOutputs = outputs.Select(o => o.Reference).Distinct(StringComparer.Ordinal).ToArray();
+        string[] candOutputs = outputs.Select(o => o.Candidate).Distinct(StringComparer.Ordinal).ToArray();
+        string[] refRequest = activations.Select(a => a.ReferenceOutput)
             .Concat(branches.Select(b => b.ReferenceOutput)).Concat(qdqs.Select(b => b.ReferenceOutput))
             .Concat(feedNames.Select(f => plan!.BranchFeeds[f])).Distinct(StringComparer.Ordinal).ToArray();
-        string[] candRequest = outputs.Select(o => o.Candidate).Concat(activations.Select(a => a.CandidateOutput)).Distinct(StringComparer.Ordinal).ToArray();
+        string[] candRequest = activations.Select(a => a.CandidateOutput).Distinct(StringComparer.Ordinal).ToArray();
 
         var outputAcc = outputs.Select(_ => new ErrorAccumulator()).ToArray();
         var counters = new ClassificationCounter?[outputs.Count];
@@ -68,11 +76,17 @@ public static partial class AccuracyComparer
         foreach (var batch in Batches(reference, items, options))
         {
             ct.ThrowIfCancellationRequested();
-            using var r = refRunner.Run(batch.Inputs, refRequest);
-            using var c = candRunner.Run(batch.Inputs, candRequest);
-            // The branch model reads the reference run's tensors directly (ORT values, no copy).
-            using var o = branchRequest.Length == 0 ? null
-                : branchRunner!.Run(feedNames, feedNames.Select(f => r.Value(plan!.BranchFeeds[f])).ToList(), branchRequest);
+            using (var rp = refPlain.Run(batch.Inputs, refOutputs))
+            using (var cp = candPlain.Run(batch.Inputs, candOutputs))
+                AddOutputs(rp, cp);
+            if (plan != null && refRequest.Length > 0 && candRequest.Length > 0) AddTensors(batch);
+            rows += batch.Rows;
+            batches++;
+            progress?.Report(new ComparisonProgress(rows, batches, "Comparing"));
+        }
+
+        void AddOutputs(ModelRunner.RunResult r, ModelRunner.RunResult c)
+        {
             for (int i = 0; i < outputs.Count; i++)
             {
                 var rd = r.Data(outputs[i].Reference);
@@ -99,6 +113,15 @@ public static partial class AccuracyComparer
                     counter.Add(rd, cd, labels);
                 }
             }
+        }
+
+        void AddTensors(SampleBatch batch)
+        {
+            using var r = refRunner!.Run(batch.Inputs, refRequest);
+            using var c = candRunner!.Run(batch.Inputs, candRequest);
+            // The branch model reads the reference run's tensors directly (ORT values, no copy).
+            using var o = branchRequest.Length == 0 ? null
+                : branchRunner!.Run(feedNames, feedNames.Select(f => r.Value(plan!.BranchFeeds[f])).ToList(), branchRequest);
             for (int i = 0; i < activations.Count; i++)
             {
                 var rd = r.Data(activations[i].ReferenceOutput);
@@ -119,10 +142,8 @@ public static partial class AccuracyComparer
                 var qd = o!.Data(qdqs[i].QdqOutput);
                 if (rd.Length == qd.Length) qdqAcc[i].Add(rd, qd);
             }
-            rows += batch.Rows;
-            batches++;
-            progress?.Report(new ComparisonProgress(rows, batches, "Comparing"));
         }
+
         if (batches == 0) throw new ArgumentException("No samples were given.");
         if (options.Labels != null && labelOutput < 0)
             throw new ArgumentException(options.LabelOutput != null
@@ -192,8 +213,8 @@ public static partial class AccuracyComparer
         var labelled = labelOutput >= 0 ? outputRows[labelOutput] : outputRows.FirstOrDefault(o => o.IsClassifier);
         var summary = new AccuracySummary
         {
-            Reference = reference.ToString(),
-            Candidate = candidate.ToString(),
+            Reference = Describe(reference),
+            Candidate = Describe(candidate),
             Rows = rows,
             Batches = batches,
             ReferenceAccuracy = labelled?.ReferenceAccuracy,
@@ -266,6 +287,18 @@ public static partial class AccuracyComparer
             foreach (var b in batcher.Add(bound!)) yield return b;
         }
         foreach (var b in batcher.Flush()) yield return b;
+    }
+
+    private static string Describe(OnnxModel m) => m.Path ?? $"(in memory) {m.GraphName}";
+
+    private static void Validate(ComparisonOptions o)
+    {
+        if (o.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {o.BatchSize}.", nameof(o));
+        if (o.TopK < 1) throw new ArgumentException($"TopK must be at least 1; got {o.TopK}.", nameof(o));
+        if (o.MaxSuggestedNodes < 0) throw new ArgumentException($"MaxSuggestedNodes cannot be negative; got {o.MaxSuggestedNodes}.", nameof(o));
+        if (o.HistogramBins < 2 || o.HistogramBins % 2 != 0) throw new ArgumentException($"HistogramBins must be even and at least 2; got {o.HistogramBins}.", nameof(o));
+        if (double.IsNaN(o.SuggestionSqnrDb)) throw new ArgumentException("SuggestionSqnrDb is NaN.", nameof(o));
+        if (o.Labels != null && o.Labels.Count == 0) throw new ArgumentException("Labels is empty.", nameof(o));
     }
 
     /// <summary>The session of the branch model, or null (with a note) when ONNX Runtime cannot load it:

@@ -13,7 +13,9 @@ public sealed record AccuracyTarget
     /// <summary>Smallest allowed output SQNR in dB.</summary>
     public double? MinSqnrDb { get; init; }
 
+    /// <summary>A target of at most <paramref name="points"/> percentage points of top-1 accuracy lost.</summary>
     public static AccuracyTarget MaxDrop(double points) => new() { MaxAccuracyDrop = points };
+    /// <summary>A target of at least <paramref name="db"/> dB output SQNR.</summary>
     public static AccuracyTarget MinSqnr(double db) => new() { MinSqnrDb = db };
 
     /// <summary>Whether a comparison meets every bound that is set.</summary>
@@ -57,6 +59,7 @@ public sealed record AccuracyDrivenStep(int Step, string[] ExcludedNodes, string
 /// <summary>Every step and the last quantization.</summary>
 public sealed class AccuracyDrivenResult
 {
+    /// <summary>Every quantize-and-measure round, in order.</summary>
     public required IReadOnlyList<AccuracyDrivenStep> Steps { get; init; }
 
     /// <summary>The quantization of the last step (the one meeting the target when <see cref="TargetMet"/>).</summary>
@@ -65,11 +68,13 @@ public sealed class AccuracyDrivenResult
     /// <summary>The comparison of the last step.</summary>
     public required AccuracyReport FinalReport { get; init; }
 
+    /// <summary>Whether the last step meets the target.</summary>
     public required bool TargetMet { get; init; }
 
     /// <summary>Nodes this search kept in float (to pass as ExcludeNodes next time).</summary>
     public string[] ExcludedNodes => Steps[^1].ExcludedNodes;
 
+    /// <summary>The target that was pursued.</summary>
     public required AccuracyTarget Target { get; init; }
 }
 

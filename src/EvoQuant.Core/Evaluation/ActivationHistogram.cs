@@ -22,11 +22,13 @@ public sealed class ActivationHistogram
     /// <summary>Finite values counted.</summary>
     public long Count { get; private set; }
 
+    /// <summary>Number of bins.</summary>
     public int Bins => _counts.Length;
 
     /// <summary>Counts per bin (a copy).</summary>
     public long[] GetCounts() => (long[])_counts.Clone();
 
+    /// <summary>An empty histogram of <paramref name="bins"/> bins (even, at least 2).</summary>
     public ActivationHistogram(int bins = 128)
     {
         if (bins < 2 || bins % 2 != 0) throw new ArgumentOutOfRangeException(nameof(bins), bins, "Use an even number of bins, at least 2.");

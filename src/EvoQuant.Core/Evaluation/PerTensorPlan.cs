@@ -12,7 +12,11 @@ internal sealed record ActivationPair(string Tensor, string ReferenceOutput, str
 internal sealed record QdqBranch(string Tensor, string ReferenceOutput, string QdqOutput);
 
 /// <summary>A quantized candidate node re-run on the reference's float inputs inside the branch model.</summary>
-internal sealed record OwnBranch(string Node, string OpType, int Order, string Tensor, string ReferenceOutput, string OwnOutput);
+internal sealed record OwnBranch(string Node, string OpType, int Order, string Tensor, string ReferenceOutput, string OwnOutput)
+{
+    /// <summary>Name of the candidate node that was copied.</summary>
+    public string CandidateNode { get; init; } = "";
+}
 
 /// <summary>
 /// Builds the three models of the per-tensor analysis, matching tensors by graph structure:
@@ -71,6 +75,10 @@ internal sealed class PerTensorPlan
 
         // ---- activations ----
         var activations = new List<ActivationPair>();
+        var integerToReference = new Dictionary<string, string>(StringComparer.Ordinal); // QOperator tensors
+        foreach (var q in cg.Nodes)
+            if (q.OpType == "QuantizeLinear" && IsReferenceValue(q.Input[0], rg) && !rg.IsConstant(q.Input[0]))
+                integerToReference.TryAdd(q.Output[0], q.Input[0]);
         var refInputs = rg.RuntimeInputs.Select(i => i.Name).ToList();
         var refTensors = refInputs.Select(n => (Tensor: n, Node: (NodeProto?)null, Order: -1))
             .Concat(refNodes.Where(n => !IsConstantNode(n))
@@ -78,7 +86,7 @@ internal sealed class PerTensorPlan
         foreach (var (tensor, node, order) in refTensors)
         {
             if (rg.IsConstant(tensor)) continue;
-            var counterpart = FindCounterpart(tensor, node, rg, cg, augmented.Graph);
+            var counterpart = FindCounterpart(tensor, node, rg, cg, augmented.Graph, integerToReference);
             if (counterpart == null) continue;
             var (candTensor, range) = counterpart.Value;
             activations.Add(new ActivationPair(tensor, exposedRef.Expose(tensor), candTensor, exposedCand.Expose(candTensor),
@@ -94,12 +102,14 @@ internal sealed class PerTensorPlan
         int index = 0;
         foreach (var c in cg.Nodes)
         {
-            if (c.OpType is "QLinearConv" or "QLinearMatMul" or "QGemm")
+            if (c.OpType is not ("QuantizeLinear" or "DequantizeLinear") && c.Output.Count > 0 && integerToReference.ContainsKey(c.Output[0]))
             {
-                // QOperator: weights only; an integer node is not re-run alone on float inputs here.
-                var rq = refNodes.Where(n => n.Name.Length > 0 && c.Name.StartsWith(n.Name, StringComparison.Ordinal) && c.OpType.EndsWith(n.OpType, StringComparison.Ordinal))
+                // QOperator: an integer node, made from the reference node it is named after.
+                var rq = refNodes.Where(n => n.Name.Length > 0 && c.Name.StartsWith(n.Name, StringComparison.Ordinal) && QOperatorNode(n, cg) == c)
                     .MaxBy(n => n.Name.Length); // "conv10_quant" belongs to "conv10", not "conv1"
-                CompareWeights(c, rq, rg, cg, candidate, reference, weights, refOrder);
+                if (c.OpType is "QLinearConv" or "QLinearMatMul" or "QGemm") CompareWeights(c, rq, rg, cg, candidate, reference, weights, refOrder);
+                var qb = TryBuildQOperatorBranch(c, rq, index++, rg, cg, bg, copied, refOrder, exposedRef, feeds, integerToReference);
+                if (qb != null) branches.Add(qb);
                 continue;
             }
             if (!quantizedNodes.Contains(c)) continue;
@@ -132,6 +142,14 @@ internal sealed class PerTensorPlan
             qdqBranches.Add(new QdqBranch(f, feeds[f], dqo));
         }
 
+        // QOperator: the integer nodes reading an integer tensor keep it quantized.
+        foreach (var (integer, tensor) in integerToReference)
+        {
+            var readers = cg.Consumers(integer).Where(n => n.OpType != "DequantizeLinear" && n.Output.Count > 0 && integerToReference.ContainsKey(n.Output[0]))
+                .Select(n => branches.FirstOrDefault(b => b.CandidateNode == n.Name)?.Node).OfType<string>();
+            consumers[tensor] = consumers.TryGetValue(tensor, out var known) ? known.Concat(readers).Distinct().ToArray() : readers.Distinct().ToArray();
+        }
+
         return new PerTensorPlan
         {
             ReferenceModel = analysis, BranchModel = branchModel, BranchFeeds = feeds, CandidateModel = augmented, Activations = activations, Branches = branches, Weights = weights,
@@ -141,27 +159,55 @@ internal sealed class PerTensorPlan
 
     /// <summary>The candidate tensor holding the value of reference tensor <paramref name="tensor"/>, and the
     /// float range its quantization represents. Same-named tensors are followed through their Q/DQ pair;
-    /// otherwise the candidate node of the same name (QOperator: QLinearX) gives its output at the same position.</summary>
-    private static (string Tensor, (double, double)? Range)? FindCounterpart(string tensor, NodeProto? refNode, GraphView rg, GraphView cg, GraphProto augmented)
+    /// otherwise (QOperator) the integer node made from the reference node gives its output at the same
+    /// position, dequantized; <paramref name="integerToReference"/> records that pairing.</summary>
+    private static (string Tensor, (double, double)? Range)? FindCounterpart(string tensor, NodeProto? refNode, GraphView rg, GraphView cg, GraphProto augmented,
+        Dictionary<string, string> integerToReference)
     {
         if (cg.Producer(tensor) != null || cg.Proto.Input.Any(i => i.Name == tensor))
         {
             if (cg.ElementType(tensor) is int t && t != ElementTypes.Float && t != ElementTypes.Float16 && t != ElementTypes.Double)
                 return DequantizedInteger(tensor, cg, augmented);
+            // QOperator: a graph output is the DequantizeLinear of the last integer node's output.
+            if (cg.Producer(tensor) is { OpType: "DequantizeLinear" } dq && cg.Producer(dq.Input[0]) is { OpType: not "QuantizeLinear" })
+                integerToReference.TryAdd(dq.Input[0], tensor);
             return FollowQdq(tensor, cg);
         }
         if (refNode == null || refNode.Name.Length == 0) return null;
         int k = refNode.Output.IndexOf(tensor);
-        // QOperator: the quantizer names the integer node after the float one (Conv -> "<name>_quant").
-        var c = cg.Nodes.FirstOrDefault(n => n.Name == refNode.Name && n.OpType != refNode.OpType && n.Output.Count > k)
-             ?? cg.Nodes.Where(n => n.Name.StartsWith(refNode.Name, StringComparison.Ordinal) && n.OpType.StartsWith("QLinear", StringComparison.Ordinal) && n.Output.Count > k)
-                    .MinBy(n => n.Name.Length);
-        if (c == null) return null;
+        var c = QOperatorNode(refNode, cg);
+        if (c == null)
+        {
+            // A Relu/Clip the quantizer folded into its producer: the producer's integer output is its value.
+            if (refNode.OpType is not ("Relu" or "Clip") || k != 0 || rg.Producer(refNode.Input[0]) is not { } p || rg.Consumers(refNode.Input[0]).Count != 1) return null;
+            c = QOperatorNode(p, cg);
+            if (c == null || c.Output.Count == 0) return null;
+            k = 0;
+        }
+        else if (k == 0 && rg.Consumers(tensor) is [{ OpType: "Relu" or "Clip" } act] && QOperatorNode(act, cg) == null && !rg.IsGraphOutput(tensor))
+        {
+            return null; // folded: the integer output holds the activation's value, not this one
+        }
+        if (c.Output.Count <= k) return null;
         string ct = c.Output[k];
-        // A name the reference uses for another tensor means the node was fused with its successor
-        // (a Relu folded into a Conv): that value is not this tensor's.
-        if (rg.Producer(ct) != null) return null;
-        return ct.Length == 0 ? null : DequantizedInteger(ct, cg, augmented) ?? FollowQdq(ct, cg);
+        // A name the reference uses for another tensor means the node was fused with its successor.
+        if (ct.Length == 0 || rg.Producer(ct) != null) return null;
+        var deq = DequantizedInteger(ct, cg, augmented);
+        if (deq != null) integerToReference[ct] = tensor;
+        return deq ?? FollowQdq(ct, cg);
+    }
+
+    /// <summary>The integer (QOperator) node the quantizer made from a reference node: named after it
+    /// ("conv" -> "conv_quant"), a QLinear op, QGemm, or the same op on integers (MaxPool, Reshape ...);
+    /// the shortest such name, so "conv10_quant" is not taken for "conv1".</summary>
+    private static NodeProto? QOperatorNode(NodeProto refNode, GraphView cg)
+    {
+        if (refNode.Name.Length == 0) return null;
+        return cg.Nodes.Where(n => n.Name.Length > refNode.Name.Length && n.Name.StartsWith(refNode.Name, StringComparison.Ordinal)
+                && (n.OpType.StartsWith("QLinear", StringComparison.Ordinal) || n.OpType == "QGemm"
+                    // the same op moving integers ("/Conv_1" in a QDQ model is another float node, not this one)
+                    || (n.OpType == refNode.OpType && n.Input.Count > 0 && OutputQuantParams(n.Input[0], cg, 0) != null)))
+            .MinBy(n => n.Name.Length);
     }
 
     /// <summary>The DequantizeLinear output fed by a QuantizeLinear reading the tensor, or the tensor itself.</summary>
@@ -197,7 +243,7 @@ internal sealed class PerTensorPlan
     private static (string Scale, string ZeroPoint)? OutputQuantParams(string tensor, GraphView cg, int depth)
     {
         var p = cg.Producer(tensor);
-        if (p == null || depth > 32) return null;
+        if (p == null || depth > 32 || p.OpType == "DequantizeLinear") return null; // a float tensor
         int at = p.OpType switch
         {
             "QuantizeLinear" or "DynamicQuantizeLinear" => 1,
@@ -292,11 +338,17 @@ internal sealed class PerTensorPlan
             pending.Add(x);
         }
 
-        // The first float output that the reference also has is the one compared.
+        // The first output whose value the reference also has is the one compared: under its own name, or
+        // under the name its Q/DQ pair gives it (a graph output the quantizer moved behind the pair).
         int k = -1;
+        string tensor = "";
         for (int i = 0; i < c.Output.Count && k < 0; i++)
-            if (c.Output[i].Length > 0 && IsReferenceValue(c.Output[i], rg)) k = i;
-        if (k < 0) return null;
+        {
+            if (c.Output[i].Length == 0) continue;
+            if (IsReferenceValue(c.Output[i], rg)) (k, tensor) = (i, c.Output[i]);
+            else if (FollowQdq(c.Output[i], cg).Item1 is var after && after != c.Output[i] && IsReferenceValue(after, rg)) (k, tensor) = (i, after);
+        }
+        if (k < 0 || rg.IsConstant(tensor)) return null;
 
         var copy = c.Clone();
         copy.Name = p + "node";
@@ -315,11 +367,75 @@ internal sealed class PerTensorPlan
         branches.Node.AddRange(newNodes);
         foreach (var f in pending) feeds[f] = exposed.Expose(f);
         branches.Output.Add(new ValueInfoProto { Name = own });
-        string tensor = c.Output[k];
         string ownOutput = own;
         string refOutput = exposed.Expose(tensor);
         int order = refOrder.GetValueOrDefault(tensor, -1);
-        return new OwnBranch(DisplayName(c), c.OpType, order, tensor, refOutput, ownOutput);
+        return new OwnBranch(DisplayName(c), c.OpType, order, tensor, refOutput, ownOutput) { CandidateNode = c.Name };
+    }
+
+    /// <summary>
+    /// Copies an integer (QOperator) node into the branch model: each integer input is the reference's
+    /// float value quantized with that input's scale and zero point, constants are copied, and the integer
+    /// output is dequantized with the node's output parameters. Unlike the QDQ case the input quantization
+    /// cannot be left out (the op computes on integers), so a badly quantized tensor shows in its producer
+    /// and in its readers; the readers are also what keep it quantized when the producer is excluded.
+    /// </summary>
+    private static OwnBranch? TryBuildQOperatorBranch(NodeProto c, NodeProto? r, int index, GraphView rg, GraphView cg, GraphProto branches,
+        Dictionary<string, string> copied, Dictionary<string, int> refOrder, OutputAdder exposed, Dictionary<string, string> feeds,
+        Dictionary<string, string> integerToReference)
+    {
+        if (c.Attribute.Any(a => a.G != null || a.Graphs.Count > 0)) return null;
+        string p = $"{Prefix}qop{index}/";
+        var newNodes = new List<NodeProto>();
+        var inputs = new List<string>();
+        var pending = new List<string>();
+        foreach (var x in c.Input)
+        {
+            if (x.Length == 0) { inputs.Add(""); continue; }
+            if (cg.IsConstant(x)) { inputs.Add(CopyConstant(x, cg, branches, copied)); continue; }
+            if (integerToReference.TryGetValue(x, out var f))
+            {
+                var qp = OutputQuantParams(x, cg, 0);
+                if (qp == null || !cg.IsConstant(qp.Value.Scale) || (qp.Value.ZeroPoint.Length > 0 && !cg.IsConstant(qp.Value.ZeroPoint))) return null;
+                var q = new NodeProto { OpType = "QuantizeLinear", Name = p + "q/" + x };
+                q.Input.Add(f);
+                q.Input.Add(CopyConstant(qp.Value.Scale, cg, branches, copied));
+                if (qp.Value.ZeroPoint.Length > 0) q.Input.Add(CopyConstant(qp.Value.ZeroPoint, cg, branches, copied));
+                q.Output.Add(q.Name);
+                newNodes.Add(q);
+                inputs.Add(q.Name);
+                pending.Add(f);
+                continue;
+            }
+            if (!IsReferenceValue(x, rg) || rg.IsConstant(x)) return null;
+            inputs.Add(x);
+            pending.Add(x);
+        }
+        var outParams = OutputQuantParams(c.Output[0], cg, 0);
+        if (outParams == null || !cg.IsConstant(outParams.Value.Scale) || (outParams.Value.ZeroPoint.Length > 0 && !cg.IsConstant(outParams.Value.ZeroPoint))) return null;
+
+        var copy = c.Clone();
+        copy.Name = p + "node";
+        copy.Input.Clear();
+        copy.Input.AddRange(inputs);
+        for (int i = 0; i < copy.Output.Count; i++)
+            if (copy.Output[i].Length > 0) copy.Output[i] = p + "out" + i;
+        newNodes.Add(copy);
+        var dq = new NodeProto { OpType = "DequantizeLinear", Name = p + "own" };
+        dq.Input.Add(copy.Output[0]);
+        dq.Input.Add(CopyConstant(outParams.Value.Scale, cg, branches, copied));
+        if (outParams.Value.ZeroPoint.Length > 0) dq.Input.Add(CopyConstant(outParams.Value.ZeroPoint, cg, branches, copied));
+        dq.Output.Add(dq.Name);
+        newNodes.Add(dq);
+
+        branches.Node.AddRange(newNodes);
+        foreach (var f in pending) feeds[f] = exposed.Expose(f);
+        branches.Output.Add(new ValueInfoProto { Name = dq.Name });
+        string tensor = integerToReference[c.Output[0]];
+        // Named after the reference node: that name is what ExcludeNodes takes.
+        var named = r ?? rg.Producer(tensor);
+        return new OwnBranch(named != null ? DisplayName(named) : DisplayName(c), named?.OpType ?? c.OpType, refOrder.GetValueOrDefault(tensor, -1),
+            tensor, exposed.Expose(tensor), dq.Name) { CandidateNode = c.Name };
     }
 
     private static bool IsReferenceValue(string name, GraphView rg) =>

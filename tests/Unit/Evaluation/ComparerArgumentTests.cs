@@ -50,6 +50,41 @@ public class ComparerArgumentTests
         Assert.All(report.Tensors, t => Assert.True(double.IsPositiveInfinity(t.Sqnr), t.Tensor));
     }
 
+    [Theory]
+    [InlineData(0, 5, 128)]
+    [InlineData(16, 0, 128)]
+    [InlineData(16, 5, 7)]
+    public void BadOptionsAreRefusedBeforeAnyRun(int batchSize, int topK, int bins)
+    {
+        var (items, _) = FashionWorkload.TestSubset(4);
+        Assert.Throws<ArgumentException>(() => AccuracyComparer.Compare(FashionWorkload.Model, FashionWorkload.Model, items,
+            new ComparisonOptions { BatchSize = batchSize, TopK = topK, HistogramBins = bins }));
+    }
+
+    [Fact]
+    public void UnknownLabelOutputIsAnError()
+    {
+        var (items, labels) = FashionWorkload.TestSubset(4);
+        var e = Assert.Throws<ArgumentException>(() => AccuracyComparer.Compare(FashionWorkload.Model, FashionWorkload.Model, items,
+            new ComparisonOptions { Labels = labels, LabelOutput = "probabilities" }));
+        Assert.Contains("logits", e.Message);
+    }
+
+    [Fact]
+    public void BadSamplesGoToTheHandlerOrAreThrown()
+    {
+        var (items, _) = FashionWorkload.TestSubset(8);
+        var withBad = new object[] { "/nonexistent/missing.npy" }.Concat(items).ToList();
+        var errors = new List<string>();
+        var report = AccuracyComparer.Compare(FashionWorkload.Model, FashionWorkload.Model, withBad, new ComparisonOptions
+        {
+            OnSampleError = e => { errors.Add(e.Source); return EvoQuant.Calibration.SampleErrorAction.Continue; },
+        });
+        Assert.Equal(8, report.Summary.Rows);
+        Assert.Single(errors);
+        Assert.Throws<EvoQuant.Data.SampleFormatException>(() => AccuracyComparer.Compare(FashionWorkload.Model, FashionWorkload.Model, withBad));
+    }
+
     /// <summary>Progress&lt;T&gt; posts to the thread pool; this one reports inline, in order.</summary>
     private sealed class SyncProgress(Action<ComparisonProgress> action) : IProgress<ComparisonProgress>
     {

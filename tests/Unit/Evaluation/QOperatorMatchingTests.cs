@@ -4,6 +4,7 @@ using EvoQuant.Evaluation;
 using EvoQuant.Onnx;
 using EvoQuant.Onnx.Proto;
 using Microsoft.ML.OnnxRuntime;
+using static EvoQuant.Tests.Evaluation.HandBuilt;
 
 namespace EvoQuant.Tests.Evaluation;
 
@@ -36,6 +37,10 @@ public class QOperatorMatchingTests
         var weights = report.Tensors.Where(r => r.Kind == TensorKind.Weight).OrderBy(r => r.Tensor).ToList();
         Assert.Equal(new[] { "W1", "W2" }, weights.Select(w => w.Tensor));
         Assert.All(weights, w => Assert.InRange(w.Sqnr, 35, 60));
+        // Each integer node re-run on the float inputs, named after its reference node.
+        Assert.Equal(new[] { "conv1", "conv2" }, report.Nodes.Select(n => n.Node).OrderBy(n => n));
+        Assert.All(report.Nodes, n => Assert.InRange(n.OwnSqnr, 20, 60));
+        Assert.Equal("Conv", report.Nodes[0].OpType);
     }
 
     private static float[] Rand(Random rng, int n, float amplitude) =>
@@ -97,40 +102,5 @@ public class QOperatorMatchingTests
         var t = outs[0].GetTensorDataAsSpan<float>().ToArray();
         var y = outs[1].GetTensorDataAsSpan<float>().ToArray();
         return (t.Min(), t.Max(), y.Min(), y.Max());
-    }
-
-    private static OnnxModel Model(GraphProto g)
-    {
-        var m = new ModelProto { IrVersion = 8, Graph = g };
-        m.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
-        return OnnxModel.Load(Google.Protobuf.MessageExtensions.ToByteArray(m));
-    }
-
-    private static ValueInfoProto Input(string name, int type) => new() { Name = name, Type = TensorType(type, new long?[] { null, 2, 5, 5 }) };
-
-    private static TypeProto TensorType(int elem, long?[]? dims = null)
-    {
-        var t = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = elem } };
-        if (dims != null)
-        {
-            t.TensorType.Shape = new TensorShapeProto();
-            foreach (var d in dims)
-                t.TensorType.Shape.Dim.Add(d is long v ? new TensorShapeProto.Types.Dimension { DimValue = v } : new TensorShapeProto.Types.Dimension { DimParam = "N" });
-        }
-        return t;
-    }
-
-    private static NodeProto Node(string op, string name, string[] inputs, string output, (string Name, long[] Ints)? attr = null)
-    {
-        var n = new NodeProto { OpType = op, Name = name };
-        n.Input.AddRange(inputs);
-        n.Output.Add(output);
-        if (attr is { } a)
-        {
-            var ap = new AttributeProto { Name = a.Name, Type = AttributeProto.Types.AttributeType.Ints };
-            ap.Ints.AddRange(a.Ints);
-            n.Attribute.Add(ap);
-        }
-        return n;
     }
 }
