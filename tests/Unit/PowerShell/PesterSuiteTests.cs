@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Management.Automation;
+using System.Management.Automation.Language;
 using System.Management.Automation.Runspaces;
 using System.Reflection;
 using System.Text;
@@ -24,8 +25,12 @@ public sealed class PesterSuiteTests
     {
         TestData.Require(TestData.ModuleDir);
         TestData.Require(TestData.FashionCnn);
-        var results = PesterShimRunner.Run(Path.Combine(TestData.RepoRoot, "tests", "Pester", file));
-        Assert.NotEmpty(results);
+        string path = Path.Combine(TestData.RepoRoot, "tests", "Pester", file);
+        var results = PesterShimRunner.Run(path);
+        // Every It of the file ran (an It with -TestCases runs once per case, so at least once).
+        var ast = Parser.ParseFile(path, out _, out _);
+        int its = ast.FindAll(a => a is CommandAst c && c.GetCommandName() == "It", true).Count();
+        Assert.True(results.Count >= its && its > 0, $"{file}: {its} Its in the file, {results.Count} results");
         var failed = results.Where(r => r.Result != "Passed").ToList();
         Assert.True(failed.Count == 0,
             $"{file}: {failed.Count} of {results.Count} Its did not pass:\n\n" +
