@@ -16,7 +16,7 @@ namespace EvoQuant.Bench;
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 7)]
 public class CalibrationBenchmarks
 {
-    public enum Mode { PlainInference, PlainInferenceOptimized, MinMax, Entropy2048, Entropy128, Percentile }
+    public enum Mode { PlainInference, PlainInferenceNoSpin, PlainInferenceOptimized, MinMax, Entropy2048, Entropy128, Percentile }
 
     [Params("fashion-cnn")] // add "ocr-rec" for the PaddleOCR recognizer (slow: minutes per case)
     public string Model { get; set; } = "fashion-cnn";
@@ -30,6 +30,8 @@ public class CalibrationBenchmarks
     private OnnxModel _model = null!;
     private string _data = null!;
     private InferenceSession? _plain;
+    private CalibrationRun? _run;
+    private readonly RunOptions _runOptions = new();
     private const int BatchSize = 32;
 
     [GlobalSetup]
@@ -53,14 +55,41 @@ public class CalibrationBenchmarks
             for (int i = 0; i < data.Length; i++) data[i] = (float)(Math.Sin(i * 0.013) * 0.8 + r.NextDouble() * 0.2);
             NpyWriter.Write(_data, new NamedTensor(null, data, new long[] { n, 3, 48, 320 }));
         }
-        if (Method is Mode.PlainInference or Mode.PlainInferenceOptimized)
+    }
+
+    // Session creation is excluded from both sides (it is ~0.01-0.15 s and would bias the small runs):
+    // each iteration gets a fresh session (plain) or a fresh CalibrationRun (which creates its session).
+    [IterationSetup]
+    public void CreateSession()
+    {
+        if (Method is Mode.PlainInference or Mode.PlainInferenceNoSpin or Mode.PlainInferenceOptimized)
         {
             using var o = new SessionOptions
             {
-                GraphOptimizationLevel = Method == Mode.PlainInference ? GraphOptimizationLevel.ORT_DISABLE_ALL : GraphOptimizationLevel.ORT_ENABLE_ALL,
+                GraphOptimizationLevel = Method == Mode.PlainInferenceOptimized ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
             };
+            // Calibration sessions turn ORT's spinning workers off (the calibrators need the cores between
+            // runs); the no-spin baseline runs inference with the same thread settings.
+            if (Method == Mode.PlainInferenceNoSpin) o.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             _plain = new InferenceSession(_model.ToBytes(), o);
+            return;
         }
+        var options = new CalibrationOptions
+        {
+            BatchSize = BatchSize,
+            Method = Method switch { Mode.MinMax => CalibrationMethod.MinMax, Mode.Percentile => CalibrationMethod.Percentile, _ => CalibrationMethod.Entropy },
+            Bins = Method == Mode.Entropy2048 ? 2048 : 0,
+        };
+        _run = new CalibrationRun(_model, options);
+    }
+
+    [IterationCleanup]
+    public void DisposeSession()
+    {
+        _plain?.Dispose();
+        _plain = null;
+        _run?.Dispose();
+        _run = null;
     }
 
     [Benchmark]
@@ -73,24 +102,18 @@ public class CalibrationBenchmarks
             foreach (var chunk in NpyReader.ReadRows(_data, BatchSize))
             {
                 using var v = chunk.ToOrtValue();
-                using var outputs = _plain.Run(new RunOptions(), new[] { input }, new[] { v }, _plain.OutputNames);
+                using var outputs = _plain.Run(_runOptions, new[] { input }, new[] { v }, _plain.OutputNames);
                 rows += chunk.Rows;
             }
             return rows;
         }
-        var options = new CalibrationOptions
-        {
-            BatchSize = BatchSize,
-            Method = Method switch { Mode.MinMax => CalibrationMethod.MinMax, Mode.Percentile => CalibrationMethod.Percentile, _ => CalibrationMethod.Entropy },
-            Bins = Method == Mode.Entropy2048 ? 2048 : 0,
-        };
-        return Calibrator.Run(_model, new object[] { _data }, options).SampleCount;
+        _run!.Add(_data);
+        return _run.Complete().SampleCount;
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        _plain?.Dispose();
         File.Delete(_data);
         long peak = Process.GetCurrentProcess().PeakWorkingSet64;
         string line = $"PEAK-WS model={Model} samples={Samples} method={Method} peakMiB={peak / (1024.0 * 1024):F1}";

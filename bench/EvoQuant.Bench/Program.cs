@@ -4,6 +4,9 @@ using EvoQuant.Bench;
 // `dotnet run -c Release --project bench/EvoQuant.Bench -- --filter *` runs every benchmark.
 // `-- peer-check [package-dir]` compares with ONNX Runtime's own quantization tool (opt-in, see InferencePeerCheck).
 if (args is ["peer-check", ..]) return InferencePeerCheck.Run(args[1..]);
+// `-- calib-profile ...` / `-- calib-mem ...`: where calibration time goes, and its peak memory (see those classes).
+if (args is ["calib-profile", ..]) return CalibrationProfile.Run(args[1..]);
+if (args is ["calib-mem", ..]) return CalibrationMemoryProbe.Run(args[1..]);
 // `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
 if (args is ["--paired", ..])
 {

@@ -25,16 +25,3 @@ function Read-NpyInt64([string]$Path) {
 function Get-TabCompletion([string]$Line) {
     (TabExpansion2 -inputScript $Line -cursorColumn $Line.Length).CompletionMatches
 }
-
-# Formats and modes the core does not offer yet fail with "<Cmdlet>InvalidOptions ... not available yet";
-# a test that needs one is reported as skipped (not passed) until it lands, and runs from then on.
-function Invoke-OrSkipUnavailable([scriptblock]$Script) {
-    try { & $Script }
-    catch {
-        if ($_.FullyQualifiedErrorId -like '*InvalidOptions*' -and "$_" -match 'not available yet') {
-            Set-ItResult -Skipped -Because "$_"
-            return
-        }
-        throw
-    }
-}

@@ -64,7 +64,7 @@ Describe 'Compare-QuantAccuracy' {
             Compare-QuantAccuracy -Reference $Model -Candidate $Quantized -InputPath $FashionTestDataSet -Report $html | Out-Null
             Get-Content $html -Raw | Should -Match '<html'
             { Compare-QuantAccuracy -Reference $Model -Candidate $Quantized -InputPath $FashionTestDataSet -Report $html -ErrorAction Stop } |
-                Should -Throw -ErrorId 'CompareQuantAccuracyReportExists'
+                Should -Throw -ErrorId 'CompareQuantAccuracyReportExists,EvoQuant.PowerShell.Commands.CompareQuantAccuracyCommand'
             Compare-QuantAccuracy -Reference $Model -Candidate $Quantized -InputPath $FashionTestDataSet -Report $html -Force | Should -Not -BeNullOrEmpty
         }
 
@@ -79,22 +79,22 @@ Describe 'Compare-QuantAccuracy' {
     Context 'errors' {
         It 'rejects a label count that does not match the samples' {
             { Compare-QuantAccuracy -Reference $Model -Candidate $Quantized -InputPath $FashionTestDataSet -Label 1, 2, 3 -ErrorAction Stop } |
-                Should -Throw -ErrorId 'CompareQuantAccuracyCompareFailed'
+                Should -Throw -ErrorId 'CompareQuantAccuracyCompareFailed,EvoQuant.PowerShell.Commands.CompareQuantAccuracyCommand'
         }
 
         It 'needs samples' {
             { Compare-QuantAccuracy -Reference $Model -Candidate $Quantized -ErrorAction Stop } |
-                Should -Throw -ErrorId 'CompareQuantAccuracyNoSamples'
+                Should -Throw -ErrorId 'CompareQuantAccuracyNoSamples,EvoQuant.PowerShell.Commands.CompareQuantAccuracyCommand'
         }
 
         It 'needs a candidate' {
             { Compare-QuantAccuracy -Reference $Model -InputPath $FashionTestDataSet -ErrorAction Stop } |
-                Should -Throw -ErrorId 'CompareQuantAccuracyNoCandidate'
+                Should -Throw -ErrorId 'CompareQuantAccuracyNoCandidate,EvoQuant.PowerShell.Commands.CompareQuantAccuracyCommand'
         }
 
         It 'reports a missing candidate model' {
             { Compare-QuantAccuracy -Reference $Model -Candidate (Join-Path $TestDrive 'missing.onnx') -InputPath $FashionTestDataSet -ErrorAction Stop } |
-                Should -Throw -ErrorId 'CompareQuantAccuracyModelNotFound'
+                Should -Throw -ErrorId 'CompareQuantAccuracyModelNotFound,EvoQuant.PowerShell.Commands.CompareQuantAccuracyCommand'
         }
     }
 

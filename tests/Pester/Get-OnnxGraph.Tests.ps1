@@ -56,28 +56,28 @@ Describe 'Get-OnnxGraph' {
     Context 'bad input' {
         It 'reports a missing file as ModelNotFound' {
             { Get-OnnxGraph -Path (Join-Path $TestDrive 'missing.onnx') -ErrorAction Stop } |
-                Should -Throw -ErrorId 'GetOnnxGraphModelNotFound'
+                Should -Throw -ErrorId 'GetOnnxGraphModelNotFound,EvoQuant.PowerShell.Commands.GetOnnxGraphCommand'
         }
 
         It 'reports a wildcard that matches nothing as PathNotFound' {
             { Get-OnnxGraph -Path (Join-Path $TestDrive 'nothing*.onnx') -ErrorAction Stop } |
-                Should -Throw -ErrorId 'GetOnnxGraphPathNotFound'
+                Should -Throw -ErrorId 'GetOnnxGraphPathNotFound,EvoQuant.PowerShell.Commands.GetOnnxGraphCommand'
         }
 
         It 'reports an empty file as ModelEmpty' {
             $p = Join-Path $TestDrive 'empty.onnx'
             [System.IO.File]::WriteAllBytes($p, [byte[]]@())
-            { Get-OnnxGraph -LiteralPath $p -ErrorAction Stop } | Should -Throw -ErrorId 'GetOnnxGraphModelEmpty'
+            { Get-OnnxGraph -LiteralPath $p -ErrorAction Stop } | Should -Throw -ErrorId 'GetOnnxGraphModelEmpty,EvoQuant.PowerShell.Commands.GetOnnxGraphCommand'
         }
 
         It 'reports a truncated model as ModelCorrupt' {
             $p = Join-Path $TestDrive 'truncated.onnx'
             [System.IO.File]::WriteAllBytes($p, [System.IO.File]::ReadAllBytes($FashionModel)[0..4999])
-            { Get-OnnxGraph -LiteralPath $p -ErrorAction Stop } | Should -Throw -ErrorId 'GetOnnxGraphModelCorrupt'
+            { Get-OnnxGraph -LiteralPath $p -ErrorAction Stop } | Should -Throw -ErrorId 'GetOnnxGraphModelCorrupt,EvoQuant.PowerShell.Commands.GetOnnxGraphCommand'
         }
 
         It 'reports a folder as PathIsDirectory' {
-            { Get-OnnxGraph -LiteralPath $TestDrive -ErrorAction Stop } | Should -Throw -ErrorId 'GetOnnxGraphPathIsDirectory'
+            { Get-OnnxGraph -LiteralPath $TestDrive -ErrorAction Stop } | Should -Throw -ErrorId 'GetOnnxGraphPathIsDirectory,EvoQuant.PowerShell.Commands.GetOnnxGraphCommand'
         }
 
         It 'keeps going after one bad item and says what to do' {

@@ -34,7 +34,7 @@ Describe 'Invoke-Quantization' {
             $fromHash.QuantizedNodes.Count | Should -Be $fromFile.QuantizedNodes.Count
         }
 
-        It 'writes <name>.quant.onnx when -Path is a folder' {
+        It 'writes fashion-cnn.quant.onnx (the model name) when -Path is a folder' {
             $dir = Join-Path $TestDrive 'outdir'
             New-Item -ItemType Directory -Path $dir | Out-Null
             $q = Invoke-Quantization -Model $Model -Calibration $Cal -Path $dir
@@ -43,21 +43,17 @@ Describe 'Invoke-Quantization' {
         }
 
         It 'writes a QOperator model' {
-            Invoke-OrSkipUnavailable {
-                $out = Join-Path $TestDrive 'fashion.qop.onnx'
-                Invoke-Quantization -Model $Model -Calibration $Cal -Format QOperator -Path $out -ErrorAction Stop | Out-Null
-                (Get-OnnxGraph $out).QuantizationFormat | Should -Be 'QOperator'
-            }
+            $out = Join-Path $TestDrive 'fashion.qop.onnx'
+            Invoke-Quantization -Model $Model -Calibration $Cal -Format QOperator -Path $out -ErrorAction Stop | Out-Null
+            (Get-OnnxGraph $out).QuantizationFormat | Should -Be 'QOperator'
         }
 
         It 'quantizes dynamically without calibration' {
-            Invoke-OrSkipUnavailable {
-                $out = Join-Path $TestDrive 'fashion.dyn.onnx'
-                $q = Invoke-Quantization -Model $FashionModel -Dynamic -Path $out -ErrorAction Stop
-                Test-Path $out | Should -BeTrue
-                $q.Mode | Should -Be 'Dynamic'
-                $q.Model.IsQuantized | Should -BeTrue
-            }
+            $out = Join-Path $TestDrive 'fashion.dyn.onnx'
+            $q = Invoke-Quantization -Model $FashionModel -Dynamic -Path $out -ErrorAction Stop
+            Test-Path $out | Should -BeTrue
+            $q.Mode | Should -Be 'Dynamic'
+            $q.Model.IsQuantized | Should -BeTrue
         }
 
         It 'leaves excluded nodes in float and says why' {
@@ -116,7 +112,7 @@ Describe 'Invoke-Quantization' {
             $out = Join-Path $TestDrive 'exists.onnx'
             Set-Content -Path $out -Value 'keep me'
             { Invoke-Quantization -Model $Model -Calibration $Cal -Path $out -ErrorAction Stop } |
-                Should -Throw -ErrorId 'InvokeQuantizationOutputExists'
+                Should -Throw -ErrorId 'InvokeQuantizationOutputExists,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
             Get-Content $out | Should -Be 'keep me'
             Invoke-Quantization -Model $Model -Calibration $Cal -Path $out -Force | Out-Null
             (Get-OnnxGraph $out).IsQuantized | Should -BeTrue
@@ -126,7 +122,7 @@ Describe 'Invoke-Quantization' {
             $copy = Join-Path $TestDrive 'input.onnx'
             Copy-Item $FashionModel $copy
             { Invoke-Quantization -Model $copy -Calibration $Cal -Path $copy -Force -ErrorAction Stop } |
-                Should -Throw -ErrorId 'InvokeQuantizationOutputIsInput'
+                Should -Throw -ErrorId 'InvokeQuantizationOutputIsInput,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
             (Get-OnnxGraph $copy).IsQuantized | Should -BeFalse
         }
     }
@@ -134,17 +130,17 @@ Describe 'Invoke-Quantization' {
     Context 'errors' {
         It 'needs -Calibration for static quantization' {
             { Invoke-Quantization -Model $Model -Path (Join-Path $TestDrive 'nocal.onnx') -ErrorAction Stop } |
-                Should -Throw -ErrorId 'InvokeQuantizationInvalidArgument'
+                Should -Throw -ErrorId 'InvokeQuantizationInvalidArgument,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
         }
 
         It 'reports a missing model as ModelNotFound' {
             { Invoke-Quantization -Model (Join-Path $TestDrive 'missing.onnx') -Calibration $Cal -Path (Join-Path $TestDrive 'x.onnx') -ErrorAction Stop } |
-                Should -Throw -ErrorId 'InvokeQuantizationModelNotFound'
+                Should -Throw -ErrorId 'InvokeQuantizationModelNotFound,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
         }
 
         It 'needs -ValidationData for accuracy-driven quantization' {
             { Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'ad.onnx') -MinimumSqnr 30 -ErrorAction Stop } |
-                Should -Throw -ErrorId 'InvokeQuantizationInvalidValidationData'
+                Should -Throw -ErrorId 'InvokeQuantizationInvalidValidationData,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
         }
 
         It 'rejects an unknown format' {
@@ -154,7 +150,7 @@ Describe 'Invoke-Quantization' {
 
         It 'rejects 16-bit activations with QOperator' {
             { Invoke-Quantization -Model $Model -Calibration $Cal -Format QOperator -ActivationType QInt16 -Path (Join-Path $TestDrive 'q16.onnx') -ErrorAction Stop } |
-                Should -Throw -ErrorId 'InvokeQuantizationInvalidOptions'
+                Should -Throw -ErrorId 'InvokeQuantizationInvalidOptions,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
         }
     }
 

@@ -108,17 +108,17 @@ Describe 'Measure-Calibration' {
     Context 'errors' {
         It 'reports a model path that does not load while binding -Model' {
             { Measure-Calibration -Model (Join-Path $TestDrive 'missing.onnx') -InputPath $FashionCalib -ErrorAction Stop } |
-                Should -Throw -ErrorId 'ParameterArgumentTransformationError'
+                Should -Throw -ErrorId 'ParameterArgumentTransformationError,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
         }
 
         It 'reports a missing sample file' {
             { Measure-Calibration -Model $Model -InputPath (Join-Path $TestDrive 'missing.npy') -ErrorAction Stop } |
-                Should -Throw -ErrorId 'MeasureCalibrationModelNotFound'
+                Should -Throw -ErrorId 'MeasureCalibrationInputNotFound,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
         }
 
         It 'reports a sample of the wrong shape as SampleMismatch and goes on with the others' {
             { @{ input = [float[]]::new(5) } | Measure-Calibration -Model $Model -ErrorAction Stop } |
-                Should -Throw -ErrorId 'MeasureCalibrationSampleMismatch'
+                Should -Throw -ErrorId 'MeasureCalibrationSampleMismatch,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
             $image = [float[]]::new(784)
             $cal = @{ input = [float[]]::new(5) }, @{ input = $image } |
                 Measure-Calibration -Model $Model -ErrorAction SilentlyContinue -ErrorVariable errs
@@ -127,7 +127,7 @@ Describe 'Measure-Calibration' {
         }
 
         It 'needs samples' {
-            { Measure-Calibration -Model $Model -ErrorAction Stop } | Should -Throw -ErrorId 'MeasureCalibrationNoSamples'
+            { Measure-Calibration -Model $Model -ErrorAction Stop } | Should -Throw -ErrorId 'MeasureCalibrationNoSamples,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
         }
 
         It 'rejects an unknown method' {

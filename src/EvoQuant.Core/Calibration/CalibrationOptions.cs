@@ -40,6 +40,11 @@ public sealed record CalibrationOptions
     /// <summary>Nodes whose names match one of these (wildcards) are left out.</summary>
     public IReadOnlyList<string>? ExcludeNodes { get; init; }
 
+    /// <summary>Memory budget for the activations one ONNX Runtime run returns (histogram methods fetch
+    /// whole tensors). When a batch's selected tensors would exceed it, they are split into groups and the
+    /// batch runs once per group: more compute, bounded memory. Default 512 MiB.</summary>
+    public long MaxBatchOutputBytes { get; init; } = 512L << 20;
+
     /// <summary>ONNX Runtime intra-op threads (0: its default).</summary>
     public int IntraOpThreads { get; init; }
 

@@ -38,7 +38,9 @@ public sealed class CalibrationRun : IDisposable
         Binder = new InputBinder(model);
         _calibrator = Calibrator.Create(Settings);
         // MinMax needs only extremes: let ONNX Runtime reduce in the graph so activations are not all kept.
-        _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: Settings.Method == CalibrationMethod.MinMax);
+        if (options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {options.MaxBatchOutputBytes}.");
+        _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: Settings.Method == CalibrationMethod.MinMax,
+            maxOutputBytes: options.MaxBatchOutputBytes);
         bool canBatch = Binder.CanBatch;
         _sourceOptions = new SampleSourceOptions { SplitRows = canBatch && Binder.Inputs.Count == 1 ? options.BatchSize : null };
         _batcher = new SampleBatcher(canBatch, options.BatchSize);

@@ -1,5 +1,7 @@
 using System.Buffers;
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace EvoQuant.Calibration;
 
@@ -156,53 +158,77 @@ internal sealed class GridHistogram
         }
         float invW = MathF.ScaleB(1f, -exponent);
         const int Chunk = 4096;
-        var scaled = ArrayPool<float>.Shared.Rent(Math.Min(Chunk, x.Length));
-        // Four interleaved counter sets for long batches: runs of equal values (the zeros after a ReLU)
-        // would otherwise serialise on one memory location. Cleared and folded once per batch.
         int len = _counts.Length;
-        int[]? lanes = x.Length >= 8 * len ? ArrayPool<int>.Shared.Rent(4 * len) : null;
+        var index = ArrayPool<int>.Shared.Rent(Math.Min(Chunk, x.Length));
+        // Four interleaved counter sets: runs of equal values (the zeros after a ReLU) would otherwise
+        // serialise on one memory location. Clearing and folding them costs ~len/2 vector ops per batch.
+        int[]? lanes = x.Length >= len ? ArrayPool<int>.Shared.Rent(4 * len) : null;
         if (lanes != null) Array.Clear(lanes, 0, 4 * len);
         try
         {
             for (int at = 0; at < x.Length; at += Chunk)
             {
                 var src = x.Slice(at, Math.Min(Chunk, x.Length - at));
-                var s = scaled.AsSpan(0, src.Length);
-                if (Absolute) TensorPrimitives.Abs(src, s); else src.CopyTo(s);
-                TensorPrimitives.Multiply(s, invW, s);
-                TensorPrimitives.Floor(s, s);
-                if (lanes != null) Count4(s, lanes.AsSpan(0, 4 * len));
-                else Count1(s);
+                var idx = index.AsSpan(0, src.Length);
+                BinIndices(src, idx, invW, Origin, len - 1, Absolute);
+                if (lanes != null) Count4(idx, lanes.AsSpan(0, 4 * len), len);
+                else foreach (int j in idx) _counts[j]++;
             }
             if (lanes != null)
                 for (int j = 0; j < len; j++) _counts[j] += (long)lanes[j] + lanes[len + j] + lanes[2 * len + j] + lanes[3 * len + j];
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(scaled);
+            ArrayPool<int>.Shared.Return(index);
             if (lanes != null) ArrayPool<int>.Shared.Return(lanes);
         }
     }
 
-    private void Count1(ReadOnlySpan<float> floors)
+    /// <summary>Bin of each value: clamp(floor(v * invW) + origin, 0, last), with v = |x| when absolute.
+    /// The vector path does the same float operations (a power-of-two scale is exact, floor and the
+    /// saturating conversion agree), so it gives the scalar path's bins bit for bit.</summary>
+    internal static void BinIndices(ReadOnlySpan<float> x, Span<int> dst, float invW, int origin, int last, bool absolute)
     {
-        var c = _counts;
-        int origin = Origin, last = c.Length - 1;
-        foreach (float f in floors) c[Math.Clamp((int)f + origin, 0, last)]++;
+        if (dst.Length < x.Length) throw new ArgumentException("The index buffer is shorter than the values.", nameof(dst));
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var scale = Vector256.Create(invW);
+            var o = Vector256.Create(origin);
+            var hi = Vector256.Create(last);
+            ref float xs = ref MemoryMarshal.GetReference(x);
+            ref int ds = ref MemoryMarshal.GetReference(dst);
+            for (; i + 8 <= x.Length; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref xs, (nuint)i);
+                if (absolute) v = Vector256.Abs(v);
+                var k = Vector256.ConvertToInt32(Vector256.Floor(v * scale)) + o;
+                Vector256.Min(Vector256.Max(k, Vector256<int>.Zero), hi).StoreUnsafe(ref ds, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++)
+        {
+            float v = absolute ? MathF.Abs(x[i]) : x[i];
+            dst[i] = Math.Clamp((int)MathF.Floor(v * invW) + origin, 0, last);
+        }
     }
 
-    private void Count4(ReadOnlySpan<float> floors, Span<int> l)
+    private static void Count4(ReadOnlySpan<int> idx, Span<int> l, int len)
     {
-        int len = _counts.Length, origin = Origin, last = len - 1;
+        // Indices are clamped to [0, len): the four sets are l[0..len), l[len..2len), ...
+        ref int l0 = ref MemoryMarshal.GetReference(l);
+        ref int l1 = ref Unsafe.Add(ref l0, len);
+        ref int l2 = ref Unsafe.Add(ref l0, 2 * len);
+        ref int l3 = ref Unsafe.Add(ref l0, 3 * len);
         int i = 0;
-        for (; i + 4 <= floors.Length; i += 4)
+        for (; i + 4 <= idx.Length; i += 4)
         {
-            l[Math.Clamp((int)floors[i] + origin, 0, last)]++;
-            l[len + Math.Clamp((int)floors[i + 1] + origin, 0, last)]++;
-            l[2 * len + Math.Clamp((int)floors[i + 2] + origin, 0, last)]++;
-            l[3 * len + Math.Clamp((int)floors[i + 3] + origin, 0, last)]++;
+            Unsafe.Add(ref l0, idx[i])++;
+            Unsafe.Add(ref l1, idx[i + 1])++;
+            Unsafe.Add(ref l2, idx[i + 2])++;
+            Unsafe.Add(ref l3, idx[i + 3])++;
         }
-        for (; i < floors.Length; i++) l[Math.Clamp((int)floors[i] + origin, 0, last)]++;
+        for (; i < idx.Length; i++) Unsafe.Add(ref l0, idx[i])++;
     }
 
     private void Increment(int relative) => _counts[Math.Clamp(relative + Origin, 0, _counts.Length - 1)]++;

@@ -25,10 +25,13 @@ public sealed class MinMaxCalibrator : ICalibrator
         Settings = settings;
     }
 
+    /// <summary>Safe to call concurrently for distinct tensors (the session updates tensors in parallel).</summary>
     public void Update(string tensor, ReadOnlySpan<float> values)
     {
         if (values.IsEmpty) return;
-        if (!_states.TryGetValue(tensor, out var s)) _states[tensor] = s = new State();
+        State? s;
+        lock (_states)
+            if (!_states.TryGetValue(tensor, out s)) _states[tensor] = s = new State();
         var (min, max) = HistogramMath.MinMax(values);
         long nonFinite = 0;
         if (!float.IsFinite(min) || !float.IsFinite(max))

@@ -150,6 +150,52 @@ public sealed class HelpTests : IDisposable
     }
 
     [Fact]
+    public void TheGeneratorFailsAStrictBuildWhenAParameterHasNoHelp()
+    {
+        string helpGen = new DirectoryInfo(Path.Combine(TestData.RepoRoot, "tools", "HelpGen", "bin"))
+            .GetFiles("HelpGen.dll", SearchOption.AllDirectories).OrderByDescending(f => f.LastWriteTimeUtc).First().FullName;
+        string work = Directory.CreateTempSubdirectory("evoquant-helpgen").FullName;
+        try
+        {
+            string source = Path.Combine(work, "help");
+            Directory.CreateDirectory(source);
+            foreach (var f in Directory.GetFiles(Path.Combine(TestData.RepoRoot, "docs", "help"), "*.md")) File.Copy(f, Path.Combine(source, Path.GetFileName(f)));
+
+            var (ok, okText) = RunHelpGen(helpGen, source, Path.Combine(work, "out1"));
+            Assert.True(ok == 0, okText);
+            Assert.True(File.Exists(Path.Combine(work, "out1", "EvoQuant.PowerShell.dll-Help.xml")));
+
+            // Drop the help of one parameter and one example: the strict run names both and fails.
+            string md = Path.Combine(source, "Get-OnnxGraph.md");
+            string text = File.ReadAllText(md);
+            text = Regex.Replace(text, @"### -LiteralPath\r?\n.*?(?=\r?\n### )", "", RegexOptions.Singleline);
+            text = Regex.Replace(text, @"### Example 2:.*?(?=### Example 3:)", "", RegexOptions.Singleline);
+            text = Regex.Replace(text, @"### Example [34]:.*?(?=(### Example|## PARAMETERS))", "", RegexOptions.Singleline);
+            File.WriteAllText(md, text);
+            var (bad, badText) = RunHelpGen(helpGen, source, Path.Combine(work, "out2"));
+            Assert.Equal(1, bad);
+            Assert.Contains("error EQHELP: Get-OnnxGraph -LiteralPath has no help", badText);
+            Assert.Contains("Get-OnnxGraph has 1 example(s)", badText);
+        }
+        finally { Directory.Delete(work, true); }
+    }
+
+    private static (int ExitCode, string Output) RunHelpGen(string helpGen, string source, string output)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var a in new[] { helpGen, "--module", PowerShellSession.ManifestPath, "--source", source,
+                     "--about", Path.Combine(TestData.RepoRoot, "docs"), "--out", output, "--strict" })
+            psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout + stderr);
+    }
+
+    [Fact]
     public void EveryCmdletClassHasAHelpSource()
     {
         var names = typeof(EvoQuant.PowerShell.Infrastructure.EvoQuantCmdlet).Assembly.GetTypes()
