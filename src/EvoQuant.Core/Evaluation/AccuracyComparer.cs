@@ -289,7 +289,8 @@ public static partial class AccuracyComparer
         foreach (var b in batcher.Flush()) yield return b;
     }
 
-    private static string Describe(OnnxModel m) => m.Path ?? $"(in memory) {m.GraphName}";
+    // The path, or the graph name of an in-memory model (what the model's ToString says; the formats rely on it).
+    private static string Describe(OnnxModel m) => m.ToString();
 
     private static void Validate(ComparisonOptions o)
     {

@@ -99,14 +99,20 @@ internal sealed class PerTensorPlan
         var copied = new Dictionary<string, string>(StringComparer.Ordinal);
         var quantizedNodes = cg.Nodes.Where(n => IsQuantizedCompute(n, cg)).ToHashSet();
         var refByName = refNodes.Where(n => n.Name.Length > 0).GroupBy(n => n.Name).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        // QOperator: each integer node's reference node, found once (the longest name wins: "conv10_quant"
+        // belongs to "conv10", not "conv1").
+        var origin = new Dictionary<NodeProto, NodeProto>();
+        if (integerToReference.Count > 0)
+            foreach (var n in refNodes)
+                if (QOperatorNode(n, cg) is { } made && (!origin.TryGetValue(made, out var prev) || prev.Name.Length < n.Name.Length))
+                    origin[made] = n;
         int index = 0;
         foreach (var c in cg.Nodes)
         {
             if (c.OpType is not ("QuantizeLinear" or "DequantizeLinear") && c.Output.Count > 0 && integerToReference.ContainsKey(c.Output[0]))
             {
                 // QOperator: an integer node, made from the reference node it is named after.
-                var rq = refNodes.Where(n => n.Name.Length > 0 && c.Name.StartsWith(n.Name, StringComparison.Ordinal) && QOperatorNode(n, cg) == c)
-                    .MaxBy(n => n.Name.Length); // "conv10_quant" belongs to "conv10", not "conv1"
+                var rq = origin.GetValueOrDefault(c);
                 if (c.OpType is "QLinearConv" or "QLinearMatMul" or "QGemm") CompareWeights(c, rq, rg, cg, candidate, reference, weights, refOrder);
                 var qb = TryBuildQOperatorBranch(c, rq, index++, rg, cg, bg, copied, refOrder, exposedRef, feeds, integerToReference);
                 if (qb != null) branches.Add(qb);
@@ -143,10 +149,11 @@ internal sealed class PerTensorPlan
         }
 
         // QOperator: the integer nodes reading an integer tensor keep it quantized.
+        var byCandidate = branches.Where(b => b.CandidateNode.Length > 0).GroupBy(b => b.CandidateNode).ToDictionary(g => g.Key, g => g.First().Node, StringComparer.Ordinal);
         foreach (var (integer, tensor) in integerToReference)
         {
             var readers = cg.Consumers(integer).Where(n => n.OpType != "DequantizeLinear" && n.Output.Count > 0 && integerToReference.ContainsKey(n.Output[0]))
-                .Select(n => branches.FirstOrDefault(b => b.CandidateNode == n.Name)?.Node).OfType<string>();
+                .Select(n => byCandidate.GetValueOrDefault(n.Name)).OfType<string>();
             consumers[tensor] = consumers.TryGetValue(tensor, out var known) ? known.Concat(readers).Distinct().ToArray() : readers.Distinct().ToArray();
         }
 

@@ -33,6 +33,21 @@ public sealed class AccuracyDrivenTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void IntegerOperatorFormatUndoesStepsThatHurt()
+    {
+        var (items, labels) = FashionWorkload.TestSubset(300);
+        var result = AccuracyDrivenQuantizer.Run(FashionWorkload.Model, DamagedOptions() with { Format = QuantFormat.QOperator }, items, labels,
+            AccuracyTarget.MaxDrop(1.0), new AccuracyDrivenOptions { MaxSteps = 8 });
+        foreach (var s in result.Steps)
+            output.WriteLine($"step {s.Step}: +[{string.Join(", ", s.AddedNodes)}] int8 {s.CandidateAccuracy:F2}% drop {s.AccuracyDrop:F2} met={s.TargetMet} reverted={s.Reverted}");
+        Assert.True(result.Steps[0].AccuracyDrop > 1.0);
+        Assert.True(result.TargetMet);
+        Assert.All(result.ExcludedNodes, n => Assert.Contains(result.Final.Skipped, k => k.Name == n));
+        // Reverted steps leave no trace in the final exclusions.
+        Assert.All(result.Steps.Where(s => s.Reverted).SelectMany(s => s.AddedNodes), n => Assert.DoesNotContain(n, result.ExcludedNodes));
+    }
+
+    [Fact]
     public void AnSqnrTargetNeedsNoLabels()
     {
         var result = AccuracyDrivenQuantizer.Run(FashionWorkload.Model, DamagedOptions(), FashionWorkload.TestSubset(200).Items, null, AccuracyTarget.MinSqnr(25));
