@@ -38,7 +38,7 @@ internal sealed class QdqRewriter
         _warnings = warnings;
         _proto = ctx.Model.CloneProto();
         _g = _proto.Graph;
-        _names = new UniqueNames(AllNames(_g));
+        _names = new UniqueNames(GraphEdits.AllNames(_g));
         _qdqDomain = ctx.Options.UseContribOps || (NeedsOpset21Types() && ctx.Opset < 21) ? MicrosoftDomain : "";
     }
 
@@ -83,7 +83,7 @@ internal sealed class QdqRewriter
         RemoveUnusedConstants();
         _g.Node.AddRange(_newNodes);
         FixOpsets();
-        SortNodes();
+        GraphEdits.SortTopologically(_g);
         _proto.ProducerName = "EvoQuant";
         _proto.ProducerVersion = typeof(QdqRewriter).Assembly.GetName().Version?.ToString(3) ?? "";
         return _proto;
@@ -328,9 +328,7 @@ internal sealed class QdqRewriter
     /// <summary>Drops float initializers and Constant nodes that quantization replaced and nothing reads any more.</summary>
     private void RemoveUnusedConstants()
     {
-        var used = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var n in _g.Node.Concat(_newNodes)) foreach (var i in n.Input) used.Add(i);
-        foreach (var o in _g.Output) used.Add(o.Name);
+        var used = GraphEdits.ReadNames(_g.Node.Concat(_newNodes), _g.Output);
         bool Drop(string name) => _replacedConstants.Contains(name) && !used.Contains(name);
 
         var keepInit = _g.Initializer.Where(t => !Drop(t.Name)).ToList();
@@ -367,13 +365,6 @@ internal sealed class QdqRewriter
             throw new QuantizationException($"The model uses opset {_ctx.Opset}; QuantizeLinear/DequantizeLinear{(_usesAxis ? " with an axis" : "")} need opset {need}.");
     }
 
-    private void SortNodes()
-    {
-        var sorted = new GraphView(_g).Nodes.ToList();
-        _g.Node.Clear();
-        _g.Node.AddRange(sorted);
-    }
-
     private bool NeedsOpset21Types()
     {
         var o = _ctx.Options;
@@ -400,17 +391,5 @@ internal sealed class QdqRewriter
         var type = ps[0].Type;
         return TensorData.FromRaw(name, type.OnnxDataType(), perAxis ? new long[] { ps.Length } : Array.Empty<long>(),
             WeightQuantizer.Pack(ps.Select(p => p.ZeroPoint).ToArray(), type));
-    }
-
-    private static IEnumerable<string> AllNames(GraphProto g)
-    {
-        foreach (var n in g.Node)
-        {
-            yield return n.Name;
-            foreach (var i in n.Input) yield return i;
-            foreach (var o in n.Output) yield return o;
-        }
-        foreach (var t in g.Initializer) yield return t.Name;
-        foreach (var v in g.Input.Concat(g.Output).Concat(g.ValueInfo)) yield return v.Name;
     }
 }

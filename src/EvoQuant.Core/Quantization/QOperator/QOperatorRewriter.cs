@@ -38,7 +38,7 @@ internal sealed class QOperatorRewriter
         _warnings = warnings;
         _proto = ctx.Model.CloneProto();
         _g = _proto.Graph;
-        _names = new UniqueNames(AllNames(_g));
+        _names = new UniqueNames(GraphEdits.AllNames(_g));
         _biases = plan.Biases.ToDictionary(b => b.Bias, StringComparer.Ordinal);
     }
 
@@ -73,7 +73,7 @@ internal sealed class QOperatorRewriter
         _g.Node.Clear();
         _g.Node.AddRange(_output);
         RemoveUnusedConstants();
-        SortNodes();
+        GraphEdits.SortTopologically(_g);
         FixOpsets();
         _proto.ProducerName = "EvoQuant";
         _proto.ProducerVersion = typeof(QOperatorRewriter).Assembly.GetName().Version?.ToString(3) ?? "";
@@ -334,8 +334,8 @@ internal sealed class QOperatorRewriter
             foreach (var i in n.Input) needed.Add(i);
             foreach (var a in n.Attribute)
             {
-                if (a.G != null) foreach (var s in AllNames(a.G)) needed.Add(s);
-                foreach (var sg in a.Graphs) foreach (var s in AllNames(sg)) needed.Add(s);
+                if (a.G != null) foreach (var s in GraphEdits.AllNames(a.G)) needed.Add(s);
+                foreach (var sg in a.Graphs) foreach (var s in GraphEdits.AllNames(sg)) needed.Add(s);
             }
         }
         foreach (var o in _g.Output) needed.Add(o.Name);
@@ -356,17 +356,7 @@ internal sealed class QOperatorRewriter
     /// the bounds of folded Clips). Initializers listed as graph inputs stay.</summary>
     private void RemoveUnusedConstants()
     {
-        var used = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var n in _g.Node)
-        {
-            foreach (var i in n.Input) used.Add(i);
-            foreach (var a in n.Attribute)
-            {
-                if (a.G != null) foreach (var s in AllNames(a.G)) used.Add(s);
-                foreach (var sg in a.Graphs) foreach (var s in AllNames(sg)) used.Add(s);
-            }
-        }
-        foreach (var o in _g.Output) used.Add(o.Name);
+        var used = GraphEdits.ReadNames(_g.Node, _g.Output);
         var inputs = _g.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var keepInit = _g.Initializer.Where(t => used.Contains(t.Name) || inputs.Contains(t.Name)).ToList();
         _g.Initializer.Clear();
@@ -379,13 +369,6 @@ internal sealed class QOperatorRewriter
         _g.ValueInfo.AddRange(keepVi);
     }
 
-    private void SortNodes()
-    {
-        var sorted = new GraphView(_g).Nodes.ToList();
-        _g.Node.Clear();
-        _g.Node.AddRange(sorted);
-    }
-
     private void FixOpsets()
     {
         if (_ctx.Opset < OpsetUpgrade.QdqOpset)
@@ -395,22 +378,5 @@ internal sealed class QOperatorRewriter
         }
         if (_usesMicrosoft && !_proto.OpsetImport.Any(o => o.Domain == MicrosoftDomain))
             _proto.OpsetImport.Add(new OperatorSetIdProto { Domain = MicrosoftDomain, Version = 1 });
-    }
-
-    private static IEnumerable<string> AllNames(GraphProto g)
-    {
-        foreach (var n in g.Node)
-        {
-            yield return n.Name;
-            foreach (var i in n.Input) yield return i;
-            foreach (var o in n.Output) yield return o;
-            foreach (var a in n.Attribute)
-            {
-                if (a.G != null) foreach (var s in AllNames(a.G)) yield return s;
-                foreach (var sg in a.Graphs) foreach (var s in AllNames(sg)) yield return s;
-            }
-        }
-        foreach (var t in g.Initializer) yield return t.Name;
-        foreach (var v in g.Input.Concat(g.Output).Concat(g.ValueInfo)) yield return v.Name;
     }
 }
