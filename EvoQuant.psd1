@@ -12,7 +12,7 @@
     FunctionsToExport     = @()
     VariablesToExport     = @()
     AliasesToExport       = @()
-    FormatsToProcess      = @('EvoQuant.Model.Format.ps1xml')
+    FormatsToProcess      = @('EvoQuant.Model.Format.ps1xml', 'EvoQuant.Calibration.Format.ps1xml', 'EvoQuant.Quantization.Format.ps1xml', 'EvoQuant.Evaluation.Format.ps1xml')
     TypesToProcess        = @()
     PrivateData           = @{
         PSData = @{

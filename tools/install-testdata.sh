@@ -5,9 +5,17 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-if [ ! -d /usr/share/libonnx-testdata/data/node ]; then
+# Debian packages: the ONNX conformance node tests, headless Chromium to render the HTML report, and
+# onnx.checker (python3-onnx 1.12: opset <= 17, IR <= 8) for the models the quantizer writes. Probe
+# onnx.checker, not plain "import onnx": libonnx-testdata leaves an /usr/lib/python3/dist-packages/onnx
+# folder that imports as an empty namespace package when python3-onnx is missing.
+need=()
+[ -d /usr/share/libonnx-testdata/data/node ] || need+=(libonnx-testdata)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+/usr/bin/python3 -c 'import onnx.checker' >/dev/null 2>&1 || need+=(python3-onnx)
+if [ ${#need[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libonnx-testdata
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}"
 fi
 
 npm_dir="$root/.testdata/npm"

@@ -17,6 +17,7 @@ namespace EvoQuant.Bench;
 /// with int8 activations. The quantized models are built here by ModelQuantizer; nothing is committed.
 /// </summary>
 [Config(typeof(InferenceConfig))]
+[MedianColumn]
 public class InferenceBenchmarks
 {
     public const int Batch = 64;
@@ -24,7 +25,7 @@ public class InferenceBenchmarks
     private sealed class InferenceConfig : ManualConfig
     {
         public InferenceConfig() =>
-            AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithWarmupCount(5).WithIterationCount(15).WithLaunchCount(1));
+            AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithWarmupCount(5).WithIterationCount(30).WithLaunchCount(1));
     }
 
     private InferenceSession _float = null!, _qdqU8 = null!, _qopU8 = null!, _qdqS8 = null!, _qopS8 = null!;

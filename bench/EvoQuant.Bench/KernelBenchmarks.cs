@@ -93,6 +93,12 @@ public class KernelBenchmarks
     [Benchmark(Description = "SQNR")]
     public double Sqnr() => ErrorMetrics.Sqnr(_x, _xOut);
 
+    [Benchmark(Description = "Quantize int8, all cores")]
+    public void QuantizeInt8Parallel() => Kernels.QuantizeParallel(_x, _q8, Scale, 0);
+
+    [Benchmark(Description = "Histogram 2048 bins, all cores")]
+    public void HistogramParallel() => Kernels.AccumulateHistogramParallel(_x, _hist, -3f, 3f);
+
     [Benchmark(Description = "ORT QuantizeLinear int8")]
     public void OrtQuantize() => _ortQ.Run(_runOptions, _in, new[] { _ortX }, _out, new[] { _ortQ8 });
 

@@ -1,10 +1,18 @@
 using BenchmarkDotNet.Running;
+using EvoQuant.Bench;
 
 // `dotnet run -c Release --project bench/EvoQuant.Bench -- --filter *` runs every benchmark.
 // `-- peer-check [package-dir]` compares with ONNX Runtime's own quantization tool (opt-in, see InferencePeerCheck).
-if (args is ["peer-check", ..]) return EvoQuant.Bench.InferencePeerCheck.Run(args[1..]);
-if (args is ["calib-profile", ..]) return EvoQuant.Bench.CalibrationProfile.Run(args[1..]);
-if (args is ["calib-mem", ..]) return EvoQuant.Bench.CalibrationMemoryProbe.Run(args[1..]);
+if (args is ["peer-check", ..]) return InferencePeerCheck.Run(args[1..]);
+// `-- calib-profile ...` / `-- calib-mem ...`: where calibration time goes, and its peak memory (see those classes).
+if (args is ["calib-profile", ..]) return CalibrationProfile.Run(args[1..]);
+if (args is ["calib-mem", ..]) return CalibrationMemoryProbe.Run(args[1..]);
+// `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
+if (args is ["--paired", ..])
+{
+    PairedRun.Run(args.Length > 1 ? int.Parse(args[1]) : 30, args.Length > 2 ? args[2] : null);
+    return 0;
+}
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;
 

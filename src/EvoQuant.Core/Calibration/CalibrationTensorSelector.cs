@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using EvoQuant.Onnx;
 using EvoQuant.Onnx.Proto;
 
@@ -25,18 +24,15 @@ public sealed class CalibrationTensorSelector
         "Pad", "Where", "InstanceNormalization", "LayerNormalization", "ReduceMean", "Gelu", "Erf", "Pow", "Sqrt",
     };
 
-    private readonly Regex[] _opTypes, _include, _exclude;
+    private readonly WildcardPattern[] _opTypes, _include, _exclude;
 
     public CalibrationTensorSelector(IEnumerable<string>? opTypes = null, IEnumerable<string>? includeNodes = null, IEnumerable<string>? excludeNodes = null)
     {
         var ops = opTypes?.ToList();
-        _opTypes = (ops is { Count: > 0 } ? ops : DefaultOpTypes).Select(Wildcard).ToArray();
-        _include = (includeNodes ?? Array.Empty<string>()).Select(Wildcard).ToArray();
-        _exclude = (excludeNodes ?? Array.Empty<string>()).Select(Wildcard).ToArray();
+        _opTypes = (ops is { Count: > 0 } ? ops : DefaultOpTypes).Select(p => new WildcardPattern(p)).ToArray();
+        _include = (includeNodes ?? Array.Empty<string>()).Select(p => new WildcardPattern(p)).ToArray();
+        _exclude = (excludeNodes ?? Array.Empty<string>()).Select(p => new WildcardPattern(p)).ToArray();
     }
-
-    private static Regex Wildcard(string pattern) =>
-        new("^" + Regex.Escape(pattern).Replace("\\*", ".*").Replace("\\?", ".") + "$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
 
     /// <summary>Whether a node is selected by the op-type and node-name filters.</summary>
     public bool IsSelected(NodeProto node)

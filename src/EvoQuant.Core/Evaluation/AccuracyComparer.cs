@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using EvoQuant.Calibration;
 using EvoQuant.Data;
+using EvoQuant.Numerics;
 using EvoQuant.Onnx;
 
 namespace EvoQuant.Evaluation;
@@ -31,25 +32,36 @@ public static partial class AccuracyComparer
         ArgumentNullException.ThrowIfNull(candidate);
         ArgumentNullException.ThrowIfNull(items);
         options ??= new ComparisonOptions();
-        if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), "BatchSize must be at least 1.");
+        Validate(options);
         var ct = cancellationToken;
         var clock = Stopwatch.StartNew();
 
         PerTensorPlan? plan = options.PerTensor ? PerTensorPlan.Build(reference, candidate) : null;
-        // Plain comparisons run both models as a user would (optimized); per-tensor runs need stable names.
-        using var refRunner = new ModelRunner(plan != null ? ToBytes(plan.AnalysisModel) : reference.ToBytes(), optimize: plan == null);
-        using var candRunner = new ModelRunner(plan != null ? ToBytes(plan.CandidateModel) : candidate.ToBytes(), optimize: plan == null);
-
-        var outputs = PairOutputs(reference, candidate, refRunner, candRunner);
+        var notes = new List<string>();
+        // The output figures come from both models run as a user runs them (optimized: integer kernels for
+        // Q/DQ groups). The per-tensor runs are separate sessions without optimizations, which would fuse
+        // away the tensors they read; their Q/DQ runs as float arithmetic, so they may differ slightly.
+        using var refPlain = new ModelRunner(reference.ToBytes(), optimize: true);
+        using var candPlain = new ModelRunner(candidate.ToBytes(), optimize: true);
+        using var refRunner = plan != null ? new ModelRunner(ToBytes(plan.ReferenceModel), optimize: false) : null;
+        using var candRunner = plan != null ? new ModelRunner(ToBytes(plan.CandidateModel), optimize: false) : null;
+        using var branchRunner = plan != null ? TryBranchRunner(plan, refRunner!, notes) : null;
+        var outputs = PairOutputs(reference, candidate, refPlain, candPlain);
         if (outputs.Count == 0) throw new ArgumentException("The models have no float outputs in common to compare.");
-        var activations = plan?.Activations.Where(a => refRunner.IsFloatOutput(a.ReferenceOutput) && candRunner.IsFloatOutput(a.CandidateOutput)).ToList() ?? new();
-        var branches = plan?.Branches.Where(b => refRunner.IsFloatOutput(b.ReferenceOutput) && refRunner.IsFloatOutput(b.OwnOutput)).ToList() ?? new();
-        var qdqs = plan?.QdqBranches.Where(b => refRunner.IsFloatOutput(b.ReferenceOutput) && refRunner.IsFloatOutput(b.QdqOutput)).ToList() ?? new();
+        if (options.LabelOutput != null && !outputs.Any(o => o.Reference == options.LabelOutput))
+            throw new ArgumentException($"LabelOutput '{options.LabelOutput}' is not a float output of both models; they have {string.Join(", ", outputs.Select(o => o.Reference))}.", nameof(options));
+        var activations = plan == null ? new() : plan.Activations.Where(a => refRunner!.IsFloatOutput(a.ReferenceOutput) && candRunner!.IsFloatOutput(a.CandidateOutput)).ToList();
+        var branches = branchRunner == null ? new() : plan!.Branches.Where(b => refRunner!.IsFloatOutput(b.ReferenceOutput) && branchRunner.IsFloatOutput(b.OwnOutput)).ToList();
+        var qdqs = branchRunner == null ? new() : plan!.QdqBranches.Where(b => refRunner!.IsFloatOutput(b.ReferenceOutput) && branchRunner.IsFloatOutput(b.QdqOutput)).ToList();
+        var feedNames = branchRunner == null ? Array.Empty<string>() : plan!.BranchFeeds.Keys.ToArray();
+        var branchRequest = branches.Select(b => b.OwnOutput).Concat(qdqs.Select(b => b.QdqOutput)).Distinct(StringComparer.Ordinal).ToArray();
 
-        string[] refRequest = outputs.Select(o => o.Reference).Concat(activations.Select(a => a.ReferenceOutput))
-            .Concat(branches.SelectMany(b => new[] { b.ReferenceOutput, b.OwnOutput }))
-            .Concat(qdqs.SelectMany(b => new[] { b.ReferenceOutput, b.QdqOutput })).Distinct(StringComparer.Ordinal).ToArray();
-        string[] candRequest = outputs.Select(o => o.Candidate).Concat(activations.Select(a => a.CandidateOutput)).Distinct(StringComparer.Ordinal).ToArray();
+        string[] refOutputs = outputs.Select(o => o.Reference).Distinct(StringComparer.Ordinal).ToArray();
+        string[] candOutputs = outputs.Select(o => o.Candidate).Distinct(StringComparer.Ordinal).ToArray();
+        string[] refRequest = activations.Select(a => a.ReferenceOutput)
+            .Concat(branches.Select(b => b.ReferenceOutput)).Concat(qdqs.Select(b => b.ReferenceOutput))
+            .Concat(feedNames.Select(f => plan!.BranchFeeds[f])).Distinct(StringComparer.Ordinal).ToArray();
+        string[] candRequest = activations.Select(a => a.CandidateOutput).Distinct(StringComparer.Ordinal).ToArray();
 
         var outputAcc = outputs.Select(_ => new ErrorAccumulator()).ToArray();
         var counters = new ClassificationCounter?[outputs.Count];
@@ -64,12 +76,23 @@ public static partial class AccuracyComparer
         foreach (var batch in Batches(reference, items, options))
         {
             ct.ThrowIfCancellationRequested();
-            var r = refRunner.Run(batch.Inputs, refRequest);
-            var c = candRunner.Run(batch.Inputs, candRequest);
+            using (var rp = refPlain.Run(batch.Inputs, refOutputs))
+            using (var cp = candPlain.Run(batch.Inputs, candOutputs))
+                AddOutputs(rp, cp);
+            if (plan != null && refRequest.Length > 0 && candRequest.Length > 0) AddTensors(batch);
+            rows += batch.Rows;
+            batches++;
+            progress?.Report(new ComparisonProgress(rows, batches, "Comparing"));
+        }
+
+        void AddOutputs(ModelRunner.RunResult r, ModelRunner.RunResult c)
+        {
             for (int i = 0; i < outputs.Count; i++)
             {
-                var (rd, rs) = r[outputs[i].Reference];
-                var (cd, cs) = c[outputs[i].Candidate];
+                var rd = r.Data(outputs[i].Reference);
+                var cd = c.Data(outputs[i].Candidate);
+                var rs = r.Shape(outputs[i].Reference);
+                var cs = c.Shape(outputs[i].Candidate);
                 if (rd.Length != cd.Length)
                     throw new InvalidOperationException($"Output '{outputs[i].Reference}' has shape [{string.Join(",", rs)}] in the reference but [{string.Join(",", cs)}] in the candidate.");
                 outputAcc[i].Add(rd, cd);
@@ -90,30 +113,37 @@ public static partial class AccuracyComparer
                     counter.Add(rd, cd, labels);
                 }
             }
+        }
+
+        void AddTensors(SampleBatch batch)
+        {
+            using var r = refRunner!.Run(batch.Inputs, refRequest);
+            using var c = candRunner!.Run(batch.Inputs, candRequest);
+            // The branch model reads the reference run's tensors directly (ORT values, no copy).
+            using var o = branchRequest.Length == 0 ? null
+                : branchRunner!.Run(feedNames, feedNames.Select(f => r.Value(plan!.BranchFeeds[f])).ToList(), branchRequest);
             for (int i = 0; i < activations.Count; i++)
             {
-                var rd = r[activations[i].ReferenceOutput].Data;
-                var cd = c[activations[i].CandidateOutput].Data;
+                var rd = r.Data(activations[i].ReferenceOutput);
+                var cd = c.Data(activations[i].CandidateOutput);
                 if (rd.Length != cd.Length) continue; // a layout the candidate changed: not comparable element-wise
                 activationAcc[i].Add(rd, cd);
                 histograms[i].Add(rd);
             }
             for (int i = 0; i < branches.Count; i++)
             {
-                var rd = r[branches[i].ReferenceOutput].Data;
-                var od = r[branches[i].OwnOutput].Data;
+                var rd = r.Data(branches[i].ReferenceOutput);
+                var od = o!.Data(branches[i].OwnOutput);
                 if (rd.Length == od.Length) branchAcc[i].Add(rd, od);
             }
             for (int i = 0; i < qdqs.Count; i++)
             {
-                var rd = r[qdqs[i].ReferenceOutput].Data;
-                var qd = r[qdqs[i].QdqOutput].Data;
+                var rd = r.Data(qdqs[i].ReferenceOutput);
+                var qd = o!.Data(qdqs[i].QdqOutput);
                 if (rd.Length == qd.Length) qdqAcc[i].Add(rd, qd);
             }
-            rows += batch.Rows;
-            batches++;
-            progress?.Report(new ComparisonProgress(rows, batches, "Comparing"));
         }
+
         if (batches == 0) throw new ArgumentException("No samples were given.");
         if (options.Labels != null && labelOutput < 0)
             throw new ArgumentException(options.LabelOutput != null
@@ -150,10 +180,13 @@ public static partial class AccuracyComparer
         {
             var a = activations[i];
             if (activationAcc[i].Count == 0) continue;
-            var range = options.CalibrationRanges != null && options.CalibrationRanges.TryGetValue(a.Tensor, out var cr)
-                ? ((double)cr.Min, (double)cr.Max) : a.QuantRange;
-            tensorRows.Add(TensorComparison.From(a.Tensor, TensorKind.Activation, a.Node, a.OpType, a.Order, a.CandidateTensor, activationAcc[i].Summary, range)
-                with { QdqSqnr = qdqSqnr.TryGetValue(a.Tensor, out var own) ? own : null });
+            (float Min, float Max)? calibrated = options.CalibrationRanges != null && options.CalibrationRanges.TryGetValue(a.Tensor, out var cr) ? cr : null;
+            tensorRows.Add(TensorComparison.From(a.Tensor, TensorKind.Activation, a.Node, a.OpType, a.Order, a.CandidateTensor, activationAcc[i].Summary, a.QuantRange) with
+            {
+                QdqSqnr = qdqSqnr.TryGetValue(a.Tensor, out var own) ? own : null,
+                CalibrationMin = calibrated?.Min,
+                CalibrationMax = calibrated?.Max,
+            });
             histogramMap[a.Tensor] = histograms[i];
         }
         if (plan != null) tensorRows.AddRange(plan.Weights);
@@ -180,8 +213,8 @@ public static partial class AccuracyComparer
         var labelled = labelOutput >= 0 ? outputRows[labelOutput] : outputRows.FirstOrDefault(o => o.IsClassifier);
         var summary = new AccuracySummary
         {
-            Reference = reference.ToString(),
-            Candidate = candidate.ToString(),
+            Reference = Describe(reference),
+            Candidate = Describe(candidate),
             Rows = rows,
             Batches = batches,
             ReferenceAccuracy = labelled?.ReferenceAccuracy,
@@ -201,6 +234,7 @@ public static partial class AccuracyComparer
             Nodes = nodeRows,
             Suggestion = plan != null ? Suggest(nodeRows, options) : ExclusionSuggestion.None,
             Histograms = histogramMap,
+            Notes = notes,
         };
     }
 
@@ -253,6 +287,33 @@ public static partial class AccuracyComparer
             foreach (var b in batcher.Add(bound!)) yield return b;
         }
         foreach (var b in batcher.Flush()) yield return b;
+    }
+
+    // The path, or the graph name of an in-memory model (what the model's ToString says; the formats rely on it).
+    private static string Describe(OnnxModel m) => m.ToString();
+
+    private static void Validate(ComparisonOptions o)
+    {
+        if (o.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {o.BatchSize}.", nameof(o));
+        if (o.TopK < 1) throw new ArgumentException($"TopK must be at least 1; got {o.TopK}.", nameof(o));
+        if (o.MaxSuggestedNodes < 0) throw new ArgumentException($"MaxSuggestedNodes cannot be negative; got {o.MaxSuggestedNodes}.", nameof(o));
+        if (o.HistogramBins < 2 || o.HistogramBins % 2 != 0) throw new ArgumentException($"HistogramBins must be even and at least 2; got {o.HistogramBins}.", nameof(o));
+        if (double.IsNaN(o.SuggestionSqnrDb)) throw new ArgumentException("SuggestionSqnrDb is NaN.", nameof(o));
+        if (o.Labels != null && o.Labels.Count == 0) throw new ArgumentException("Labels is empty.", nameof(o));
+    }
+
+    /// <summary>The session of the branch model, or null (with a note) when ONNX Runtime cannot load it:
+    /// the rest of the per-tensor analysis does not depend on it.</summary>
+    private static ModelRunner? TryBranchRunner(PerTensorPlan plan, ModelRunner refRunner, List<string> notes)
+    {
+        var bytes = plan.BranchModelBytes(refRunner.OutputElementType);
+        if (bytes == null) return null;
+        try { return new ModelRunner(bytes, optimize: false); }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            notes.Add($"Own errors of nodes were not measured: ONNX Runtime cannot load the copies of the quantized nodes ({e.Message}).");
+            return null;
+        }
     }
 
     private static int WorstFirst(TensorComparison a, TensorComparison b)

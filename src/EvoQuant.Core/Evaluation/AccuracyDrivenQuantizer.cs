@@ -13,7 +13,9 @@ public sealed record AccuracyTarget
     /// <summary>Smallest allowed output SQNR in dB.</summary>
     public double? MinSqnrDb { get; init; }
 
+    /// <summary>A target of at most <paramref name="points"/> percentage points of top-1 accuracy lost.</summary>
     public static AccuracyTarget MaxDrop(double points) => new() { MaxAccuracyDrop = points };
+    /// <summary>A target of at least <paramref name="db"/> dB output SQNR.</summary>
     public static AccuracyTarget MinSqnr(double db) => new() { MinSqnrDb = db };
 
     /// <summary>Whether a comparison meets every bound that is set.</summary>
@@ -51,25 +53,30 @@ public sealed record AccuracyDrivenOptions
 /// <param name="Sqnr">Smallest output SQNR in dB.</param>
 /// <param name="Top1Agreement">Percent of rows with the reference's top-1, for classifiers.</param>
 /// <param name="TargetMet">Whether this step meets the target.</param>
+/// <param name="Reverted">This step measured worse than the last kept one, so its added nodes were put
+/// back (quantized) and are not tried again.</param>
 public sealed record AccuracyDrivenStep(int Step, string[] ExcludedNodes, string[] AddedNodes, double? ReferenceAccuracy,
-    double? CandidateAccuracy, double? AccuracyDrop, double Sqnr, double? Top1Agreement, bool TargetMet);
+    double? CandidateAccuracy, double? AccuracyDrop, double Sqnr, double? Top1Agreement, bool TargetMet, bool Reverted = false);
 
 /// <summary>Every step and the last quantization.</summary>
 public sealed class AccuracyDrivenResult
 {
+    /// <summary>Every quantize-and-measure round, in order.</summary>
     public required IReadOnlyList<AccuracyDrivenStep> Steps { get; init; }
 
-    /// <summary>The quantization of the last step (the one meeting the target when <see cref="TargetMet"/>).</summary>
+    /// <summary>The quantization of the last kept step (the one meeting the target when <see cref="TargetMet"/>).</summary>
     public required QuantizationResult Final { get; init; }
 
-    /// <summary>The comparison of the last step.</summary>
+    /// <summary>The comparison of that step.</summary>
     public required AccuracyReport FinalReport { get; init; }
 
+    /// <summary>Whether the last step meets the target.</summary>
     public required bool TargetMet { get; init; }
 
-    /// <summary>Nodes this search kept in float (to pass as ExcludeNodes next time).</summary>
-    public string[] ExcludedNodes => Steps[^1].ExcludedNodes;
+    /// <summary>Nodes this search kept in float in <see cref="Final"/> (to pass as ExcludeNodes next time).</summary>
+    public required string[] ExcludedNodes { get; init; }
 
+    /// <summary>The target that was pursued.</summary>
     public required AccuracyTarget Target { get; init; }
 }
 
@@ -104,8 +111,11 @@ public static class AccuracyDrivenQuantizer
         var measure = settings.Comparison with { Labels = labels, PerTensor = false };
         var analyse = settings.Comparison with { Labels = labels, PerTensor = true };
         var excluded = new List<string>();
+        var rejected = new HashSet<string>(StringComparer.Ordinal);
         var added = Array.Empty<string>();
         var steps = new List<AccuracyDrivenStep>();
+        (QuantizationResult Q, AccuracyReport Report, string[] Excluded)? kept = null;
+        IReadOnlyList<NodeComparison> ranking = Array.Empty<NodeComparison>();
         for (int step = 0; ; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -115,35 +125,59 @@ public static class AccuracyDrivenQuantizer
             var report = AccuracyComparer.Compare(model, q.Model, validation, measure, null, cancellationToken);
             var s = report.Summary;
             bool met = target.IsMetBy(s);
-            var record = new AccuracyDrivenStep(step, excluded.ToArray(), added, s.ReferenceAccuracy, s.CandidateAccuracy, s.AccuracyDrop, s.MinOutputSqnr, s.Top1Agreement, met);
+            // A step that makes things worse is undone: keeping a node in float can hurt (a runtime that
+            // fuses differently, a quantizer boundary that loses a folded activation); the search then goes
+            // on from the last kept state with the next-ranked node.
+            bool worse = !met && kept != null && IsWorse(s, kept.Value.Report.Summary, target);
+            var record = new AccuracyDrivenStep(step, excluded.ToArray(), added, s.ReferenceAccuracy, s.CandidateAccuracy, s.AccuracyDrop, s.MinOutputSqnr, s.Top1Agreement, met, worse);
             steps.Add(record);
             progress?.Report(record);
-            if (met || step >= settings.MaxSteps) return Done(steps, q, report, target, met);
-
-            var nodes = AccuracyComparer.Compare(model, q.Model, validation, analyse, null, cancellationToken).Nodes;
-            var ranked = NextExclusions(nodes, excluded, settings.NodesPerStep);
-            if (ranked.Length == 0) return Done(steps, q, report, target, met);
-            excluded.AddRange(ranked);
-            added = ranked;
+            if (worse)
+            {
+                foreach (var a in added) { excluded.Remove(a); rejected.Add(a); }
+            }
+            else
+            {
+                kept = (q, report, excluded.ToArray());
+                if (met) break;
+                if (step < settings.MaxSteps)
+                    ranking = AccuracyComparer.Compare(model, q.Model, validation, analyse, null, cancellationToken).Nodes;
+            }
+            if (step >= settings.MaxSteps) break;
+            var next = NextExclusions(ranking, excluded, rejected, settings.NodesPerStep);
+            if (next.Length == 0) break;
+            excluded.AddRange(next);
+            added = next;
         }
+        var k = kept!.Value;
+        return new AccuracyDrivenResult
+        {
+            Steps = steps, Final = k.Q, FinalReport = k.Report, ExcludedNodes = k.Excluded,
+            TargetMet = target.IsMetBy(k.Report.Summary), Target = target,
+        };
     }
+
+    /// <summary>Whether <paramref name="now"/> is clearly further from the target than <paramref name="before"/>:
+    /// more than half a point more accuracy drop when the target bounds the drop, else more than 1 dB less
+    /// output SQNR. A neutral step is kept: excluding a producer changes nothing until its readers follow.</summary>
+    private static bool IsWorse(AccuracySummary now, AccuracySummary before, AccuracyTarget target) =>
+        target.MaxAccuracyDrop != null
+            ? now.AccuracyDrop > before.AccuracyDrop + 0.5
+            : now.MinOutputSqnr < before.MinOutputSqnr - 1.0;
 
     /// <summary>The worst nodes by own error that are still quantized. A node already kept in float that still
     /// ranks worst has an error its exclusion did not remove: its output's Q/DQ pair, which stays because
     /// other quantized nodes read the tensor; those readers are then the next to exclude.</summary>
-    internal static string[] NextExclusions(IReadOnlyList<NodeComparison> worstFirst, IReadOnlyCollection<string> excluded, int count)
+    internal static string[] NextExclusions(IReadOnlyList<NodeComparison> worstFirst, IReadOnlyCollection<string> excluded, IReadOnlySet<string> rejected, int count)
     {
         var picked = new List<string>();
         foreach (var n in worstFirst)
         {
             var group = excluded.Contains(n.Node) ? n.OutputConsumers : new[] { n.Node };
             foreach (var g in group)
-                if (!g.StartsWith('(') && !excluded.Contains(g) && !picked.Contains(g)) picked.Add(g); // unnamed nodes cannot be excluded by name
+                if (!g.StartsWith('(') && !excluded.Contains(g) && !rejected.Contains(g) && !picked.Contains(g)) picked.Add(g); // unnamed nodes cannot be excluded by name
             if (picked.Count >= count) break;
         }
         return picked.ToArray();
     }
-
-    private static AccuracyDrivenResult Done(List<AccuracyDrivenStep> steps, QuantizationResult q, AccuracyReport report, AccuracyTarget target, bool met) =>
-        new() { Steps = steps, Final = q, FinalReport = report, TargetMet = met, Target = target };
 }

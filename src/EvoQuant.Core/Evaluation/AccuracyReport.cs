@@ -6,6 +6,7 @@ namespace EvoQuant.Evaluation;
 /// and with per-tensor analysis one row per tensor and per node, worst first.</summary>
 public sealed class AccuracyReport
 {
+    /// <summary>The headline figures.</summary>
     public required AccuracySummary Summary { get; init; }
 
     /// <summary>One row per compared output of the models.</summary>
@@ -23,6 +24,9 @@ public sealed class AccuracyReport
     /// <summary>Histograms of the reference activations (per-tensor analysis), by tensor name.</summary>
     public IReadOnlyDictionary<string, ActivationHistogram> Histograms { get; init; } = new Dictionary<string, ActivationHistogram>();
 
+    /// <summary>What could not be measured, and why.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = Array.Empty<string>();
+
     /// <summary>Activation tensors in graph order (the order of the per-tensor chart).</summary>
     public IEnumerable<TensorComparison> TensorsInGraphOrder => Tensors.Where(t => t.Kind == TensorKind.Activation).OrderBy(t => t.Order).ThenBy(t => t.Tensor, StringComparer.Ordinal);
 }
@@ -30,15 +34,19 @@ public sealed class AccuracyReport
 /// <summary>The headline figures of a comparison.</summary>
 public sealed record AccuracySummary
 {
+    /// <summary>The reference (float) model: its path, or its graph name when in memory.</summary>
     public required string Reference { get; init; }
+    /// <summary>The candidate (quantized) model: its path, or its graph name when in memory.</summary>
     public required string Candidate { get; init; }
 
     /// <summary>Rows (along axis 0) run through both models.</summary>
     public required long Rows { get; init; }
+    /// <summary>ONNX Runtime runs per model (rows are grouped into batches of BatchSize).</summary>
     public required int Batches { get; init; }
 
     /// <summary>Top-1 accuracy (percent) of each model on the labels, when labels were given.</summary>
     public double? ReferenceAccuracy { get; init; }
+    /// <summary>Top-1 accuracy (percent) of the candidate on the labels.</summary>
     public double? CandidateAccuracy { get; init; }
 
     /// <summary>ReferenceAccuracy - CandidateAccuracy, in percentage points.</summary>
@@ -56,26 +64,39 @@ public sealed record AccuracySummary
     /// <summary>The worst node by own error (per-tensor analysis), or null.</summary>
     public string? WorstNode { get; init; }
 
+    /// <summary>Wall time of the comparison, model loading included.</summary>
     public required TimeSpan Elapsed { get; init; }
 }
 
 /// <summary>Errors of one model output, with classification figures when the output looks like logits.</summary>
 public sealed record OutputComparison
 {
+    /// <summary>Output name (the reference's).</summary>
     public required string Output { get; init; }
+    /// <summary>Elements compared, over all rows.</summary>
     public required long Count { get; init; }
+    /// <summary>Mean squared error.</summary>
     public required double Mse { get; init; }
+    /// <summary>Largest absolute difference.</summary>
     public required double MaxAbsError { get; init; }
+    /// <summary>Mean absolute difference.</summary>
     public required double MeanAbsError { get; init; }
+    /// <summary>Cosine similarity of the whole tensors (1: same direction).</summary>
     public required double CosineSimilarity { get; init; }
+    /// <summary>Signal-to-quantization-noise ratio in dB: 10 log10(sum ref^2 / sum (ref-cand)^2); +inf when equal.</summary>
     public required double Sqnr { get; init; }
 
     /// <summary>True for a 2-D [N, C] output with C &gt; 1.</summary>
     public bool IsClassifier { get; init; }
+    /// <summary>Percent of rows where both models' top-1 agree (classifier outputs).</summary>
     public double? Top1Agreement { get; init; }
+    /// <summary>Percent of rows where the reference's top-1 is in the candidate's top-k (k = TopK, 5 by default).</summary>
     public double? Top5Agreement { get; init; }
+    /// <summary>Top-1 accuracy (percent) of the reference on the labels.</summary>
     public double? ReferenceAccuracy { get; init; }
+    /// <summary>Top-1 accuracy (percent) of the candidate on the labels.</summary>
     public double? CandidateAccuracy { get; init; }
+    /// <summary>ReferenceAccuracy - CandidateAccuracy, in points.</summary>
     public double? AccuracyDrop { get; init; }
 }
 
@@ -92,11 +113,14 @@ public enum TensorKind
 /// <summary>One tensor of the reference against its counterpart in the candidate.</summary>
 public sealed record TensorComparison
 {
+    /// <summary>Tensor name in the reference.</summary>
     public required string Tensor { get; init; }
+    /// <summary>Activation or weight.</summary>
     public required TensorKind Kind { get; init; }
 
     /// <summary>The node that produces the activation (or consumes the weight); null for a graph input.</summary>
     public string? Node { get; init; }
+    /// <summary>Op type of <see cref="Node"/>.</summary>
     public string? OpType { get; init; }
 
     /// <summary>Position along the graph (topological index of the node; -1 for graph inputs).</summary>
@@ -105,11 +129,17 @@ public sealed record TensorComparison
     /// <summary>The candidate tensor it was compared with (a DequantizeLinear output for quantized tensors).</summary>
     public required string CandidateTensor { get; init; }
 
+    /// <summary>Elements compared, over all rows.</summary>
     public required long Count { get; init; }
+    /// <summary>Mean squared error.</summary>
     public required double Mse { get; init; }
+    /// <summary>Largest absolute difference.</summary>
     public required double MaxAbsError { get; init; }
+    /// <summary>Mean absolute difference.</summary>
     public required double MeanAbsError { get; init; }
+    /// <summary>Cosine similarity of the whole tensors (1: same direction).</summary>
     public required double CosineSimilarity { get; init; }
+    /// <summary>Signal-to-quantization-noise ratio in dB: 10 log10(sum ref^2 / sum (ref-cand)^2); +inf when equal.</summary>
     public required double Sqnr { get; init; }
 
     /// <summary>SQNR (dB) of the candidate's Q/DQ pair alone applied to the reference values of this
@@ -118,7 +148,13 @@ public sealed record TensorComparison
 
     /// <summary>The float range the candidate's quantization of this tensor can represent, when it is quantized per tensor.</summary>
     public double? QuantRangeMin { get; init; }
+    /// <summary>Upper end of <see cref="QuantRangeMin"/>'s range.</summary>
     public double? QuantRangeMax { get; init; }
+
+    /// <summary>The calibrated range of this tensor, when the comparison was given one.</summary>
+    public double? CalibrationMin { get; init; }
+    /// <summary>Upper end of the calibrated range.</summary>
+    public double? CalibrationMax { get; init; }
 
     internal static TensorComparison From(string tensor, TensorKind kind, string? node, string? opType, int order, string candidate, ErrorSummary s, (double, double)? range) => new()
     {
@@ -132,8 +168,11 @@ public sealed record TensorComparison
 /// against the float node) and the error accumulated at its output in the full candidate.</summary>
 public sealed record NodeComparison
 {
+    /// <summary>Node name (or "(OpType -> outputs)" when unnamed).</summary>
     public required string Node { get; init; }
+    /// <summary>Op type of the node.</summary>
     public required string OpType { get; init; }
+    /// <summary>Position along the graph (topological index of the node).</summary>
     public required int Order { get; init; }
 
     /// <summary>The output tensor compared.</summary>
@@ -141,7 +180,9 @@ public sealed record NodeComparison
 
     /// <summary>SQNR (dB) of the node's own error: quantized node on float inputs vs float node.</summary>
     public required double OwnSqnr { get; init; }
+    /// <summary>Cosine similarity of the own error run.</summary>
     public required double OwnCosineSimilarity { get; init; }
+    /// <summary>Mean squared error of the own error run.</summary>
     public required double OwnMse { get; init; }
 
     /// <summary>SQNR (dB) of the same tensor in the full candidate run (errors of all nodes before it), when matched.</summary>
@@ -165,6 +206,7 @@ public sealed record ExclusionSuggestion
     /// <summary>Own-error SQNR target (dB) the suggestion aims at.</summary>
     public required double TargetSqnrDb { get; init; }
 
+    /// <summary>How the nodes were chosen.</summary>
     public required string Reason { get; init; }
 
     /// <summary>An empty suggestion.</summary>

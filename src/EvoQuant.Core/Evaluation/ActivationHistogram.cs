@@ -1,3 +1,5 @@
+using EvoQuant.Numerics;
+
 namespace EvoQuant.Evaluation;
 
 /// <summary>Histogram of a tensor's values seen in batches, with a fixed number of bins over a range that
@@ -20,11 +22,13 @@ public sealed class ActivationHistogram
     /// <summary>Finite values counted.</summary>
     public long Count { get; private set; }
 
+    /// <summary>Number of bins.</summary>
     public int Bins => _counts.Length;
 
     /// <summary>Counts per bin (a copy).</summary>
     public long[] GetCounts() => (long[])_counts.Clone();
 
+    /// <summary>An empty histogram of <paramref name="bins"/> bins (even, at least 2).</summary>
     public ActivationHistogram(int bins = 128)
     {
         if (bins < 2 || bins % 2 != 0) throw new ArgumentOutOfRangeException(nameof(bins), bins, "Use an even number of bins, at least 2.");
@@ -34,12 +38,20 @@ public sealed class ActivationHistogram
     /// <summary>Adds a batch of values (NaN and infinities are ignored).</summary>
     public void Add(ReadOnlySpan<float> values)
     {
-        float mn = float.PositiveInfinity, mx = float.NegativeInfinity;
-        foreach (float v in values)
+        if (values.IsEmpty) return;
+        var (mn, mx) = Kernels.MinMax(values); // SIMD; ignores NaN
+        bool finite = float.IsFinite(mn) && float.IsFinite(mx);
+        if (!finite)
         {
-            if (!float.IsFinite(v)) continue;
-            if (v < mn) mn = v;
-            if (v > mx) mx = v;
+            // Infinities (or all NaN): the finite extremes need the slow pass.
+            mn = float.PositiveInfinity;
+            mx = float.NegativeInfinity;
+            foreach (float v in values)
+            {
+                if (!float.IsFinite(v)) continue;
+                if (v < mn) mn = v;
+                if (v > mx) mx = v;
+            }
         }
         if (mn > mx) return; // nothing finite
         if (Count == 0)
@@ -52,14 +64,28 @@ public sealed class ActivationHistogram
         DataMin = Math.Min(DataMin, mn);
         DataMax = Math.Max(DataMax, mx);
 
-        double scale = Bins / (High - Low);
+        if (finite)
+        {
+            // SIMD binning (NaN skipped); the range holds every value, so clamping at the edges is exact.
+            Kernels.AccumulateHistogram(values, _counts, (float)Low, (float)High);
+            long total = 0;
+            foreach (long c in _counts) total += c;
+            Count = total;
+            return;
+        }
+
+        float scale = (float)(Bins / (High - Low)), low = (float)Low;
+        int last = Bins - 1;
+        long counted = 0;
+        var counts = _counts;
         foreach (float v in values)
         {
             if (!float.IsFinite(v)) continue;
-            int b = (int)((v - Low) * scale);
-            _counts[Math.Clamp(b, 0, Bins - 1)]++;
-            Count++;
+            int b = (int)((v - low) * scale);
+            counts[b < 0 ? 0 : b > last ? last : b]++;
+            counted++;
         }
+        Count += counted;
     }
 
     // Doubles the range by merging bin pairs; the old range becomes the upper (downward) or lower half.

@@ -7,14 +7,22 @@ public sealed class ClassificationCounter
     /// <summary>k of the top-k agreement (5, or C when there are fewer classes).</summary>
     public int TopK { get; }
 
+    /// <summary>C, the number of classes.</summary>
     public int Classes { get; }
+    /// <summary>Rows seen.</summary>
     public long Rows { get; private set; }
+    /// <summary>Rows where both top-1 classes agree.</summary>
     public long Top1Agree { get; private set; }
+    /// <summary>Rows where the reference's top-1 is in the candidate's top-k.</summary>
     public long TopKAgree { get; private set; }
+    /// <summary>Rows that came with a label.</summary>
     public long LabelledRows { get; private set; }
+    /// <summary>Labelled rows the reference classifies right.</summary>
     public long ReferenceCorrect { get; private set; }
+    /// <summary>Labelled rows the candidate classifies right.</summary>
     public long CandidateCorrect { get; private set; }
 
+    /// <summary>Counts for outputs of <paramref name="classes"/> classes.</summary>
     public ClassificationCounter(int classes, int topK = 5)
     {
         if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, "A classifier output has at least 2 classes.");
@@ -73,7 +81,9 @@ public sealed class ClassificationCounter
     /// <summary>Percentage of rows where the reference's top-1 is among the candidate's top-k.</summary>
     public double TopKAgreementPercent => Percent(TopKAgree, Rows);
 
+    /// <summary>Top-1 accuracy (percent) of the reference; null without labels.</summary>
     public double? ReferenceAccuracyPercent => LabelledRows == 0 ? null : Percent(ReferenceCorrect, LabelledRows);
+    /// <summary>Top-1 accuracy (percent) of the candidate; null without labels.</summary>
     public double? CandidateAccuracyPercent => LabelledRows == 0 ? null : Percent(CandidateCorrect, LabelledRows);
 
     private static double Percent(long n, long d) => d == 0 ? double.NaN : 100.0 * n / d;

@@ -38,6 +38,13 @@ public sealed record ComparisonOptions
     /// <summary>Calibrated ranges (tensor name → min, max) to mark on the histograms; without them the
     /// range the candidate's QuantizeLinear actually uses is marked.</summary>
     public IReadOnlyDictionary<string, (float Min, float Max)>? CalibrationRanges { get; init; }
+
+    /// <summary>These options with the ranges of a calibration table marked on the histograms.</summary>
+    public ComparisonOptions WithCalibration(CalibrationTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        return this with { CalibrationRanges = table.Ranges.ToDictionary(r => r.Tensor, r => (r.RangeMin, r.RangeMax), StringComparer.Ordinal) };
+    }
 }
 
 /// <summary>Progress of a comparison: rows and batches done.</summary>

@@ -55,6 +55,7 @@ public static class HtmlReport
         if (s.WorstNode != null) Row(h, "Worst node (own error)", s.WorstNode);
         Row(h, "Elapsed", s.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) + " s");
         h.Append("</table>\n");
+        foreach (var note in report.Notes) h.Append("<p class=\"note\">").Append(E(note)).Append("</p>\n");
 
         h.Append("<h2>Outputs</h2>\n<table>\n<tr><th>Output</th><th>SQNR</th><th>Cosine</th><th>MSE</th><th>Max abs</th><th>Mean abs</th><th>Top-1 agree</th><th>Top-5 agree</th><th>Accuracy ref / cand</th></tr>\n");
         foreach (var o in report.Outputs)
@@ -127,23 +128,26 @@ public static class HtmlReport
             h.Append(CultureInfo.InvariantCulture, $"<rect class=\"{cls}\" data-tensor=\"{E(t.Tensor)}\" data-sqnr=\"{Db(t.Sqnr)}\" x=\"{F(left + i * barWidth + 0.5)}\" y=\"{F(y)}\" width=\"{F(Math.Max(1, barWidth - 1))}\" height=\"{F(hgt)}\">")
              .Append("<title>").Append(E($"{t.Tensor} ({t.Node ?? "input"}): {Db(t.Sqnr)}")).Append("</title></rect>\n");
         }
-        h.Append(CultureInfo.InvariantCulture, $"<text class=\"axis\" x=\"{F(left)}\" y=\"{F(height + top + 24)}\">graph order →  (SQNR in dB)</text>\n</svg>\n");
+        h.Append(CultureInfo.InvariantCulture, $"<text class=\"axis-l\" x=\"{F(left)}\" y=\"{F(height + top + 24)}\">graph order →  (SQNR in dB)</text>\n</svg>\n");
     }
 
     /// <summary>Histograms of the reference values of the worst activations, with the range the
-    /// candidate's quantization represents (or the calibration range given) marked.</summary>
+    /// candidate's quantization represents (dashed red) and the calibrated range, when given (green).</summary>
     private static void AppendHistograms(StringBuilder h, AccuracyReport report)
     {
         var worst = report.Tensors.Where(t => t.Kind == TensorKind.Activation && report.Histograms.ContainsKey(t.Tensor)).Take(HistogramCount).ToList();
         if (worst.Count == 0) return;
-        h.Append("<h2>Activation histograms of the worst tensors</h2>\n<div class=\"hists\">\n");
+        h.Append("<h2>Activation histograms of the worst tensors</h2>\n<p>Log-scale counts of the reference values; dashed red: the range the quantized model represents; green: the calibrated range.</p>\n<div class=\"hists\">\n");
         foreach (var t in worst)
         {
             var hist = report.Histograms[t.Tensor];
             if (hist.Count == 0) continue;
             const double w = 300, hh = 120;
-            double lo = hist.Low, hi = hist.High;
+            // The axis spans the data and the marked range, not the histogram's grown bin range.
+            double lo = hist.DataMin, hi = hist.DataMax;
             if (t.QuantRangeMin is double qa && t.QuantRangeMax is double qb) { lo = Math.Min(lo, qa); hi = Math.Max(hi, qb); }
+            if (t.CalibrationMin is double ca && t.CalibrationMax is double cb) { lo = Math.Min(lo, ca); hi = Math.Max(hi, cb); }
+            if (!(hi > lo)) hi = lo + 1;
             double X(double v) => w * (v - lo) / (hi - lo);
             var counts = hist.GetCounts();
             double peak = Math.Log10(1 + counts.Max());
@@ -161,7 +165,12 @@ public static class HtmlReport
             if (t.QuantRangeMin is double rmin && t.QuantRangeMax is double rmax)
             {
                 foreach (var v in new[] { rmin, rmax })
-                    h.Append(CultureInfo.InvariantCulture, $"<line class=\"range-marker\" x1=\"{F(X(v))}\" x2=\"{F(X(v))}\" y1=\"0\" y2=\"{hh}\"><title>{E($"range {G(rmin)} .. {G(rmax)}")}</title></line>\n");
+                    h.Append(CultureInfo.InvariantCulture, $"<line class=\"range-marker\" x1=\"{F(X(v))}\" x2=\"{F(X(v))}\" y1=\"0\" y2=\"{hh}\"><title>{E($"quantized range {G(rmin)} .. {G(rmax)}")}</title></line>\n");
+            }
+            if (t.CalibrationMin is double cmin && t.CalibrationMax is double cmax)
+            {
+                foreach (var v in new[] { cmin, cmax })
+                    h.Append(CultureInfo.InvariantCulture, $"<line class=\"calibration-marker\" x1=\"{F(X(v))}\" x2=\"{F(X(v))}\" y1=\"0\" y2=\"{hh}\"><title>{E($"calibrated range {G(cmin)} .. {G(cmax)}")}</title></line>\n");
             }
             h.Append(CultureInfo.InvariantCulture, $"<text class=\"axis-l\" x=\"0\" y=\"{hh + 13}\">{E(G(lo))}</text><text class=\"axis\" x=\"{w}\" y=\"{hh + 13}\">{E(G(hi))}</text>\n</svg></figure>\n");
         }
@@ -186,6 +195,8 @@ public static class HtmlReport
         .hist figcaption { font-size: 0.8em; max-width: 300px; overflow-wrap: anywhere; }
         .hist-bin { fill: #7a9cc6; }
         .range-marker { stroke: #d03c3c; stroke-width: 2; stroke-dasharray: 4 2; }
+        .calibration-marker { stroke: #2a9d4a; stroke-width: 1.5; }
+        p.note { color: #8a5a00; }
         pre.suggestion { background: #f6f6f6; padding: 0.5em; white-space: pre-wrap; }
 
         """;

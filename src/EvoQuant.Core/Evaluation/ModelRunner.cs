@@ -39,9 +39,9 @@ internal sealed class ModelRunner : IDisposable
         _session.OutputMetadata.TryGetValue(name, out var m) && m.IsTensor
         && m.ElementDataType is TensorElementType.Float or TensorElementType.Float16 or TensorElementType.Double;
 
-    /// <summary>Runs one batch (inputs bound by <see cref="Calibration.InputBinder"/>) and returns the
-    /// requested outputs as float arrays with their shapes.</summary>
-    public Dictionary<string, (float[] Data, long[] Shape)> Run(IReadOnlyDictionary<string, NamedTensor> inputs, IReadOnlyList<string> outputs)
+    /// <summary>Runs one batch (inputs bound by <see cref="Calibration.InputBinder"/>). The outputs are
+    /// read in place from ONNX Runtime's buffers; dispose the result before the next run.</summary>
+    public RunResult Run(IReadOnlyDictionary<string, NamedTensor> inputs, IReadOnlyList<string> outputs)
     {
         var names = new List<string>(inputs.Count);
         var values = new List<OrtValue>(inputs.Count);
@@ -55,10 +55,7 @@ internal sealed class ModelRunner : IDisposable
                 values.Add(tensor.ToOrtValue());
             }
             using var runOptions = new RunOptions();
-            using var results = _session.Run(runOptions, names, values, outputs);
-            var map = new Dictionary<string, (float[], long[])>(outputs.Count, StringComparer.Ordinal);
-            for (int i = 0; i < outputs.Count; i++) map[outputs[i]] = ToFloats(results[i], outputs[i]);
-            return map;
+            return new RunResult(_session.Run(runOptions, names, values, outputs), outputs);
         }
         finally
         {
@@ -66,18 +63,55 @@ internal sealed class ModelRunner : IDisposable
         }
     }
 
-    private static (float[], long[]) ToFloats(OrtValue v, string name)
+    /// <summary>Runs on values another run produced (zero copy); the caller keeps ownership of the inputs.</summary>
+    public RunResult Run(IReadOnlyList<string> inputNames, IReadOnlyList<OrtValue> inputValues, IReadOnlyList<string> outputs)
     {
-        var info = v.GetTensorTypeAndShape();
-        long[] shape = info.Shape;
-        float[] data = info.ElementDataType switch
+        using var runOptions = new RunOptions();
+        return new RunResult(_session.Run(runOptions, inputNames, inputValues, outputs), outputs);
+    }
+
+    /// <summary>ONNX element type of an output, or null when it is not a tensor.</summary>
+    public int? OutputElementType(string name) =>
+        _session.OutputMetadata.TryGetValue(name, out var m) && m.IsTensor ? (int)m.ElementDataType : null;
+
+    /// <summary>The outputs of one run, by name, as float spans over ORT's memory (other float types converted once).</summary>
+    internal sealed class RunResult : IDisposable
+    {
+        private readonly IDisposableReadOnlyCollection<OrtValue> _values;
+        private readonly Dictionary<string, int> _index;
+        private readonly Dictionary<string, float[]> _converted = new(StringComparer.Ordinal);
+
+        public RunResult(IDisposableReadOnlyCollection<OrtValue> values, IReadOnlyList<string> names)
         {
-            TensorElementType.Float => v.GetTensorDataAsSpan<float>().ToArray(),
-            TensorElementType.Double => Array.ConvertAll(v.GetTensorDataAsSpan<double>().ToArray(), d => (float)d),
-            TensorElementType.Float16 => Array.ConvertAll(v.GetTensorDataAsSpan<Float16>().ToArray(), h => h.ToFloat()),
-            _ => throw new NotSupportedException($"Output '{name}' holds {info.ElementDataType}, not floats."),
-        };
-        return (data, shape);
+            _values = values;
+            _index = new Dictionary<string, int>(names.Count, StringComparer.Ordinal);
+            for (int i = 0; i < names.Count; i++) _index[names[i]] = i;
+        }
+
+        /// <summary>The ORT value itself, to feed another session.</summary>
+        public OrtValue Value(string name) => _values[_index[name]];
+
+        public long[] Shape(string name) => _values[_index[name]].GetTensorTypeAndShape().Shape;
+
+        public ReadOnlySpan<float> Data(string name)
+        {
+            var v = _values[_index[name]];
+            var type = v.GetTensorTypeAndShape().ElementDataType;
+            if (type == TensorElementType.Float) return v.GetTensorDataAsSpan<float>();
+            if (!_converted.TryGetValue(name, out var data))
+            {
+                data = type switch
+                {
+                    TensorElementType.Double => Array.ConvertAll(v.GetTensorDataAsSpan<double>().ToArray(), d => (float)d),
+                    TensorElementType.Float16 => Array.ConvertAll(v.GetTensorDataAsSpan<Float16>().ToArray(), h => h.ToFloat()),
+                    _ => throw new NotSupportedException($"Output '{name}' holds {type}, not floats."),
+                };
+                _converted[name] = data;
+            }
+            return data;
+        }
+
+        public void Dispose() => _values.Dispose();
     }
 
     public void Dispose()

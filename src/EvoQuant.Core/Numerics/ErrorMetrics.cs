@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace EvoQuant.Numerics;
 
@@ -47,19 +48,36 @@ public static class ErrorMetrics
             nuint i = 0;
             var sums = new Sums();
 
-            if (Vector256.IsHardwareAccelerated && n >= 8)
+            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported && n >= 16)
             {
-                Vector256<double> rr = default, cc = default, rc = default, dd = default, ad = default, mx = default;
+                // Two independent accumulator sets (one per half of each 16-float block) so the adds
+                // do not wait on each other; fused multiply-adds halve the arithmetic.
+                var a = new Acc512();
+                var b = new Acc512();
+                for (; i + 16 <= n; i += 16)
+                {
+                    a.Add(Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref rs, i)), Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref cs, i)));
+                    b.Add(Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref rs, i + 8)), Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref cs, i + 8)));
+                }
+                sums.RefSq = Vector512.Sum(a.RR + b.RR); sums.CandSq = Vector512.Sum(a.CC + b.CC); sums.Dot = Vector512.Sum(a.RC + b.RC);
+                sums.DiffSq = Vector512.Sum(a.DD + b.DD); sums.AbsDiff = Vector512.Sum(a.AD + b.AD);
+                var mx = Avx512F.Max(a.MX, b.MX);
+                for (int k = 0; k < Vector512<double>.Count; k++) sums.MaxAbsDiff = Math.Max(sums.MaxAbsDiff, mx[k]);
+            }
+            else if (Vector256.IsHardwareAccelerated && n >= 8)
+            {
+                var a = new Acc256();
+                var b = new Acc256();
                 for (; i + 8 <= n; i += 8)
                 {
                     var (r0, r1) = Vector256.Widen(Vector256.LoadUnsafe(ref rs, i));
                     var (c0, c1) = Vector256.Widen(Vector256.LoadUnsafe(ref cs, i));
-                    Accumulate(r0, c0, ref rr, ref cc, ref rc, ref dd, ref ad, ref mx);
-                    Accumulate(r1, c1, ref rr, ref cc, ref rc, ref dd, ref ad, ref mx);
+                    a.Add(r0, c0);
+                    b.Add(r1, c1);
                 }
-                sums.RefSq = Vector256.Sum(rr); sums.CandSq = Vector256.Sum(cc); sums.Dot = Vector256.Sum(rc);
-                sums.DiffSq = Vector256.Sum(dd); sums.AbsDiff = Vector256.Sum(ad);
-                for (int k = 0; k < Vector256<double>.Count; k++) sums.MaxAbsDiff = Math.Max(sums.MaxAbsDiff, mx[k]);
+                sums.RefSq = Vector256.Sum(a.RR + b.RR); sums.CandSq = Vector256.Sum(a.CC + b.CC); sums.Dot = Vector256.Sum(a.RC + b.RC);
+                sums.DiffSq = Vector256.Sum(a.DD + b.DD); sums.AbsDiff = Vector256.Sum(a.AD + b.AD);
+                for (int k = 0; k < Vector256<double>.Count; k++) sums.MaxAbsDiff = Math.Max(sums.MaxAbsDiff, Math.Max(a.MX[k], b.MX[k]));
             }
             else if (Vector128.IsHardwareAccelerated && n >= 4)
             {
@@ -86,15 +104,47 @@ public static class ErrorMetrics
             return sums;
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Accumulate(Vector256<double> a, Vector256<double> b, ref Vector256<double> rr, ref Vector256<double> cc,
-            ref Vector256<double> rc, ref Vector256<double> dd, ref Vector256<double> ad, ref Vector256<double> mx)
+        /// <summary>Running vector sums of one accumulator set (AVX-512).</summary>
+        private struct Acc512
         {
-            var d = a - b;
-            var abs = Vector256.Abs(d);
-            rr += a * a; cc += b * b; rc += a * b; dd += d * d; ad += abs;
-            // NaN shows up through the sums; the max only needs to be right for numbers.
-            mx = Vector256.ConditionalSelect(Vector256.GreaterThan(abs, mx), abs, mx);
+            public Vector512<double> RR, CC, RC, DD, AD, MX;
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public void Add(Vector512<double> r, Vector512<double> c)
+            {
+                var d = r - c;
+                var abs = Vector512.Abs(d);
+                RR = Avx512F.FusedMultiplyAdd(r, r, RR);
+                CC = Avx512F.FusedMultiplyAdd(c, c, CC);
+                RC = Avx512F.FusedMultiplyAdd(r, c, RC);
+                DD = Avx512F.FusedMultiplyAdd(d, d, DD);
+                AD += abs;
+                MX = Avx512F.Max(abs, MX);   // NaN keeps MX; NaN is reported through the sums
+            }
+        }
+
+        /// <summary>Running vector sums of one accumulator set (AVX2).</summary>
+        private struct Acc256
+        {
+            public Vector256<double> RR, CC, RC, DD, AD, MX;
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public void Add(Vector256<double> r, Vector256<double> c)
+            {
+                var d = r - c;
+                var abs = Vector256.Abs(d);
+                if (Fma.IsSupported)
+                {
+                    RR = Fma.MultiplyAdd(r, r, RR); CC = Fma.MultiplyAdd(c, c, CC);
+                    RC = Fma.MultiplyAdd(r, c, RC); DD = Fma.MultiplyAdd(d, d, DD);
+                }
+                else
+                {
+                    RR += r * r; CC += c * c; RC += r * c; DD += d * d;
+                }
+                AD += abs;
+                MX = Vector256.ConditionalSelect(Vector256.GreaterThan(abs, MX), abs, MX);
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -105,6 +155,12 @@ public static class ErrorMetrics
             var abs = Vector128.Abs(d);
             rr += a * a; cc += b * b; rc += a * b; dd += d * d; ad += abs;
             mx = Vector128.ConditionalSelect(Vector128.GreaterThan(abs, mx), abs, mx);
+        }
+
+        public void Merge(in Sums o)
+        {
+            RefSq += o.RefSq; CandSq += o.CandSq; Dot += o.Dot; DiffSq += o.DiffSq; AbsDiff += o.AbsDiff;
+            MaxAbsDiff = Math.Max(MaxAbsDiff, o.MaxAbsDiff);
         }
 
         public readonly ErrorSummary ToSummary(long count)

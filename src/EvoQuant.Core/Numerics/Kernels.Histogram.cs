@@ -107,6 +107,8 @@ public static partial class Kernels
         ref uint h = ref MemoryMarshal.GetReference(local);
         nuint i = 0;
         float last = bins - 1;
+        // Consecutive elements go to different sub-histograms (when there are several).
+        int o1 = copies > 1 ? stride : 0, o2 = 2 * o1, o3 = 3 * o1;
 
         // No overlapping tail here: counting an element twice would be wrong.
         if (Vector512.IsHardwareAccelerated && n >= (nuint)Vector512<float>.Count)
@@ -128,9 +130,9 @@ public static partial class Kernels
                 for (int k = 0; k < W; k += 4)
                 {
                     Unsafe.Add(ref h, Unsafe.Add(ref ir, k))++;
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 1) + (copies > 1 ? stride : 0))++;
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 2) + (copies > 1 ? 2 * stride : 0))++;
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 3) + (copies > 1 ? 3 * stride : 0))++;
+                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 1) + o1)++;
+                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 2) + o2)++;
+                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 3) + o3)++;
                 }
             }
         }
@@ -153,9 +155,9 @@ public static partial class Kernels
                 for (int k = 0; k < W; k += 4)
                 {
                     Unsafe.Add(ref h, Unsafe.Add(ref ir, k))++;
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 1) + (copies > 1 ? stride : 0))++;
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 2) + (copies > 1 ? 2 * stride : 0))++;
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 3) + (copies > 1 ? 3 * stride : 0))++;
+                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 1) + o1)++;
+                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 2) + o2)++;
+                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 3) + o3)++;
                 }
             }
         }
@@ -176,9 +178,9 @@ public static partial class Kernels
                 b = Vector128.ConditionalSelect(Vector128.Equals(v, v).AsInt32(), b, trash);
                 b.StoreUnsafe(ref ir);
                 Unsafe.Add(ref h, ir)++;
-                Unsafe.Add(ref h, Unsafe.Add(ref ir, 1) + (copies > 1 ? stride : 0))++;
-                Unsafe.Add(ref h, Unsafe.Add(ref ir, 2) + (copies > 1 ? 2 * stride : 0))++;
-                Unsafe.Add(ref h, Unsafe.Add(ref ir, 3) + (copies > 1 ? 3 * stride : 0))++;
+                Unsafe.Add(ref h, Unsafe.Add(ref ir, 1) + o1)++;
+                Unsafe.Add(ref h, Unsafe.Add(ref ir, 2) + o2)++;
+                Unsafe.Add(ref h, Unsafe.Add(ref ir, 3) + o3)++;
             }
         }
 

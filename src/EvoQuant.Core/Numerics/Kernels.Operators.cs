@@ -37,4 +37,8 @@ internal interface IQuantStorage<T> where T : unmanaged
     static abstract Vector128<int> Load128(ref T source);
     static abstract Vector256<int> Load256(ref T source);
     static abstract Vector512<int> Load512(ref T source);
+
+    /// <summary>Stores 4 x 16 elements with non-temporal (cache-bypassing) stores; destination 64-byte
+    /// aligned; only called when Avx512F is supported.</summary>
+    static abstract unsafe void StoreNonTemporal(Vector512<int> a, Vector512<int> b, Vector512<int> c, Vector512<int> d, T* destination);
 }

@@ -8,132 +8,137 @@ public static partial class Kernels
 
     /// <summary>ONNX QuantizeLinear with 1-D scale / zero point along an axis.</summary>
     /// <param name="x">Row-major data, length a multiple of axisSize * innerSize.</param>
+    /// <param name="y">Destination, at least as long as x.</param>
     /// <param name="axisSize">Size of the quantization axis (number of channels).</param>
     /// <param name="innerSize">Product of the dimensions after the axis.</param>
+    /// <param name="scales">One scale per channel.</param>
+    /// <param name="zeroPoints">One zero point per channel, or empty for zeros.</param>
     /// <exception cref="ArgumentException">Lengths inconsistent with axisSize/innerSize.</exception>
     public static void QuantizePerAxis(ReadOnlySpan<float> x, Span<sbyte> y, int axisSize, int innerSize, ReadOnlySpan<float> scales, ReadOnlySpan<sbyte> zeroPoints)
     {
         CheckDestination(x, y, nameof(y));
-        long outer = CheckPerAxis(x.Length, axisSize, innerSize, scales.Length, zeroPoints.Length);
-        for (long o = 0; o < outer; o++)
-            for (int c = 0; c < axisSize; c++)
-            {
-                int start = (int)((o * axisSize + c) * innerSize);
-                var op = new QuantizeOperator(scales[c], zeroPoints.IsEmpty ? 0 : zeroPoints[c], sbyte.MinValue, sbyte.MaxValue);
-                FloatToInt<QuantizeOperator, sbyte, SByteStorage>(x.Slice(start, innerSize), y.Slice(start, innerSize), op);
-            }
+        var ops = QuantizeOps<sbyte, SByteStorage>(x.Length, axisSize, innerSize, scales, zeroPoints, sbyte.MinValue, sbyte.MaxValue);
+        QuantizePerAxis<sbyte, SByteStorage>(x, y, innerSize, ops);
     }
 
     /// <inheritdoc cref="QuantizePerAxis(ReadOnlySpan{float}, Span{sbyte}, int, int, ReadOnlySpan{float}, ReadOnlySpan{sbyte})"/>
     public static void QuantizePerAxis(ReadOnlySpan<float> x, Span<byte> y, int axisSize, int innerSize, ReadOnlySpan<float> scales, ReadOnlySpan<byte> zeroPoints)
     {
         CheckDestination(x, y, nameof(y));
-        long outer = CheckPerAxis(x.Length, axisSize, innerSize, scales.Length, zeroPoints.Length);
-        for (long o = 0; o < outer; o++)
-            for (int c = 0; c < axisSize; c++)
-            {
-                int start = (int)((o * axisSize + c) * innerSize);
-                var op = new QuantizeOperator(scales[c], zeroPoints.IsEmpty ? 0 : zeroPoints[c], byte.MinValue, byte.MaxValue);
-                FloatToInt<QuantizeOperator, byte, ByteStorage>(x.Slice(start, innerSize), y.Slice(start, innerSize), op);
-            }
+        var ops = QuantizeOps<byte, ByteStorage>(x.Length, axisSize, innerSize, scales, zeroPoints, byte.MinValue, byte.MaxValue);
+        QuantizePerAxis<byte, ByteStorage>(x, y, innerSize, ops);
     }
 
     /// <inheritdoc cref="QuantizePerAxis(ReadOnlySpan{float}, Span{sbyte}, int, int, ReadOnlySpan{float}, ReadOnlySpan{sbyte})"/>
     public static void QuantizePerAxis(ReadOnlySpan<float> x, Span<short> y, int axisSize, int innerSize, ReadOnlySpan<float> scales, ReadOnlySpan<short> zeroPoints)
     {
         CheckDestination(x, y, nameof(y));
-        long outer = CheckPerAxis(x.Length, axisSize, innerSize, scales.Length, zeroPoints.Length);
-        for (long o = 0; o < outer; o++)
-            for (int c = 0; c < axisSize; c++)
-            {
-                int start = (int)((o * axisSize + c) * innerSize);
-                var op = new QuantizeOperator(scales[c], zeroPoints.IsEmpty ? 0 : zeroPoints[c], short.MinValue, short.MaxValue);
-                FloatToInt<QuantizeOperator, short, Int16Storage>(x.Slice(start, innerSize), y.Slice(start, innerSize), op);
-            }
+        var ops = QuantizeOps<short, Int16Storage>(x.Length, axisSize, innerSize, scales, zeroPoints, short.MinValue, short.MaxValue);
+        QuantizePerAxis<short, Int16Storage>(x, y, innerSize, ops);
     }
 
     /// <inheritdoc cref="QuantizePerAxis(ReadOnlySpan{float}, Span{sbyte}, int, int, ReadOnlySpan{float}, ReadOnlySpan{sbyte})"/>
     public static void QuantizePerAxis(ReadOnlySpan<float> x, Span<ushort> y, int axisSize, int innerSize, ReadOnlySpan<float> scales, ReadOnlySpan<ushort> zeroPoints)
     {
         CheckDestination(x, y, nameof(y));
-        long outer = CheckPerAxis(x.Length, axisSize, innerSize, scales.Length, zeroPoints.Length);
-        for (long o = 0; o < outer; o++)
-            for (int c = 0; c < axisSize; c++)
-            {
-                int start = (int)((o * axisSize + c) * innerSize);
-                var op = new QuantizeOperator(scales[c], zeroPoints.IsEmpty ? 0 : zeroPoints[c], ushort.MinValue, ushort.MaxValue);
-                FloatToInt<QuantizeOperator, ushort, UInt16Storage>(x.Slice(start, innerSize), y.Slice(start, innerSize), op);
-            }
+        var ops = QuantizeOps<ushort, UInt16Storage>(x.Length, axisSize, innerSize, scales, zeroPoints, ushort.MinValue, ushort.MaxValue);
+        QuantizePerAxis<ushort, UInt16Storage>(x, y, innerSize, ops);
     }
 
     /// <summary>ONNX DequantizeLinear with 1-D scale / zero point along an axis (layout as QuantizePerAxis).</summary>
+    /// <param name="y">Quantized row-major data, length a multiple of axisSize * innerSize.</param>
+    /// <param name="x">Destination, at least as long as y.</param>
+    /// <param name="axisSize">Size of the quantization axis (number of channels).</param>
+    /// <param name="innerSize">Product of the dimensions after the axis.</param>
+    /// <param name="scales">One scale per channel.</param>
+    /// <param name="zeroPoints">One zero point per channel, or empty for zeros.</param>
     public static void DequantizePerAxis(ReadOnlySpan<sbyte> y, Span<float> x, int axisSize, int innerSize, ReadOnlySpan<float> scales, ReadOnlySpan<sbyte> zeroPoints)
     {
         CheckDestination(y, x, nameof(x));
-        long outer = CheckPerAxis(y.Length, axisSize, innerSize, scales.Length, zeroPoints.Length);
-        for (long o = 0; o < outer; o++)
-            for (int c = 0; c < axisSize; c++)
-            {
-                int start = (int)((o * axisSize + c) * innerSize);
-                var op = new DequantizeOperator(scales[c], zeroPoints.IsEmpty ? 0 : zeroPoints[c]);
-                IntToFloat<DequantizeOperator, sbyte, SByteStorage>(y.Slice(start, innerSize), x.Slice(start, innerSize), op);
-            }
+        var ops = DequantizeOps<sbyte, SByteStorage>(y.Length, axisSize, innerSize, scales, zeroPoints);
+        DequantizePerAxis<sbyte, SByteStorage>(y, x, innerSize, ops);
     }
 
     /// <inheritdoc cref="DequantizePerAxis(ReadOnlySpan{sbyte}, Span{float}, int, int, ReadOnlySpan{float}, ReadOnlySpan{sbyte})"/>
     public static void DequantizePerAxis(ReadOnlySpan<byte> y, Span<float> x, int axisSize, int innerSize, ReadOnlySpan<float> scales, ReadOnlySpan<byte> zeroPoints)
     {
         CheckDestination(y, x, nameof(x));
-        long outer = CheckPerAxis(y.Length, axisSize, innerSize, scales.Length, zeroPoints.Length);
-        for (long o = 0; o < outer; o++)
-            for (int c = 0; c < axisSize; c++)
-            {
-                int start = (int)((o * axisSize + c) * innerSize);
-                var op = new DequantizeOperator(scales[c], zeroPoints.IsEmpty ? 0 : zeroPoints[c]);
-                IntToFloat<DequantizeOperator, byte, ByteStorage>(y.Slice(start, innerSize), x.Slice(start, innerSize), op);
-            }
+        var ops = DequantizeOps<byte, ByteStorage>(y.Length, axisSize, innerSize, scales, zeroPoints);
+        DequantizePerAxis<byte, ByteStorage>(y, x, innerSize, ops);
     }
 
     /// <inheritdoc cref="DequantizePerAxis(ReadOnlySpan{sbyte}, Span{float}, int, int, ReadOnlySpan{float}, ReadOnlySpan{sbyte})"/>
     public static void DequantizePerAxis(ReadOnlySpan<short> y, Span<float> x, int axisSize, int innerSize, ReadOnlySpan<float> scales, ReadOnlySpan<short> zeroPoints)
     {
         CheckDestination(y, x, nameof(x));
-        long outer = CheckPerAxis(y.Length, axisSize, innerSize, scales.Length, zeroPoints.Length);
-        for (long o = 0; o < outer; o++)
-            for (int c = 0; c < axisSize; c++)
-            {
-                int start = (int)((o * axisSize + c) * innerSize);
-                var op = new DequantizeOperator(scales[c], zeroPoints.IsEmpty ? 0 : zeroPoints[c]);
-                IntToFloat<DequantizeOperator, short, Int16Storage>(y.Slice(start, innerSize), x.Slice(start, innerSize), op);
-            }
+        var ops = DequantizeOps<short, Int16Storage>(y.Length, axisSize, innerSize, scales, zeroPoints);
+        DequantizePerAxis<short, Int16Storage>(y, x, innerSize, ops);
     }
 
     /// <inheritdoc cref="DequantizePerAxis(ReadOnlySpan{sbyte}, Span{float}, int, int, ReadOnlySpan{float}, ReadOnlySpan{sbyte})"/>
     public static void DequantizePerAxis(ReadOnlySpan<ushort> y, Span<float> x, int axisSize, int innerSize, ReadOnlySpan<float> scales, ReadOnlySpan<ushort> zeroPoints)
     {
         CheckDestination(y, x, nameof(x));
-        long outer = CheckPerAxis(y.Length, axisSize, innerSize, scales.Length, zeroPoints.Length);
-        for (long o = 0; o < outer; o++)
-            for (int c = 0; c < axisSize; c++)
-            {
-                int start = (int)((o * axisSize + c) * innerSize);
-                var op = new DequantizeOperator(scales[c], zeroPoints.IsEmpty ? 0 : zeroPoints[c]);
-                IntToFloat<DequantizeOperator, ushort, UInt16Storage>(y.Slice(start, innerSize), x.Slice(start, innerSize), op);
-            }
+        var ops = DequantizeOps<ushort, UInt16Storage>(y.Length, axisSize, innerSize, scales, zeroPoints);
+        DequantizePerAxis<ushort, UInt16Storage>(y, x, innerSize, ops);
     }
 
     /// <summary>Per-channel int32 dequantization (biases with a per-channel scale, zero point 0).</summary>
+    /// <inheritdoc cref="DequantizePerAxis(ReadOnlySpan{sbyte}, Span{float}, int, int, ReadOnlySpan{float}, ReadOnlySpan{sbyte})"/>
     public static void DequantizePerAxis(ReadOnlySpan<int> y, Span<float> x, int axisSize, int innerSize, ReadOnlySpan<float> scales, ReadOnlySpan<int> zeroPoints)
     {
         CheckDestination(y, x, nameof(x));
-        long outer = CheckPerAxis(y.Length, axisSize, innerSize, scales.Length, zeroPoints.Length);
-        for (long o = 0; o < outer; o++)
-            for (int c = 0; c < axisSize; c++)
-            {
-                int start = (int)((o * axisSize + c) * innerSize);
-                var op = new DequantizeOperator(scales[c], zeroPoints.IsEmpty ? 0 : zeroPoints[c]);
-                IntToFloat<DequantizeOperator, int, Int32Storage>(y.Slice(start, innerSize), x.Slice(start, innerSize), op);
-            }
+        var ops = DequantizeOps<int, Int32Storage>(y.Length, axisSize, innerSize, scales, zeroPoints);
+        DequantizePerAxis<int, Int32Storage>(y, x, innerSize, ops);
+    }
+
+    // One operator per channel, validated once (not once per outer slice).
+    private static QuantizeOperator[] QuantizeOps<T, TStore>(int length, int axisSize, int innerSize, ReadOnlySpan<float> scales, ReadOnlySpan<T> zeroPoints, int qmin, int qmax)
+        where T : unmanaged where TStore : struct, IQuantStorage<T>
+    {
+        CheckPerAxis(length, axisSize, innerSize, scales.Length, zeroPoints.Length);
+        var ops = new QuantizeOperator[axisSize];
+        for (int c = 0; c < axisSize; c++) ops[c] = new QuantizeOperator(scales[c], zeroPoints.IsEmpty ? 0 : TStore.ToInt(zeroPoints[c]), qmin, qmax);
+        return ops;
+    }
+
+    private static DequantizeOperator[] DequantizeOps<T, TStore>(int length, int axisSize, int innerSize, ReadOnlySpan<float> scales, ReadOnlySpan<T> zeroPoints)
+        where T : unmanaged where TStore : struct, IQuantStorage<T>
+    {
+        CheckPerAxis(length, axisSize, innerSize, scales.Length, zeroPoints.Length);
+        var ops = new DequantizeOperator[axisSize];
+        for (int c = 0; c < axisSize; c++) ops[c] = new DequantizeOperator(scales[c], zeroPoints.IsEmpty ? 0 : TStore.ToInt(zeroPoints[c]));
+        return ops;
+    }
+
+    // Runs of fewer than one 128-bit vector (inner == 1 for a MatMul weight quantized along its last
+    // axis) go element by element without the driver's setup; longer runs use the vector driver.
+    private static void QuantizePerAxis<T, TStore>(ReadOnlySpan<float> x, Span<T> y, int inner, QuantizeOperator[] ops)
+        where T : unmanaged where TStore : struct, IQuantStorage<T>
+    {
+        if (inner == 0) return;
+        int channels = ops.Length;
+        for (int start = 0, c = 0; start < x.Length; start += inner, c = c + 1 == channels ? 0 : c + 1)
+        {
+            if (inner < 4)
+                for (int k = 0; k < inner; k++) y[start + k] = TStore.FromInt(ops[c].Invoke(x[start + k]));
+            else
+                FloatToInt<QuantizeOperator, T, TStore>(x.Slice(start, inner), y.Slice(start, inner), ops[c]);
+        }
+    }
+
+    private static void DequantizePerAxis<T, TStore>(ReadOnlySpan<T> y, Span<float> x, int inner, DequantizeOperator[] ops)
+        where T : unmanaged where TStore : struct, IQuantStorage<T>
+    {
+        if (inner == 0) return;
+        int channels = ops.Length;
+        for (int start = 0, c = 0; start < y.Length; start += inner, c = c + 1 == channels ? 0 : c + 1)
+        {
+            if (inner < 4)
+                for (int k = 0; k < inner; k++) x[start + k] = ops[c].Invoke(TStore.ToInt(y[start + k]));
+            else
+                IntToFloat<DequantizeOperator, T, TStore>(y.Slice(start, inner), x.Slice(start, inner), ops[c]);
+        }
     }
 
     /// <returns>The outer count.</returns>

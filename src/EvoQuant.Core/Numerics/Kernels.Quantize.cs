@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace EvoQuant.Numerics;
 
@@ -87,8 +88,16 @@ public static partial class Kernels
             var v = x / Vector128.Create(_scale);
             var lo = Vector128.Create(_lo);
             var hi = Vector128.Create(_hi);
-            v = Vector128.ConditionalSelect(Vector128.GreaterThan(v, lo), v, lo);
-            v = Vector128.ConditionalSelect(Vector128.LessThan(v, hi), v, hi);
+            if (Sse.IsSupported)
+            {
+                v = Sse.Max(v, lo);
+                v = Sse.Min(v, hi);
+            }
+            else
+            {
+                v = Vector128.ConditionalSelect(Vector128.GreaterThan(v, lo), v, lo);
+                v = Vector128.ConditionalSelect(Vector128.LessThan(v, hi), v, hi);
+            }
             return (v + Vector128.Create(Magic)).AsInt32() - Vector128.Create(_bias);
         }
 
@@ -98,8 +107,16 @@ public static partial class Kernels
             var v = x / Vector256.Create(_scale);
             var lo = Vector256.Create(_lo);
             var hi = Vector256.Create(_hi);
-            v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, lo), v, lo);
-            v = Vector256.ConditionalSelect(Vector256.LessThan(v, hi), v, hi);
+            if (Avx.IsSupported)
+            {
+                v = Avx.Max(v, lo);
+                v = Avx.Min(v, hi);
+            }
+            else
+            {
+                v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, lo), v, lo);
+                v = Vector256.ConditionalSelect(Vector256.LessThan(v, hi), v, hi);
+            }
             return (v + Vector256.Create(Magic)).AsInt32() - Vector256.Create(_bias);
         }
 
@@ -109,8 +126,17 @@ public static partial class Kernels
             var v = x / Vector512.Create(_scale);
             var lo = Vector512.Create(_lo);
             var hi = Vector512.Create(_hi);
-            v = Vector512.ConditionalSelect(Vector512.GreaterThan(v, lo), v, lo);
-            v = Vector512.ConditionalSelect(Vector512.LessThan(v, hi), v, hi);
+            if (Avx512F.IsSupported)
+            {
+                // VMAXPS/VMINPS return the second operand when the first is NaN: same as the selects.
+                v = Avx512F.Max(v, lo);
+                v = Avx512F.Min(v, hi);
+            }
+            else
+            {
+                v = Vector512.ConditionalSelect(Vector512.GreaterThan(v, lo), v, lo);
+                v = Vector512.ConditionalSelect(Vector512.LessThan(v, hi), v, hi);
+            }
             return (v + Vector512.Create(Magic)).AsInt32() - Vector512.Create(_bias);
         }
     }

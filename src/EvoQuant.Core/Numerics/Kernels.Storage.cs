@@ -66,6 +66,14 @@ internal readonly struct SByteStorage : IQuantStorage<sbyte>
             Vector256.Create(Vector128.WidenLower(lo), Vector128.WidenUpper(lo)),
             Vector256.Create(Vector128.WidenLower(hi), Vector128.WidenUpper(hi)));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreNonTemporal(Vector512<int> a, Vector512<int> b, Vector512<int> c, Vector512<int> d, sbyte* p)
+    {
+        var lo = Vector256.Create(Avx512F.ConvertToVector128SByte(a), Avx512F.ConvertToVector128SByte(b));
+        var hi = Vector256.Create(Avx512F.ConvertToVector128SByte(c), Avx512F.ConvertToVector128SByte(d));
+        Avx512F.StoreAlignedNonTemporal(p, Vector512.Create(lo, hi));
+    }
 }
 
 internal readonly struct ByteStorage : IQuantStorage<byte>
@@ -109,6 +117,10 @@ internal readonly struct ByteStorage : IQuantStorage<byte>
             Vector256.Create(Vector128.WidenLower(lo), Vector128.WidenUpper(lo)),
             Vector256.Create(Vector128.WidenLower(hi), Vector128.WidenUpper(hi))).AsInt32();
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreNonTemporal(Vector512<int> a, Vector512<int> b, Vector512<int> c, Vector512<int> d, byte* p)
+        => SByteStorage.StoreNonTemporal(a, b, c, d, (sbyte*)p);
 }
 
 internal readonly struct Int16Storage : IQuantStorage<short>
@@ -157,6 +169,13 @@ internal readonly struct Int16Storage : IQuantStorage<short>
         var w = Vector256.LoadUnsafe(ref s);
         return Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(w) : Vector512.Create(Vector256.WidenLower(w), Vector256.WidenUpper(w));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreNonTemporal(Vector512<int> a, Vector512<int> b, Vector512<int> c, Vector512<int> d, short* p)
+    {
+        Avx512F.StoreAlignedNonTemporal(p, Vector512.Create(Avx512F.ConvertToVector256Int16(a), Avx512F.ConvertToVector256Int16(b)));
+        Avx512F.StoreAlignedNonTemporal(p + 32, Vector512.Create(Avx512F.ConvertToVector256Int16(c), Avx512F.ConvertToVector256Int16(d)));
+    }
 }
 
 internal readonly struct UInt16Storage : IQuantStorage<ushort>
@@ -193,6 +212,10 @@ internal readonly struct UInt16Storage : IQuantStorage<ushort>
         var w = Vector256.LoadUnsafe(ref s);
         return Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(w) : Vector512.Create(Vector256.WidenLower(w), Vector256.WidenUpper(w)).AsInt32();
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreNonTemporal(Vector512<int> a, Vector512<int> b, Vector512<int> c, Vector512<int> d, ushort* p)
+        => Int16Storage.StoreNonTemporal(a, b, c, d, (short*)p);
 }
 
 internal readonly struct Int32Storage : IQuantStorage<int>
@@ -205,4 +228,12 @@ internal readonly struct Int32Storage : IQuantStorage<int>
     public static Vector128<int> Load128(ref int s) => Vector128.LoadUnsafe(ref s);
     public static Vector256<int> Load256(ref int s) => Vector256.LoadUnsafe(ref s);
     public static Vector512<int> Load512(ref int s) => Vector512.LoadUnsafe(ref s);
+
+    public static unsafe void StoreNonTemporal(Vector512<int> a, Vector512<int> b, Vector512<int> c, Vector512<int> d, int* p)
+    {
+        Avx512F.StoreAlignedNonTemporal(p, a);
+        Avx512F.StoreAlignedNonTemporal(p + 16, b);
+        Avx512F.StoreAlignedNonTemporal(p + 32, c);
+        Avx512F.StoreAlignedNonTemporal(p + 48, d);
+    }
 }

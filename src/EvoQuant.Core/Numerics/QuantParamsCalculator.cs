@@ -56,6 +56,9 @@ public static class QuantParamsCalculator
     /// <param name="data">Row-major tensor data.</param>
     /// <param name="shape">Its dimensions; their product must equal data.Length.</param>
     /// <param name="axis">Channel axis; negative counts from the end.</param>
+    /// <param name="type">Target integer type.</param>
+    /// <param name="symmetric">Symmetric range (weights) or asymmetric (activations).</param>
+    /// <param name="reduceRange">7-bit ranges for CPUs without VNNI.</param>
     public static QuantParams[] PerAxis(ReadOnlySpan<float> data, ReadOnlySpan<long> shape, int axis, QuantType type, bool symmetric, bool reduceRange = false)
     {
         var (outer, channels, inner) = AxisLayout.Split(shape, axis, data.Length);

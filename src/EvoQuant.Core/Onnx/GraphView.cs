@@ -106,6 +106,29 @@ public sealed class GraphView
         return null; // sparse or string constants are not weights
     }
 
+    /// <summary>Names a node's subgraphs read but do not define themselves (outer-scope values).</summary>
+    public static IEnumerable<string> OuterScopeReads(NodeProto node)
+    {
+        var result = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var a in node.Attribute)
+        {
+            if (a.G != null) CollectOuterReads(a.G, result);
+            foreach (var g in a.Graphs) CollectOuterReads(g, result);
+        }
+        return result;
+    }
+
+    private static void CollectOuterReads(GraphProto g, HashSet<string> reads)
+    {
+        var defined = new HashSet<string>(g.Input.Select(i => i.Name).Concat(g.Initializer.Select(t => t.Name)), StringComparer.Ordinal);
+        foreach (var n in g.Node) foreach (var o in n.Output) defined.Add(o);
+        foreach (var n in g.Node)
+        {
+            foreach (var i in n.Input) if (i.Length > 0 && !defined.Contains(i)) reads.Add(i);
+            foreach (var inner in OuterScopeReads(n)) if (!defined.Contains(inner)) reads.Add(inner);
+        }
+    }
+
     private IReadOnlyList<NodeProto> TopologicalSort()
     {
         var nodes = _graph.Node;
@@ -119,6 +142,9 @@ public sealed class GraphView
             foreach (var i in n.Input)
                 if (!_producer.ContainsKey(i)) available.Add(i);
 
+        // A node's dependencies are its inputs plus what its subgraphs (If/Loop/Scan bodies) read from
+        // this graph: those bodies run inside the node, so the producers must come first.
+        var needs = nodes.Select(n => n.Input.Concat(OuterScopeReads(n)).Where(i => i.Length > 0).Distinct().ToList()).ToList();
         var result = new List<NodeProto>(nodes.Count);
         var done = new bool[nodes.Count];
         // Kahn's algorithm with the file order as tie-break: repeated passes are O(n^2) at worst but
@@ -131,7 +157,7 @@ public sealed class GraphView
             {
                 if (done[k]) continue;
                 var n = nodes[k];
-                if (!n.Input.All(available.Contains)) continue;
+                if (!needs[k].All(i => available.Contains(i) || !_producer.ContainsKey(i))) continue;
                 done[k] = true;
                 remaining--;
                 progressed = true;

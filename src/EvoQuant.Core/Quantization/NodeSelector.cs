@@ -1,3 +1,4 @@
+using EvoQuant.Onnx;
 using EvoQuant.Onnx.Proto;
 
 namespace EvoQuant.Quantization;

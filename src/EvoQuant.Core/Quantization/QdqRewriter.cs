@@ -38,7 +38,7 @@ internal sealed class QdqRewriter
         _warnings = warnings;
         _proto = ctx.Model.CloneProto();
         _g = _proto.Graph;
-        _names = new UniqueNames(AllNames(_g));
+        _names = new UniqueNames(GraphEdits.AllNames(_g));
         _qdqDomain = ctx.Options.UseContribOps || (NeedsOpset21Types() && ctx.Opset < 21) ? MicrosoftDomain : "";
     }
 
@@ -83,7 +83,7 @@ internal sealed class QdqRewriter
         RemoveUnusedConstants();
         _g.Node.AddRange(_newNodes);
         FixOpsets();
-        SortNodes();
+        GraphEdits.SortTopologically(_g);
         _proto.ProducerName = "EvoQuant";
         _proto.ProducerVersion = typeof(QdqRewriter).Assembly.GetName().Version?.ToString(3) ?? "";
         return _proto;
@@ -248,10 +248,15 @@ internal sealed class QdqRewriter
             _warnings.Add($"Bias '{b.Bias}' of node '{b.NodeName}' stays float: its shape [{string.Join(",", t.Dims)}] does not match the {weightScales.Length} weight channels.");
             return;
         }
-        var scales = BiasQuantizer.Scales(input.Params[0].Scale, weightScales, b.Beta);
         var values = BiasQuantizer.Quantize(data, input.Params[0].Scale, weightScales, b.Beta, out bool clipped);
+        if (clipped && WidenWeightScalesForBias(b, data, input.Params[0].Scale))
+        {
+            weightScales = _quantized[b.Weight].Params.Select(p => p.Scale).ToArray();
+            values = BiasQuantizer.Quantize(data, input.Params[0].Scale, weightScales, b.Beta, out clipped);
+        }
         if (clipped)
             _warnings.Add($"Bias '{b.Bias}' of node '{b.NodeName}' exceeds int32 at scale input*weight and was clipped; the input or weight scale is too small for it.");
+        var scales = BiasQuantizer.Scales(input.Params[0].Scale, weightScales, b.Beta);
 
         bool perAxis = scales.Length > 1;
         string qName = _names.Take(TensorNames.Quantized(b.Bias));
@@ -267,14 +272,63 @@ internal sealed class QdqRewriter
         _replacedConstants.Add(b.Bias);
     }
 
+    /// <summary>A bias that overflows int32 at scale input*weight sits on a channel whose weights are all
+    /// near zero (so its weight scale is tiny) while the bias is not: clipping it would change that
+    /// channel's output everywhere (PaddleOCR det has one such channel, rec three). As the reference tool does
+    /// (<c>_adjust_weight_scale_for_int32_bias</c>), the weight scale of such a channel grows to the
+    /// smallest one at which the bias fits, and the channel's weights are quantized again with it. Only for
+    /// weights quantized with zero point 0 and read by this one node; returns false when nothing changed.</summary>
+    private bool WidenWeightScalesForBias(BiasRequest b, float[] bias, float inputScale)
+    {
+        if (!_quantized.TryGetValue(b.Weight, out var w) || w.Params.Any(p => p.ZeroPoint != 0)) return false;
+        var dq = _newNodes.FirstOrDefault(n => n.OpType == "DequantizeLinear" && n.Input.Count >= 2 && n.Input[1] == w.Scale);
+        if (dq == null || _g.Node.Concat(_newNodes).Count(n => n.Input.Contains(dq.Output[0])) != 1) return false;
+        var qInit = _g.Initializer.FirstOrDefault(t => t.Name == dq.Input[0]);
+        var sInit = _g.Initializer.FirstOrDefault(t => t.Name == w.Scale);
+        var source = _ctx.Constant(b.Weight);
+        if (qInit == null || sInit == null || source == null) return false;
+
+        var ps = (QuantParams[])w.Params.Clone();
+        bool changed = false;
+        for (int c = 0; c < ps.Length; c++)
+        {
+            double maxBias = ps.Length == 1 ? bias.Max(v => Math.Abs(v)) : Math.Abs(bias[c]);
+            // The smallest weight scale with |bias| / (input * weight * beta) within int32, with a little headroom
+            // for the float32 products BiasQuantizer computes.
+            double needed = maxBias / ((double)int.MaxValue * inputScale * b.Beta) * (1 + 1e-5);
+            if (ps[c].Scale >= needed) continue;
+            ps[c] = ps[c] with { Scale = (float)needed };
+            changed = true;
+        }
+        if (!changed) return false;
+
+        var weights = _ctx.Model.GetFloats(source);
+        var dims = source.Dims.ToArray();
+        long inner = 1;
+        if (w.Axis is int axis) for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        var q = new int[weights.Length];
+        for (int i = 0; i < q.Length; i++)
+        {
+            var p = ps[w.Axis is int ax ? (int)(i / inner % dims[ax]) : 0];
+            // The wider scale only shrinks the values, so they stay within the type's range.
+            q[i] = (int)Math.Round(weights[i] / (double)p.Scale, MidpointRounding.ToEven) + p.ZeroPoint;
+        }
+        var type = ps[0].Type;
+        var newQ = TensorData.FromRaw(qInit.Name, type.OnnxDataType(), qInit.Dims.ToArray(), WeightQuantizer.Pack(q, type));
+        var newS = ScaleTensor(sInit.Name, ps, w.Axis != null);
+        _g.Initializer[_g.Initializer.IndexOf(qInit)] = newQ;
+        _g.Initializer[_g.Initializer.IndexOf(sInit)] = newS;
+        _quantized[b.Weight] = (w.Scale, w.ZeroPoint, ps, w.Axis);
+        _warnings.Add($"Bias '{b.Bias}' of node '{b.NodeName}' did not fit int32 at scale input*weight: the weight scale of {ps.Where((p, c) => p.Scale != w.Params[c].Scale).Count()} channel(s) of '{b.Weight}' was widened so that it fits.");
+        return true;
+    }
+
     // ---- cleanup and bookkeeping ----
 
     /// <summary>Drops float initializers and Constant nodes that quantization replaced and nothing reads any more.</summary>
     private void RemoveUnusedConstants()
     {
-        var used = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var n in _g.Node.Concat(_newNodes)) foreach (var i in n.Input) used.Add(i);
-        foreach (var o in _g.Output) used.Add(o.Name);
+        var used = GraphEdits.ReadNames(_g.Node.Concat(_newNodes), _g.Output);
         bool Drop(string name) => _replacedConstants.Contains(name) && !used.Contains(name);
 
         var keepInit = _g.Initializer.Where(t => !Drop(t.Name)).ToList();
@@ -311,13 +365,6 @@ internal sealed class QdqRewriter
             throw new QuantizationException($"The model uses opset {_ctx.Opset}; QuantizeLinear/DequantizeLinear{(_usesAxis ? " with an axis" : "")} need opset {need}.");
     }
 
-    private void SortNodes()
-    {
-        var sorted = new GraphView(_g).Nodes.ToList();
-        _g.Node.Clear();
-        _g.Node.AddRange(sorted);
-    }
-
     private bool NeedsOpset21Types()
     {
         var o = _ctx.Options;
@@ -344,17 +391,5 @@ internal sealed class QdqRewriter
         var type = ps[0].Type;
         return TensorData.FromRaw(name, type.OnnxDataType(), perAxis ? new long[] { ps.Length } : Array.Empty<long>(),
             WeightQuantizer.Pack(ps.Select(p => p.ZeroPoint).ToArray(), type));
-    }
-
-    private static IEnumerable<string> AllNames(GraphProto g)
-    {
-        foreach (var n in g.Node)
-        {
-            yield return n.Name;
-            foreach (var i in n.Input) yield return i;
-            foreach (var o in n.Output) yield return o;
-        }
-        foreach (var t in g.Initializer) yield return t.Name;
-        foreach (var v in g.Input.Concat(g.Output).Concat(g.ValueInfo)) yield return v.Name;
     }
 }

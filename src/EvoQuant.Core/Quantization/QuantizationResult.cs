@@ -18,7 +18,8 @@ public sealed record SkippedNode(string Name, string OpType, string Reason)
 /// <summary>The quantized model and what happened to each node.</summary>
 public sealed class QuantizationResult
 {
-    public required OnnxModel Model { get; init; }
+    /// <summary>The quantized model; once saved, the model as loaded from its file (so it has a path).</summary>
+    public required OnnxModel Model { get; set; }
 
     /// <summary>The float model this result was quantized from: the reference a comparison needs.</summary>
     public OnnxModel? SourceModel { get; init; }

@@ -104,7 +104,7 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
         var reference = Reference ?? _source;
         if (reference == null)
             ThrowTerminatingError(NewError(new ArgumentException("No reference model: give -Reference (the float model)."), "NoReference", ErrorCategory.InvalidArgument, _candidate));
-        if (InputPath != null) _samples.AddRange(ResolvePaths(InputPath, literal: false));
+        if (InputPath != null) _samples.AddRange(ResolvePaths(InputPath, literal: false, models: false));
         if (_samples.Count == 0)
             ThrowTerminatingError(NewError(new ArgumentException("No samples: pipe sample files or use -InputPath."), "NoSamples", ErrorCategory.InvalidArgument, _candidate,
                 "Compare-QuantAccuracy -Reference m.onnx -Candidate m.int8.onnx -InputPath ./test/*.npy"));

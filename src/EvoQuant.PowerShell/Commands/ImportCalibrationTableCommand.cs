@@ -16,7 +16,7 @@ public sealed class ImportCalibrationTableCommand : EvoQuantCmdlet
 
     protected override void ProcessRecord()
     {
-        foreach (string file in ResolvePaths(Path, literal: false))
+        foreach (string file in ResolvePaths(Path, literal: false, models: false))
         {
             try
             {

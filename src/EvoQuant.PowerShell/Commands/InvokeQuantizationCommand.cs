@@ -150,6 +150,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
                 ProtectedPaths = model.Path != null ? new[] { model.Path } : Array.Empty<string>(),
             });
             result.Path = written[0];
+            result.Model = OnnxModel.Load(written[0]); // what was written, with its path, for the next cmdlet
             result.FileSizeBefore = model.FileSize;
             result.FileSizeAfter = written.Sum(p => new FileInfo(p).Length);
             Report(result);

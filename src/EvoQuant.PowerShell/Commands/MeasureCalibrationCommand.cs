@@ -25,8 +25,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     public object? InputObject { get; set; }
 
     /// <summary>Sample files or folders (wildcards), read after the pipeline input.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName")]
+    [Parameter]
     public string[]? InputPath { get; set; }
 
     [Parameter]
@@ -98,7 +97,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     protected override void EndProcessing()
     {
         if (InputPath != null)
-            foreach (string path in ResolvePaths(InputPath, literal: false)) Feed(path);
+            foreach (string path in ResolvePaths(InputPath, literal: false, models: false)) Feed(path);
         if (_run == null && Model == null)
             ThrowTerminatingError(NewError(new ArgumentException("No model: give -Model, or pipe a model from Get-OnnxGraph."), "NoModel",
                 ErrorCategory.InvalidArgument, null, "Measure-Calibration -Model ./model.onnx -InputPath ./calib/*.npy"));

@@ -32,8 +32,9 @@ public abstract class EvoQuantCmdlet : PSCmdlet
     }
 
     /// <summary>Resolves -Path (wildcards) or -LiteralPath to file-system paths, writing a non-terminating
-    /// error for each that matches nothing.</summary>
-    protected List<string> ResolvePaths(IEnumerable<string> paths, bool literal)
+    /// error for each that matches nothing. <paramref name="models"/>: the paths name models (a missing
+    /// one is ...ModelNotFound, as the loader says); otherwise they name inputs (...InputNotFound).</summary>
+    protected List<string> ResolvePaths(IEnumerable<string> paths, bool literal, bool models = true)
     {
         var result = new List<string>();
         foreach (string p in paths)
@@ -61,9 +62,13 @@ public abstract class EvoQuantCmdlet : PSCmdlet
             }
             catch (ItemNotFoundException e)
             {
-                // A missing file is reported the same way as by the model loader, so scripts see one ErrorId.
-                var missing = new OnnxModelException(ModelErrorKind.NotFound, e.Message, p, e);
-                WriteError(ModelError(missing, p));
+                if (models)
+                {
+                    // Reported as the model loader reports it, so scripts see one ErrorId for a missing model.
+                    WriteError(ModelError(new OnnxModelException(ModelErrorKind.NotFound, e.Message, p, e), p));
+                    continue;
+                }
+                WriteError(NewError(e, "InputNotFound", ErrorCategory.ObjectNotFound, p, "Check the path of the sample or table file."));
             }
         }
         return result;

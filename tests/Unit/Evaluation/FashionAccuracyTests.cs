@@ -7,7 +7,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace EvoQuant.Tests.Evaluation;
 
 /// <summary>On the Fashion CNN, the comparer's accuracies equal an independent ORT run + argmax.</summary>
-public class FashionAccuracyTests
+public sealed class FashionAccuracyTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public void FloatAndInt8AccuraciesMatchAnIndependentComputation()
@@ -18,6 +18,16 @@ public class FashionAccuracyTests
 
         var report = AccuracyComparer.Compare(reference, candidate, new object[] { TestData.FashionTestX },
             new ComparisonOptions { Labels = labels, BatchSize = 100 });
+
+        var perTensor = AccuracyComparer.Compare(reference, candidate, new object[] { TestData.FashionTestX },
+            new ComparisonOptions { Labels = labels, BatchSize = 100, PerTensor = true });
+        output.WriteLine($"float {report.Summary.ReferenceAccuracy:F2}%, int8 {report.Summary.CandidateAccuracy:F2}%, drop {report.Summary.AccuracyDrop:F2} points, " +
+            $"top-1 agreement {report.Summary.Top1Agreement:F2}%, top-5 {report.Summary.Top5Agreement:F2}%, logits SQNR {report.Outputs[0].Sqnr:F1} dB; " +
+            $"{report.Summary.Elapsed.TotalSeconds:F2} s plain, {perTensor.Summary.Elapsed.TotalSeconds:F2} s per-tensor ({perTensor.Tensors.Count} tensors, {perTensor.Nodes.Count} nodes)");
+        // Output figures come from the optimized runs in both modes; the per-tensor runs only add rows.
+        Assert.Equal(report.Summary.CandidateAccuracy, perTensor.Summary.CandidateAccuracy);
+        Assert.Equal(report.Summary.ReferenceAccuracy, perTensor.Summary.ReferenceAccuracy);
+        Assert.Equal(report.Outputs[0].Sqnr, perTensor.Outputs[0].Sqnr);
 
         double floatAcc = IndependentAccuracy(reference, labels);
         double int8Acc = IndependentAccuracy(candidate, labels);

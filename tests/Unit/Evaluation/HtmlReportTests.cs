@@ -32,6 +32,7 @@ public class HtmlReportTests
             var figures = doc.Descendants().Where(e => e.Name.LocalName == "figure").ToList();
             Assert.Equal(HtmlReport.HistogramCount, figures.Count);
             Assert.All(figures, f => Assert.Equal(2, f.Descendants().Count(e => (string?)e.Attribute("class") == "range-marker")));
+            Assert.All(figures, f => Assert.Equal(2, f.Descendants().Count(e => (string?)e.Attribute("class") == "calibration-marker")));
             Assert.Contains("Accuracy drop", html);
         }
         finally

@@ -35,6 +35,7 @@ public sealed class PlantedFaultTests(ITestOutputHelper output)
         var report = AccuracyComparer.Compare(FashionWorkload.Model, FashionWorkload.Int8.Model, items, new ComparisonOptions { PerTensor = true });
         foreach (var n in report.Nodes.Take(5)) output.WriteLine($"{n.Node} ({n.OpType}) own {n.OwnSqnr:F1} dB, accumulated {n.AccumulatedSqnr:F1} dB");
         foreach (var t in report.Tensors.Take(5)) output.WriteLine($"{t.Tensor} [{t.Kind}] {t.Sqnr:F1} dB ({t.Node})");
+        Assert.Empty(report.Notes);
         Assert.NotEmpty(report.Nodes);
         Assert.All(report.Nodes, n => Assert.True(n.OwnSqnr > 15, $"{n.Node}: {n.OwnSqnr} dB"));
         Assert.Contains(report.Tensors, t => t.Kind == TensorKind.Weight);

@@ -10,7 +10,7 @@ internal static class SampleReport
     {
         var (items, labels) = FashionWorkload.TestSubset(200);
         return AccuracyComparer.Compare(FashionWorkload.Model, FashionWorkload.Int8.Model, items,
-            new ComparisonOptions { PerTensor = true, Labels = labels });
+            new ComparisonOptions { PerTensor = true, Labels = labels }.WithCalibration(FashionWorkload.Table));
     });
 
     public static AccuracyReport Report => s_report.Value;

@@ -36,10 +36,22 @@ public class BiasQuantizerTests
     }
 
     [Fact]
+    public void UnderflowingScaleClipsNonZeroBiases()
+    {
+        // 1e-30 * 1e-30 underflows to 0 in float32.
+        var q = BiasQuantizer.Quantize(new[] { 0f, 2f, -2f }, 1e-30f, new[] { 1e-30f }, out bool clipped);
+        Assert.True(clipped);
+        Assert.Equal(new[] { 0, int.MaxValue, int.MinValue }, q);
+        Assert.Equal(new[] { 0f }, BiasQuantizer.Scales(1e-30f, new[] { 1e-30f }));
+    }
+
+    [Fact]
     public void BadArgumentsThrow()
     {
         Assert.Throws<ArgumentException>(() => BiasQuantizer.Quantize(new float[3], 1f, new float[2] { 1, 1 }, out _));
-        Assert.Throws<ArgumentException>(() => BiasQuantizer.Quantize(new float[1], 1f, new float[] { 0f }, out _));
+        Assert.Throws<ArgumentException>(() => BiasQuantizer.Quantize(new float[1], 1f, new float[] { -1f }, out _));
+        Assert.Throws<ArgumentException>(() => BiasQuantizer.Quantize(new float[1], 1f, new float[] { float.NaN }, out _));
+        Assert.Throws<ArgumentException>(() => BiasQuantizer.Quantize(new float[1], 1f, ReadOnlySpan<float>.Empty, out _));
         Assert.Throws<ArgumentException>(() => BiasQuantizer.Quantize(new[] { float.NaN }, 1f, new float[] { 1f }, out _));
     }
 }

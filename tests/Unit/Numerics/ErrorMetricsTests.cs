@@ -72,3 +72,28 @@ public class ErrorMetricsTests
         Close(10 * Math.Log10(4096.0 * 4096.0), ErrorMetrics.Sqnr(r, c), 1e-9);
     }
 }
+
+public class ErrorAccumulatorTests
+{
+    [Fact]
+    public void BatchesAndMergesGiveTheWholeTensorsResult()
+    {
+        var r = NumericsData.Uniform(10007, 11, -2, 2);
+        var c = r.Select((v, i) => v + (i % 7 - 3) * 1e-3f).ToArray();
+        var whole = ErrorMetrics.Summarize(r, c);
+
+        var a = new ErrorAccumulator();
+        var b = new ErrorAccumulator();
+        a.Add(r.AsSpan(0, 3000), c.AsSpan(0, 3000));
+        a.Add(r.AsSpan(3000, 1), c.AsSpan(3000, 1));
+        b.Add(r.AsSpan(3001), c.AsSpan(3001));
+        a.Merge(b);
+        var s = a.Summary;
+
+        Assert.Equal(whole.Count, s.Count);
+        Assert.Equal(whole.MaxAbsError, s.MaxAbsError);
+        foreach (var (x, y) in new[] { (whole.Mse, s.Mse), (whole.MeanAbsError, s.MeanAbsError), (whole.CosineSimilarity, s.CosineSimilarity), (whole.Sqnr, s.Sqnr) })
+            Assert.True(Math.Abs(x - y) <= 1e-10 * Math.Max(1, Math.Abs(x)), $"{x:R} vs {y:R}");
+        Assert.Throws<ArgumentException>(() => a.Add(new float[2], new float[3]));
+    }
+}

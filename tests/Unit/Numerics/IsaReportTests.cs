@@ -14,7 +14,6 @@ public class IsaReportTests(ITestOutputHelper output)
         string report = $"V512={Vector512.IsHardwareAccelerated} V256={Vector256.IsHardwareAccelerated} V128={Vector128.IsHardwareAccelerated} " +
                         $"Avx512F={Avx512F.IsSupported} Avx2={Avx2.IsSupported} AvxVnni={AvxVnni.IsSupported}";
         output.WriteLine(report);
-        File.WriteAllText(Path.Combine(Path.GetTempPath(), "evoquant-isa.txt"), report);
         // The widest accelerated width implies the narrower ones.
         Assert.True(!Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated);
         Assert.True(!Vector256.IsHardwareAccelerated || Vector128.IsHardwareAccelerated);

@@ -254,3 +254,32 @@ public class QuantizeKernelTests
         Assert.NotEmpty(bytes);
     }
 }
+
+/// <summary>Large outputs take the aligned non-temporal path: check it, its scalar prologue and its tail.</summary>
+public class LargeTensorKernelTests
+{
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(33)]
+    public void NonTemporalPathMatchesReference(int offset)
+    {
+        int n = Kernels.NonTemporalThreshold + 77;
+        var x = NumericsData.QuantInputs(n + offset, 0.25f, offset, -128, 255).AsSpan(offset).ToArray();
+        var y8 = new sbyte[n + offset];
+        var y16 = new short[n + offset];
+        Kernels.Quantize(x, y8.AsSpan(offset), 0.25f, -3);
+        Kernels.Quantize(x, y16.AsSpan(offset), 0.25f, 100);
+        var back = new float[n + offset];
+        Kernels.Dequantize(y8.AsSpan(offset), back.AsSpan(offset), 0.25f, -3);
+        for (int i = 0; i < n; i++)
+        {
+            int q = ScalarReference.Quantize(x[i], 0.25f, -3, -128, 127);
+            if (q != y8[offset + i]) Assert.Fail($"int8 i={i} x={x[i]} expected {q} got {y8[offset + i]}");
+            int q16 = ScalarReference.Quantize(x[i], 0.25f, 100, short.MinValue, short.MaxValue);
+            if (q16 != y16[offset + i]) Assert.Fail($"int16 i={i} x={x[i]} expected {q16} got {y16[offset + i]}");
+            if (ScalarReference.Dequantize(q, 0.25f, -3) != back[offset + i]) Assert.Fail($"dequantize i={i}");
+        }
+    }
+}

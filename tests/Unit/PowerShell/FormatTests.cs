@@ -129,6 +129,71 @@ public sealed class FormatTests
         Assert.Matches(@"fc\.weight\s+float32\s+\[\d+,\d+\]\s+\d+[.,]\d KB\s+Initializer", inits);
     }
 
+    [Fact]
+    public void CalibrationTableAndRangesRender()
+    {
+        using var host = new CapturingHost(120);
+        string dataSet = Path.Combine(TestData.SharedModels, "fashion-cnn", "test_data_set_0");
+        string text = host.Render("$c = Measure-Calibration -Model $args[0] -InputPath $args[1] -Method Entropy; $c | Out-Host; $c.Ranges | Out-Host",
+            TestData.Require(TestData.FashionCnn), TestData.Require(dataSet));
+        var lines = text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToList();
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^Model\s+Method\s+Settings\s+Samples\s+Errors\s+Tensors\s+Skipped"));
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^fashion-cnn\.onnx\s+Entropy\s+bins 128, q 128\s+8\s+0\s+\d+\s+\d+$"));
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^Tensor\s+Method\s+Min\s+Max\s+RangeMin\s+RangeMax\s+Elements"));
+        // The graph input: 8 images of 784 values, G5 numbers.
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^input\s+Entropy\s+-?\d+(\.\d{1,4})?\s+\d+(\.\d{1,4})?\s+-?\d+(\.\d{1,4})?\s+\d+(\.\d{1,4})?\s+6[,.]272$"));
+        Assert.All(lines, l => Assert.True(l.Length <= 120, $"line wider than 120: '{l}'"));
+    }
+
+    [Fact]
+    public void QuantizationResultAndSkippedNodesRender()
+    {
+        using var host = new CapturingHost(120);
+        string output = Path.Combine(Path.GetTempPath(), $"evoquant-fmt-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            string text = host.Render("$c = Measure-Calibration -Model $args[0] -InputPath $args[1]; " +
+                "$q = Invoke-Quantization -Model $args[0] -Calibration $c -PerChannel -ExcludeNode '*Gemm*' -Path $args[2]; $q | Out-Host; $q.Skipped | Out-Host",
+                TestData.Require(TestData.FashionCnn), Path.Combine(TestData.SharedModels, "fashion-cnn", "test_data_set_0"), output);
+            var lines = text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToList();
+            Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^Name\s+Format\s+Mode\s+Types\s+PerCh\s+Quantized\s+Skipped\s+Size\s+Ratio$"));
+            string name = Path.GetFileName(output)[..20]; // the Name column is 28 wide: long names are cut (with an ellipsis)
+            Assert.True(lines.Any(l => System.Text.RegularExpressions.Regex.IsMatch(l, "^" + System.Text.RegularExpressions.Regex.Escape(name)
+                + @"\S*\s+QDQ\s+Static\s+Int8/Int8\s+yes\s+\d+\s+1\s+\d+[.,]\d KB -> \d+[.,]\d KB\s+\d[.,]\dx$")), string.Join("\n", lines));
+            Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^/fc/Gemm\s+Gemm\s+\S"));
+            Assert.All(lines, l => Assert.True(l.Length <= 120, $"line wider than 120: '{l}'"));
+        }
+        finally { File.Delete(output); }
+    }
+
+    [Fact]
+    public void AccuracyReportOutputsTensorsAndNodesRender()
+    {
+        using var host = new CapturingHost(120);
+        string output = Path.Combine(Path.GetTempPath(), $"evoquant-fmt-{Guid.NewGuid():N}.onnx");
+        string dataSet = Path.Combine(TestData.SharedModels, "fashion-cnn", "test_data_set_0");
+        try
+        {
+            string text = host.Render("$c = Measure-Calibration -Model $args[0] -InputPath $args[1]; " +
+                "$q = Invoke-Quantization -Model $args[0] -Calibration $c -Path $args[2]; " +
+                "$r = $q | Compare-QuantAccuracy -InputPath $args[1] -PerTensor; $r | Out-Host; $r.Outputs | Out-Host; $r.Tensors | Out-Host; $r.Nodes | Out-Host",
+                TestData.Require(TestData.FashionCnn), TestData.Require(dataSet), output);
+            var lines = text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToList();
+            string all = string.Join("\n", lines);
+            bool Has(string pattern) => lines.Any(l => System.Text.RegularExpressions.Regex.IsMatch(l, pattern));
+            Assert.True(Has(@"^Reference\s+Candidate\s+Rows\s+RefAcc\s+CandAcc\s+Drop\s+Top1Agree\s+MinSqnr\s+WorstNode"), all);
+            Assert.True(Has(@"^fashion-cnn\.onnx\s+\S+\s+8\s+(\d+[.,]\d%\s+)?\d+[.,]\d"), all); // no labels: no accuracy columns
+            Assert.True(Has(@"^Output\s+Sqnr\s+Cosine\s+Mse\s+MaxAbsErr"), all);
+            Assert.True(Has(@"^logits\s+\d+[.,]\d\s+\d[.,]\d{6}\s+\S+\s+\S+"), all);
+            Assert.True(Has(@"^Tensor\s+Kind\s+OpType\s+Sqnr\s+QdqSqnr\s+Cosine\s+MaxAbsErr\s+Node"), all);
+            Assert.True(Has(@"^\S+\s+Activation\s+Conv\s+\d+[.,]\d"), all);
+            Assert.True(Has(@"^Node\s+OpType\s+OwnSqnr\s+AccumSqnr\s+OutQdqSqnr\s+OwnCosine\s+Tensor"), all);
+            Assert.True(Has(@"^/stem/stem\.0/Conv\s+Conv\s+\d+[.,]\d"), all);
+            Assert.All(lines, l => Assert.True(l.Length <= 120, $"line wider than 120: '{l}'"));
+        }
+        finally { File.Delete(output); }
+    }
+
     internal static Type? FindType(string fullName)
     {
         foreach (var asm in new[] { typeof(OnnxModel).Assembly, typeof(EvoQuant.PowerShell.Infrastructure.EvoQuantCmdlet).Assembly })

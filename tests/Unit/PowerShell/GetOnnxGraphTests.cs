@@ -1,5 +1,7 @@
 using System.Management.Automation;
 using EvoQuant.Onnx;
+using EvoQuant.Onnx.Proto;
+using Google.Protobuf;
 using EvoQuant.Tests.Support;
 using Xunit;
 
@@ -70,6 +72,8 @@ public sealed class GetOnnxGraphTests : IDisposable
     [InlineData("empty", "GetOnnxGraphModelEmpty", ErrorCategory.InvalidData)]
     [InlineData("truncated", "GetOnnxGraphModelCorrupt", ErrorCategory.InvalidData)]
     [InlineData("directory", "GetOnnxGraphPathIsDirectory", ErrorCategory.InvalidArgument)]
+    [InlineData("outside", "GetOnnxGraphExternalDataOutsideFolder", ErrorCategory.SecurityError)]
+    [InlineData("mismatch", "GetOnnxGraphModelInvalid", ErrorCategory.InvalidData)]
     public void BadInputGivesAnErrorRecordWithStableIdCategoryAndTarget(string kind, string errorId, ErrorCategory category)
     {
         string path = Path.Combine(_dir, kind + ".onnx");
@@ -78,6 +82,15 @@ public sealed class GetOnnxGraphTests : IDisposable
             case "empty": File.WriteAllBytes(path, Array.Empty<byte>()); break;
             case "truncated": File.WriteAllBytes(path, File.ReadAllBytes(TestData.FashionCnn)[..5000]); break;
             case "directory": Directory.CreateDirectory(path); break;
+            case "outside": File.WriteAllBytes(path, WithFirstWeight(t =>
+                {
+                    long length = t.RawData.Length;
+                    t.ClearRawData();
+                    t.DataLocation = TensorProto.Types.DataLocation.External;
+                    t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "../secret.bin" });
+                    t.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = length.ToString() });
+                })); break;
+            case "mismatch": File.WriteAllBytes(path, WithFirstWeight(t => t.RawData = ByteString.CopyFrom(t.RawData.Span[..^4]))); break;
         }
         var r = _ps.Run("Get-OnnxGraph -LiteralPath $args[0]", path);
         Assert.Empty(r.Output);
@@ -86,6 +99,14 @@ public sealed class GetOnnxGraphTests : IDisposable
         Assert.Equal(category, e.CategoryInfo.Category);
         Assert.Equal(path, e.TargetObject);
         Assert.False(string.IsNullOrEmpty(e.ErrorDetails?.RecommendedAction));
+    }
+
+    // The fashion CNN with its first 4-D weight edited.
+    private static byte[] WithFirstWeight(Action<TensorProto> edit)
+    {
+        var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(TestData.Require(TestData.FashionCnn)));
+        edit(proto.Graph.Initializer.First(t => t.Dims.Count == 4));
+        return proto.ToByteArray();
     }
 
     [Fact]

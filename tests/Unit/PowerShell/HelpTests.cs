@@ -20,7 +20,7 @@ public sealed class HelpTests : IDisposable
     public void Dispose() => _ps.Dispose();
 
     public static IEnumerable<object[]> Cmdlets() =>
-        new[] { "Get-OnnxGraph", "Measure-Calibration", "Invoke-Quantization", "Compare-QuantAccuracy" }.Select(c => new object[] { c });
+        new[] { "Get-OnnxGraph", "Measure-Calibration", "Invoke-Quantization", "Compare-QuantAccuracy", "Export-CalibrationTable", "Import-CalibrationTable" }.Select(c => new object[] { c });
 
     [Fact]
     public void EveryExportedCmdletIsCoveredHere()
@@ -126,7 +126,7 @@ public sealed class HelpTests : IDisposable
         string text = string.Join("\n", r.Output.Select(o => o.ToString()));
         Assert.StartsWith("TOPIC", text.TrimStart());
         foreach (var must in new[] { "about_EvoQuant", "SHORT DESCRIPTION", "Get-OnnxGraph", "Measure-Calibration", "Invoke-Quantization",
-                     "Compare-QuantAccuracy", "-Merge", "-OutFile", "-TargetAccuracyDrop", "TROUBLESHOOTING", "GetOnnxGraphModelNotFound",
+                     "Compare-QuantAccuracy", "Export-CalibrationTable", "Import-CalibrationTable", "-Merge", "-OutFile", "-ExcludeNode", "Suggestion", "Accuracy-driven", "-TargetAccuracyDrop", "-MinimumSqnr", "TROUBLESHOOTING", "GetOnnxGraphModelNotFound",
                      "RecommendedAction", "PowerShell 7.4" })
             Assert.Contains(must, text);
         // Plain text at most 80 columns wide, except code lines (indented by 8).
@@ -143,11 +143,79 @@ public sealed class HelpTests : IDisposable
             string cmdlet = Path.GetFileNameWithoutExtension(file);
             string md = File.ReadAllText(file);
             if (Regex.IsMatch(md, @"^help-status:\s*planned\s*$", RegexOptions.Multiline)) continue;
-            var actual = _ps.Run("(Get-Command $args[0]).Parameters.Keys", cmdlet).Output.Select(o => o.ToString()).ToHashSet(StringComparer.OrdinalIgnoreCase);
-            Assert.NotEmpty(actual);
+            var actual = ParametersOf(cmdlet);
             foreach (Match m in Regex.Matches(md, @"^### -(\w+)", RegexOptions.Multiline))
                 Assert.True(actual.Contains(m.Groups[1].Value), $"{file} documents -{m.Groups[1].Value}, which {cmdlet} does not have");
         }
+    }
+
+    [Fact]
+    public void TheGeneratorFailsAStrictBuildWhenAParameterHasNoHelp()
+    {
+        string helpGen = new DirectoryInfo(Path.Combine(TestData.RepoRoot, "tools", "HelpGen", "bin"))
+            .GetFiles("HelpGen.dll", SearchOption.AllDirectories).OrderByDescending(f => f.LastWriteTimeUtc).First().FullName;
+        string work = Directory.CreateTempSubdirectory("evoquant-helpgen").FullName;
+        try
+        {
+            string source = Path.Combine(work, "help");
+            Directory.CreateDirectory(source);
+            foreach (var f in Directory.GetFiles(Path.Combine(TestData.RepoRoot, "docs", "help"), "*.md")) File.Copy(f, Path.Combine(source, Path.GetFileName(f)));
+
+            var (ok, okText) = RunHelpGen(helpGen, source, Path.Combine(work, "out1"));
+            Assert.True(ok == 0, okText);
+            Assert.True(File.Exists(Path.Combine(work, "out1", "EvoQuant.PowerShell.dll-Help.xml")));
+
+            // Drop the help of one parameter and one example: the strict run names both and fails.
+            string md = Path.Combine(source, "Get-OnnxGraph.md");
+            string text = File.ReadAllText(md);
+            text = Regex.Replace(text, @"### -LiteralPath\r?\n.*?(?=\r?\n### )", "", RegexOptions.Singleline);
+            text = Regex.Replace(text, @"### Example 2:.*?(?=### Example 3:)", "", RegexOptions.Singleline);
+            text = Regex.Replace(text, @"### Example [34]:.*?(?=(### Example|## PARAMETERS))", "", RegexOptions.Singleline);
+            File.WriteAllText(md, text);
+            var (bad, badText) = RunHelpGen(helpGen, source, Path.Combine(work, "out2"));
+            Assert.Equal(1, bad);
+            Assert.Contains("error EQHELP: Get-OnnxGraph -LiteralPath has no help", badText);
+            Assert.Contains("Get-OnnxGraph has 1 example(s)", badText);
+        }
+        finally { Directory.Delete(work, true); }
+    }
+
+    private static (int ExitCode, string Output) RunHelpGen(string helpGen, string source, string output)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var a in new[] { helpGen, "--module", PowerShellSession.ManifestPath, "--source", source,
+                     "--about", Path.Combine(TestData.RepoRoot, "docs"), "--out", output, "--strict" })
+            psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout + stderr);
+    }
+
+    [Fact]
+    public void EveryCmdletClassHasAHelpSource()
+    {
+        var names = typeof(EvoQuant.PowerShell.Infrastructure.EvoQuantCmdlet).Assembly.GetTypes()
+            .SelectMany(t => t.GetCustomAttributes(typeof(CmdletAttribute), false).Cast<CmdletAttribute>()).Select(a => $"{a.VerbName}-{a.NounName}").ToList();
+        Assert.True(names.Count >= 4);
+        foreach (var name in names)
+            Assert.True(File.Exists(Path.Combine(TestData.RepoRoot, "docs", "help", name + ".md")), $"docs/help/{name}.md is missing");
+    }
+
+    /// <summary>The cmdlet's parameters from its class (help may be written for a cmdlet before the manifest exports it).</summary>
+    private static HashSet<string> ParametersOf(string cmdlet)
+    {
+        var type = typeof(EvoQuant.PowerShell.Infrastructure.EvoQuantCmdlet).Assembly.GetTypes().SingleOrDefault(t =>
+            t.GetCustomAttributes(typeof(CmdletAttribute), false).Cast<CmdletAttribute>().Any(a => $"{a.VerbName}-{a.NounName}" == cmdlet));
+        Assert.True(type != null, $"docs/help/{cmdlet}.md documents a cmdlet that does not exist");
+        var names = type!.GetProperties().Where(p => p.GetCustomAttributes(typeof(ParameterAttribute), true).Length > 0).Select(p => p.Name)
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        if (type.GetCustomAttributes(typeof(CmdletAttribute), false).Cast<CmdletAttribute>().Single().SupportsShouldProcess)
+            names.UnionWith(new[] { "WhatIf", "Confirm" });
+        return names;
     }
 
     private static string Text(PSObject o, string property)

@@ -135,4 +135,18 @@ public sealed class MeasureCalibrationTests : IDisposable
         var r = _ps.Run("Measure-Calibration -Model $args[0]", TestData.FashionCnn);
         Assert.StartsWith("MeasureCalibrationNoSamples", Assert.Single(r.Errors).FullyQualifiedErrorId);
     }
+
+    [Fact]
+    public void APipedFileIsReadOnceAndAMissingOneIsInputNotFound()
+    {
+        var r = _ps.Run("[System.IO.FileInfo]::new($args[1]) | Measure-Calibration -Model $args[0]", TestData.FashionCnn, TestData.FashionCalib);
+        Assert.Empty(r.Errors);
+        Assert.Equal(200, Assert.Single(r.Objects<CalibrationTable>()).SampleCount); // bound once, not also by FullName
+
+        var missing = _ps.Run("Measure-Calibration -Model $args[0] -InputPath $args[1], $args[2]", TestData.FashionCnn, Path.Combine(_dir, "missing.npy"), TestData.FashionCalib);
+        var e = missing.Errors.First();
+        Assert.StartsWith("MeasureCalibrationInputNotFound,", e.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.ObjectNotFound, e.CategoryInfo.Category);
+        Assert.Equal(200, Assert.Single(missing.Objects<CalibrationTable>()).SampleCount); // the other path still counts
+    }
 }

@@ -53,6 +53,26 @@ public sealed class DynamicSileroVadTests(ITestOutputHelper output)
         Assert.True(maxProb < 0.01, $"speech probability differs by {maxProb}");
     }
 
+    [Fact]
+    public void QuantizesGemmCellsOfTheIflessExportReadingOuterScopeWeights()
+    {
+        // The opset-18 export unrolls the LSTM into Gemm cells inside If branches; their weights are
+        // initializers of the main graph, read from the branches as outer-scope values.
+        var model = OnnxModel.Load(TestData.Require(Path.Combine(Path.GetDirectoryName(TestData.SileroVad)!, "silero_vad_op18_ifless.onnx")));
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic());
+        var ops = OpCounts.Of(result.Model);
+        output.WriteLine("ops: " + string.Join(", ", ops.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
+        Assert.Equal(0, ops.GetValueOrDefault("Gemm"));
+        Assert.Equal(4, ops.GetValueOrDefault("MatMulInteger"));
+        Assert.Equal(12, ops.GetValueOrDefault("ConvInteger"));
+
+        var (f, fs) = Run(model);
+        var (q, qs) = Run(result.Model);
+        double cos = ErrorMetrics.CosineSimilarity(fs, qs);
+        output.WriteLine($"state cosine {cos:F5}, SQNR {ErrorMetrics.Sqnr(fs, qs):F1} dB, probability max |diff| {ErrorMetrics.MaxAbsError(f, q):F4}");
+        Assert.True(cos > 0.96, $"state cosine {cos}");
+    }
+
     /// <summary>Speech probabilities of a synthetic stream: silence, then voiced "syllables" (harmonics of a
     /// gliding pitch with a syllable-rate envelope), then noise, in 16 kHz chunks with the state carried.</summary>
     private static (float[] Probs, float[] States) Run(OnnxModel model)

@@ -52,7 +52,7 @@ public sealed class Float16ToFloat32Tests
         Assert.True(ErrorMetrics.MaxAbsError(a, b) < 0.02, $"max diff {ErrorMetrics.MaxAbsError(a, b)}");
 
         var q = ModelQuantizer.Quantize(f32, QuantizationOptions.Dynamic());
-        Assert.Contains(q.Model.Proto.Graph.Node, n => n.OpType == "DynamicQuantizeMatMul");
+        Assert.Contains(q.Model.Proto.Graph.Node, n => n.OpType == "MatMulInteger");
     }
 
     private static float[] Run(OnnxModel model, float[] x)

@@ -44,7 +44,7 @@ public sealed class NodeSelectionTests
     [Fact]
     public void WildcardMatchesWholeNamesCaseInsensitively()
     {
-        var p = new WildcardPattern("/stem/*conv?");
+        var p = new EvoQuant.Onnx.WildcardPattern("/stem/*conv?");
         Assert.True(p.IsMatch("/STEM/stem.0/Conv1"));
         Assert.False(p.IsMatch("/stem/stem.0/Conv"));
         Assert.False(p.IsMatch("x/stem/Conv1"));

@@ -73,6 +73,80 @@ public sealed class QOperatorOpsTests(ITestOutputHelper output)
         Assert.True(sqnr > 30, $"SQNR {sqnr:F1} dB"); // measured 38.1 (uint8) and 38.6 (int8 per channel)
     }
 
+    [Fact]
+    public void ANodeThatCannotBeIntegerStaysFloatBetweenBordersAndIsNotReportedQuantized()
+    {
+        // Conv whose weight is computed at run time (Identity of a graph input): no QLinearConv.
+        var g = new GraphProto { Name = "border" };
+        g.Input.Add(Float("x", -1, C, S, S));
+        g.Input.Add(Float("wx", 8, C, 3, 3));
+        g.Output.Add(Float("y", -1, 8, S - 2, S - 2));
+        g.Node.Add(Node("Conv", new[] { "x", "wx" }, new[] { "c" }, "conv"));
+        g.Node.Add(Node("Sigmoid", new[] { "c" }, new[] { "y" }, "sigmoid"));
+        var model = TinyModels.Model(g, opset: 13);
+        var ranges = new Dictionary<string, ActivationRange> { ["x"] = new(-2, 2), ["wx"] = new(-1, 1), ["c"] = new(-10, 10), ["y"] = new(0, 1) };
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(ranges) with { Format = QuantFormat.QOperator, ActivationType = QuantType.UInt8 });
+
+        Assert.Equal(new[] { "Conv", "QuantizeLinear", "QLinearSigmoid", "DequantizeLinear" }, result.Model.Proto.Graph.Node.Select(n => n.OpType));
+        Assert.Equal(new[] { "Sigmoid" }, result.QuantizedNodes.Select(n => n.OpType));
+        Assert.Contains(result.Warnings, w => w.Contains("'conv'") && w.Contains("stays float"));
+    }
+
+    [Fact]
+    public void AReluThatCannotFoldBecomesQLinearLeakyReluWithAlphaZero()
+    {
+        // The Conv output is also a graph output, so the Relu cannot take it over.
+        var g = new GraphProto { Name = "relu" };
+        g.Input.Add(Float("x", -1, C, S, S));
+        g.Output.Add(Float("c"));
+        g.Output.Add(Float("r"));
+        g.Initializer.Add(TensorData.FromFloats("w", new long[] { 8, C, 3, 3 }, Random(8 * C * 9, 1, 0.3f)));
+        g.Node.Add(Node("Conv", new[] { "x", "w" }, new[] { "c" }, "conv"));
+        g.Node.Add(Node("Relu", new[] { "c" }, new[] { "r" }, "relu"));
+        var model = TinyModels.Model(g, opset: 13);
+        var x = Random(8 * C * S * S, 5, 2f);
+        var ranges = MinMaxRanges.Measure(model, new[] { new Dictionary<string, DenseTensor<float>> { ["x"] = new(x, new[] { 8, C, S, S }) } });
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(ranges) with { Format = QuantFormat.QOperator, ActivationType = QuantType.UInt8 });
+
+        var relu = Assert.Single(result.Model.Proto.Graph.Node, n => n.OpType == "QLinearLeakyRelu");
+        Assert.Equal(0f, relu.Attribute.Single(a => a.Name == "alpha").F);
+        using var s = new InferenceSession(result.Model.ToBytes());
+        using var r = s.Run(new[] { NamedOnnxValue.CreateFromTensor("x", new DenseTensor<float>(x, new[] { 8, C, S, S })) });
+        var outR = ((DenseTensor<float>)r.First(v => v.Name == "r").Value).Buffer.ToArray();
+        Assert.All(outR, v => Assert.True(v >= 0));
+        Assert.Contains(outR, v => v > 0);
+    }
+
+    [Fact]
+    public void AnIfBranchReadingAnIntegerResultGetsItsFloatBack()
+    {
+        // The branches read the Conv output from the outer scope: it must still exist as float.
+        var g = new GraphProto { Name = "with_if" };
+        g.Input.Add(Float("x", -1, C, S, S));
+        g.Input.Add(new ValueInfoProto { Name = "cond", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = ElementTypes.Bool, Shape = new TensorShapeProto() } } });
+        g.Output.Add(Float("y"));
+        g.Initializer.Add(TensorData.FromFloats("w", new long[] { 8, C, 3, 3 }, Random(8 * C * 9, 1, 0.3f)));
+        g.Node.Add(Node("Conv", new[] { "x", "w" }, new[] { "c" }, "conv"));
+        GraphProto Branch(string op, string output)
+        {
+            var b = new GraphProto { Name = op };
+            b.Node.Add(Node(op, new[] { "c" }, new[] { output }, op + "_node"));
+            b.Output.Add(Float(output));
+            return b;
+        }
+        g.Node.Add(Node("If", new[] { "cond" }, new[] { "y" }, "if",
+            new AttributeProto { Name = "then_branch", Type = AttributeProto.Types.AttributeType.Graph, G = Branch("Identity", "t") },
+            new AttributeProto { Name = "else_branch", Type = AttributeProto.Types.AttributeType.Graph, G = Branch("Neg", "e") }));
+        var model = TinyModels.Model(g, opset: 13);
+        var ranges = new Dictionary<string, ActivationRange> { ["x"] = new(-2, 2), ["c"] = new(-6, 6) };
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(ranges) with { Format = QuantFormat.QOperator, ActivationType = QuantType.UInt8 });
+
+        var nodes = result.Model.Proto.Graph.Node;
+        Assert.Equal(new[] { "QuantizeLinear", "QLinearConv", "DequantizeLinear", "If" }, nodes.Select(n => n.OpType));
+        Assert.Equal("c", nodes[2].Output[0]);
+        Assert.Null(RuntimeVerifier.TryRun(result.Model.ToBytes()));
+    }
+
     [Theory]
     [InlineData(QuantType.Int16, QuantType.Int8)]
     [InlineData(QuantType.UInt8, QuantType.Int4)]

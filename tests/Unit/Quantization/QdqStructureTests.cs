@@ -71,7 +71,7 @@ public sealed class QdqStructureTests
         Assert.Equal(11, s_result.Value.QuantizedByOpType["Clip"]);
         Assert.DoesNotContain(Graph.Nodes, n => n.OpType == "Constant");
         // Every remaining float constant is a scale.
-        Assert.All(Graph.Constants.Values.Where(t => t.DataType == ElementTypes.Float), t => Assert.EndsWith("_scale", t.Name));
+        Assert.All(Graph.Constants.Values.Where(t => t.DataType == ElementTypes.Float), t => Assert.EndsWith(TensorNames.ScaleSuffix, t.Name));
     }
 
     [Fact]

@@ -40,7 +40,8 @@ internal sealed class DynamicLstmQuantizer : IDynamicOpQuantizer
         // Per channel: one scale per (direction, gate row); else one per direction.
         long[] view = perChannel ? new[] { dirs * rows, cols } : dims;
         var type = scope.Options.WeightType;
-        var qt = scope.Weight(name, data, view, 0, type).Tensor;
+        var owner = scope.OwnerOf(name);
+        var qt = owner.Weight(name, data, view, 0, type).Tensor;
 
         var raw = new byte[qt.Raw.Length];
         for (long d = 0; d < dirs; d++)
@@ -48,6 +49,6 @@ internal sealed class DynamicLstmQuantizer : IDynamicOpQuantizer
                 for (long c = 0; c < cols; c++)
                     raw[d * rows * cols + c * rows + r] = qt.Raw[d * rows * cols + r * cols + c];
         long[]? paramDims = perChannel ? new[] { dirs, rows } : new[] { dirs };
-        return scope.Store(name, raw, new[] { dirs, cols, rows }, type, qt.Params, paramDims);
+        return owner.Store(name, raw, new[] { dirs, cols, rows }, type, qt.Params, paramDims);
     }
 }

@@ -3,12 +3,12 @@ using EvoQuant.Onnx.Proto;
 
 namespace EvoQuant.Quantization.Dynamic;
 
-/// <summary>MatMul with a constant 2-D B, and Gemm (alpha 1, no transA) with a constant B, become
-/// com.microsoft DynamicQuantizeMatMul: int8 B (per column when per channel), A quantized to uint8 at
-/// run time, float output. The reference tool writes DynamicQuantizeLinear + MatMulInteger + Cast + Mul,
-/// which ONNX Runtime fuses into this op when it loads the model; writing the fused op directly also works
-/// for models below opset 11 (no DynamicQuantizeLinear). A following Add of a constant [N] vector and
-/// Gemm's C become the op's bias, as ORT's fusion does.</summary>
+/// <summary>MatMul with a constant 2-D B, and Gemm (alpha 1, no transA) with a constant B: int8 B (per
+/// column when per channel), A quantized to uint8 at run time, float output. As the reference tool writes
+/// it: DynamicQuantizeLinear + MatMulInteger + Cast + Mul by the product of scales (+ Add of Gemm's C),
+/// standard ONNX ops that ONNX Runtime fuses into DynamicQuantizeMatMul when it loads the model. Below
+/// opset 11 (no DynamicQuantizeLinear) or with UseContribOps, the fused com.microsoft DynamicQuantizeMatMul
+/// is written directly, with Gemm's C or a following Add of a constant [N] vector as its bias.</summary>
 internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
 {
     public List<NodeProto>? TryQuantize(NodeProto node, DynamicScope scope, out string? reason)
@@ -42,7 +42,8 @@ internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
             { reason = $"its C '{node.Input[2]}' is not a constant vector of {n} values."; return null; }
             bias = ct.Select(v => v * beta).ToArray();
         }
-        else if (!gemm && FoldableAdd(node, scope, n) is var (add, values))
+        bool fused = scope.Options.UseContribOps || scope.Opset < 11;
+        if (fused && !gemm && FoldableAdd(node, scope, n) is var (add, values))
         {
             foldedAdd = add;
             bias = values;
@@ -51,10 +52,13 @@ internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
 
         var o = scope.Options;
         int? axis = o.PerChannel ? (transB ? 0 : 1) : null;
-        var w = scope.Weight(b, bt, bdims, axis, o.WeightType);
+        var owner = scope.OwnerOf(b);
+        var w = owner.Weight(b, bt, bdims, axis, o.WeightType);
         var qt = w.Tensor;
         byte[] raw = transB ? Transpose2D(qt.Raw, (int)bdims[0], (int)bdims[1]) : qt.Raw;
-        var (bq, bs, bz) = scope.Store(b + (transB ? "_T" : ""), raw, new[] { k, n }, qt.Type, qt.Params, null);
+        var (bq, bs, bz) = owner.Store(b + (transB ? "_T" : ""), raw, new[] { k, n }, qt.Type, qt.Params, null);
+
+        if (!fused) return Standard(node, scope, a, (bq, bs, bz), bias, n);
 
         var nodes = new List<NodeProto>();
         var dq = new NodeProto { OpType = "DynamicQuantizeMatMul", Domain = DynamicRewriter.MicrosoftDomain, Name = scope.Names.Take((node.Name.Length > 0 ? node.Name : output) + "_quant") };
@@ -72,6 +76,37 @@ internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
         dq.Output.Add(output);
         nodes.Add(dq);
         if (foldedAdd != null) scope.Removed.Add(foldedAdd);
+        return nodes;
+    }
+
+    /// <summary>DynamicQuantizeLinear(A) -> MatMulInteger -> Cast -> Mul(A scale * B scale) [-> Add bias].</summary>
+    private static List<NodeProto> Standard(NodeProto node, DynamicScope scope, string a, (string Q, string Scale, string ZeroPoint) b, float[]? bias, long n)
+    {
+        var nodes = new List<NodeProto>();
+        string y = node.Output[0], baseName = node.Name.Length > 0 ? node.Name : y;
+        var (aq, aScale, aZero) = scope.DynamicInput(a, nodes);
+        var mm = new NodeProto { OpType = "MatMulInteger", Name = scope.Names.Take(baseName + "_quant") };
+        mm.Input.AddRange(new[] { aq, b.Q, aZero, b.ZeroPoint });
+        string yInt = scope.Names.Take(y + "_output_quantized");
+        mm.Output.Add(yInt);
+        nodes.Add(mm);
+        string yCast = scope.Names.Take(yInt + "_cast_output");
+        var cast = new NodeProto { OpType = "Cast", Name = scope.Names.Take(yInt + "_cast") };
+        cast.Input.Add(yInt);
+        cast.Output.Add(yCast);
+        cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = ElementTypes.Float });
+        nodes.Add(cast);
+        string scale = scope.Names.Take(baseName + "_scales_mul");
+        nodes.Add(DynamicConvQuantizer.Binary("Mul", aScale, b.Scale, scale, scope.Names.Take(scale + "_node")));
+        string scaled = bias == null ? y : scope.Names.Take(y + "_scaled");
+        nodes.Add(DynamicConvQuantizer.Binary("Mul", yCast, scale, scaled, scope.Names.Take(baseName + "_output_scale_mul")));
+        if (bias != null)
+        {
+            string biasName = scope.Names.Take(y + "_bias");
+            scope.AddInitializer(TensorData.FromFloats(biasName, new[] { n }, bias));
+            scope.MarkReplaced(node.Input[2]);
+            nodes.Add(DynamicConvQuantizer.Binary("Add", scaled, biasName, y, scope.Names.Take(baseName + "_bias_add")));
+        }
         return nodes;
     }
 

@@ -27,7 +27,7 @@ internal sealed class DynamicRewriter
         Warnings = warnings;
         Opset = model.DefaultOpset;
         _proto = model.CloneProto();
-        Names = new UniqueNames(AllNames(_proto.Graph));
+        Names = new UniqueNames(GraphEdits.AllNames(_proto.Graph));
         _selector = new NodeSelector(options with { Format = QuantFormat.QOperator }, SelectionRegistry);
     }
 
@@ -144,23 +144,6 @@ internal sealed class DynamicRewriter
 
     private static bool IsPure(NodeProto n) =>
         string.IsNullOrEmpty(n.Domain) && n.OpType is "Constant" or "Unsqueeze" or "Squeeze" or "Reshape" or "Identity" or "Slice" or "Concat" or "Transpose";
-
-    private static IEnumerable<string> AllNames(GraphProto g)
-    {
-        foreach (var t in g.Initializer) yield return t.Name;
-        foreach (var v in g.Input.Concat(g.Output).Concat(g.ValueInfo)) yield return v.Name;
-        foreach (var n in g.Node)
-        {
-            yield return n.Name;
-            foreach (var o in n.Output) yield return o;
-            foreach (var i in n.Input) yield return i;
-            foreach (var a in n.Attribute)
-            {
-                if (a.G != null) foreach (var s in AllNames(a.G)) yield return s;
-                foreach (var sg in a.Graphs) foreach (var s in AllNames(sg)) yield return s;
-            }
-        }
-    }
 
     private static Dictionary<string, IDynamicOpQuantizer> CreateQuantizers()
     {

@@ -14,6 +14,7 @@ internal sealed class DynamicScope
     private readonly Dictionary<string, int> _uses;
     private readonly Dictionary<string, (string Q, string Scale, string ZeroPoint)> _dynamicInputs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, QuantizedWeight> _weights = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string, string, string)> _stored = new(StringComparer.Ordinal);
 
     public DynamicScope(DynamicRewriter rewriter, GraphProto graph, DynamicScope? parent)
     {
@@ -71,13 +72,25 @@ internal sealed class DynamicScope
                 : System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(_rewriter.Model.GetRawBytes(t)).ToArray().Select(v => (long)v).ToArray())
             : null;
 
+    /// <summary>The graph that holds a tensor's value (this one or an enclosing one): quantized weights go
+    /// there, so that the branches of an If that share a weight share its integer copy too.</summary>
+    public DynamicScope OwnerOf(string tensor)
+    {
+        for (var s = this; s != null; s = s.Parent)
+            if (s._view.GetConstant(tensor) != null || s._view.Producer(tensor) != null) return s;
+        return this;
+    }
+
     public float[] Floats(TensorProto t) => _rewriter.Model.GetFloats(t);
 
     internal Dictionary<string, (float[], long[])?> FoldCache { get; } = new(StringComparer.Ordinal);
 
     public void AddInitializer(TensorProto t) => Graph.Initializer.Add(t);
 
-    public void Warn(string message) => _rewriter.Warnings.Add(message);
+    public void Warn(string message)
+    {
+        if (!_rewriter.Warnings.Contains(message)) _rewriter.Warnings.Add(message);
+    }
 
     public void MarkReplaced(string tensor) => _rewriter.Replaced.Add(tensor);
 
@@ -97,6 +110,14 @@ internal sealed class DynamicScope
 
     /// <summary>Stores a quantized weight (data reshaped or transposed by the caller) with its parameters.</summary>
     public (string Data, string Scale, string ZeroPoint) Store(string tensor, byte[] raw, long[] dims, QuantType type, QuantParams[] ps, long[]? paramDims)
+    {
+        // A weight read by several nodes of this graph in the same layout is stored once.
+        string key = $"{tensor}|{string.Join(",", dims)}|{type}|{ps.Length}";
+        if (_stored.TryGetValue(key, out var existing)) return existing;
+        return _stored[key] = StoreNew(tensor, raw, dims, type, ps, paramDims);
+    }
+
+    private (string Data, string Scale, string ZeroPoint) StoreNew(string tensor, byte[] raw, long[] dims, QuantType type, QuantParams[] ps, long[]? paramDims)
     {
         string q = Names.Take(TensorNames.Quantized(tensor));
         string s = Names.Take(TensorNames.Scale(tensor));

@@ -5,7 +5,7 @@ namespace EvoQuant.Quantization.QOperator;
 /// <summary>The op types the QOperator format quantizes, with the same declaring classes as QDQ (the
 /// reference tool's QLinearOps table). Each has an integer form in <see cref="QOperatorRewriter"/>;
 /// AveragePool gets its own output parameters here (QLinearAveragePool requantizes), Relu and Clip
-/// fold into their producer.</summary>
+/// fold into their producer (a Relu that cannot becomes QLinearLeakyRelu with alpha 0).</summary>
 internal static class QOperatorOps
 {
     public static void Register(OpQuantizerRegistry r)

@@ -26,6 +26,7 @@ internal sealed class QOperatorRewriter
     /// <summary>Scale/zero-point initializers of each tensor's parameters, created on first use.</summary>
     private readonly Dictionary<string, (string Scale, string ZeroPoint)> _paramNames = new(StringComparer.Ordinal);
     private readonly HashSet<NodeProto> _planned = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<NodeProto, NodeProto> _originalOf = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, BiasRequest> _biases;
     private bool _usesMicrosoft;
 
@@ -37,7 +38,7 @@ internal sealed class QOperatorRewriter
         _warnings = warnings;
         _proto = ctx.Model.CloneProto();
         _g = _proto.Graph;
-        _names = new UniqueNames(AllNames(_g));
+        _names = new UniqueNames(GraphEdits.AllNames(_g));
         _biases = plan.Biases.ToDictionary(b => b.Bias, StringComparer.Ordinal);
     }
 
@@ -54,21 +55,25 @@ internal sealed class QOperatorRewriter
             ct.ThrowIfCancellationRequested();
             if (!_planned.Contains(node) || !TryEmit(node))
             {
-                if (_planned.Contains(node) && node.OpType is not ("Relu" or "Clip"))
+                if (_planned.Contains(node))
                 {
                     LeftFloat.Add(node);
-                    _warnings.Add($"Node '{QuantizationPlanner.DisplayName(node)}' ({node.OpType}) stays float in the QOperator format: its inputs, weight or output are not all quantized.");
+                    _warnings.Add(node.OpType is "Clip"
+                        ? $"Node '{QuantizationPlanner.DisplayName(node)}' ({node.OpType}) could not fold into its producer and runs in float between a DequantizeLinear and a QuantizeLinear (the QOperator format has no integer {node.OpType})."
+                        : $"Node '{QuantizationPlanner.DisplayName(node)}' ({node.OpType}) stays float in the QOperator format: its inputs, weight or output are not all quantized.");
                 }
                 _output.Add(node);
             }
         }
+        // The result lists only nodes that really run as integer operators.
+        foreach (var n in LeftFloat) _plan.QuantizedNodes.Remove(_originalOf[n]);
         AddDequantizeForFloatReaders();
         if (_ctx.Options.ActivationType == QuantType.Int8 && _output.Any(n => n.OpType == "QLinearConv"))
             _warnings.Add("QLinearConv with int8 activations runs on a slow path of ONNX Runtime's x86 CPU kernel (about 7x slower than uint8 on fashion-cnn); ActivationType UInt8 is the fast choice for the QOperator format.");
         _g.Node.Clear();
         _g.Node.AddRange(_output);
         RemoveUnusedConstants();
-        SortNodes();
+        GraphEdits.SortTopologically(_g);
         FixOpsets();
         _proto.ProducerName = "EvoQuant";
         _proto.ProducerVersion = typeof(QOperatorRewriter).Assembly.GetName().Version?.ToString(3) ?? "";
@@ -86,7 +91,11 @@ internal sealed class QOperatorRewriter
         for (int i = 0; i < original.Count; i++) index[original[i]] = i;
         var copy = _g.Node.ToList();
         foreach (var n in _plan.QuantizedNodes)
-            if (index.TryGetValue(n, out int i)) _planned.Add(copy[i]);
+            if (index.TryGetValue(n, out int i))
+            {
+                _planned.Add(copy[i]);
+                _originalOf[copy[i]] = n;
+            }
         var removed = _plan.RemovedNodes.Where(index.ContainsKey).Select(n => copy[index[n]]).ToHashSet(ReferenceEqualityComparer.Instance);
         _g.Node.Clear();
         _g.Node.AddRange(copy.Where(n => !removed.Contains(n)));
@@ -111,6 +120,8 @@ internal sealed class QOperatorRewriter
             case "AveragePool": return EmitUnary(node, "QLinearAveragePool", node.Attribute.ToArray());
             case "Sigmoid": return EmitUnary(node, "QLinearSigmoid");
             case "LeakyRelu": return EmitUnary(node, "QLinearLeakyRelu", node.Attribute.ToArray());
+            // A Relu that cannot fold into its producer: LeakyRelu with alpha 0 is the same function.
+            case "Relu": return EmitUnary(node, "QLinearLeakyRelu", new AttributeProto { Name = "alpha", Type = AttributeProto.Types.AttributeType.Float, F = 0f });
             case "Concat": return EmitConcat(node);
             case "MaxPool" or "Reshape" or "Transpose" or "Flatten" or "Squeeze" or "Unsqueeze": return EmitPassThrough(node);
             default: return false;
@@ -323,8 +334,8 @@ internal sealed class QOperatorRewriter
             foreach (var i in n.Input) needed.Add(i);
             foreach (var a in n.Attribute)
             {
-                if (a.G != null) foreach (var s in AllNames(a.G)) needed.Add(s);
-                foreach (var sg in a.Graphs) foreach (var s in AllNames(sg)) needed.Add(s);
+                if (a.G != null) foreach (var s in GraphEdits.AllNames(a.G)) needed.Add(s);
+                foreach (var sg in a.Graphs) foreach (var s in GraphEdits.AllNames(sg)) needed.Add(s);
             }
         }
         foreach (var o in _g.Output) needed.Add(o.Name);
@@ -334,7 +345,10 @@ internal sealed class QOperatorRewriter
             var n = new NodeProto { OpType = "DequantizeLinear", Name = _names.Take(TensorNames.DequantizeNode(t)) };
             n.Input.AddRange(new[] { q.Name, q.Scale, q.ZeroPoint });
             n.Output.Add(t);
-            _output.Add(n);
+            // Right after the integer producer: an If/Loop body may read the float from the outer scope,
+            // which a sort over explicit inputs alone would not see.
+            int at = _output.FindIndex(p => p.Output.Contains(q.Name));
+            _output.Insert(at + 1, n);
         }
     }
 
@@ -342,17 +356,7 @@ internal sealed class QOperatorRewriter
     /// the bounds of folded Clips). Initializers listed as graph inputs stay.</summary>
     private void RemoveUnusedConstants()
     {
-        var used = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var n in _g.Node)
-        {
-            foreach (var i in n.Input) used.Add(i);
-            foreach (var a in n.Attribute)
-            {
-                if (a.G != null) foreach (var s in AllNames(a.G)) used.Add(s);
-                foreach (var sg in a.Graphs) foreach (var s in AllNames(sg)) used.Add(s);
-            }
-        }
-        foreach (var o in _g.Output) used.Add(o.Name);
+        var used = GraphEdits.ReadNames(_g.Node, _g.Output);
         var inputs = _g.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var keepInit = _g.Initializer.Where(t => used.Contains(t.Name) || inputs.Contains(t.Name)).ToList();
         _g.Initializer.Clear();
@@ -365,13 +369,6 @@ internal sealed class QOperatorRewriter
         _g.ValueInfo.AddRange(keepVi);
     }
 
-    private void SortNodes()
-    {
-        var sorted = new GraphView(_g).Nodes.ToList();
-        _g.Node.Clear();
-        _g.Node.AddRange(sorted);
-    }
-
     private void FixOpsets()
     {
         if (_ctx.Opset < OpsetUpgrade.QdqOpset)
@@ -381,22 +378,5 @@ internal sealed class QOperatorRewriter
         }
         if (_usesMicrosoft && !_proto.OpsetImport.Any(o => o.Domain == MicrosoftDomain))
             _proto.OpsetImport.Add(new OperatorSetIdProto { Domain = MicrosoftDomain, Version = 1 });
-    }
-
-    private static IEnumerable<string> AllNames(GraphProto g)
-    {
-        foreach (var n in g.Node)
-        {
-            yield return n.Name;
-            foreach (var i in n.Input) yield return i;
-            foreach (var o in n.Output) yield return o;
-            foreach (var a in n.Attribute)
-            {
-                if (a.G != null) foreach (var s in AllNames(a.G)) yield return s;
-                foreach (var sg in a.Graphs) foreach (var s in AllNames(sg)) yield return s;
-            }
-        }
-        foreach (var t in g.Initializer) yield return t.Name;
-        foreach (var v in g.Input.Concat(g.Output).Concat(g.ValueInfo)) yield return v.Name;
     }
 }

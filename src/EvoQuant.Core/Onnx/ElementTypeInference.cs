@@ -1,11 +1,11 @@
-using EvoQuant.Onnx;
 using EvoQuant.Onnx.Proto;
 
-namespace EvoQuant.Quantization;
+namespace EvoQuant.Onnx;
 
 /// <summary>Element types of every tensor, from value_info where the graph declares them and otherwise
-/// propagated through the nodes. Exporters often omit value_info for intermediates; the reference tool
-/// runs ONNX shape inference for this, we only need the element type.</summary>
+/// propagated through the nodes in topological order. Exporters often omit value_info for intermediates;
+/// the reference tool runs ONNX shape inference for this, and calibration and quantization only need
+/// the element type ("is this tensor float?"). Unknown stays unknown (absent).</summary>
 internal static class ElementTypeInference
 {
     public static Dictionary<string, int> Infer(GraphView graph)
@@ -41,6 +41,8 @@ internal static class ElementTypeInference
             "Constant" => GraphView.ConstantValue(n)?.DataType,
             "Shape" or "Size" or "NonZero" or "ArgMax" or "ArgMin" => ElementTypes.Int64,
             "TopK" => index == 1 ? ElementTypes.Int64 : In(0),
+            "MaxPool" => index == 1 ? ElementTypes.Int64 : In(0),   // optional Indices output
+            "Dropout" => index == 1 ? ElementTypes.Bool : In(0),    // optional mask output
             "Unique" => index == 0 ? In(0) : ElementTypes.Int64,
             "Cast" => (int?)Attr("to"),
             "CastLike" => In(1),

@@ -1,8 +1,8 @@
 using System.Text.RegularExpressions;
 
-namespace EvoQuant.Quantization;
+namespace EvoQuant.Onnx;
 
-/// <summary>Case-insensitive <c>*</c>/<c>?</c> patterns over node names, as PowerShell users write them.</summary>
+/// <summary>Case-insensitive <c>*</c>/<c>?</c> patterns over node names and op types, as PowerShell users write them.</summary>
 internal sealed class WildcardPattern
 {
     private readonly Regex _regex;

@@ -1,0 +1,44 @@
+# Calibration spread over shards of the data, saved, loaded and merged: what ForEach-Object -Parallel,
+# Start-Job or Invoke-Command on other machines would each produce, done here one after the other.
+#   pwsh:          ./examples/calibrate-shards.ps1
+#   without pwsh:  dotnet run --project tools/EvoQuant.Host -- examples/calibrate-shards.ps1
+# Uses only the PowerShell engine's core cmdlets, so it runs in the minimal host too.
+param(
+    [string]$ModelDir = "$PSScriptRoot/../../shared/models",
+    [string]$OutDir = "$PSScriptRoot/../out/examples/shards",
+    [ValidateSet('MinMax', 'Entropy', 'Percentile')]
+    [string]$Method = 'Entropy'
+)
+$ErrorActionPreference = 'Stop'
+if (-not (Get-Module EvoQuant)) { Import-Module "$PSScriptRoot/../out/EvoQuant/EvoQuant.psd1" }
+$null = [System.IO.Directory]::CreateDirectory($OutDir)
+$model = Get-OnnxGraph -Path "$ModelDir/fashion-cnn.onnx"
+
+# Two shards: the 8 images of the ONNX test-data folder, and the 200 calibration images.
+$shards = @("$ModelDir/fashion-cnn/test_data_set_0", "$ModelDir/fashion-calib-200.x.npy")
+
+# Each shard: measure and save (in real life, on its own worker).
+$files = for ($i = 0; $i -lt $shards.Count; $i++) {
+    $file = "$OutDir/shard$i.calib.json"
+    Measure-Calibration -Model $model -InputPath $shards[$i] -Method $Method | Export-CalibrationTable -Path $file -Force -PassThru
+}
+
+# Collect: load the saved tables and merge them, exactly as one run over all the data.
+$parts = $files | Import-CalibrationTable
+$merged = [EvoQuant.Calibration.CalibrationTable]::Merge([EvoQuant.Calibration.CalibrationTable[]]$parts)
+$whole = Measure-Calibration -Model $model -InputPath $shards -Method $Method
+
+"Shards      : {0}" -f (($parts | ForEach-Object { "$($_.SampleCount) samples" }) -join ' + ')
+"Merged      : {0} samples, {1} tensors" -f $merged.SampleCount, $merged.Count
+"Whole run   : {0} samples, {1} tensors" -f $whole.SampleCount, $whole.Count
+$worst = 0.0
+foreach ($row in $whole.Ranges) {
+    $m = $merged[$row.Tensor]
+    $diff = [math]::Max([math]::Abs($m.RangeMin - $row.RangeMin), [math]::Abs($m.RangeMax - $row.RangeMax))
+    if ($diff -gt $worst) { $worst = $diff }
+}
+"Largest range difference, merged vs whole: {0:G3}" -f $worst
+
+# The merged table quantizes like any other.
+$q = Invoke-Quantization -Model $model -Calibration $merged -PerChannel -Path "$OutDir/fashion-cnn.merged.int8.onnx" -Force
+"Quantized   : {0} ({1:N1} KB)" -f $q.Path, ($q.FileSizeAfter / 1KB)

@@ -1,0 +1,51 @@
+#requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:Table = Measure-Calibration -Model $FashionModel -InputPath $FashionTestDataSet -Method Entropy
+}
+
+Describe 'Export-CalibrationTable' {
+    It 'writes JSON that Import-CalibrationTable reads back whole' {
+        $file = Join-Path $TestDrive 'table.json'
+        $Table | Export-CalibrationTable -Path $file
+        Test-Path $file | Should -BeTrue
+        $back = Import-CalibrationTable $file
+        $back.SampleCount | Should -Be $Table.SampleCount
+        $back.Settings.Method | Should -Be 'Entropy'
+        $back.Count | Should -Be $Table.Count
+        ($back.Ranges | Where-Object Tensor -eq 'input').RangeMax | Should -Be ($Table.Ranges | Where-Object Tensor -eq 'input').RangeMax
+    }
+
+    It 'writes a TensorRT calibration.cache for a .cache path' {
+        $file = Join-Path $TestDrive 'calibration.cache'
+        Export-CalibrationTable -InputObject $Table -Path $file
+        (Get-Content $file -TotalCount 1) | Should -Match '^TRT-'
+        (Get-Content $file | Select-Object -Skip 1) | Should -HaveCount $Table.Count
+    }
+
+    It 'returns the file with -PassThru' {
+        $file = $Table | Export-CalibrationTable -Path (Join-Path $TestDrive 'pass.json') -PassThru
+        $file | Should -BeOfType ([System.IO.FileInfo])
+        $file.Length | Should -BeGreaterThan 0
+    }
+
+    It 'does not replace a file without -Force' {
+        $file = Join-Path $TestDrive 'exists.json'
+        Set-Content -Path $file -Value 'keep'
+        { $Table | Export-CalibrationTable -Path $file -ErrorAction Stop } | Should -Throw -ErrorId 'ExportCalibrationTableOutputExists,EvoQuant.PowerShell.Commands.ExportCalibrationTableCommand'
+        Get-Content $file | Should -Be 'keep'
+        $Table | Export-CalibrationTable -Path $file -Force
+        (Import-CalibrationTable $file).Count | Should -Be $Table.Count
+    }
+
+    It 'writes nothing with -WhatIf' {
+        $file = Join-Path $TestDrive 'whatif.json'
+        $Table | Export-CalibrationTable -Path $file -WhatIf
+        Test-Path $file | Should -BeFalse
+    }
+
+    It 'has help with examples' {
+        (Get-Help Export-CalibrationTable -Examples).examples.example.Count | Should -BeGreaterOrEqual 2
+        (Get-Help Export-CalibrationTable -Parameter Path).description.Text | Should -Match '\.cache'
+    }
+}

@@ -1,0 +1,180 @@
+#requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:Model = Get-OnnxGraph $FashionModel
+    $script:Cal = Measure-Calibration -Model $Model -InputPath $FashionCalib
+}
+
+Describe 'Invoke-Quantization' {
+    Context 'static and dynamic' {
+        It 'writes a per-channel QDQ model from a piped model' {
+            $out = Join-Path $TestDrive 'fashion.qdq.onnx'
+            $q = $Model | Invoke-Quantization -Calibration $Cal -Format QDQ -PerChannel -Path $out
+            $q | Should -BeOfType ([EvoQuant.Quantization.QuantizationResult])
+            Test-Path $out | Should -BeTrue
+            $q.Path | Should -Be $out
+            $q.Model | Should -BeOfType ([EvoQuant.Onnx.OnnxModel])
+            $q.PerChannel | Should -BeTrue
+            $q.QuantizedByOpType['Conv'] | Should -Be 16
+            $q.FileSizeBefore | Should -Be (Get-Item $FashionModel).Length
+            $q.FileSizeAfter | Should -Be (Get-Item $out).Length
+            $q.FileSizeAfter | Should -BeLessThan $q.FileSizeBefore
+            $q.WeightRatio | Should -BeGreaterThan 2.5
+            (Get-OnnxGraph $out).QuantizationFormat | Should -Be 'QDQ'
+        }
+
+        It 'takes the calibration as a saved file or a hashtable of ranges' {
+            $file = Join-Path $TestDrive 'cal.json'
+            $Cal | Export-CalibrationTable -Path $file
+            $fromFile = Invoke-Quantization -Model $Model -Calibration $file -Path (Join-Path $TestDrive 'from-file.onnx')
+            $fromFile.QuantizedNodes.Count | Should -BeGreaterThan 0
+            $ranges = @{}
+            foreach ($r in $Cal.Ranges) { $ranges[$r.Tensor] = @($r.RangeMin, $r.RangeMax) }
+            $fromHash = Invoke-Quantization -Model $Model -Calibration $ranges -Path (Join-Path $TestDrive 'from-hash.onnx')
+            $fromHash.QuantizedNodes.Count | Should -Be $fromFile.QuantizedNodes.Count
+        }
+
+        It 'writes fashion-cnn.quant.onnx (the model name) when -Path is a folder' {
+            $dir = Join-Path $TestDrive 'outdir'
+            New-Item -ItemType Directory -Path $dir | Out-Null
+            $q = Invoke-Quantization -Model $Model -Calibration $Cal -Path $dir
+            $q.Path | Should -Be (Join-Path $dir 'fashion-cnn.quant.onnx')
+            Test-Path $q.Path | Should -BeTrue
+        }
+
+        It 'writes a QOperator model' {
+            $out = Join-Path $TestDrive 'fashion.qop.onnx'
+            Invoke-Quantization -Model $Model -Calibration $Cal -Format QOperator -Path $out -ErrorAction Stop | Out-Null
+            (Get-OnnxGraph $out).QuantizationFormat | Should -Be 'QOperator'
+        }
+
+        It 'quantizes dynamically without calibration' {
+            $out = Join-Path $TestDrive 'fashion.dyn.onnx'
+            $q = Invoke-Quantization -Model $FashionModel -Dynamic -Path $out -ErrorAction Stop
+            Test-Path $out | Should -BeTrue
+            $q.Mode | Should -Be 'Dynamic'
+            $q.Model.IsQuantized | Should -BeTrue
+        }
+
+        It 'leaves excluded nodes in float and says why' {
+            $q = Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'excl.onnx') -ExcludeNode '*Gemm*'
+            $q.QuantizedNodes.Name | Should -Not -Contain '/fc/Gemm'
+            $q.QuantizedByOpType.ContainsKey('Gemm') | Should -BeFalse
+            ($q.Skipped | Where-Object Name -eq '/fc/Gemm').Reason | Should -Not -BeNullOrEmpty
+        }
+
+        It 'quantizes the model a piped calibration table carries' {
+            $q = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet | Invoke-Quantization -Path (Join-Path $TestDrive 'piped-table.onnx')
+            $q.QuantizedByOpType['Conv'] | Should -Be 16
+        }
+
+        It 'keeps nodes in float until -MinimumSqnr is met on -ValidationData' {
+            $q = Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'accuracy.onnx') `
+                -ValidationData $FashionTestDataSet -MinimumSqnr 35 -WarningAction SilentlyContinue
+            $q.AccuracySteps.Count | Should -BeGreaterThan 0
+            $q.TargetMet | Should -BeOfType ([bool])
+            $q.ExcludedByAccuracySearch | ForEach-Object { $_ | Should -BeIn $Model.Nodes.Name }
+            foreach ($n in $q.ExcludedByAccuracySearch) { $q.QuantizedNodes.Name | Should -Not -Contain $n }
+            ($q.AccuracySteps | Format-Table | Out-String -Width 120) | Should -Match 'Step\s+InFloat\s+Sqnr'
+        }
+
+        It 'keeps nodes in float until -TargetAccuracyDrop is met with labels' {
+            $labels = (Read-NpyInt64 $FashionTestY)[0..7]
+            $q = Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'accuracy-labels.onnx') `
+                -ValidationData $FashionTestDataSet -Label $labels -TargetAccuracyDrop 0 -WarningAction SilentlyContinue
+            $q.TargetMet | Should -BeTrue   # 8 images: int8 keeps every top-1
+            $q.AccuracySteps[-1].AccuracyDrop | Should -BeLessOrEqual 0
+        }
+
+        It 'does not change the input model object' {
+            $before = $Model.NodeCount
+            Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'again.onnx') | Out-Null
+            $Model.NodeCount | Should -Be $before
+            $Model.IsQuantized | Should -BeFalse
+        }
+
+        It 'lists what it quantized with -Verbose' {
+            $verbose = Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'verbose.onnx') -Verbose 4>&1 |
+                Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+            ($verbose.Message -join "`n") | Should -Match 'Quantized 16 Conv'
+        }
+    }
+
+    Context 'ShouldProcess' {
+        It 'writes nothing with -WhatIf' {
+            $out = Join-Path $TestDrive 'whatif.onnx'
+            $result = Invoke-Quantization -Model $Model -Calibration $Cal -Path $out -WhatIf
+            Test-Path $out | Should -BeFalse
+            $result | Should -BeNullOrEmpty
+        }
+
+        It 'does not replace an existing file without -Force' {
+            $out = Join-Path $TestDrive 'exists.onnx'
+            Set-Content -Path $out -Value 'keep me'
+            { Invoke-Quantization -Model $Model -Calibration $Cal -Path $out -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InvokeQuantizationOutputExists,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+            Get-Content $out | Should -Be 'keep me'
+            Invoke-Quantization -Model $Model -Calibration $Cal -Path $out -Force | Out-Null
+            (Get-OnnxGraph $out).IsQuantized | Should -BeTrue
+        }
+
+        It 'never replaces the input model file, even with -Force' {
+            $copy = Join-Path $TestDrive 'input.onnx'
+            Copy-Item $FashionModel $copy
+            { Invoke-Quantization -Model $copy -Calibration $Cal -Path $copy -Force -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InvokeQuantizationOutputIsInput,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+            (Get-OnnxGraph $copy).IsQuantized | Should -BeFalse
+        }
+    }
+
+    Context 'errors' {
+        It 'needs -Calibration for static quantization' {
+            { Invoke-Quantization -Model $Model -Path (Join-Path $TestDrive 'nocal.onnx') -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InvokeQuantizationInvalidArgument,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+        }
+
+        It 'reports a missing model as ModelNotFound' {
+            { Invoke-Quantization -Model (Join-Path $TestDrive 'missing.onnx') -Calibration $Cal -Path (Join-Path $TestDrive 'x.onnx') -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InvokeQuantizationModelNotFound,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+        }
+
+        It 'needs -ValidationData for accuracy-driven quantization' {
+            { Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'ad.onnx') -MinimumSqnr 30 -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InvokeQuantizationInvalidValidationData,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+        }
+
+        It 'rejects an unknown format' {
+            { Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'x.onnx') -Format Int4Magic } |
+                Should -Throw -ErrorId 'ParameterArgumentValidationError,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+        }
+
+        It 'rejects 16-bit activations with QOperator' {
+            { Invoke-Quantization -Model $Model -Calibration $Cal -Format QOperator -ActivationType QInt16 -Path (Join-Path $TestDrive 'q16.onnx') -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InvokeQuantizationInvalidOptions,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+        }
+    }
+
+    Context 'formatting, completion and help' {
+        It 'shows the result as a table with sizes' {
+            $q = Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'fmt.onnx')
+            $text = $q | Format-Table | Out-String -Width 120
+            $text | Should -Match 'fmt\.onnx\s+QDQ\s+Static'
+            $text | Should -Match '\d+[.,]\d KB -> \d+[.,]\d KB'
+        }
+
+        It 'completes node names and op types of the model on the command line' {
+            (Get-TabCompletion "Invoke-Quantization -Model '$FashionModel' -ExcludeNode /stem/stem.0/C").CompletionText |
+                Should -Contain '/stem/stem.0/Conv'
+            (Get-TabCompletion "Invoke-Quantization -Model '$FashionModel' -OpType Ge").CompletionText | Should -Be 'Gemm'
+            (Get-TabCompletion 'Invoke-Quantization -Format ').CompletionText | Sort-Object | Should -Be @('QDQ', 'QOperator')
+        }
+
+        It 'documents every parameter and has examples' {
+            (Get-Help Invoke-Quantization -Examples).examples.example.Count | Should -BeGreaterOrEqual 2
+            (Get-Help Invoke-Quantization -Parameter WhatIf).description.Text | Should -Match 'writes nothing'
+            foreach ($p in (Get-Command Invoke-Quantization).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters }) {
+                (Get-Help Invoke-Quantization -Parameter $p).description.Text | Should -Not -BeNullOrEmpty -Because "-$p"
+            }
+        }
+    }
+}

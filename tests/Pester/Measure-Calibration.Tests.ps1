@@ -1,0 +1,154 @@
+#requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:Model = Get-OnnxGraph $FashionModel
+}
+
+Describe 'Measure-Calibration' {
+    Context 'measuring' {
+        It 'calibrates from a .npy file given with -InputPath' {
+            $cal = Measure-Calibration -Model $Model -InputPath $FashionCalib -BatchSize 50
+            $cal | Should -Not -BeNullOrEmpty
+            $cal | Should -HaveCount 1
+            $cal | Should -BeOfType ([EvoQuant.Calibration.CalibrationTable])
+            $cal.Settings.Method | Should -Be 'MinMax'
+            $cal.SampleCount | Should -Be 200
+            $cal.ErrorCount | Should -Be 0
+            $cal.Ranges.Tensor | Should -Contain 'input'
+            $cal.Ranges.Tensor | Should -Contain 'logits'
+            $row = $cal.Ranges | Where-Object Tensor -eq 'input'
+            $row.Min | Should -BeLessThan 0
+            $row.Max | Should -BeGreaterThan $row.Min
+            $row.RangeMin | Should -Be $row.Min
+            $row.ElementCount | Should -Be (200 * 784)
+        }
+
+        It 'takes samples from the pipeline: files, folders and hashtables' {
+            $fromFile = Get-Item $FashionCalib | Measure-Calibration -Model $Model
+            $fromFile.SampleCount | Should -Be 200
+            $fromFolder = Get-Item $FashionTestDataSet | Measure-Calibration -Model $Model
+            $fromFolder.SampleCount | Should -Be 8
+            $fromPaths = $FashionCalib, $FashionTestDataSet | Measure-Calibration -Model $Model
+            $fromPaths.SampleCount | Should -Be 208
+            $image = [float[]]::new(784)
+            $fromHashtable = @{ input = $image }, @{ input = $image } | Measure-Calibration -Model $Model
+            $fromHashtable.SampleCount | Should -Be 2
+        }
+
+        It 'takes the model as a path, or first on the pipeline' {
+            $cal = Measure-Calibration -Model $FashionModel -InputPath $FashionTestDataSet
+            $cal.SampleCount | Should -Be 8
+            $piped = Get-OnnxGraph $FashionModel | Measure-Calibration -InputPath $FashionTestDataSet
+            $piped.SampleCount | Should -Be 8
+        }
+
+        It 'clips outliers with Entropy and Percentile compared with MinMax' -TestCases @(
+            @{ Method = 'Entropy' }, @{ Method = 'Percentile' }
+        ) {
+            $minMax = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method MinMax
+            $other = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method $Method
+            $other.Settings.Method | Should -Be $Method
+            foreach ($row in $other.Ranges) {
+                $ref = $minMax.Ranges | Where-Object Tensor -eq $row.Tensor
+                $row.AbsMax | Should -BeLessOrEqual ($ref.AbsMax + 1e-4) -Because $row.Tensor
+            }
+            ($other.Ranges | Where-Object { $_.AbsMax -lt ($minMax.Ranges | Where-Object Tensor -eq $_.Tensor).AbsMax * 0.999 }) |
+                Should -Not -BeNullOrEmpty -Because 'some tail is clipped'
+        }
+
+        It 'restricts the tensors with -OpType and -ExcludeNode' {
+            $all = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet
+            $gemm = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -OpType Gemm
+            $gemm.Count | Should -BeLessThan $all.Count
+            $gemm.Count | Should -BeGreaterThan 0
+            $noStem = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -IncludeNode '/stem/stem.0/Conv'
+            $noStem.Count | Should -BeLessThan $all.Count
+        }
+    }
+
+    Context 'saving and merging' {
+        It 'saves the table with -OutFile and reads it back with Import-CalibrationTable' {
+            $file = Join-Path $TestDrive 'fashion.calib.json'
+            $cal = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -OutFile $file
+            Test-Path $file | Should -BeTrue
+            $back = [EvoQuant.Calibration.CalibrationTable]::Load($file)
+            $back.SampleCount | Should -Be $cal.SampleCount
+            $back.Count | Should -Be $cal.Count
+        }
+
+        It 'writes a TensorRT cache when -OutFile ends in .cache' {
+            $file = Join-Path $TestDrive 'calibration.cache'
+            Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -OutFile $file | Out-Null
+            (Get-Content $file -TotalCount 1) | Should -Match 'TRT'
+        }
+
+        It 'writes no -OutFile with -WhatIf, but still returns the table' {
+            $file = Join-Path $TestDrive 'whatif.calib.json'
+            $cal = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -OutFile $file -WhatIf
+            Test-Path $file | Should -BeFalse
+            $cal.SampleCount | Should -Be 8
+        }
+
+        It 'merges tables of shards into the table of the whole' {
+            $whole = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method MinMax
+            $part1 = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method MinMax
+            $part2 = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method MinMax
+            $merged = Measure-Calibration -Model $Model -Method MinMax -InputPath $FashionTestDataSet -Merge $part2
+            $merged.SampleCount | Should -Be ($part1.SampleCount + $part2.SampleCount)
+            foreach ($row in $whole.Ranges) {
+                $m = $merged.Ranges | Where-Object Tensor -eq $row.Tensor
+                $m.Max | Should -BeGreaterOrEqual $row.Max
+                $m.Min | Should -BeLessOrEqual $row.Min
+            }
+            $static = [EvoQuant.Calibration.CalibrationTable]::Merge([EvoQuant.Calibration.CalibrationTable[]]@($part1, $part2))
+            $static.SampleCount | Should -Be $merged.SampleCount
+        }
+    }
+
+    Context 'errors' {
+        It 'reports a model path that does not load while binding -Model' {
+            { Measure-Calibration -Model (Join-Path $TestDrive 'missing.onnx') -InputPath $FashionCalib -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ParameterArgumentTransformationError,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+        }
+
+        It 'reports a missing sample file' {
+            { Measure-Calibration -Model $Model -InputPath (Join-Path $TestDrive 'missing.npy') -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationInputNotFound,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+        }
+
+        It 'reports a sample of the wrong shape as SampleMismatch and goes on with the others' {
+            { @{ input = [float[]]::new(5) } | Measure-Calibration -Model $Model -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationSampleMismatch,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+            $image = [float[]]::new(784)
+            $cal = @{ input = [float[]]::new(5) }, @{ input = $image } |
+                Measure-Calibration -Model $Model -ErrorAction SilentlyContinue -ErrorVariable errs
+            $cal.SampleCount | Should -Be 1
+            $errs | Should -HaveCount 1
+        }
+
+        It 'needs samples' {
+            { Measure-Calibration -Model $Model -ErrorAction Stop } | Should -Throw -ErrorId 'MeasureCalibrationNoSamples,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+        }
+
+        It 'rejects an unknown method' {
+            { Measure-Calibration -Model $Model -InputPath $FashionCalib -Method Median } |
+                Should -Throw -ErrorId 'ParameterArgumentValidationError,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+        }
+    }
+
+    Context 'completion and help' {
+        It 'completes node names and op types of the model on the command line' {
+            $line = "Measure-Calibration -Model '$FashionModel' -ExcludeNode /stem/stem.0/C"
+            (Get-TabCompletion $line).CompletionText | Should -Contain '/stem/stem.0/Conv'
+            (Get-TabCompletion "Measure-Calibration -Model '$FashionModel' -OpType Ge").CompletionText | Should -Be 'Gemm'
+            (Get-TabCompletion 'Measure-Calibration -Method ').CompletionText | Sort-Object | Should -Be @('Entropy', 'MinMax', 'Percentile')
+        }
+
+        It 'documents every parameter and has examples' {
+            (Get-Help Measure-Calibration -Examples).examples.example.Count | Should -BeGreaterOrEqual 2
+            foreach ($p in (Get-Command Measure-Calibration).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters }) {
+                (Get-Help Measure-Calibration -Parameter $p).description.Text | Should -Not -BeNullOrEmpty
+            }
+        }
+    }
+}
