@@ -71,6 +71,12 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     [ValidateRange(0, 1024)]
     public int IntraOpThreads { get; set; }
 
+    /// <summary>Most bytes of activations one run may hold for histogram methods (e.g. 512MB); larger
+    /// models run each batch once per group of tensors that fits.</summary>
+    [Parameter]
+    [ValidateRange(1L << 20, long.MaxValue)]
+    public long MaxOutputMemory { get; set; } = 512L << 20;
+
     /// <summary>Tables measured on other shards of the data, merged into the result.</summary>
     [Parameter]
     public CalibrationTable[]? Merge { get; set; }
@@ -171,6 +177,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
             IncludeNodes = IncludeNode,
             ExcludeNodes = ExcludeNode,
             IntraOpThreads = IntraOpThreads,
+            MaxBatchOutputBytes = MaxOutputMemory,
             OnSampleError = OnSampleError,
         };
         var progress = new SynchronousProgress<CalibrationProgress>(p =>

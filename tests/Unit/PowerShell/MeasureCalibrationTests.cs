@@ -149,4 +149,23 @@ public sealed class MeasureCalibrationTests : IDisposable
         Assert.Equal(ErrorCategory.ObjectNotFound, e.CategoryInfo.Category);
         Assert.Equal(200, Assert.Single(missing.Objects<CalibrationTable>()).SampleCount); // the other path still counts
     }
+
+    [Fact]
+    public void ATinyMemoryBudgetGroupsTheTensorsAndGivesTheSameTable()
+    {
+        var files = Shards(1, 64);
+        var r = _ps.Run(@"
+            Measure-Calibration -Model $args[0] -InputPath $args[1] -Method Entropy
+            Measure-Calibration -Model $args[0] -InputPath $args[1] -Method Entropy -MaxOutputMemory 1MB", TestData.FashionCnn, files[0]);
+        Assert.Empty(r.Errors);
+        var tables = r.Objects<CalibrationTable>().ToList();
+        Assert.Equal(2, tables.Count);
+        Assert.Equal(tables[0].Count, tables[1].Count);
+        foreach (var row in tables[0].Ranges)
+        {
+            var grouped = tables[1][row.Tensor]!;
+            Assert.Equal(row.RangeMin, grouped.RangeMin);
+            Assert.Equal(row.RangeMax, grouped.RangeMax);
+        }
+    }
 }
