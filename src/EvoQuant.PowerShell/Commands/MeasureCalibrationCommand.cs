@@ -140,11 +140,6 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         WriteObject(table);
     }
 
-    protected override void StopProcessing()
-    {
-        base.StopProcessing();
-    }
-
     private void Feed(object item)
     {
         EnsureRun();

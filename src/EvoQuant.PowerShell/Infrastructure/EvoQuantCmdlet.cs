@@ -73,7 +73,4 @@ public abstract class EvoQuantCmdlet : PSCmdlet
         }
         return result;
     }
-
-    /// <summary>Writes a verbose line (kept here so Core never sees PowerShell).</summary>
-    protected void Verbose(string message) => WriteVerbose(message);
 }
