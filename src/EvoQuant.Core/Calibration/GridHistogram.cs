@@ -1,7 +1,5 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
+using EvoQuant.Numerics;
 
 namespace EvoQuant.Calibration;
 
@@ -65,7 +63,9 @@ internal sealed class GridHistogram
     {
         if (x.IsEmpty) return;
         BatchCount++;
-        var (min, max) = HistogramMath.MinMax(x);
+        // One fused pass; NaN is ignored here and dropped by the binning. An infinity (or no number at
+        // all) takes the filtering path: it would otherwise set the grid's width.
+        var (min, max) = Kernels.MinMax(x);
         if (!float.IsFinite(min) || !float.IsFinite(max))
         {
             AddFiltered(x);
@@ -86,27 +86,35 @@ internal sealed class GridHistogram
         if (n > 0)
         {
             var span = buf.AsSpan(0, n);
-            var (min, max) = HistogramMath.MinMax(span);
+            var (min, max) = Kernels.MinMax(span);
             AddFinite(span, min, max);
         }
         ArrayPool<float>.Shared.Return(buf);
     }
 
+    /// <summary>Adds values whose finite ones lie in [min, max]; any NaN among them is counted as non-finite.</summary>
     private void AddFinite(ReadOnlySpan<float> x, float min, float max)
     {
         Min = Math.Min(Min, min);
         Max = Math.Max(Max, max);
-        Count += x.Length;
         float maxAbs = Math.Max(Math.Abs(min), Math.Abs(max));
+        long dropped;
         if (maxAbs == 0)
         {
-            if (WidthExponent == null) _pendingZeros += x.Length;
-            else _counts[Origin] += x.Length;
-            return;
+            long zeros = 0;
+            foreach (float v in x) if (v == 0) zeros++;
+            if (WidthExponent == null) _pendingZeros += zeros;
+            else _counts[Origin] += zeros;
+            dropped = x.Length - zeros;
         }
-        int needed = RequiredExponent(maxAbs, BinsPerSide);
-        if (WidthExponent is not int e || needed > e) CoarsenTo(needed);
-        Bin(x, WidthExponent!.Value);
+        else
+        {
+            int needed = RequiredExponent(maxAbs, BinsPerSide);
+            if (WidthExponent is not int e || needed > e) CoarsenTo(needed);
+            dropped = Bin(x, WidthExponent!.Value);
+        }
+        Count += x.Length - dropped;
+        NonFinite += dropped;
     }
 
     /// <summary>Smallest e with maxAbs &lt; R * 2^e (so floor(maxAbs / 2^e) &lt;= R - 1).</summary>
@@ -146,89 +154,24 @@ internal sealed class GridHistogram
         return dst;
     }
 
-    private void Bin(ReadOnlySpan<float> x, int exponent)
+    /// <summary>Counts the finite values; returns how many were not (NaN), which are left out.</summary>
+    private long Bin(ReadOnlySpan<float> x, int exponent)
     {
         // x * 2^-e is exact in float (a power-of-two scale), so each value lands in the same bin at any
         // later width: merges stay exact. Out of float range (tiny or huge widths) fall back to double.
         if (exponent is < -120 or > 120)
         {
             double inv = Math.ScaleB(1.0, -exponent);
-            foreach (float v in x) Increment((int)Math.Floor((Absolute ? Math.Abs(v) : v) * inv));
-            return;
-        }
-        float invW = MathF.ScaleB(1f, -exponent);
-        const int Chunk = 4096;
-        int len = _counts.Length;
-        var index = ArrayPool<int>.Shared.Rent(Math.Min(Chunk, x.Length));
-        // Four interleaved counter sets: runs of equal values (the zeros after a ReLU) would otherwise
-        // serialise on one memory location. Clearing and folding them costs ~len/2 vector ops per batch.
-        int[]? lanes = x.Length >= len ? ArrayPool<int>.Shared.Rent(4 * len) : null;
-        if (lanes != null) Array.Clear(lanes, 0, 4 * len);
-        try
-        {
-            for (int at = 0; at < x.Length; at += Chunk)
+            long nan = 0;
+            foreach (float v in x)
             {
-                var src = x.Slice(at, Math.Min(Chunk, x.Length - at));
-                var idx = index.AsSpan(0, src.Length);
-                BinIndices(src, idx, invW, Origin, len - 1, Absolute);
-                if (lanes != null) Count4(idx, lanes.AsSpan(0, 4 * len), len);
-                else foreach (int j in idx) _counts[j]++;
+                if (float.IsNaN(v)) nan++;
+                else Increment((int)Math.Floor((Absolute ? Math.Abs(v) : v) * inv));
             }
-            if (lanes != null)
-                for (int j = 0; j < len; j++) _counts[j] += (long)lanes[j] + lanes[len + j] + lanes[2 * len + j] + lanes[3 * len + j];
+            return nan;
         }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(index);
-            if (lanes != null) ArrayPool<int>.Shared.Return(lanes);
-        }
-    }
-
-    /// <summary>Bin of each value: clamp(floor(v * invW) + origin, 0, last), with v = |x| when absolute.
-    /// The vector path does the same float operations (a power-of-two scale is exact, floor and the
-    /// saturating conversion agree), so it gives the scalar path's bins bit for bit.</summary>
-    internal static void BinIndices(ReadOnlySpan<float> x, Span<int> dst, float invW, int origin, int last, bool absolute)
-    {
-        if (dst.Length < x.Length) throw new ArgumentException("The index buffer is shorter than the values.", nameof(dst));
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var scale = Vector256.Create(invW);
-            var o = Vector256.Create(origin);
-            var hi = Vector256.Create(last);
-            ref float xs = ref MemoryMarshal.GetReference(x);
-            ref int ds = ref MemoryMarshal.GetReference(dst);
-            for (; i + 8 <= x.Length; i += 8)
-            {
-                var v = Vector256.LoadUnsafe(ref xs, (nuint)i);
-                if (absolute) v = Vector256.Abs(v);
-                var k = Vector256.ConvertToInt32(Vector256.Floor(v * scale)) + o;
-                Vector256.Min(Vector256.Max(k, Vector256<int>.Zero), hi).StoreUnsafe(ref ds, (nuint)i);
-            }
-        }
-        for (; i < x.Length; i++)
-        {
-            float v = absolute ? MathF.Abs(x[i]) : x[i];
-            dst[i] = Math.Clamp((int)MathF.Floor(v * invW) + origin, 0, last);
-        }
-    }
-
-    private static void Count4(ReadOnlySpan<int> idx, Span<int> l, int len)
-    {
-        // Indices are clamped to [0, len): the four sets are l[0..len), l[len..2len), ...
-        ref int l0 = ref MemoryMarshal.GetReference(l);
-        ref int l1 = ref Unsafe.Add(ref l0, len);
-        ref int l2 = ref Unsafe.Add(ref l0, 2 * len);
-        ref int l3 = ref Unsafe.Add(ref l0, 3 * len);
-        int i = 0;
-        for (; i + 4 <= idx.Length; i += 4)
-        {
-            Unsafe.Add(ref l0, idx[i])++;
-            Unsafe.Add(ref l1, idx[i + 1])++;
-            Unsafe.Add(ref l2, idx[i + 2])++;
-            Unsafe.Add(ref l3, idx[i + 3])++;
-        }
-        for (; i < idx.Length; i++) Unsafe.Add(ref l0, idx[i])++;
+        // One slot past the counts takes the non-finite values.
+        return HistogramCounter.Count(x, _counts, _counts.Length + 1, new GridBinner(MathF.ScaleB(1f, -exponent), Origin, _counts.Length - 1, Absolute));
     }
 
     private void Increment(int relative) => _counts[Math.Clamp(relative + Origin, 0, _counts.Length - 1)]++;

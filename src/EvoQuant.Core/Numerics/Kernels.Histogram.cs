@@ -14,8 +14,7 @@ public static partial class Kernels
     // The bin of a value within an ulp of an edge may differ from exact arithmetic; it never differs
     // between our paths. SIMD computes the bin indices (NaN -> an extra trash bin) and a scalar loop
     // increments counters, spread over several sub-histograms so that runs of equal values (zeros after
-    // ReLU) do not serialise on one counter's store-to-load latency.
-    private const int SubHistograms = 4;
+    // ReLU) do not serialise on one counter's store-to-load latency (see HistogramCounter).
 
     /// <summary>Adds the values of <paramref name="x"/> to <paramref name="counts"/>, equal-width bins over [lo, hi).</summary>
     /// <exception cref="ArgumentException">counts empty, bounds not finite or hi &lt;= lo.</exception>
@@ -44,25 +43,50 @@ public static partial class Kernels
 
     private static void Histogram(ReadOnlySpan<float> x, Span<long> counts, float lo, float s, bool absolute)
     {
-        if (x.IsEmpty) return;
-        int bins = counts.Length;
-        int stride = bins + 1;                          // + trash bin for NaN
-        int copies = bins <= 8192 ? SubHistograms : 1;
-        uint[] rented = ArrayPool<uint>.Shared.Rent(stride * copies);
-        try
+        // One slot past the bins takes NaN and is dropped.
+        if (absolute) HistogramCounter.Count(x, counts, counts.Length + 1, new RangeBinner<AbsTransform>(lo, s, counts.Length));
+        else HistogramCounter.Count(x, counts, counts.Length + 1, new RangeBinner<IdentityTransform>(lo, s, counts.Length));
+    }
+
+    /// <summary>The binning rule above, scalar and vector; NaN goes to the trash slot <c>bins</c>.</summary>
+    private readonly struct RangeBinner<TTransform> : IBinner where TTransform : struct, IValueTransform
+    {
+        private readonly float _lo, _s, _last;
+        private readonly int _bins;
+
+        public RangeBinner(float lo, float s, int bins) => (_lo, _s, _last, _bins) = (lo, s, bins - 1, bins);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Bin(float x) => BinOf(TTransform.Apply(x), _lo, _s, _bins);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector128<int> Bin(Vector128<float> x)
         {
-            var local = rented.AsSpan(0, stride * copies);
-            local.Clear();
-            // uint counters cannot overflow: one call sees at most int.MaxValue elements.
-            if (absolute) HistogramCore<AbsTransform>(x, local, stride, copies, lo, s, bins);
-            else HistogramCore<IdentityTransform>(x, local, stride, copies, lo, s, bins);
-            for (int c = 0; c < copies; c++)
-                for (int b = 0; b < bins; b++)
-                    counts[b] += local[c * stride + b];
+            var v = TTransform.Apply(x);
+            var t = (v - Vector128.Create(_lo)) * Vector128.Create(_s);
+            t = Vector128.ConditionalSelect(Vector128.GreaterThan(t, Vector128<float>.Zero), t, Vector128<float>.Zero);
+            t = Vector128.ConditionalSelect(Vector128.LessThan(t, Vector128.Create(_last)), t, Vector128.Create(_last));
+            return Vector128.ConditionalSelect(Vector128.Equals(v, v).AsInt32(), Vector128.ConvertToInt32(t), Vector128.Create(_bins));
         }
-        finally
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<int> Bin(Vector256<float> x)
         {
-            ArrayPool<uint>.Shared.Return(rented);
+            var v = TTransform.Apply(x);
+            var t = (v - Vector256.Create(_lo)) * Vector256.Create(_s);
+            t = Vector256.ConditionalSelect(Vector256.GreaterThan(t, Vector256<float>.Zero), t, Vector256<float>.Zero);
+            t = Vector256.ConditionalSelect(Vector256.LessThan(t, Vector256.Create(_last)), t, Vector256.Create(_last));
+            return Vector256.ConditionalSelect(Vector256.Equals(v, v).AsInt32(), Vector256.ConvertToInt32(t), Vector256.Create(_bins));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<int> Bin(Vector512<float> x)
+        {
+            var v = TTransform.Apply(x);
+            var t = (v - Vector512.Create(_lo)) * Vector512.Create(_s);
+            t = Vector512.ConditionalSelect(Vector512.GreaterThan(t, Vector512<float>.Zero), t, Vector512<float>.Zero);
+            t = Vector512.ConditionalSelect(Vector512.LessThan(t, Vector512.Create(_last)), t, Vector512.Create(_last));
+            return Vector512.ConditionalSelect(Vector512.Equals(v, v).AsInt32(), Vector512.ConvertToInt32(t), Vector512.Create(_bins));
         }
     }
 
@@ -97,94 +121,5 @@ public static partial class Kernels
         if (float.IsNaN(x)) return bins;
         float t = (x - lo) * s;
         return t < 0f ? 0 : t >= bins - 1 ? bins - 1 : (int)t;
-    }
-
-    private static void HistogramCore<TTransform>(ReadOnlySpan<float> x, Span<uint> local, int stride, int copies, float lo, float s, int bins)
-        where TTransform : struct, IValueTransform
-    {
-        nuint n = (nuint)x.Length;
-        ref float xs = ref MemoryMarshal.GetReference(x);
-        ref uint h = ref MemoryMarshal.GetReference(local);
-        nuint i = 0;
-        float last = bins - 1;
-        // Consecutive elements go to different sub-histograms (when there are several).
-        int o1 = copies > 1 ? stride : 0, o2 = 2 * o1, o3 = 3 * o1;
-
-        // No overlapping tail here: counting an element twice would be wrong.
-        if (Vector512.IsHardwareAccelerated && n >= (nuint)Vector512<float>.Count)
-        {
-            const int W = 16;
-            Span<int> idx = stackalloc int[W];
-            ref int ir = ref MemoryMarshal.GetReference(idx);
-            var loV = Vector512.Create(lo); var sV = Vector512.Create(s); var lastV = Vector512.Create(last);
-            var trash = Vector512.Create(bins);
-            for (; i + W <= n; i += W)
-            {
-                var v = TTransform.Apply(Vector512.LoadUnsafe(ref xs, i));
-                var t = (v - loV) * sV;
-                t = Vector512.ConditionalSelect(Vector512.GreaterThan(t, Vector512<float>.Zero), t, Vector512<float>.Zero);
-                t = Vector512.ConditionalSelect(Vector512.LessThan(t, lastV), t, lastV);
-                var b = Vector512.ConvertToInt32(t);
-                b = Vector512.ConditionalSelect(Vector512.Equals(v, v).AsInt32(), b, trash);
-                b.StoreUnsafe(ref ir);
-                for (int k = 0; k < W; k += 4)
-                {
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k))++;
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 1) + o1)++;
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 2) + o2)++;
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 3) + o3)++;
-                }
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated && n >= (nuint)Vector256<float>.Count)
-        {
-            const int W = 8;
-            Span<int> idx = stackalloc int[W];
-            ref int ir = ref MemoryMarshal.GetReference(idx);
-            var loV = Vector256.Create(lo); var sV = Vector256.Create(s); var lastV = Vector256.Create(last);
-            var trash = Vector256.Create(bins);
-            for (; i + W <= n; i += W)
-            {
-                var v = TTransform.Apply(Vector256.LoadUnsafe(ref xs, i));
-                var t = (v - loV) * sV;
-                t = Vector256.ConditionalSelect(Vector256.GreaterThan(t, Vector256<float>.Zero), t, Vector256<float>.Zero);
-                t = Vector256.ConditionalSelect(Vector256.LessThan(t, lastV), t, lastV);
-                var b = Vector256.ConvertToInt32(t);
-                b = Vector256.ConditionalSelect(Vector256.Equals(v, v).AsInt32(), b, trash);
-                b.StoreUnsafe(ref ir);
-                for (int k = 0; k < W; k += 4)
-                {
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k))++;
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 1) + o1)++;
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 2) + o2)++;
-                    Unsafe.Add(ref h, Unsafe.Add(ref ir, k + 3) + o3)++;
-                }
-            }
-        }
-        else if (Vector128.IsHardwareAccelerated && n >= (nuint)Vector128<float>.Count)
-        {
-            const int W = 4;
-            Span<int> idx = stackalloc int[W];
-            ref int ir = ref MemoryMarshal.GetReference(idx);
-            var loV = Vector128.Create(lo); var sV = Vector128.Create(s); var lastV = Vector128.Create(last);
-            var trash = Vector128.Create(bins);
-            for (; i + W <= n; i += W)
-            {
-                var v = TTransform.Apply(Vector128.LoadUnsafe(ref xs, i));
-                var t = (v - loV) * sV;
-                t = Vector128.ConditionalSelect(Vector128.GreaterThan(t, Vector128<float>.Zero), t, Vector128<float>.Zero);
-                t = Vector128.ConditionalSelect(Vector128.LessThan(t, lastV), t, lastV);
-                var b = Vector128.ConvertToInt32(t);
-                b = Vector128.ConditionalSelect(Vector128.Equals(v, v).AsInt32(), b, trash);
-                b.StoreUnsafe(ref ir);
-                Unsafe.Add(ref h, ir)++;
-                Unsafe.Add(ref h, Unsafe.Add(ref ir, 1) + o1)++;
-                Unsafe.Add(ref h, Unsafe.Add(ref ir, 2) + o2)++;
-                Unsafe.Add(ref h, Unsafe.Add(ref ir, 3) + o3)++;
-            }
-        }
-
-        for (; i < n; i++)
-            Unsafe.Add(ref h, BinOf(TTransform.Apply(Unsafe.Add(ref xs, i)), lo, s, bins))++;
     }
 }

@@ -1,10 +1,12 @@
+using System.Runtime.Intrinsics;
 using EvoQuant.Calibration;
 using Xunit;
 
 namespace EvoQuant.Tests.Calibration;
 
-/// <summary>The vectorised bin computation of <see cref="GridHistogram"/> gives the scalar formula's bins
-/// exactly, including values on bin edges, negative zero, and values clamped to the outer bins.</summary>
+/// <summary>The bin computation of <see cref="GridHistogram"/> (<see cref="GridBinner"/>), scalar and at every
+/// vector width, gives the exact formula's bins, including values on bin edges, negative zero, and values
+/// clamped to the outer bins.</summary>
 public class GridBinningTests
 {
     [Theory]
@@ -29,13 +31,30 @@ public class GridBinningTests
                 _ => (float)(r.NextDouble() * 2 - 1) * bins / 2 * w,
             };
         }
-        var got = new int[x.Length];
-        GridHistogram.BinIndices(x, got, 1f / w, origin, last, absolute);
+        var binner = new GridBinner(1f / w, origin, last, absolute);
         for (int i = 0; i < x.Length; i++)
         {
             float v = absolute ? MathF.Abs(x[i]) : x[i];
             int expected = Math.Clamp((int)Math.Floor((double)v / w) + origin, 0, last);
-            Assert.True(expected == got[i], $"x={x[i]:R}: bin {got[i]}, expected {expected}");
+            Assert.True(expected == binner.Bin(x[i]), $"scalar, x={x[i]:R}: bin {binner.Bin(x[i])}, expected {expected}");
+            int at = i - i % 16;
+            if (at + 16 > x.Length) continue;
+            var xs = x.AsSpan(at);
+            int lane = i - at;
+            Assert.Equal(expected, binner.Bin(Vector128.Create(xs[(lane & ~3)..])).GetElement(lane & 3));
+            Assert.Equal(expected, binner.Bin(Vector256.Create(xs[(lane & ~7)..])).GetElement(lane & 7));
+            Assert.Equal(expected, binner.Bin(Vector512.Create(xs)).GetElement(lane));
+        }
+        // NaN and infinities go to the slot after the last bin (dropped and counted as non-finite).
+        var odd = new float[16];
+        for (int i = 0; i < odd.Length; i++) odd[i] = (i % 4) switch { 0 => float.NaN, 1 => float.PositiveInfinity, 2 => float.NegativeInfinity, _ => w };
+        for (int i = 0; i < odd.Length; i++)
+        {
+            int expected = i % 4 == 3 ? Math.Clamp(1 + origin, 0, last) : last + 1;
+            Assert.Equal(expected, binner.Bin(odd[i]));
+            Assert.Equal(expected, binner.Bin(Vector128.Create(odd.AsSpan(i & ~3))).GetElement(i & 3));
+            Assert.Equal(expected, binner.Bin(Vector256.Create(odd.AsSpan(i & ~7))).GetElement(i & 7));
+            Assert.Equal(expected, binner.Bin(Vector512.Create(odd)).GetElement(i));
         }
     }
 }

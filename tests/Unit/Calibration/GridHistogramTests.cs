@@ -19,6 +19,48 @@ public class GridHistogramTests
         Assert.Equal(x.Length, grown.GetCounts().Sum());
     }
 
+    [Theory]
+    [InlineData(false, 100)]     // short batch: direct counting
+    [InlineData(false, 50_000)]  // vector counting with partial counters
+    [InlineData(true, 50_000)]
+    public void NaN_and_infinities_are_counted_apart_and_leave_the_histogram_as_the_finite_values_make_it(bool absolute, int n)
+    {
+        var x = Synthetic.Gaussian(n, 2, seed: 9);
+        var finite = x.ToArray();
+        for (int i = 3; i < n; i += 37) x[i] = (i / 37 % 3) switch { 0 => float.NaN, 1 => float.PositiveInfinity, _ => float.NegativeInfinity };
+        int bad = x.Count(v => !float.IsFinite(v));
+        var withNaN = new GridHistogram(absolute, binsPerSide: 2048);
+        var onlyNaN = new GridHistogram(absolute, binsPerSide: 2048);
+        foreach (var b in Synthetic.Batches(x, n / 2)) withNaN.Add(b);
+        // NaN alone (no infinity) takes the fast path: the min/max pass ignores it and the binning drops it.
+        onlyNaN.Add(x.Select(v => float.IsInfinity(v) ? float.NaN : v).ToArray());
+        var clean = new GridHistogram(absolute, binsPerSide: 2048);
+        clean.Add(x.Where(float.IsFinite).ToArray());
+        foreach (var h in new[] { withNaN, onlyNaN })
+        {
+            Assert.Equal(bad, h.NonFinite);
+            Assert.Equal(n - bad, h.Count);
+            Assert.Equal(clean.WidthExponent, h.WidthExponent);
+            Assert.Equal(clean.GetCounts(), h.GetCounts());
+            Assert.Equal(clean.Min, h.Min);
+            Assert.Equal(clean.Max, h.Max);
+        }
+        Assert.NotEqual(finite.Length, clean.Count); // the planted values really were left out
+    }
+
+    [Fact]
+    public void Zeros_mixed_with_NaN_count_only_the_zeros()
+    {
+        var h = new GridHistogram(absolute: false, binsPerSide: 64);
+        h.Add(new float[] { 0, float.NaN, 0, -0f });
+        Assert.Equal(3, h.Count);
+        Assert.Equal(1, h.NonFinite);
+        h.Add(new float[] { 1, float.NaN });
+        Assert.Equal(4, h.Count);
+        Assert.Equal(2, h.NonFinite);
+        Assert.Equal(3, h.GetCounts()[h.Origin]);
+    }
+
     [Fact]
     public void Width_is_the_smallest_power_of_two_that_holds_the_data()
     {

@@ -114,6 +114,19 @@ public class ReductionKernelTests
     }
 
     [Fact]
+    public void HistogramCountsMoreEqualValuesThanASixteenBitCounterHolds()
+    {
+        // The counting keeps 16-bit partial counters: a million values in one bin must still add up.
+        var x = new float[1_000_003];
+        Array.Fill(x, 0.3f);
+        x[17] = float.NaN;
+        x[500_000] = 0.9f;
+        var counts = new long[4];
+        Kernels.AccumulateHistogram(x, counts, 0f, 1f);
+        Assert.Equal(new long[] { 0, 1_000_001, 0, 1 }, counts);
+    }
+
+    [Fact]
     public void HistogramBadArgumentsThrow()
     {
         var x = new float[3];
