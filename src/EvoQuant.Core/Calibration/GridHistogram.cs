@@ -37,8 +37,6 @@ internal sealed class GridHistogram
     /// <summary>NaN and infinite values, left out of the histogram and of min/max.</summary>
     public long NonFinite { get; private set; }
 
-    public long BatchCount { get; private set; }
-
     public GridHistogram(bool absolute, int binsPerSide)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(binsPerSide, 2);
@@ -60,11 +58,15 @@ internal sealed class GridHistogram
         return c;
     }
 
-    /// <summary>Adds one batch of values.</summary>
-    public void Add(ReadOnlySpan<float> x)
+    /// <summary>Batches with at least one value: the caller's batches, however they were cut into runs.</summary>
+    public long BatchCount { get; private set; }
+
+    /// <summary>Adds one batch of values, or with <paramref name="startsBatch"/> false, more values of the
+    /// batch added last (a sub-batch of it: the counts do not depend on how a batch is cut).</summary>
+    public void Add(ReadOnlySpan<float> x, bool startsBatch = true)
     {
         if (x.IsEmpty) return;
-        BatchCount++;
+        if (startsBatch) BatchCount++;
         var (min, max) = HistogramMath.MinMax(x);
         if (!float.IsFinite(min) || !float.IsFinite(max))
         {
