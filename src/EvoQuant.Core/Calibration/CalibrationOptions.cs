@@ -42,8 +42,10 @@ public sealed record CalibrationOptions
 
     /// <summary>Memory budget for the activations one ONNX Runtime run returns (Entropy and Percentile fetch
     /// whole tensors; MinMax reduces in the graph and ignores it). Sizes are learned from one reduced run
-    /// of the first batch; when the selected tensors of a batch exceed the budget they are split into
-    /// groups, each with its own augmented model, and every batch runs once per group: more compute,
+    /// of the first batch; when the selected tensors of a batch exceed the budget, a batch with a dynamic
+    /// batch axis is cut into sub-batches of rows that fit, each run once (same compute, same tables).
+    /// When one row alone exceeds it, or the batch axis is static, the tensors are split into groups,
+    /// each with its own augmented model, and every row (or batch) runs once per group: more compute,
     /// bounded memory. The process also holds the model, ONNX Runtime's working memory and allocator
     /// slack on top of it. Default 512 MiB; long.MaxValue: never split.</summary>
     public long MaxBatchOutputBytes { get; init; } = 512L << 20;

@@ -12,8 +12,11 @@ namespace EvoQuant.Calibration;
 /// calibrated tensor's values to a calibrator, and disposes the outputs before returning, so memory does
 /// not grow with the number of batches. Graph inputs are calibrated from the fed data. Optimizations are
 /// off (ORT_DISABLE_ALL) so that tensor names stay those of the model. When the fetched tensors of one
-/// batch would exceed a byte budget, they are split into groups, each with its own augmented model, and
-/// the batch runs once per group (ONNX Runtime keeps all graph outputs of a run alive, fetched or not).</summary>
+/// batch would exceed a byte budget (ONNX Runtime keeps all graph outputs of a run alive, fetched or not),
+/// the batch is cut into sub-batches of rows that fit, each run once (histogram calibrators on a dynamic
+/// batch axis, see <see cref="RunPlan"/>); otherwise, or when one row alone is over the budget, the
+/// tensors are split into groups, each with its own augmented model, and every batch (or row) runs once
+/// per group.</summary>
 public sealed class CalibrationSession : IDisposable
 {
     private sealed record Group(InferenceSession Session, List<string> Fetch);
@@ -29,8 +32,12 @@ public sealed class CalibrationSession : IDisposable
     private readonly int _intraOpThreads;
     private readonly long _maxOutputBytes;
     private readonly Dictionary<string, int> _elementBytes = new(StringComparer.Ordinal);
-    // Largest bytes one batch produced per fetched tensor: what the groups are planned from.
+    // Largest bytes per row (per batch when batches are not cut) of each fetched tensor: what the plan is made from.
     private readonly Dictionary<string, long> _bytes = new(StringComparer.Ordinal);
+    private readonly bool _batchAxisDynamic;
+    // Fixed by the first batch: whether batches are cut into rows, so _bytes keep one unit.
+    private bool? _cutsRows;
+    private RunPlan? _plan;
     private List<Group>? _groups;
 
     /// <summary>The tensors this session calibrates (graph inputs first, then fetched outputs).</summary>
@@ -46,8 +53,16 @@ public sealed class CalibrationSession : IDisposable
     /// (MinMax only): activations are then freed during the run instead of all being returned.</summary>
     public bool ReducesInGraph { get; }
 
-    /// <summary>How many ONNX Runtime runs a batch takes (1 unless the budget split the tensors; 0 before the first batch).</summary>
+    /// <summary>How many augmented models share the tensors (1 unless one row, or one uncut batch, is over
+    /// the budget; 0 before the first batch).</summary>
     public int GroupCount => ReducesInGraph ? 1 : _groups?.Count ?? 0;
+
+    /// <summary>Rows per sub-batch when the budget cuts batches (long.MaxValue: batches run whole).</summary>
+    public long RowsPerRun => _cutsRows == true && _plan != null ? _plan.RowsPerRun : long.MaxValue;
+
+    /// <summary>ONNX Runtime runs the last batch took: sub-batches times groups (the run of the reduced
+    /// model that learns the sizes on the first batch not counted).</summary>
+    public int LastBatchRuns { get; private set; }
 
     /// <param name="maxOutputBytes">Budget for the tensors one run returns (fetching sessions only);
     /// long.MaxValue: never split.</param>
@@ -63,6 +78,8 @@ public sealed class CalibrationSession : IDisposable
         _inputNames = model.Graph.RuntimeInputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var fetched = selection.Tensors.Where(t => !_inputNames.Contains(t)).ToList();
         _fromInputs.AddRange(selection.Tensors.Where(_inputNames.Contains));
+        try { _batchAxisDynamic = new InputBinder(model).CanBatch; }
+        catch (Exception e) when (e is NotSupportedException or ArgumentException) { } // inputs no binder feeds: never cut
 
         if (reduceInGraph)
         {
@@ -106,7 +123,11 @@ public sealed class CalibrationSession : IDisposable
             }
             else _fetch.Add(t);
         }
-        if (!ReducesInGraph && maxOutputBytes == long.MaxValue) _groups = new List<Group> { new(_session, _fetch) };
+        if (!ReducesInGraph && maxOutputBytes == long.MaxValue)
+        {
+            _plan = new RunPlan(long.MaxValue, new List<List<string>> { _tensors.ToList() });
+            _groups = new List<Group> { new(_session, _fetch) };
+        }
     }
 
     // One CPU arena in the ORT environment, shared by the group sessions: per-session arenas would each
@@ -158,31 +179,83 @@ public sealed class CalibrationSession : IDisposable
             if (ReducesInGraph)
             {
                 using var results = Execute(_session!, names, values, _fetch, cancellationToken);
+                LastBatchRuns = 1;
                 UpdateReduced(calibrator, results);
                 return;
             }
-            _groups ??= PlanGroups(names, values, cancellationToken);
-            foreach (var g in _groups)
-            {
-                using var results = Execute(g.Session, names, values, g.Fetch, cancellationToken);
-                for (int k = 0; k < g.Fetch.Count; k++)
-                {
-                    long bytes = results[k].GetTensorTypeAndShape().ElementCount * _elementBytes[g.Fetch[k]];
-                    if (bytes > _bytes.GetValueOrDefault(g.Fetch[k])) _bytes[g.Fetch[k]] = bytes;
-                }
-                UpdateAll(calibrator, g.Fetch, results);
-            }
+            // A histogram does not depend on how a batch is cut; per-batch statistics (MinMax's moving
+            // average) do, so other calibrators get whole batches (and groups when over the budget).
+            bool histograms = calibrator is HistogramCalibrator;
+            if (_maxOutputBytes != long.MaxValue) _cutsRows ??= histograms && _batchAxisDynamic;
+            if (_cutsRows == true && !histograms)
+                throw new InvalidOperationException("A session that cuts batches into sub-batches feeds histogram calibrators only.");
+            long rows = _cutsRows == true ? Rows(inputs) : 1;
+            if (_groups == null) Plan(names, values, rows, cancellationToken);
+            RunParts(inputs, names, values, rows, calibrator, cancellationToken);
             // Later batches can be larger (dynamic dimensions): plan again before the next one.
-            if (_maxOutputBytes != long.MaxValue && OutputGroups.Overflows(_groups.Select(g => g.Fetch), _bytes, _maxOutputBytes))
+            if (_maxOutputBytes != long.MaxValue && _plan!.Overflows(_bytes, _maxOutputBytes))
             {
                 DisposeGroups();
                 _groups = null;
+                _plan = null;
             }
         }
         finally
         {
             foreach (var v in values) v.Dispose();
         }
+    }
+
+    // Each sub-batch of rows, each group: a tensor's first non-empty part starts its batch in the
+    // calibrator, the others continue it, so BatchCount counts the caller's batches.
+    private void RunParts(IReadOnlyDictionary<string, NamedTensor> inputs, List<string> names, List<OrtValue> values, long rows, ICalibrator calibrator, CancellationToken cancellationToken)
+    {
+        long step = Math.Min(rows, _plan!.RowsPerRun);
+        var started = new HashSet<string>(StringComparer.Ordinal);
+        int runs = 0;
+        for (long start = 0; start < rows; start += step)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            long n = Math.Min(step, rows - start);
+            var part = n == rows ? values : new List<OrtValue>(names.Count);
+            try
+            {
+                // Sliced inputs are copies (one sub-batch of input rows, small next to the activations).
+                if (n != rows) foreach (var name in names) part.Add(inputs[name].SliceRows(start, n).ToOrtValue());
+                foreach (var g in _groups!)
+                {
+                    using var results = Execute(g.Session, names, part, g.Fetch, cancellationToken);
+                    runs++;
+                    var starts = new bool[g.Fetch.Count];
+                    for (int k = 0; k < g.Fetch.Count; k++)
+                    {
+                        string t = g.Fetch[k];
+                        long count = results[k].GetTensorTypeAndShape().ElementCount;
+                        long perRow = (count * _elementBytes[t] + n - 1) / n;
+                        if (perRow > _bytes.GetValueOrDefault(t)) _bytes[t] = perRow;
+                        starts[k] = count > 0 && started.Add(t);
+                    }
+                    UpdateAll(calibrator, g.Fetch, results, starts);
+                }
+            }
+            finally
+            {
+                if (!ReferenceEquals(part, values)) foreach (var v in part) v.Dispose();
+            }
+        }
+        LastBatchRuns = runs;
+    }
+
+    // Rows along axis 0, when every input has them and they agree (the binder checks it); otherwise the batch is one unit.
+    private static long Rows(IReadOnlyDictionary<string, NamedTensor> inputs)
+    {
+        long rows = -1;
+        foreach (var x in inputs.Values)
+        {
+            if (x.Rank == 0 || (rows >= 0 && x.Rows != rows)) return 1;
+            rows = x.Rows;
+        }
+        return Math.Max(rows, 1);
     }
 
     private IDisposableReadOnlyCollection<OrtValue> Execute(InferenceSession session, List<string> names, List<OrtValue> values, List<string> fetch, CancellationToken cancellationToken)
@@ -200,7 +273,7 @@ public sealed class CalibrationSession : IDisposable
 
     // Sizes come from a first run of the reduced model (ReduceMin/ReduceMax/Size in the graph), which
     // frees activations as it goes: learning them costs one batch of compute, not one batch of memory.
-    private List<Group> PlanGroups(List<string> names, List<OrtValue> values, CancellationToken cancellationToken)
+    private void Plan(List<string> names, List<OrtValue> values, long rows, CancellationToken cancellationToken)
     {
         if (_bytes.Count == 0)
         {
@@ -216,7 +289,7 @@ public sealed class CalibrationSession : IDisposable
                     {
                         using var sizes = Execute(probe, names, values, sizeNames, cancellationToken);
                         for (int k = 0; k < _tensors.Count; k++)
-                            _bytes[_tensors[k]] = sizes[k].GetTensorDataAsSpan<long>()[0] * _elementBytes[_tensors[k]];
+                            _bytes[_tensors[k]] = (sizes[k].GetTensorDataAsSpan<long>()[0] * _elementBytes[_tensors[k]] + rows - 1) / rows;
                     }
                     // A reduction that fails at run time (e.g. over an empty tensor): sizes come from the first
                     // full run instead, and the groups are planned from the second batch on.
@@ -224,16 +297,17 @@ public sealed class CalibrationSession : IDisposable
                 }
             }
         }
-        var plan = OutputGroups.Plan(_tensors, _bytes, _maxOutputBytes);
-        if (plan.Count <= 1)
+        _plan = RunPlan.Create(_tensors, _bytes, _maxOutputBytes);
+        if (_plan.Groups.Count == 1)
         {
             _session ??= CreateSession(AugmentedModel);
-            return new List<Group> { new(_session, _fetch) };
+            _groups = new List<Group> { new(_session, _fetch) };
+            return;
         }
         // The all-tensor session is not needed any more: free its weights.
         _session?.Dispose();
         _session = null;
-        return plan.Select(g => new Group(CreateSession(AugmentedModelBuilder.Build(_model, g, KnownTypes(g)), shared: true), g)).ToList();
+        _groups = _plan.Groups.Select(g => new Group(CreateSession(AugmentedModelBuilder.Build(_model, g, KnownTypes(g)), shared: true), g)).ToList();
     }
 
     private Dictionary<string, int> KnownTypes(IEnumerable<string> tensors) =>
@@ -247,20 +321,20 @@ public sealed class CalibrationSession : IDisposable
     }
 
     // Tensors are independent: update them on all cores when the calibrator allows concurrent updates.
-    private static void UpdateAll(ICalibrator calibrator, List<string> fetch, IReadOnlyList<OrtValue> results)
+    private static void UpdateAll(ICalibrator calibrator, List<string> fetch, IReadOnlyList<OrtValue> results, bool[] starts)
     {
         if (results.Count > 1 && Environment.ProcessorCount > 1 && calibrator is HistogramCalibrator or MinMaxCalibrator)
-            Parallel.For(0, results.Count, k => Update(calibrator, fetch[k], results[k]));
+            Parallel.For(0, results.Count, k => Update(calibrator, fetch[k], results[k], starts[k]));
         else
-            for (int k = 0; k < results.Count; k++) Update(calibrator, fetch[k], results[k]);
+            for (int k = 0; k < results.Count; k++) Update(calibrator, fetch[k], results[k], starts[k]);
     }
 
-    private static void Update(ICalibrator calibrator, string tensor, OrtValue value)
+    private static void Update(ICalibrator calibrator, string tensor, OrtValue value, bool startsBatch)
     {
         var info = value.GetTensorTypeAndShape();
         if (info.ElementDataType == TensorElementType.Float)
         {
-            calibrator.Update(tensor, value.GetTensorDataAsSpan<float>());
+            Update(calibrator, tensor, value.GetTensorDataAsSpan<float>(), startsBatch);
             return;
         }
         var half = MemoryMarshal.Cast<Float16, Half>(value.GetTensorDataAsSpan<Float16>());
@@ -268,9 +342,15 @@ public sealed class CalibrationSession : IDisposable
         try
         {
             TensorPrimitives.ConvertToSingle(half, buf.AsSpan(0, half.Length));
-            calibrator.Update(tensor, buf.AsSpan(0, half.Length));
+            Update(calibrator, tensor, buf.AsSpan(0, half.Length), startsBatch);
         }
         finally { ArrayPool<float>.Shared.Return(buf); }
+    }
+
+    private static void Update(ICalibrator calibrator, string tensor, ReadOnlySpan<float> values, bool startsBatch)
+    {
+        if (calibrator is HistogramCalibrator h) h.Update(tensor, values, startsBatch);
+        else calibrator.Update(tensor, values);
     }
 
     private void UpdateReduced(ICalibrator calibrator, IReadOnlyList<OrtValue> results)

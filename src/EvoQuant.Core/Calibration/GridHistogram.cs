@@ -35,8 +35,6 @@ internal sealed class GridHistogram
     /// <summary>NaN and infinite values, left out of the histogram and of min/max.</summary>
     public long NonFinite { get; private set; }
 
-    public long BatchCount { get; private set; }
-
     public GridHistogram(bool absolute, int binsPerSide)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(binsPerSide, 2);
@@ -58,11 +56,15 @@ internal sealed class GridHistogram
         return c;
     }
 
-    /// <summary>Adds one batch of values.</summary>
-    public void Add(ReadOnlySpan<float> x)
+    /// <summary>Batches with at least one value: the caller's batches, however they were cut into runs.</summary>
+    public long BatchCount { get; private set; }
+
+    /// <summary>Adds one batch of values, or with <paramref name="startsBatch"/> false, more values of the
+    /// batch added last (a sub-batch of it: the counts do not depend on how a batch is cut).</summary>
+    public void Add(ReadOnlySpan<float> x, bool startsBatch = true)
     {
         if (x.IsEmpty) return;
-        BatchCount++;
+        if (startsBatch) BatchCount++;
         // One fused pass; NaN is ignored here and dropped by the binning. An infinity (or no number at
         // all) takes the filtering path: it would otherwise set the grid's width.
         var (min, max) = Kernels.MinMax(x);

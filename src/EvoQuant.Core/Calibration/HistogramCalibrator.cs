@@ -22,12 +22,16 @@ public abstract class HistogramCalibrator : ICalibrator
     private protected abstract int BinsPerSide { get; }
 
     /// <summary>Safe to call concurrently for distinct tensors (the session updates tensors in parallel).</summary>
-    public void Update(string tensor, ReadOnlySpan<float> values)
+    public void Update(string tensor, ReadOnlySpan<float> values) => Update(tensor, values, startsBatch: true);
+
+    /// <summary>With <paramref name="startsBatch"/> false the values continue the tensor's last batch: the
+    /// session feeds a batch cut into sub-batches this way, so the tensor's BatchCount stays the caller's.</summary>
+    internal void Update(string tensor, ReadOnlySpan<float> values, bool startsBatch)
     {
         GridHistogram? h;
         lock (_hists)
             if (!_hists.TryGetValue(tensor, out h)) _hists[tensor] = h = new GridHistogram(Absolute, BinsPerSide);
-        h.Add(values);
+        h.Add(values, startsBatch);
     }
 
     public void Merge(ICalibrator other)

@@ -2,7 +2,8 @@ namespace EvoQuant.Calibration;
 
 /// <summary>Splits the tensors a calibration fetches into groups whose values fit a memory budget per
 /// ONNX Runtime run. ONNX Runtime keeps every graph output of a run alive until the run ends (even those
-/// not fetched), so bounding memory means one augmented model per group, each run once per batch.</summary>
+/// not fetched), so bounding memory means one augmented model per group, each run on every row (or
+/// uncut batch): the fallback of <see cref="RunPlan"/> when one row alone is over the budget.</summary>
 internal static class OutputGroups
 {
     /// <summary>Consecutive tensors (in the given order, which follows the graph) packed greedily while

@@ -8,7 +8,8 @@ public sealed record TensorRange(string Tensor, CalibrationMethod Method, float 
     /// <summary>Finite values seen.</summary>
     public long ElementCount { get; init; }
 
-    /// <summary>Batches in which the tensor was seen.</summary>
+    /// <summary>Batches in which the tensor was seen: the caller's batches (BatchSize rows, or one sample when
+    /// the batch axis is static), however many ONNX Runtime runs the memory budget cut them into.</summary>
     public long BatchCount { get; init; }
 
     /// <summary>NaN and infinite values seen (left out of every statistic).</summary>

@@ -72,7 +72,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     public int IntraOpThreads { get; set; }
 
     /// <summary>Most bytes of activations one run may hold for histogram methods (e.g. 512MB); larger
-    /// models run each batch once per group of tensors that fits.</summary>
+    /// batches run as sub-batches of rows that fit (or, when one row does not, once per group of tensors).</summary>
     [Parameter]
     [ValidateRange(1L << 20, long.MaxValue)]
     public long MaxOutputMemory { get; set; } = 512L << 20;

@@ -151,7 +151,7 @@ public sealed class MeasureCalibrationTests : IDisposable
     }
 
     [Fact]
-    public void ATinyMemoryBudgetGroupsTheTensorsAndGivesTheSameTable()
+    public void ATinyMemoryBudgetCutsTheBatchesAndGivesTheSameTable()
     {
         var files = Shards(1, 64);
         var r = _ps.Run(@"
@@ -163,9 +163,9 @@ public sealed class MeasureCalibrationTests : IDisposable
         Assert.Equal(tables[0].Count, tables[1].Count);
         foreach (var row in tables[0].Ranges)
         {
-            var grouped = tables[1][row.Tensor]!;
-            Assert.Equal(row.RangeMin, grouped.RangeMin);
-            Assert.Equal(row.RangeMax, grouped.RangeMax);
+            var cut = tables[1][row.Tensor]!;
+            Assert.Equal(row.RangeMin, cut.RangeMin);
+            Assert.Equal(row.RangeMax, cut.RangeMax);
         }
     }
 }
