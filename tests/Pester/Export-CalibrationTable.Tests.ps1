@@ -16,11 +16,22 @@ Describe 'Export-CalibrationTable' {
         ($back.Ranges | Where-Object Tensor -eq 'input').RangeMax | Should -Be ($Table.Ranges | Where-Object Tensor -eq 'input').RangeMax
     }
 
-    It 'writes a TensorRT calibration.cache for a .cache path' {
+    It 'writes calibration.cache text, one "name max_abs" line per tensor, for a .cache path' {
         $file = Join-Path $TestDrive 'calibration.cache'
         Export-CalibrationTable -InputObject $Table -Path $file
-        (Get-Content $file -TotalCount 1) | Should -Match '^TRT-'
+        $lines = Get-Content $file
+        $lines | Should -HaveCount $Table.Count
+        $lines | ForEach-Object { $_ | Should -Match '^\S.* [0-9][0-9.eE+-]*$' }
+        $row = $Table.Ranges | Where-Object Tensor -eq 'input'
+        $lines | Should -Contain ('input ' + $row.AbsMax.ToString('R', [cultureinfo]::InvariantCulture))
+    }
+
+    It 'writes TensorRT''s own cache with -Format TensorRT' {
+        $file = Join-Path $TestDrive 'model.trt.cache'
+        Export-CalibrationTable -InputObject $Table -Path $file -Format TensorRT
+        (Get-Content $file -TotalCount 1) | Should -Match '^TRT-\d+-'
         (Get-Content $file | Select-Object -Skip 1) | Should -HaveCount $Table.Count
+        (Get-Content $file | Select-Object -Skip 1) | ForEach-Object { $_ | Should -Match ': [0-9a-f]{8}$' }
     }
 
     It 'returns the file with -PassThru' {

@@ -24,10 +24,21 @@ Describe 'Import-CalibrationTable' {
         $merged.SampleCount | Should -Be (2 * $Table.SampleCount)
     }
 
-    It 'reads a TensorRT calibration.cache' {
+    It 'reads calibration.cache text and TensorRT caches, whatever their extension' {
         $cache = Join-Path $TestDrive 'calibration.cache'
+        $trt = Join-Path $TestDrive 'trt.bin'
         $Table | Export-CalibrationTable -Path $cache
+        $Table | Export-CalibrationTable -Path $trt -Format TensorRT
         (Import-CalibrationTable $cache).Count | Should -Be $Table.Count
+        (Import-CalibrationTable $trt).Count | Should -Be $Table.Count
+    }
+
+    It 'reads calibration.cache text as ONNX Runtime''s tool writes it' {
+        $ort = Join-Path $TestDrive 'ort.cache'
+        Set-Content -Path $ort -Value @('input 2.7645000219345093', 'relu_out 6.0')
+        $t = Import-CalibrationTable $ort
+        ($t.Ranges | Where-Object Tensor -eq 'relu_out').RangeMax | Should -Be 6
+        ($t.Ranges | Where-Object Tensor -eq 'relu_out').RangeMin | Should -Be -6
     }
 
     It 'reports a file that is not a table and goes on with the others' {

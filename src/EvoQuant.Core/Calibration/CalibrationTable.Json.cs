@@ -91,19 +91,4 @@ public sealed partial class CalibrationTable
         }
         catch (ArgumentException e) { throw new FormatException($"{where}: {e.Message}", e); }
     }
-
-    /// <summary>Writes the JSON form to a file (replacing it atomically).</summary>
-    public void Save(string path)
-    {
-        string full = Path.GetFullPath(path);
-        string tmp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        File.WriteAllText(tmp, ToJson());
-        File.Move(tmp, full, overwrite: true);
-    }
-
-    public static CalibrationTable Load(string path)
-    {
-        string full = Path.GetFullPath(path);
-        return FromJson(File.ReadAllText(full), full);
-    }
 }

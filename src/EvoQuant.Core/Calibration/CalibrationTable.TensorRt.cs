@@ -26,8 +26,6 @@ public sealed partial class CalibrationTable
         return sb.ToString();
     }
 
-    public void ExportTensorRtCache(string path, int tensorRtVersion = 8501) => File.WriteAllText(path, ToTensorRtCache(tensorRtVersion));
-
     /// <summary>Reads a TensorRT calibration cache: each tensor gets the range ±127*scale.</summary>
     public static CalibrationTable FromTensorRtCache(string text, string? source = null)
     {
@@ -46,11 +44,5 @@ public sealed partial class CalibrationTable
             ranges.Add(new TensorRange(lines[i][..colon], method, -amax, amax, -amax, amax));
         }
         return new CalibrationTable(new CalibrationSettings { Method = method, Symmetric = true }, ranges);
-    }
-
-    public static CalibrationTable ImportTensorRtCache(string path)
-    {
-        string full = Path.GetFullPath(path);
-        return FromTensorRtCache(File.ReadAllText(full), full);
     }
 }

@@ -4,8 +4,8 @@ using EvoQuant.PowerShell.Infrastructure;
 
 namespace EvoQuant.PowerShell.Commands;
 
-/// <summary>Export-CalibrationTable: saves a calibration table as JSON (lossless, mergeable) or as a
-/// TensorRT calibration.cache (when the path ends in .cache).</summary>
+/// <summary>Export-CalibrationTable: saves a calibration table as JSON (lossless, mergeable), as ONNX
+/// Runtime's calibration.cache text (the default when the path ends in .cache), or as TensorRT's cache.</summary>
 [Cmdlet(VerbsData.Export, "CalibrationTable", SupportsShouldProcess = true)]
 [OutputType(typeof(FileInfo))]
 public sealed class ExportCalibrationTableCommand : EvoQuantCmdlet
@@ -16,6 +16,10 @@ public sealed class ExportCalibrationTableCommand : EvoQuantCmdlet
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
+
+    /// <summary>The file format; by default the one the extension implies (.cache: Cache, else Json).</summary>
+    [Parameter]
+    public CalibrationTableFormat? Format { get; set; }
 
     /// <summary>Replace an existing file.</summary>
     [Parameter]
@@ -35,7 +39,7 @@ public sealed class ExportCalibrationTableCommand : EvoQuantCmdlet
                     "Use -Force, or choose another -Path."));
                 return;
             }
-            CalibrationTableFile.Save(this, InputObject!, full, force: true);
+            CalibrationTableFile.Save(this, InputObject!, full, force: true, Format);
             if (PassThru && File.Exists(full)) WriteObject(new FileInfo(full));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -4,7 +4,7 @@ using EvoQuant.PowerShell.Infrastructure;
 
 namespace EvoQuant.PowerShell.Commands;
 
-/// <summary>Import-CalibrationTable: loads calibration tables saved as JSON or TensorRT calibration.cache.</summary>
+/// <summary>Import-CalibrationTable: loads calibration tables saved as JSON, calibration.cache text or TensorRT's cache.</summary>
 [Cmdlet(VerbsData.Import, "CalibrationTable")]
 [OutputType(typeof(CalibrationTable))]
 public sealed class ImportCalibrationTableCommand : EvoQuantCmdlet
@@ -25,7 +25,7 @@ public sealed class ImportCalibrationTableCommand : EvoQuantCmdlet
             catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or InvalidDataException or IOException or ArgumentException)
             {
                 WriteError(NewError(e, "InvalidTable", ErrorCategory.InvalidData, file,
-                    "Give a table written by Export-CalibrationTable (JSON) or a TensorRT calibration.cache."));
+                    "Give a table written by Export-CalibrationTable: JSON, calibration.cache text ('<tensor> <max |x|>' lines) or a TensorRT cache ('TRT-' header)."));
             }
         }
     }

@@ -81,7 +81,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     [Parameter]
     public CalibrationTable[]? Merge { get; set; }
 
-    /// <summary>Also save the table: JSON, or TensorRT calibration.cache text when the name ends in .cache.</summary>
+    /// <summary>Also save the table: JSON, or calibration.cache text ("name max_abs" lines) when the name ends in .cache.</summary>
     [Parameter]
     public string? OutFile { get; set; }
 

@@ -3,33 +3,28 @@ using EvoQuant.Calibration;
 
 namespace EvoQuant.PowerShell.Infrastructure;
 
-/// <summary>Saving a calibration table from a cmdlet: format by extension (.cache = TensorRT text,
-/// anything else JSON), ShouldProcess, atomic write.</summary>
+/// <summary>Saving a calibration table from a cmdlet: the format given or the one the extension implies
+/// (.cache = ONNX Runtime's calibration.cache text, anything else JSON), ShouldProcess, atomic write.</summary>
 internal static class CalibrationTableFile
 {
-    public static bool IsTensorRtCache(string path) => path.EndsWith(".cache", StringComparison.OrdinalIgnoreCase);
+    private static string Describe(CalibrationTableFormat f) => f switch
+    {
+        CalibrationTableFormat.Cache => "calibration.cache text",
+        CalibrationTableFormat.TensorRT => "TensorRT calibration cache",
+        _ => "JSON calibration table",
+    };
 
-    public static void Save(PSCmdlet cmdlet, CalibrationTable table, string path, bool force)
+    public static void Save(PSCmdlet cmdlet, CalibrationTable table, string path, bool force, CalibrationTableFormat? format = null)
     {
         string full = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
-        string format = IsTensorRtCache(full) ? "TensorRT calibration cache" : "JSON calibration table";
-        if (!cmdlet.ShouldProcess(full, $"Write {format} of {table.Count} tensors")) return;
+        var f = format ?? CalibrationTable.FormatOf(full);
+        if (!cmdlet.ShouldProcess(full, $"Write {Describe(f)} of {table.Count} tensors")) return;
         if (File.Exists(full) && !force)
             throw new IOException($"'{full}' exists; use -Force to replace it.");
-        string temp = full + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
-        try
-        {
-            if (IsTensorRtCache(full)) File.WriteAllText(temp, table.ToTensorRtCache());
-            else File.WriteAllText(temp, table.ToJson());
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-        cmdlet.WriteVerbose($"Wrote {format} '{full}'.");
+        table.Save(full, f);
+        cmdlet.WriteVerbose($"Wrote {Describe(f)} '{full}'.");
     }
 
-    public static CalibrationTable Load(string fullPath) =>
-        IsTensorRtCache(fullPath) ? CalibrationTable.ImportTensorRtCache(fullPath) : CalibrationTable.Load(fullPath);
+    /// <summary>Reads any of the formats, told apart by content.</summary>
+    public static CalibrationTable Load(string fullPath) => CalibrationTable.Load(fullPath);
 }

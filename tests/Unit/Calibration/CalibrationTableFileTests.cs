@@ -72,6 +72,55 @@ public class CalibrationTableFileTests
     }
 
     [Fact]
+    public void Calibration_cache_text_has_one_name_and_max_abs_line_per_tensor_and_reads_back()
+    {
+        var t = new CalibrationTable(new CalibrationSettings { Method = CalibrationMethod.Entropy }, new[]
+        {
+            new TensorRange("input.1", CalibrationMethod.Entropy, -1, 2.54f, -1, 2.54f),
+            new TensorRange("conv out/0", CalibrationMethod.Entropy, -7.25f, 3, -7.25f, 3), // a name with a space
+        });
+        string cache = t.ToCalibrationCache();
+        Assert.Equal("conv out/0 7.25\ninput.1 2.54\n", cache); // the table's order: by name
+        var back = CalibrationTable.FromCalibrationCache(cache);
+        Assert.Equal(new[] { "conv out/0", "input.1" }, back.Ranges.Select(r => r.Tensor));
+        Assert.Equal((-2.54f, 2.54f), (back["input.1"]!.RangeMin, back["input.1"]!.RangeMax));
+        Assert.Equal((-7.25f, 7.25f), (back["conv out/0"]!.RangeMin, back["conv out/0"]!.RangeMax));
+        // As ONNX Runtime's tool writes it (Python str of a float, CRLF tolerated).
+        var ort = CalibrationTable.Parse("input 2.7645000219345093\r\nrelu_out 6.0\r\nx 1e-05\r\n");
+        Assert.Equal(2.7645f, ort["input"]!.RangeMax, 6);
+        Assert.Equal(6f, ort["relu_out"]!.RangeMax);
+        Assert.Equal(1e-5f, ort["x"]!.RangeMax);
+        foreach (string bad in new[] { "", "name", "name abc", "name -1", "name nan", "name 1e999" })
+            Assert.Throws<FormatException>(() => CalibrationTable.FromCalibrationCache(bad));
+    }
+
+    [Theory]
+    [InlineData("t.json", CalibrationTableFormat.Json)]
+    [InlineData("calibration.cache", CalibrationTableFormat.Cache)]
+    [InlineData("t.json", CalibrationTableFormat.Cache)]
+    [InlineData("t.trt", CalibrationTableFormat.TensorRT)]
+    public void Each_format_saves_and_loads_back_by_content(string name, CalibrationTableFormat format)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"evoquant-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var t = Table(CalibrationMethod.Percentile, 6);
+            string path = Path.Combine(dir, name);
+            t.Save(path, format);
+            string text = File.ReadAllText(path);
+            Assert.Equal(format == CalibrationTableFormat.Json, text.TrimStart().StartsWith('{'));
+            Assert.Equal(format == CalibrationTableFormat.TensorRT, text.StartsWith("TRT-"));
+            var back = CalibrationTable.Load(path);
+            Assert.Equal(t.Ranges.Select(r => r.Tensor), back.Ranges.Select(r => r.Tensor));
+            foreach (var r in t.Ranges)
+                Assert.Equal(r.AbsMax, back[r.Tensor]!.AbsMax, format == CalibrationTableFormat.TensorRT ? 5 : 7);
+            Assert.Single(Directory.GetFiles(dir)); // no temporary file left behind
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void Save_and_load_through_a_file()
     {
         string path = Path.Combine(Path.GetTempPath(), $"evoquant-{Guid.NewGuid():N}.json");

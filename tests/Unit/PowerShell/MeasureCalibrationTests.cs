@@ -109,24 +109,34 @@ public sealed class MeasureCalibrationTests : IDisposable
     }
 
     [Fact]
-    public void TablesExportAndImportAsJsonAndTensorRtCache()
+    public void TablesExportAndImportAsJsonCacheTextAndTensorRtCache()
     {
-        string json = Path.Combine(_dir, "t.json"), cache = Path.Combine(_dir, "calibration.cache");
+        string json = Path.Combine(_dir, "t.json"), cache = Path.Combine(_dir, "calibration.cache"), trt = Path.Combine(_dir, "trt.cache");
         var r = _ps.Run(@"
             $t = Measure-Calibration -Model $args[0] -InputPath $args[1]
             $t | Export-CalibrationTable -Path $args[2]
             $t | Export-CalibrationTable -Path $args[3]
+            $t | Export-CalibrationTable -Path $args[4] -Format TensorRT
             $t | Export-CalibrationTable -Path $args[2] -WhatIf
             $t | Export-CalibrationTable -Path $args[2] -ErrorAction SilentlyContinue -ErrorVariable e
             $e | ForEach-Object { $_.FullyQualifiedErrorId }
-            Import-CalibrationTable $args[2]
-            Import-CalibrationTable $args[3]", TestData.FashionCnn, TestData.FashionCalib, json, cache);
+            Import-CalibrationTable $args[2], $args[3], $args[4]", TestData.FashionCnn, TestData.FashionCalib, json, cache, trt);
         Assert.StartsWith("ExportCalibrationTableOutputExists", r.Output.Select(o => o.ToString()).Single(s => s.Contains("OutputExists")));
         var tables = r.Objects<CalibrationTable>().ToList();
-        Assert.Equal(2, tables.Count);
+        Assert.Equal(3, tables.Count);
         Assert.True(tables[0].Count > 30);
-        Assert.Equal(tables[0].Count, tables[1].Count);
-        Assert.StartsWith("TRT-", File.ReadAllText(cache));
+        Assert.All(tables, t => Assert.Equal(tables[0].Count, t.Count));
+        // calibration.cache: "<tensor> <max |x|>" per line, the table's own ranges.
+        var lines = File.ReadAllLines(cache);
+        Assert.Equal(tables[0].Count, lines.Length);
+        foreach (var row in tables[0].Ranges)
+            Assert.Contains($"{row.Tensor} {row.AbsMax.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}", lines);
+        Assert.StartsWith("TRT-", File.ReadAllText(trt));
+        foreach (var row in tables[0].Ranges)
+        {
+            Assert.Equal(row.AbsMax, tables[1][row.Tensor]!.AbsMax);
+            Assert.Equal(row.AbsMax, tables[2][row.Tensor]!.AbsMax, 4);
+        }
     }
 
     [Fact]

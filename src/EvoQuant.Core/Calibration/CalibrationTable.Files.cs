@@ -1,0 +1,50 @@
+namespace EvoQuant.Calibration;
+
+// Calibration tables as files: JSON (lossless), ONNX Runtime's calibration.cache text, TensorRT's cache.
+public sealed partial class CalibrationTable
+{
+    /// <summary>The format a path's extension implies: .cache is ONNX Runtime's calibration.cache text, anything else JSON.</summary>
+    public static CalibrationTableFormat FormatOf(string path) =>
+        path.EndsWith(".cache", StringComparison.OrdinalIgnoreCase) ? CalibrationTableFormat.Cache : CalibrationTableFormat.Json;
+
+    public string ToText(CalibrationTableFormat format) => format switch
+    {
+        CalibrationTableFormat.Json => ToJson(),
+        CalibrationTableFormat.Cache => ToCalibrationCache(),
+        CalibrationTableFormat.TensorRT => ToTensorRtCache(),
+        _ => throw new ArgumentOutOfRangeException(nameof(format)),
+    };
+
+    /// <summary>Reads any of the three formats, told apart by their content (JSON object, "TRT-" header, lines).</summary>
+    public static CalibrationTable Parse(string text, string? source = null)
+    {
+        var start = text.AsSpan().TrimStart();
+        if (start.StartsWith("{")) return FromJson(text, source);
+        if (start.StartsWith("TRT-")) return FromTensorRtCache(text, source);
+        return FromCalibrationCache(text, source);
+    }
+
+    /// <summary>Writes the table to a file, replacing it atomically; the format defaults to the one the
+    /// extension implies (<see cref="FormatOf"/>).</summary>
+    public void Save(string path, CalibrationTableFormat? format = null)
+    {
+        string full = Path.GetFullPath(path);
+        string tmp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            File.WriteAllText(tmp, ToText(format ?? FormatOf(full)));
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+
+    /// <summary>Reads a table saved in any of the formats (see <see cref="Parse"/>).</summary>
+    public static CalibrationTable Load(string path)
+    {
+        string full = Path.GetFullPath(path);
+        return Parse(File.ReadAllText(full), full);
+    }
+}
