@@ -42,11 +42,11 @@ Describe 'Measure-Calibration' {
             $piped.SampleCount | Should -Be 8
         }
 
-        It 'clips outliers with Entropy and Percentile compared with MinMax' -TestCases @(
-            @{ Method = 'Entropy' }, @{ Method = 'Percentile' }
+        It 'clips outliers with Entropy (2048 bins) and Percentile compared with MinMax' -TestCases @(
+            @{ Method = 'Entropy'; Bins = 2048 }, @{ Method = 'Percentile'; Bins = 2048 }
         ) {
             $minMax = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method MinMax
-            $other = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method $Method
+            $other = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method $Method -Bins $Bins
             $other.Settings.Method | Should -Be $Method
             foreach ($row in $other.Ranges) {
                 $ref = $minMax.Ranges | Where-Object Tensor -eq $row.Tensor
@@ -54,6 +54,16 @@ Describe 'Measure-Calibration' {
             }
             ($other.Ranges | Where-Object { $_.AbsMax -lt ($minMax.Ranges | Where-Object Tensor -eq $_.Tensor).AbsMax * 0.999 }) |
                 Should -Not -BeNullOrEmpty -Because 'some tail is clipped'
+        }
+
+        It 'keeps every whole range with Entropy''s default 128 bins, as ONNX Runtime''s tool does' {
+            $minMax = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method MinMax
+            $entropy = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method Entropy
+            foreach ($row in $entropy.Ranges) {
+                $ref = $minMax.Ranges | Where-Object Tensor -eq $row.Tensor
+                $row.RangeMax | Should -Be $ref.RangeMax -Because $row.Tensor
+                $row.RangeMin | Should -Be $ref.RangeMin -Because $row.Tensor
+            }
         }
 
         It 'restricts the tensors with -OpType and -ExcludeNode' {

@@ -11,8 +11,10 @@ internal static class EntropyThreshold
     private const double Eps = 1e-4;
 
     /// <summary>Chosen (lo, hi) edges for a histogram with <paramref name="hist"/>.Length + 1 edges
-    /// lo0 + j * width. Returns the full range when the histogram is too small to search.</summary>
-    public static (double Lo, double Hi) Find(ReadOnlySpan<long> hist, double lo0, double width, int quantizedBins)
+    /// lo0 + j * width. Candidate windows have at least <paramref name="minHalfWidth"/> bins on each side
+    /// of the centre (and always quantizedBins / 2). Returns the full range when the histogram is too small
+    /// to search.</summary>
+    public static (double Lo, double Hi) Find(ReadOnlySpan<long> hist, double lo0, double width, int quantizedBins, int minHalfWidth = 0)
     {
         int n = hist.Length;
         int zero = n / 2, halfQ = quantizedBins / 2;
@@ -36,8 +38,9 @@ internal static class EntropyThreshold
         }
 
         double best = double.PositiveInfinity;
-        int bestI = halfQ;
-        for (int i = halfQ; i <= zero; i++)
+        int first = Math.Min(zero, Math.Max(halfQ, minHalfWidth));
+        int bestI = first;
+        for (int i = first; i <= zero; i++)
         {
             double kl = Divergence(hist, c, nz, hl, lg, zero - i, Math.Min(zero + i + 1, n), quantizedBins, total);
             if (kl < best) { best = kl; bestI = i; } // strict: the first minimum wins, as argmin does
@@ -132,12 +135,13 @@ internal static class EntropyThreshold
 
     /// <summary>The same search written the obvious O(bins^2) way, bin by bin (the specification the
     /// fast version is tested against).</summary>
-    internal static (double Lo, double Hi, double[] Divergences) FindNaive(ReadOnlySpan<long> hist, double lo0, double width, int quantizedBins)
+    internal static (double Lo, double Hi, double[] Divergences) FindNaive(ReadOnlySpan<long> hist, double lo0, double width, int quantizedBins, int minHalfWidth = 0)
     {
         int n = hist.Length, zero = n / 2, halfQ = quantizedBins / 2;
         if (zero < halfQ) return (lo0, lo0 + n * width, Array.Empty<double>());
         var kls = new double[zero - halfQ + 1];
-        for (int i = halfQ; i <= zero; i++)
+        Array.Fill(kls, double.PositiveInfinity);
+        for (int i = Math.Min(zero, Math.Max(halfQ, minHalfWidth)); i <= zero; i++)
         {
             int start = zero - i, end = Math.Min(zero + i + 1, n), len = end - start;
             var sliced = hist.Slice(start, len).ToArray();

@@ -103,7 +103,11 @@ public sealed class EntropyCalibrator : HistogramCalibrator
         int first = Array.FindIndex(c, v => v != 0), last = Array.FindLastIndex(c, v => v != 0);
         int k = Math.Max(origin - first, last + 1 - origin);
         double w = h.BinWidth;
-        return EntropyThreshold.Find(c.AsSpan(origin - k, 2 * k), -k * w, w, Settings.QuantizedBins);
+        // The reference searches thresholds from QuantizedBins/2 to Bins/2 of its Bins bins over
+        // [-max|x|, max|x|]: never below QuantizedBins/Bins of max|x| (with the default 128/128, only the full
+        // range). Our grid is finer (k bins per side), so the same floor is k * QuantizedBins / Bins bins.
+        int minHalf = (int)Math.Ceiling((double)k * Settings.QuantizedBins / Settings.EffectiveBins);
+        return EntropyThreshold.Find(c.AsSpan(origin - k, 2 * k), -k * w, w, Settings.QuantizedBins, minHalf);
     }
 }
 

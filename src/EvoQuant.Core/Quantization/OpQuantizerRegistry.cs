@@ -49,11 +49,13 @@ public sealed class OpQuantizerRegistry
         r.Register(F, "GatherElements", gather);
 
         var generic = new GenericOpQuantizer();
-        foreach (var op in new[] { "Add", "Mul", "Concat", "GlobalAveragePool", "Sigmoid", "LeakyRelu", "ArgMax", "CumSum" })
+        foreach (var op in new[] { "Add", "Mul", "Concat", "GlobalAveragePool", "LeakyRelu", "ArgMax", "CumSum" })
             r.Register(F, op, generic);
         r.Register(F, "Pad", new GenericOpQuantizer(0));
         r.Register(F, "Where", new GenericOpQuantizer(1, 2));
-        r.Register(F, "Softmax", new SoftmaxQuantizer());
+        var probability = new BoundedOutputQuantizer(0f, 1f);
+        foreach (var op in new[] { "Softmax", "Sigmoid", "HardSigmoid" }) r.Register(F, op, probability);
+        r.Register(F, "Tanh", new BoundedOutputQuantizer(-1f, 1f));
         var norm = new NormalizationQuantizer();
         foreach (var op in new[] { "BatchNormalization", "InstanceNormalization", "LayerNormalization" }) r.Register(F, op, norm);
 

@@ -42,6 +42,25 @@ public class EntropyThresholdTests
         }
     }
 
+    [Theory]
+    [InlineData(1024, 128, 6, 200)]
+    [InlineData(1024, 128, 7, 512)] // the full window only
+    public void A_minimum_window_is_honoured_by_both_searches(int bins, int quantized, int seed, int minHalf)
+    {
+        var h = Histogram(bins, seed);
+        var (lo, hi, kls) = EntropyThreshold.FindNaive(h, -1, 2.0 / bins, quantized, minHalf);
+        var (flo, fhi) = EntropyThreshold.Find(h, -1, 2.0 / bins, quantized, minHalf);
+        double w = 2.0 / bins;
+        Assert.True(fhi >= -1 + Math.Min(bins, bins / 2 + minHalf + 1) * w - 1e-12, $"window upper edge {fhi} below the minimum");
+        Assert.True(flo <= -1 + (bins / 2 - minHalf) * w + 1e-12, $"window lower edge {flo} above the minimum");
+        Assert.True(kls.Take(minHalf - quantized / 2).All(double.IsPositiveInfinity)); // narrower windows not tried
+        if ((flo, fhi) != (lo, hi))
+        {
+            int i = (int)Math.Round(bins / 2 - (flo + 1) / w);
+            Assert.InRange(kls[i - quantized / 2] - kls.Where(double.IsFinite).Min(), 0, 1e-6);
+        }
+    }
+
     [Fact]
     public void Too_few_bins_give_the_full_range()
     {

@@ -17,8 +17,30 @@ public class HistogramCalibratorTests
         foreach (var b in Synthetic.Batches(Synthetic.GaussianWithOutliers(1_000_000, 6, 1000, seed: 10), 50_000)) c.Update("t", b);
         var r = c.ComputeRanges().Single();
         Assert.Equal((-1000f, 1000f), (r.Min, r.Max));
-        Assert.InRange(r.RangeMax, 3, 60);
-        Assert.InRange(r.RangeMin, -60, -3);
+        // Cut at least tenfold. Entropy, like the reference, searches no window narrower than
+        // QuantizedBins / Bins of max|x| (128 / 2048 * 1000 = 62.5).
+        double floor = method == CalibrationMethod.Entropy ? 62.5 : 3;
+        Assert.InRange(r.RangeMax, floor, 100);
+        Assert.InRange(r.RangeMin, -100, -floor);
+    }
+
+    [Fact]
+    public void Entropy_with_as_many_bins_as_quantized_bins_keeps_the_whole_range_as_the_reference_does()
+    {
+        // With the default 128 bins and 128 quantized bins the reference has a single candidate, the full
+        // histogram: a ReLU6-like tensor must keep [0, 6] (clipping it cost the PaddleOCR models their output).
+        var x = Synthetic.Gaussian(200_000, 1.5, seed: 12).Select(v => Math.Clamp(v, 0f, 6f)).ToArray();
+        x[5] = 6f;
+        var c = New(CalibrationMethod.Entropy);
+        c.Update("relu6", x);
+        var r = c.ComputeRanges().Single();
+        Assert.Equal((0f, 6f), (r.RangeMin, r.RangeMax));
+        // With 2048 bins the search may cut, but never below 128 / 2048 of the largest value.
+        var fine = New(CalibrationMethod.Entropy, 2048);
+        fine.Update("relu6", x);
+        var f = fine.ComputeRanges().Single();
+        Assert.InRange(f.RangeMax, 6.0 / 16, 6.0);
+        Assert.True(f.RangeMax < 6f, $"2048 bins: {f.RangeMax} (the Gaussian bulk should be cut below the clamp at 6)");
     }
 
     [Fact]

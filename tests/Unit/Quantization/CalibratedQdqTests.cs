@@ -14,14 +14,17 @@ public sealed class CalibratedQdqTests(ITestOutputHelper output)
     [InlineData(CalibrationMethod.MinMax, false)]
     [InlineData(CalibrationMethod.MinMax, true)]
     [InlineData(CalibrationMethod.Entropy, true)]
+    [InlineData(CalibrationMethod.Entropy, false)]
     [InlineData(CalibrationMethod.Percentile, true)]
-    public void CalibratedInt8StaysWithinOnePointOfFloat(CalibrationMethod method, bool perChannel)
+    [InlineData(CalibrationMethod.Percentile, false)]
+    [InlineData(CalibrationMethod.Entropy, true, 2048)]
+    public void CalibratedInt8StaysWithinOnePointOfFloat(CalibrationMethod method, bool perChannel, int bins = 0)
     {
         var model = FashionData.Model;
-        var table = Calibrator.Run(model, new object[] { TestData.Require(TestData.FashionCalib) }, new CalibrationOptions { Method = method, BatchSize = 50 });
+        var table = Calibrator.Run(model, new object[] { TestData.Require(TestData.FashionCalib) }, new CalibrationOptions { Method = method, Bins = bins, BatchSize = 50 });
         var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(table) with { PerChannel = perChannel });
         double acc = FashionData.Accuracy(result.Model);
-        output.WriteLine($"{method} {(perChannel ? "per-channel" : "per-tensor")}: int8 {acc:F2}% (float 91.25%), weights {result.WeightBytesBefore} -> {result.WeightBytesAfter}");
+        output.WriteLine($"{method}{(bins > 0 ? $" {bins} bins" : "")} {(perChannel ? "per-channel" : "per-tensor")}: int8 {acc:F2}% (float 91.25%), weights {result.WeightBytesBefore} -> {result.WeightBytesAfter}");
         Assert.True(acc >= 91.25 - 1.0, $"{acc:F2}%");
     }
 

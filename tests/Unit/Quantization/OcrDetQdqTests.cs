@@ -15,13 +15,19 @@ namespace EvoQuant.Tests.Quantization;
 /// tiles of another; its text-probability map must stay close to float's.</summary>
 public sealed class OcrDetQdqTests(ITestOutputHelper output)
 {
-    [Fact]
-    public void StaticInt8ProbabilityMapStaysCloseToFloat()
+    // Measured: MinMax and Entropy (128 bins: the full range, as the reference) SQNR 9.7 dB, cosine 0.951,
+    // 99.0% of text pixels; Percentile 7.1 dB, cosine 0.917, but 99.8% of text pixels (it clips the
+    // background's tail, not the text).
+    [Theory]
+    [InlineData(CalibrationMethod.MinMax, 7, 0.93, 0.97)]
+    [InlineData(CalibrationMethod.Entropy, 7, 0.93, 0.97)]
+    [InlineData(CalibrationMethod.Percentile, 5.5, 0.89, 0.99)]
+    public void StaticInt8ProbabilityMapStaysCloseToFloat(CalibrationMethod method, double minSqnr, double minCosine, double minText)
     {
         var model = OnnxModel.Load(TestData.Require(TestData.OcrDet));
         var (calib, calibShape) = OcrData.PageTiles(Path.Combine(TestData.RepoRoot, ".testdata", "opencv", "imageTextR.png"));
         var table = Calibrator.Run(model, new object[] { new NamedTensor(model.Inputs[0].Name, calib, calibShape.Select(d => (long)d).ToArray()) },
-            new CalibrationOptions { Method = CalibrationMethod.MinMax, BatchSize = 1 });
+            new CalibrationOptions { Method = method, BatchSize = 1 });
         // Opset 11: per-channel DequantizeLinear needs opset 13, so the Q/DQ nodes use the com.microsoft domain.
         var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(table) with { PerChannel = true, UseContribOps = true });
         output.WriteLine("quantized: " + string.Join(", ", result.QuantizedByOpType.Select(kv => $"{kv.Key} {kv.Value}")));
@@ -36,12 +42,12 @@ public sealed class OcrDetQdqTests(ITestOutputHelper output)
         int text = 0, both = 0;
         for (int i = 0; i < f.Length; i++) if (f[i] > 0.3f) { text++; if (q[i] > 0.3f) both++; }
         long before = model.FileSize, after = result.Model.ToBytes().Length;
-        output.WriteLine($"det {string.Join("x", shape)}: SQNR {e.Sqnr:F1} dB, cosine {e.CosineSimilarity:F4}, max abs {e.MaxAbsError:F3}; " +
+        output.WriteLine($"{method} det {string.Join("x", shape)}: SQNR {e.Sqnr:F1} dB, cosine {e.CosineSimilarity:F4}, max abs {e.MaxAbsError:F3}; " +
             $"text pixels kept {both}/{text}; weights {result.WeightBytesBefore} -> {result.WeightBytesAfter}; file {before} -> {after}");
 
         Assert.True(text > 1000, $"only {text} text pixels: the page tiles do not test anything");
-        Assert.True(e.Sqnr > 7, $"SQNR {e.Sqnr:F1} dB"); // measured 9.7
-        Assert.True(e.CosineSimilarity > 0.93, $"cosine {e.CosineSimilarity:F4}"); // measured 0.951
-        Assert.True(both >= text * 0.97, $"int8 keeps only {both}/{text} text pixels"); // measured 99.0%
+        Assert.True(e.Sqnr > minSqnr, $"SQNR {e.Sqnr:F1} dB");
+        Assert.True(e.CosineSimilarity > minCosine, $"cosine {e.CosineSimilarity:F4}");
+        Assert.True(both >= text * minText, $"int8 keeps only {both}/{text} text pixels");
     }
 }

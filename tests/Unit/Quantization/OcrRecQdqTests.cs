@@ -17,13 +17,18 @@ public sealed class OcrRecQdqTests(ITestOutputHelper output)
 {
     private const int Classes = 6625;
 
-    [Fact]
-    public void StaticInt8CharacterProbabilitiesStayCloseToFloat()
+    // Measured: MinMax and Entropy (128 bins) SQNR 11.1 dB, cosine 0.961, argmax 93.9%; Percentile 12.4 dB,
+    // 0.971, 95.5%.
+    [Theory]
+    [InlineData(CalibrationMethod.MinMax)]
+    [InlineData(CalibrationMethod.Percentile)]
+    [InlineData(CalibrationMethod.Entropy)]
+    public void StaticInt8CharacterProbabilitiesStayCloseToFloat(CalibrationMethod method)
     {
         var model = OnnxModel.Load(TestData.Require(TestData.OcrRec));
         var (calib, calibShape) = OcrData.RecInputs(0, 16);
         var table = Calibrator.Run(model, new object[] { new NamedTensor(model.Inputs[0].Name, calib, calibShape.Select(d => (long)d).ToArray()) },
-            new CalibrationOptions { Method = CalibrationMethod.MinMax, BatchSize = 8 });
+            new CalibrationOptions { Method = method, BatchSize = 8 });
         // Opset 9: per-channel DequantizeLinear needs opset 13, so the Q/DQ nodes use the com.microsoft domain.
         var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(table) with { PerChannel = true, UseContribOps = true });
         output.WriteLine("quantized: " + string.Join(", ", result.QuantizedByOpType.Select(kv => $"{kv.Key} {kv.Value}")));
@@ -38,12 +43,12 @@ public sealed class OcrRecQdqTests(ITestOutputHelper output)
         for (int s = 0; s < steps; s++)
             if (Argmax(f.AsSpan(s * Classes, Classes)) == Argmax(q.AsSpan(s * Classes, Classes))) agree++;
         long before = model.FileSize, after = result.Model.ToBytes().Length;
-        output.WriteLine($"rec {string.Join("x", shape)}: SQNR {e.Sqnr:F1} dB, cosine {e.CosineSimilarity:F4}, per-step argmax agreement {agree}/{steps}; " +
+        output.WriteLine($"{method} rec {string.Join("x", shape)}: SQNR {e.Sqnr:F1} dB, cosine {e.CosineSimilarity:F4}, per-step argmax agreement {agree}/{steps}; " +
             $"weights {result.WeightBytesBefore} -> {result.WeightBytesAfter}; file {before} -> {after}");
 
-        Assert.True(e.Sqnr > 8, $"SQNR {e.Sqnr:F1} dB"); // measured 11.1
-        Assert.True(e.CosineSimilarity > 0.94, $"cosine {e.CosineSimilarity:F4}"); // measured 0.961
-        Assert.True(agree >= steps * 0.9, $"per-step argmax agrees on only {agree}/{steps}"); // measured 93.9%
+        Assert.True(e.Sqnr > 8, $"SQNR {e.Sqnr:F1} dB");
+        Assert.True(e.CosineSimilarity > 0.94, $"cosine {e.CosineSimilarity:F4}");
+        Assert.True(agree >= steps * 0.9, $"per-step argmax agrees on only {agree}/{steps}");
     }
 
     private static int Argmax(ReadOnlySpan<float> v)

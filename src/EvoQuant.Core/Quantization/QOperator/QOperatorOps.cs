@@ -25,7 +25,8 @@ internal static class QOperatorOps
         r.Register(F, "MaxPool", new PassThroughQuantizer(minOpset: 12));
 
         var generic = new GenericOpQuantizer();
-        foreach (var op in new[] { "Add", "Mul", "Concat", "GlobalAveragePool", "AveragePool", "Sigmoid", "LeakyRelu" })
+        foreach (var op in new[] { "Add", "Mul", "Concat", "GlobalAveragePool", "AveragePool", "LeakyRelu" })
             r.Register(F, op, generic);
+        r.Register(F, "Sigmoid", new BoundedOutputQuantizer(0f, 1f)); // QLinearSigmoid with the output's fixed range
     }
 }

@@ -1,0 +1,49 @@
+using EvoQuant.Calibration;
+using EvoQuant.Data;
+using EvoQuant.Numerics;
+using EvoQuant.Onnx;
+using EvoQuant.Quantization;
+using EvoQuant.Tests.Quantization.Helpers;
+using EvoQuant.Tests.Support;
+using Xunit;
+
+namespace EvoQuant.Tests.Quantization;
+
+/// <summary>Outputs whose range an op defines (Softmax, Sigmoid, HardSigmoid: [0, 1]) are quantized with
+/// that range whatever calibration says: a calibrated [0, 0.05] would clip every confident output.
+/// On PaddleOCR's recogniser, which has all three.</summary>
+public sealed class BoundedOutputTests
+{
+    [Fact]
+    public void Probability_outputs_keep_0_to_1_even_when_the_table_says_less()
+    {
+        var model = OnnxModel.Load(TestData.Require(TestData.OcrRec));
+        var (calib, shape) = OcrData.RecInputs(0, 4);
+        var table = Calibrator.Run(model, new object[] { new NamedTensor(model.Inputs[0].Name, calib, shape.Select(d => (long)d).ToArray()) },
+            new CalibrationOptions { Method = CalibrationMethod.MinMax, BatchSize = 4 });
+        var bounded = model.Graph.Nodes.Where(n => n.OpType is "Softmax" or "Sigmoid" or "HardSigmoid").Select(n => n.Output[0]).ToHashSet();
+        Assert.Contains(model.Graph.Nodes, n => n.OpType == "Softmax");
+        Assert.Contains(model.Graph.Nodes, n => n.OpType == "HardSigmoid");
+        // What Entropy with 2048 bins did to such outputs: a tiny calibrated range.
+        var squeezed = new CalibrationTable(table.Settings, table.Ranges.Select(r => bounded.Contains(r.Tensor) ? r with { RangeMin = 0, RangeMax = 0.05f } : r));
+
+        var q = ModelQuantizer.Quantize(model, QuantizationOptions.Static(squeezed) with { PerChannel = true, UseContribOps = true }).Model;
+        var expected = QuantParamsCalculator.FromRange(0, 1, QuantType.Int8, symmetric: false);
+        int checkedOutputs = 0;
+        foreach (string t in bounded)
+        {
+            var quantize = q.Graph.Consumers(t).SingleOrDefault(c => c.OpType == "QuantizeLinear");
+            if (quantize == null) continue; // not quantized (e.g. excluded by the op's own rule)
+            float scale = TensorData.ToFloatArray(q.Graph.GetConstant(quantize.Input[1])!)[0];
+            Assert.Equal(expected.Scale, scale);
+            checkedOutputs++;
+        }
+        Assert.True(checkedOutputs >= 10, $"only {checkedOutputs} bounded outputs were quantized");
+        // And an unbounded activation keeps its calibrated range (the rule is not applied everywhere).
+        var conv = model.Graph.Nodes.First(n => n.OpType == "Conv").Output[0];
+        var convQ = q.Graph.Consumers(conv).Single(c => c.OpType == "QuantizeLinear");
+        var r = table[conv]!;
+        Assert.Equal(QuantParamsCalculator.FromRange(Math.Min(0, r.RangeMin), Math.Max(0, r.RangeMax), QuantType.Int8, false).Scale,
+            TensorData.ToFloatArray(q.Graph.GetConstant(convQ.Input[1])!)[0]);
+    }
+}
