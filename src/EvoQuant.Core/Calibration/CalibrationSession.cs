@@ -25,6 +25,8 @@ public sealed class CalibrationSession : IDisposable
     private readonly RunOptions _runOptions = new();
     private readonly List<string> _fetch = new();
     private readonly List<string> _tensors = new();
+    // In-graph MinMax: tensors whose extremes follow from a reduced one's (after Relu, Clip, Reshape ...).
+    private readonly List<(string Tensor, DerivedExtremes.Derivation How)> _derived = new();
     private readonly List<string> _fromInputs = new();
     private readonly List<SkippedTensor> _skipped;
     private readonly HashSet<string> _inputNames;
@@ -41,7 +43,7 @@ public sealed class CalibrationSession : IDisposable
     private List<Group>? _groups;
 
     /// <summary>The tensors this session calibrates (graph inputs first, then fetched outputs).</summary>
-    public IReadOnlyList<string> Tensors => _fromInputs.Concat(_tensors).ToList();
+    public IReadOnlyList<string> Tensors { get; }
 
     /// <summary>Tensors left out: by the selector, and those ONNX Runtime reports as non-float.</summary>
     public IReadOnlyList<SkippedTensor> Skipped => _skipped;
@@ -81,13 +83,15 @@ public sealed class CalibrationSession : IDisposable
         try { _batchAxisDynamic = new InputBinder(model).CanBatch; }
         catch (Exception e) when (e is NotSupportedException or ArgumentException) { } // inputs no binder feeds: never cut
 
+        var derivable = reduceInGraph ? DerivedExtremes.Plan(model, fetched) : Array.Empty<(string, DerivedExtremes.Derivation)>();
         if (reduceInGraph)
         {
             // Falls back to fetching whole tensors when the runtime lacks a reduction for some type.
-            var reduced = AugmentedModelBuilder.BuildWithReductions(model, fetched);
+            var skip = derivable.Select(d => d.Tensor).ToHashSet(StringComparer.Ordinal);
+            var reduced = AugmentedModelBuilder.BuildWithReductions(model, fetched.Where(t => !skip.Contains(t)));
             try
             {
-                _session = CreateSession(reduced);
+                _session = CreateSession(reduced, spin: true);
                 AugmentedModel = reduced;
                 ReducesInGraph = true;
             }
@@ -104,8 +108,10 @@ public sealed class CalibrationSession : IDisposable
         }
 
         var outputs = _session.OutputMetadata;
+        var derivedSet = ReducesInGraph ? derivable.Select(d => d.Tensor).ToHashSet(StringComparer.Ordinal) : new HashSet<string>();
         foreach (string t in fetched)
         {
+            if (derivedSet.Contains(t)) continue;
             string probe = ReducesInGraph ? t + AugmentedModelBuilder.MinSuffix : t;
             if (!outputs.TryGetValue(probe, out var meta)) { _skipped.Add(new SkippedTensor(t, "ONNX Runtime does not expose it as an output")); continue; }
             if (!meta.IsTensor || meta.ElementDataType is not (TensorElementType.Float or TensorElementType.Float16))
@@ -123,6 +129,19 @@ public sealed class CalibrationSession : IDisposable
             }
             else _fetch.Add(t);
         }
+        if (ReducesInGraph)
+            foreach (var (t, how) in derivable) // graph order: a derived source is accepted before its readers
+            {
+                if (!_elementBytes.TryGetValue(how.Source, out int bytes))
+                {
+                    _skipped.Add(new SkippedTensor(t, $"its extremes follow from '{how.Source}', which is not calibrated"));
+                    continue;
+                }
+                _derived.Add((t, how));
+                _elementBytes[t] = bytes;
+            }
+        var calibrated = _tensors.Concat(_derived.Select(d => d.Tensor)).ToHashSet(StringComparer.Ordinal);
+        Tensors = _fromInputs.Concat(fetched.Where(calibrated.Contains)).ToList();
         if (!ReducesInGraph && maxOutputBytes == long.MaxValue)
         {
             _plan = new RunPlan(long.MaxValue, new List<List<string>> { _tensors.ToList() });
@@ -146,7 +165,7 @@ public sealed class CalibrationSession : IDisposable
         catch (OnnxRuntimeException) { return false; } // e.g. already registered by the host: use that one
     });
 
-    private InferenceSession CreateSession(OnnxModel m, bool shared = false)
+    private InferenceSession CreateSession(OnnxModel m, bool shared = false, bool spin = false)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         if (_intraOpThreads > 0) options.IntraOpNumThreads = _intraOpThreads;
@@ -156,7 +175,8 @@ public sealed class CalibrationSession : IDisposable
             options.AddSessionConfigEntry("session.use_env_allocators", "1");
         }
         // Between runs the calibrators work on the same cores: ORT's spinning workers would steal them.
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        // A reducing session leaves nothing to do between runs, so it keeps ORT's default (spinning).
+        if (!spin) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         return new InferenceSession(m.ToBytes(), options);
     }
 
@@ -357,12 +377,18 @@ public sealed class CalibrationSession : IDisposable
     {
         if (calibrator is not MinMaxCalibrator minMax)
             throw new InvalidOperationException("A session that reduces in the graph feeds MinMax calibrators only.");
+        var batch = new Dictionary<string, (float Min, float Max, long Size)>(StringComparer.Ordinal);
         for (int k = 0; k < _tensors.Count; k++)
         {
             long size = results[3 * k + 2].GetTensorDataAsSpan<long>()[0];
             if (size == 0) continue;
-            minMax.UpdateExtremes(_tensors[k], Scalar(results[3 * k]), Scalar(results[3 * k + 1]), size);
+            var e = (Scalar(results[3 * k]), Scalar(results[3 * k + 1]), size);
+            batch[_tensors[k]] = e;
+            minMax.UpdateExtremes(_tensors[k], e.Item1, e.Item2, size);
         }
+        foreach (var (t, how) in _derived)
+            if (batch.TryGetValue(how.Source, out var s))
+                minMax.UpdateExtremes(t, how.Apply(s.Min), how.Apply(s.Max), s.Size);
     }
 
     private static float Scalar(OrtValue v) =>
