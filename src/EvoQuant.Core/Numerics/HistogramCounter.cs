@@ -90,7 +90,8 @@ internal static class HistogramCounter
         if (Vector512.IsHardwareAccelerated && x.Length >= 4 * 16) done = CountVectors512(x, sets, slots, binner);
         else if (Vector256.IsHardwareAccelerated && x.Length >= 4 * 8) done = CountVectors256(x, sets, slots, binner);
         else if (Vector128.IsHardwareAccelerated && x.Length >= 4 * 4) done = CountVectors128(x, sets, slots, binner);
-        for (int i = done; i < x.Length; i++) sets[binner.Bin(x[i])]++;
+        // The rest (all of it without SIMD) round-robin over the sets too, so none passes Block / 4 counts.
+        for (int i = done; i < x.Length; i++) sets[(i & 3) * slots + binner.Bin(x[i])]++;
     }
 
     // One method per width, each fully optimised from the first call: a stackalloc keeps a method out of
