@@ -4,16 +4,36 @@ using EvoQuant.Onnx.Proto;
 namespace EvoQuant.Calibration;
 
 /// <summary>Tensors whose batch minimum and maximum follow exactly from another calibrated tensor's, so
-/// the in-graph MinMax reduction can skip them: the output of Relu or of Clip with constant bounds (a
-/// monotone clamp: min' = clamp(min), max' = clamp(max)) and of ops that only move values (Reshape,
-/// Flatten, Squeeze, Unsqueeze, Transpose, Identity). Chains compose (Conv -> Clip -> Reshape: one reduction).
-/// On fashion-cnn the 11 ReLU6 outputs are a third of all activation values.</summary>
+/// the in-graph MinMax reduction can skip them. Each op here is a non-decreasing function of one input
+/// (the others constant scalars), evaluated in float32 as ONNX Runtime evaluates it per element, so it maps
+/// the input's min and max onto the output's exactly: Relu, Clip with constant bounds, Add/Sub of a
+/// constant, Mul/Div by a positive constant, and ops that only move values (Reshape, Flatten, Squeeze,
+/// Unsqueeze, Transpose, Identity). Chains compose: a HardSwish written as Add, Clip, Mul, Div costs one
+/// reduction (the Mul) instead of four; on fashion-cnn the 11 ReLU6 outputs are a third of all values.</summary>
 internal static class DerivedExtremes
 {
-    /// <summary>How a tensor's extremes follow from its source's: v -> clamp(v, Lo, Hi).</summary>
-    public readonly record struct Derivation(string Source, float Lo, float Hi)
+    /// <summary>One step of a derivation: a non-decreasing function of the value.</summary>
+    public readonly record struct Step(string Op, float C, float Lo = float.NegativeInfinity, float Hi = float.PositiveInfinity)
     {
-        public float Apply(float v) => float.IsNaN(v) ? v : Math.Clamp(v, Lo, Hi);
+        public float Apply(float v) => Op switch
+        {
+            "Clip" => float.IsNaN(v) ? v : Math.Clamp(v, Lo, Hi),
+            "Add" => v + C,
+            "Sub" => v - C,
+            "Mul" => v * C,
+            "Div" => v / C,
+            _ => v,
+        };
+    }
+
+    /// <summary>How a tensor's extremes follow from its source's: the steps, in order.</summary>
+    public sealed record Derivation(string Source, IReadOnlyList<Step> Steps)
+    {
+        public float Apply(float v)
+        {
+            foreach (var s in Steps) v = s.Apply(v);
+            return v;
+        }
     }
 
     private static readonly HashSet<string> Moves = new(StringComparer.Ordinal)
@@ -29,36 +49,71 @@ internal static class DerivedExtremes
         var result = new List<(string, Derivation)>();
         foreach (var node in graph.Nodes)
         {
-            if (node.Output.Count == 0 || node.Input.Count == 0 || !wanted.Contains(node.Output[0])) continue;
-            string x = node.Input[0], y = node.Output[0];
-            if (!wanted.Contains(x) || !TryClamp(node, graph, out float lo, out float hi)) continue;
-            // Compose with x's own derivation: clamp(clamp(v, a, b), lo, hi) = clamp(v, clamp(a, lo, hi), clamp(b, lo, hi)).
+            if (node.Output.Count != 1 || !wanted.Contains(node.Output[0])) continue;
+            if (TryStep(node, graph) is not var (x, step) || !wanted.Contains(x)) continue;
             var how = derived.TryGetValue(x, out var d)
-                ? new Derivation(d.Source, Math.Clamp(d.Lo, lo, hi), Math.Clamp(d.Hi, lo, hi))
-                : new Derivation(x, lo, hi);
-            derived[y] = how;
-            result.Add((y, how));
+                ? new Derivation(d.Source, step is Step s ? d.Steps.Append(s).ToArray() : d.Steps)
+                : new Derivation(x, step is Step t ? new[] { t } : Array.Empty<Step>());
+            derived[node.Output[0]] = how;
+            result.Add((node.Output[0], how));
         }
         return result;
     }
 
-    private static bool TryClamp(NodeProto node, GraphView graph, out float lo, out float hi)
+    /// <summary>The input the output follows and the step (null: the values only move), or null.</summary>
+    private static (string Input, Step? Step)? TryStep(NodeProto node, GraphView graph)
     {
-        (lo, hi) = (float.NegativeInfinity, float.PositiveInfinity);
-        if (node.Domain is not ("" or "ai.onnx")) return false;
-        if (Moves.Contains(node.OpType)) return node.Output.Count == 1;
-        if (node.OpType == "Relu") { lo = 0; return true; }
-        if (node.OpType != "Clip") return false;
-        foreach (var a in node.Attribute) // opset < 11: bounds are attributes
+        if (node.Domain is not ("" or "ai.onnx") || node.Input.Count == 0) return null;
+        string x = node.Input[0];
+        if (Moves.Contains(node.OpType)) return (x, null);
+        switch (node.OpType)
         {
-            if (a.Name == "min") lo = a.F;
-            if (a.Name == "max") hi = a.F;
+            case "Relu":
+                return (x, new Step("Clip", 0, 0f, float.PositiveInfinity));
+            case "Clip":
+            {
+                float lo = float.NegativeInfinity, hi = float.PositiveInfinity;
+                foreach (var a in node.Attribute) // opset < 11: bounds are attributes
+                {
+                    if (a.Name == "min") lo = a.F;
+                    if (a.Name == "max") hi = a.F;
+                }
+                if (!TryBound(node, graph, 1, ref lo) || !TryBound(node, graph, 2, ref hi)) return null;
+                if (float.IsNaN(lo) || float.IsNaN(hi) || lo > hi) return null;
+                return (x, new Step("Clip", 0, lo, hi));
+            }
+            case "Add" or "Mul" when node.Input.Count == 2:
+            {
+                // Either input may be the constant (both orders compute the same float value).
+                if (Scalar(graph, node.Input[1]) is float c1 && graph.GetConstant(x) == null) return Arithmetic(node.OpType, x, c1);
+                if (Scalar(graph, node.Input[0]) is float c0 && graph.GetConstant(node.Input[1]) == null) return Arithmetic(node.OpType, node.Input[1], c0);
+                return null;
+            }
+            case "Sub" or "Div" when node.Input.Count == 2:
+                // Only x - c and x / c: c - x and c / x are not non-decreasing.
+                return Scalar(graph, node.Input[1]) is float c && graph.GetConstant(x) == null ? Arithmetic(node.OpType, x, c) : null;
+            default:
+                return null;
         }
-        if (!TryBound(node, graph, 1, ref lo) || !TryBound(node, graph, 2, ref hi)) return false;
-        return !(lo > hi) && !float.IsNaN(lo) && !float.IsNaN(hi);
     }
 
-    // Opset 11+: bounds are optional inputs, which must be constants to derive anything.
+    private static (string, Step?)? Arithmetic(string op, string x, float c)
+    {
+        if (!float.IsFinite(c)) return null;
+        if (op is "Mul" or "Div" && !(c > 0)) return null; // a negative factor swaps min and max; 0 is no range
+        return (x, new Step(op, c));
+    }
+
+    /// <summary>A constant float32 scalar (one element, any rank), or null.</summary>
+    private static float? Scalar(GraphView graph, string name)
+    {
+        var t = graph.GetConstant(name);
+        if (t == null || t.DataType != ElementTypes.Float) return null;
+        var v = TensorData.ToFloatArray(t);
+        return v.Length == 1 ? v[0] : null;
+    }
+
+    // Opset 11+: Clip's bounds are optional inputs, which must be constants to derive anything.
     private static bool TryBound(NodeProto node, GraphView graph, int input, ref float bound)
     {
         if (node.Input.Count <= input || node.Input[input].Length == 0) return true;
