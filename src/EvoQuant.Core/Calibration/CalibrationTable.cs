@@ -96,5 +96,20 @@ public sealed partial class CalibrationTable
         return c;
     }
 
+    /// <summary>Rows whose chosen range keeps less than 1/<paramref name="factor"/> of the largest |x| the
+    /// tensor produced, largest cut first. Entropy's KL search does this to skewed activations (ReLU outputs
+    /// dominated by near-zero values): with 2048 bins it cut PaddleOCR det's ReLU outputs 9-16x and the
+    /// model's output fell from 9.7 to 0.6 dB; on fashion-cnn no cut passes 2.7x.</summary>
+    public IReadOnlyList<TensorRange> HardCuts(double factor = 8)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(factor, 1);
+        return Ranges
+            .Select(r => (Row: r, Seen: Math.Max(Math.Abs(r.Min), Math.Abs(r.Max))))
+            .Where(x => float.IsFinite(x.Seen) && x.Seen > 0 && x.Row.AbsMax * factor < x.Seen)
+            .OrderBy(x => x.Row.AbsMax / x.Seen)
+            .Select(x => x.Row)
+            .ToList();
+    }
+
     public override string ToString() => $"{Settings.Method} calibration of {Count} tensors over {SampleCount} samples";
 }

@@ -135,6 +135,11 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
             catch (ArgumentException e) { ThrowTerminatingError(NewError(e, "MergeMismatch", ErrorCategory.InvalidArgument, Merge)); }
             WriteVerbose($"Merged with {Merge.Length} table(s): {table.SampleCount} samples in all.");
         }
+        var cuts = table.HardCuts();
+        if (cuts.Count > 0)
+            WriteWarning($"{table.Settings.Method} cut {cuts.Count} tensor(s) to under 1/8 of the largest value they produced, e.g. " +
+                string.Join("; ", cuts.Take(3).Select(r => FormattableString.Invariant($"'{r.Tensor}' [{r.RangeMin:G4}, {r.RangeMax:G4}] of [{r.Min:G4}, {r.Max:G4}]"))) +
+                ". Such cuts can cost accuracy: check with Compare-QuantAccuracy -PerTensor, or calibrate with Percentile or MinMax.");
         if (OutFile != null)
             CalibrationTableFile.Save(this, table, OutFile, force: true);
         WriteObject(table);

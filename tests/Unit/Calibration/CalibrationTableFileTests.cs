@@ -121,6 +121,22 @@ public class CalibrationTableFileTests
     }
 
     [Fact]
+    public void Hard_cuts_are_the_ranges_under_an_eighth_of_what_was_seen_largest_cut_first()
+    {
+        var t = new CalibrationTable(new CalibrationSettings { Method = CalibrationMethod.Entropy }, new[]
+        {
+            new TensorRange("kept", CalibrationMethod.Entropy, -2, 6, -2, 5),
+            new TensorRange("relu", CalibrationMethod.Entropy, 0, 92, 0, 7.9f),    // 11.6x
+            new TensorRange("sigmoid", CalibrationMethod.Entropy, 0, 1, 0, 0.064f), // 15.6x
+            new TensorRange("edge", CalibrationMethod.Entropy, -8, 8, -1, 1),       // exactly 8x: kept
+            new TensorRange("zeros", CalibrationMethod.Entropy, 0, 0, 0, 0),
+        });
+        Assert.Equal(new[] { "sigmoid", "relu" }, t.HardCuts().Select(r => r.Tensor));
+        Assert.Equal(new[] { "sigmoid", "relu", "edge", "kept" }, t.HardCuts(1.1).Select(r => r.Tensor));
+        Assert.Throws<ArgumentOutOfRangeException>(() => t.HardCuts(1));
+    }
+
+    [Fact]
     public void Save_and_load_through_a_file()
     {
         string path = Path.Combine(Path.GetTempPath(), $"evoquant-{Guid.NewGuid():N}.json");

@@ -140,6 +140,25 @@ public sealed class MeasureCalibrationTests : IDisposable
     }
 
     [Fact]
+    public void EntropyCuttingSkewedActivationsTenfoldWarnsAndNamesThem()
+    {
+        // The OCR detector's ReLU outputs are mostly near zero: KL with 2048 bins cuts them 9-16x.
+        var tiles = Path.Combine(_dir, "tiles.npy");
+        var (x, shape) = EvoQuant.Tests.Quantization.Helpers.OcrData.PageTiles(Path.Combine(TestData.RepoRoot, ".testdata", "opencv", "imageTextR.png"));
+        NpyWriter.Write(tiles, new NamedTensor("x", x, shape.Select(d => (long)d).ToArray()));
+        var r = _ps.Run(@"
+            Measure-Calibration -Model $args[0] -InputPath $args[1] -Method Entropy -Bins 2048 -BatchSize 1
+            Measure-Calibration -Model $args[0] -InputPath $args[1] -Method MinMax -BatchSize 1", TestData.Require(TestData.OcrDet), tiles);
+        var tables = r.Objects<CalibrationTable>().ToList();
+        Assert.Equal(2, tables.Count);
+        var warning = Assert.Single(r.Warnings);
+        Assert.StartsWith("Entropy cut ", warning);
+        Assert.Contains($"'{tables[0].HardCuts()[0].Tensor}'", warning);
+        Assert.Contains("Compare-QuantAccuracy -PerTensor", warning);
+        Assert.Empty(tables[1].HardCuts());
+    }
+
+    [Fact]
     public void NoSamplesIsATerminatingErrorWithAStableId()
     {
         var r = _ps.Run("Measure-Calibration -Model $args[0]", TestData.FashionCnn);
