@@ -46,4 +46,28 @@ public sealed class BoundedOutputTests
         Assert.Equal(QuantParamsCalculator.FromRange(Math.Min(0, r.RangeMin), Math.Max(0, r.RangeMax), QuantType.Int8, false).Scale,
             TensorData.ToFloatArray(q.Graph.GetConstant(convQ.Input[1])!)[0]);
     }
+
+    [Fact]
+    public void Tanh_output_keeps_minus_1_to_1_and_runs()
+    {
+        // x -> Tanh -> y: the table claims y only reaches [-0.1, 0.1].
+        var g = new EvoQuant.Onnx.Proto.GraphProto { Name = "g" };
+        g.Input.Add(TinyModels.Float("x", 1, 64));
+        g.Output.Add(TinyModels.Float("y", 1, 64));
+        g.Node.Add(TinyModels.Node("Tanh", new[] { "x" }, new[] { "y" }, "tanh"));
+        var model = TinyModels.Model(g);
+        var ranges = new Dictionary<string, ActivationRange> { ["x"] = new(-4, 4), ["y"] = new(-0.1f, 0.1f) };
+        var q = ModelQuantizer.Quantize(model, QuantizationOptions.Static(ranges)).Model;
+        // A graph output keeps its name: Tanh -> y_f -> QuantizeLinear -> DequantizeLinear -> y.
+        var dq = q.Graph.Producer("y")!;
+        Assert.Equal("DequantizeLinear", dq.OpType);
+        Assert.Equal(QuantParamsCalculator.FromRange(-1, 1, QuantType.Int8, symmetric: false).Scale,
+            TensorData.ToFloatArray(q.Graph.GetConstant(dq.Input[1])!)[0]);
+        // Run it: saturated inputs come out near ±1, not clipped at ±0.1.
+        var x = Enumerable.Range(0, 64).Select(i => (i - 32) / 8f).ToArray();
+        using var s = new Microsoft.ML.OnnxRuntime.InferenceSession(q.ToBytes());
+        using var r = s.Run(new[] { Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("x", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(x, new[] { 1, 64 })) });
+        var y = r.First().AsTensor<float>().ToArray();
+        for (int i = 0; i < 64; i++) Assert.InRange(y[i], MathF.Tanh(x[i]) - 0.05f, MathF.Tanh(x[i]) + 0.05f);
+    }
 }
