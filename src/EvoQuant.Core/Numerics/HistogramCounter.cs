@@ -108,12 +108,13 @@ internal static class HistogramCounter
         Span<int> ring = stackalloc int[4 * 16];
         ref int r = ref MemoryMarshal.GetReference(ring);
         int vectors = x.Length / 16;
-        for (int j = 0; j < 3; j++) binner.Bin(Vector512.LoadUnsafe(ref xs, (nuint)(16 * j))).StoreUnsafe(ref r, (nuint)(16 * j));
+        var sets4 = Vector512.Create(0, slots, 2 * slots, 3 * slots, 0, slots, 2 * slots, 3 * slots, 0, slots, 2 * slots, 3 * slots, 0, slots, 2 * slots, 3 * slots);
+        for (int j = 0; j < 3; j++) (binner.Bin(Vector512.LoadUnsafe(ref xs, (nuint)(16 * j))) + sets4).StoreUnsafe(ref r, (nuint)(16 * j));
         for (int j = 0; j < vectors; j++)
         {
             if (j + 3 < vectors)
-                binner.Bin(Vector512.LoadUnsafe(ref xs, (nuint)(16 * (j + 3)))).StoreUnsafe(ref r, (nuint)(16 * ((j + 3) & 3)));
-            Increment(ref s0, slots, ref Unsafe.Add(ref r, 16 * (j & 3)), 16);
+                (binner.Bin(Vector512.LoadUnsafe(ref xs, (nuint)(16 * (j + 3)))) + sets4).StoreUnsafe(ref r, (nuint)(16 * ((j + 3) & 3)));
+            Increment(ref s0, ref Unsafe.Add(ref r, 16 * (j & 3)), 16);
         }
         return 16 * vectors;
     }
@@ -127,12 +128,13 @@ internal static class HistogramCounter
         Span<int> ring = stackalloc int[4 * 8];
         ref int r = ref MemoryMarshal.GetReference(ring);
         int vectors = x.Length / 8;
-        for (int j = 0; j < 3; j++) binner.Bin(Vector256.LoadUnsafe(ref xs, (nuint)(8 * j))).StoreUnsafe(ref r, (nuint)(8 * j));
+        var sets4 = Vector256.Create(0, slots, 2 * slots, 3 * slots, 0, slots, 2 * slots, 3 * slots);
+        for (int j = 0; j < 3; j++) (binner.Bin(Vector256.LoadUnsafe(ref xs, (nuint)(8 * j))) + sets4).StoreUnsafe(ref r, (nuint)(8 * j));
         for (int j = 0; j < vectors; j++)
         {
             if (j + 3 < vectors)
-                binner.Bin(Vector256.LoadUnsafe(ref xs, (nuint)(8 * (j + 3)))).StoreUnsafe(ref r, (nuint)(8 * ((j + 3) & 3)));
-            Increment(ref s0, slots, ref Unsafe.Add(ref r, 8 * (j & 3)), 8);
+                (binner.Bin(Vector256.LoadUnsafe(ref xs, (nuint)(8 * (j + 3)))) + sets4).StoreUnsafe(ref r, (nuint)(8 * ((j + 3) & 3)));
+            Increment(ref s0, ref Unsafe.Add(ref r, 8 * (j & 3)), 8);
         }
         return 8 * vectors;
     }
@@ -146,29 +148,28 @@ internal static class HistogramCounter
         Span<int> ring = stackalloc int[4 * 4];
         ref int r = ref MemoryMarshal.GetReference(ring);
         int vectors = x.Length / 4;
-        for (int j = 0; j < 3; j++) binner.Bin(Vector128.LoadUnsafe(ref xs, (nuint)(4 * j))).StoreUnsafe(ref r, (nuint)(4 * j));
+        var sets4 = Vector128.Create(0, slots, 2 * slots, 3 * slots);
+        for (int j = 0; j < 3; j++) (binner.Bin(Vector128.LoadUnsafe(ref xs, (nuint)(4 * j))) + sets4).StoreUnsafe(ref r, (nuint)(4 * j));
         for (int j = 0; j < vectors; j++)
         {
             if (j + 3 < vectors)
-                binner.Bin(Vector128.LoadUnsafe(ref xs, (nuint)(4 * (j + 3)))).StoreUnsafe(ref r, (nuint)(4 * ((j + 3) & 3)));
-            Increment(ref s0, slots, ref Unsafe.Add(ref r, 4 * (j & 3)), 4);
+                (binner.Bin(Vector128.LoadUnsafe(ref xs, (nuint)(4 * (j + 3)))) + sets4).StoreUnsafe(ref r, (nuint)(4 * ((j + 3) & 3)));
+            Increment(ref s0, ref Unsafe.Add(ref r, 4 * (j & 3)), 4);
         }
         return 4 * vectors;
     }
 
-    /// <summary>Counts <paramref name="count"/> (a multiple of 4) indices, the k-th into set k mod 4.</summary>
+    /// <summary>Counts <paramref name="count"/> (a multiple of 4) slots; the set offset (k mod 4 times the
+    /// set length) is already added to each index, so every increment addresses from one base.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Increment(ref ushort s0, int slots, ref int idx, int count)
+    private static void Increment(ref ushort s0, ref int idx, int count)
     {
-        ref ushort s1 = ref Unsafe.Add(ref s0, slots);
-        ref ushort s2 = ref Unsafe.Add(ref s0, 2 * slots);
-        ref ushort s3 = ref Unsafe.Add(ref s0, 3 * slots);
         for (int k = 0; k < count; k += 4)
         {
             Unsafe.Add(ref s0, Unsafe.Add(ref idx, k))++;
-            Unsafe.Add(ref s1, Unsafe.Add(ref idx, k + 1))++;
-            Unsafe.Add(ref s2, Unsafe.Add(ref idx, k + 2))++;
-            Unsafe.Add(ref s3, Unsafe.Add(ref idx, k + 3))++;
+            Unsafe.Add(ref s0, Unsafe.Add(ref idx, k + 1))++;
+            Unsafe.Add(ref s0, Unsafe.Add(ref idx, k + 2))++;
+            Unsafe.Add(ref s0, Unsafe.Add(ref idx, k + 3))++;
         }
     }
 }
