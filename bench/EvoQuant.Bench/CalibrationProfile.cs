@@ -68,12 +68,13 @@ public static class CalibrationProfile
                     Time(hn + " parallel", () => { for (int b = 0; b < batches; b++) Parallel.ForEach(cap.Values, tv => par.Update(tv.Item1, tv.Item2)); });
                 }
                 Time("npy read", () => { foreach (var c in NpyReader.ReadRows(data, Batch)) GC.KeepAlive(c); });
-                foreach (bool spin in new[] { true, false })
+                foreach (var (spin, threads) in new[] { (true, 0), (false, 0), (true, 1) })
                 {
                     InferenceSession plain = null!;
-                    string tag = spin ? "plain" : "plain no-spin";
+                    string tag = threads == 1 ? "plain 1 thread" : spin ? "plain" : "plain no-spin";
                     var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
                     if (!spin) so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+                    if (threads > 0) so.IntraOpNumThreads = threads;
                     Time(tag + ": session", () => plain = new InferenceSession(model.ToBytes(), so));
                     Time(tag + ": run", () =>
                     {
