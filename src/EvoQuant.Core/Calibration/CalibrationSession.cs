@@ -84,11 +84,11 @@ public sealed class CalibrationSession : IDisposable
         catch (Exception e) when (e is NotSupportedException or ArgumentException) { } // inputs no binder feeds: never cut
 
         var derivable = reduceInGraph ? DerivedExtremes.Plan(model, fetched) : Array.Empty<(string, DerivedExtremes.Derivation)>();
+        var derivableSet = derivable.Select(d => d.Tensor).ToHashSet(StringComparer.Ordinal);
         if (reduceInGraph)
         {
             // Falls back to fetching whole tensors when the runtime lacks a reduction for some type.
-            var skip = derivable.Select(d => d.Tensor).ToHashSet(StringComparer.Ordinal);
-            var reduced = AugmentedModelBuilder.BuildWithReductions(model, fetched.Where(t => !skip.Contains(t)));
+            var reduced = AugmentedModelBuilder.BuildWithReductions(model, fetched.Where(t => !derivableSet.Contains(t)));
             try
             {
                 _session = CreateSession(reduced, spin: true);
@@ -108,10 +108,9 @@ public sealed class CalibrationSession : IDisposable
         }
 
         var outputs = _session.OutputMetadata;
-        var derivedSet = ReducesInGraph ? derivable.Select(d => d.Tensor).ToHashSet(StringComparer.Ordinal) : new HashSet<string>();
         foreach (string t in fetched)
         {
-            if (derivedSet.Contains(t)) continue;
+            if (ReducesInGraph && derivableSet.Contains(t)) continue;
             string probe = ReducesInGraph ? t + AugmentedModelBuilder.MinSuffix : t;
             if (!outputs.TryGetValue(probe, out var meta)) { _skipped.Add(new SkippedTensor(t, "ONNX Runtime does not expose it as an output")); continue; }
             if (!meta.IsTensor || meta.ElementDataType is not (TensorElementType.Float or TensorElementType.Float16))

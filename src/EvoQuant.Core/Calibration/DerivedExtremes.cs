@@ -113,15 +113,12 @@ internal static class DerivedExtremes
         return v.Length == 1 ? v[0] : null;
     }
 
-    // Opset 11+: Clip's bounds are optional inputs, which must be constants to derive anything.
+    // Opset 11+: Clip's bounds are optional inputs, which must be constant scalars to derive anything.
     private static bool TryBound(NodeProto node, GraphView graph, int input, ref float bound)
     {
         if (node.Input.Count <= input || node.Input[input].Length == 0) return true;
-        var c = graph.GetConstant(node.Input[input]);
-        if (c == null) return false;
-        var v = TensorData.ToFloatArray(c);
-        if (v.Length != 1) return false;
-        bound = v[0];
+        if (Scalar(graph, node.Input[input]) is not float v) return false;
+        bound = v;
         return true;
     }
 }
