@@ -29,9 +29,10 @@ Describe 'Export-CalibrationTable' {
     It 'writes TensorRT''s own cache with -Format TensorRT' {
         $file = Join-Path $TestDrive 'model.trt.cache'
         Export-CalibrationTable -InputObject $Table -Path $file -Format TensorRT
-        (Get-Content $file -TotalCount 1) | Should -Match '^TRT-\d+-'
-        (Get-Content $file | Select-Object -Skip 1) | Should -HaveCount $Table.Count
-        (Get-Content $file | Select-Object -Skip 1) | ForEach-Object { $_ | Should -Match ': [0-9a-f]{8}$' }
+        $lines = @(Get-Content $file)
+        $lines[0] | Should -Match '^TRT-\d+-'
+        $lines.Count | Should -Be ($Table.Count + 1)
+        $lines[1..($lines.Count - 1)] | ForEach-Object { $_ | Should -Match ': [0-9a-f]{8}$' }
     }
 
     It 'returns the file with -PassThru' {
