@@ -24,6 +24,7 @@ public static class PairedRun
             ("MinMax", 4, () => b.MinMax()),
             ("Histogram 2048 bins", 4, b.Histogram),
             ("Abs histogram 2048 bins", 4, b.AbsHistogram),
+            ("Increments alone, 16M (histogram bound)", 4, b.IncrementBound),
             ("SQNR", 8, () => b.Sqnr()),
             ("Quantize int8, all cores", 5, b.QuantizeInt8Parallel),
             ("Histogram 2048 bins, all cores", 4, b.HistogramParallel),
