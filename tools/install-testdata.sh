@@ -42,4 +42,15 @@ if [ ! -f "$ocv_dir/imageTextN.png" ]; then
   cp "$tmp"/usr/share/doc/opencv-doc/examples/data/imageText?.png "$ocv_dir/"
   rm -rf "$tmp"
 fi
-echo "test data ready: /usr/share/libonnx-testdata, $npm_dir"
+# Real photos from Debian's scikit-image (its data folder), for the opt-in peer check's background
+# removal: only the images are extracted; the package is not installed (it would pull in scipy).
+sk_dir="$root/.testdata/skimage"
+if [ ! -f "$sk_dir/astronaut.png" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && (apt-get download python3-skimage >/dev/null 2>&1 || { ${sudo_cmd:-} apt-get update -qq && apt-get download python3-skimage >/dev/null; }))
+  mkdir -p "$sk_dir"
+  dpkg-deb --fsys-tarfile "$tmp"/python3-skimage_*.deb | tar -x -C "$tmp" --wildcards './usr/lib/python3/dist-packages/skimage/data/astronaut.png' './usr/lib/python3/dist-packages/skimage/data/chelsea.png' './usr/lib/python3/dist-packages/skimage/data/coffee.png'
+  cp "$tmp"/usr/lib/python3/dist-packages/skimage/data/{astronaut,chelsea,coffee}.png "$sk_dir/"
+  rm -rf "$tmp"
+fi
+echo "test data ready: /usr/share/libonnx-testdata, $npm_dir, $ocv_dir, $sk_dir"

