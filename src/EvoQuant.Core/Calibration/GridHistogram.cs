@@ -65,6 +65,7 @@ internal sealed class GridHistogram
     {
         if (x.IsEmpty) return;
         if (startsBatch) BatchCount++;
+        if (TryAddOnCurrentGrid(x)) return;
         // One fused pass; NaN is ignored here and dropped by the binning. An infinity (or no number at
         // all) takes the filtering path: it would otherwise set the grid's width.
         var (min, max) = Kernels.MinMax(x);
@@ -74,6 +75,35 @@ internal sealed class GridHistogram
             return;
         }
         AddFinite(x, min, max);
+    }
+
+    /// <summary>Once the grid has a width, most batches fit it: count them on it while taking min and max
+    /// in the same pass, into scratch counts that are kept only when the batch did fit (else the caller's
+    /// two-pass path widens the grid first). Infinities or no number at all also go to that path.</summary>
+    private bool TryAddOnCurrentGrid(ReadOnlySpan<float> x)
+    {
+        if (WidthExponent is not int e || e is < -120 or > 120) return false;
+        int len = _counts.Length;
+        var scratch = ArrayPool<long>.Shared.Rent(len);
+        try
+        {
+            var local = scratch.AsSpan(0, len);
+            local.Clear();
+            long dropped = HistogramCounter.Count(x, local, len + 1, new GridBinner(MathF.ScaleB(1f, -e), Origin, len - 1, Absolute), out float min, out float max);
+            if (!float.IsFinite(min) || !float.IsFinite(max)) return false;
+            float maxAbs = Math.Max(Math.Abs(min), Math.Abs(max));
+            if (maxAbs != 0 && RequiredExponent(maxAbs, BinsPerSide) > e) return false;
+            for (int j = 0; j < len; j++) _counts[j] += local[j];
+            Min = Math.Min(Min, min);
+            Max = Math.Max(Max, max);
+            Count += x.Length - dropped;
+            NonFinite += dropped;
+            return true;
+        }
+        finally
+        {
+            ArrayPool<long>.Shared.Return(scratch);
+        }
     }
 
     private void AddFiltered(ReadOnlySpan<float> x)

@@ -36,15 +36,22 @@ internal static class HistogramCounter
     /// indices up to <paramref name="slots"/> - 1; those at or past counts.Length (a trash bin for NaN) are
     /// dropped. Returns how many values were dropped.</summary>
     public static long Count<TBinner>(ReadOnlySpan<float> x, Span<long> counts, int slots, TBinner binner)
+        where TBinner : struct, IBinner => Count(x, counts, slots, binner, out _, out _);
+
+    /// <summary><see cref="Count{TBinner}(ReadOnlySpan{float}, Span{long}, int, TBinner)"/>, also giving the
+    /// smallest and largest value in the same pass (NaN ignored, ±inf count; (+inf, -inf) when there is none).</summary>
+    public static long Count<TBinner>(ReadOnlySpan<float> x, Span<long> counts, int slots, TBinner binner, out float min, out float max)
         where TBinner : struct, IBinner
     {
         if (slots < counts.Length) throw new ArgumentOutOfRangeException(nameof(slots));
+        (min, max) = (float.PositiveInfinity, float.NegativeInfinity);
         // Short inputs: clearing and folding the sets would cost more than counting directly.
         long dropped = 0;
         if (x.Length < 2 * slots)
         {
             foreach (float v in x)
             {
+                (min, max) = (Kernels.MinKeep(v, min), Kernels.MaxKeep(v, max));
                 int b = binner.Bin(v);
                 if (b < counts.Length) counts[b]++;
                 else dropped++;
@@ -58,7 +65,7 @@ internal static class HistogramCounter
             sets.Clear();
             for (int at = 0; at < x.Length; at += Block)
             {
-                CountBlock(x.Slice(at, Math.Min(Block, x.Length - at)), sets, slots, binner);
+                CountBlock(x.Slice(at, Math.Min(Block, x.Length - at)), sets, slots, binner, ref min, ref max);
                 dropped += Fold(sets, counts, slots);
             }
             return dropped;
@@ -83,15 +90,19 @@ internal static class HistogramCounter
         return dropped;
     }
 
-    private static void CountBlock<TBinner>(ReadOnlySpan<float> x, Span<ushort> sets, int slots, TBinner binner)
+    private static void CountBlock<TBinner>(ReadOnlySpan<float> x, Span<ushort> sets, int slots, TBinner binner, ref float min, ref float max)
         where TBinner : struct, IBinner
     {
         int done = 0;
-        if (Vector512.IsHardwareAccelerated && x.Length >= 4 * 16) done = CountVectors512(x, sets, slots, binner);
-        else if (Vector256.IsHardwareAccelerated && x.Length >= 4 * 8) done = CountVectors256(x, sets, slots, binner);
-        else if (Vector128.IsHardwareAccelerated && x.Length >= 4 * 4) done = CountVectors128(x, sets, slots, binner);
-        // The rest (all of it without SIMD) round-robin over the sets too, so none passes Block / 4 counts.
-        for (int i = done; i < x.Length; i++) sets[(i & 3) * slots + binner.Bin(x[i])]++;
+        if (Vector512.IsHardwareAccelerated && x.Length >= 4 * 16) done = CountVectors512(x, sets, slots, binner, ref min, ref max);
+        else if (Vector256.IsHardwareAccelerated && x.Length >= 4 * 8) done = CountVectors256(x, sets, slots, binner, ref min, ref max);
+        else if (Vector128.IsHardwareAccelerated && x.Length >= 4 * 4) done = CountVectors128(x, sets, slots, binner, ref min, ref max);
+        // The rest (all of it without SIMD) round-robins over the sets too, so none passes Block / 4 counts.
+        for (int i = done; i < x.Length; i++)
+        {
+            (min, max) = (Kernels.MinKeep(x[i], min), Kernels.MaxKeep(x[i], max));
+            sets[(i & 3) * slots + binner.Bin(x[i])]++;
+        }
     }
 
     // One method per width, each fully optimised from the first call: a stackalloc keeps a method out of
@@ -100,7 +111,7 @@ internal static class HistogramCounter
     // The ring holds 4 vectors of indices: bins of vector j + 3 are stored while vector j is counted.
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int CountVectors512<TBinner>(ReadOnlySpan<float> x, Span<ushort> sets, int slots, TBinner binner)
+    private static int CountVectors512<TBinner>(ReadOnlySpan<float> x, Span<ushort> sets, int slots, TBinner binner, ref float min, ref float max)
         where TBinner : struct, IBinner
     {
         ref float xs = ref MemoryMarshal.GetReference(x);
@@ -109,18 +120,30 @@ internal static class HistogramCounter
         ref int r = ref MemoryMarshal.GetReference(ring);
         int vectors = x.Length / 16;
         var sets4 = Vector512.Create(0, slots, 2 * slots, 3 * slots, 0, slots, 2 * slots, 3 * slots, 0, slots, 2 * slots, 3 * slots, 0, slots, 2 * slots, 3 * slots);
-        for (int j = 0; j < 3; j++) (binner.Bin(Vector512.LoadUnsafe(ref xs, (nuint)(16 * j))) + sets4).StoreUnsafe(ref r, (nuint)(16 * j));
+        var lo = Vector512.Create(min);
+        var hi = Vector512.Create(max);
+        for (int j = 0; j < 3; j++)
+        {
+            var v = Vector512.LoadUnsafe(ref xs, (nuint)(16 * j));
+            (lo, hi) = (Kernels.MinKeep(v, lo), Kernels.MaxKeep(v, hi));
+            (binner.Bin(v) + sets4).StoreUnsafe(ref r, (nuint)(16 * j));
+        }
         for (int j = 0; j < vectors; j++)
         {
             if (j + 3 < vectors)
-                (binner.Bin(Vector512.LoadUnsafe(ref xs, (nuint)(16 * (j + 3)))) + sets4).StoreUnsafe(ref r, (nuint)(16 * ((j + 3) & 3)));
+            {
+                var v = Vector512.LoadUnsafe(ref xs, (nuint)(16 * (j + 3)));
+                (lo, hi) = (Kernels.MinKeep(v, lo), Kernels.MaxKeep(v, hi));
+                (binner.Bin(v) + sets4).StoreUnsafe(ref r, (nuint)(16 * ((j + 3) & 3)));
+            }
             Increment(ref s0, ref Unsafe.Add(ref r, 16 * (j & 3)), 16);
         }
+        for (int k = 0; k < Vector512<float>.Count; k++) (min, max) = (Kernels.MinKeep(lo[k], min), Kernels.MaxKeep(hi[k], max));
         return 16 * vectors;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int CountVectors256<TBinner>(ReadOnlySpan<float> x, Span<ushort> sets, int slots, TBinner binner)
+    private static int CountVectors256<TBinner>(ReadOnlySpan<float> x, Span<ushort> sets, int slots, TBinner binner, ref float min, ref float max)
         where TBinner : struct, IBinner
     {
         ref float xs = ref MemoryMarshal.GetReference(x);
@@ -129,18 +152,30 @@ internal static class HistogramCounter
         ref int r = ref MemoryMarshal.GetReference(ring);
         int vectors = x.Length / 8;
         var sets4 = Vector256.Create(0, slots, 2 * slots, 3 * slots, 0, slots, 2 * slots, 3 * slots);
-        for (int j = 0; j < 3; j++) (binner.Bin(Vector256.LoadUnsafe(ref xs, (nuint)(8 * j))) + sets4).StoreUnsafe(ref r, (nuint)(8 * j));
+        var lo = Vector256.Create(min);
+        var hi = Vector256.Create(max);
+        for (int j = 0; j < 3; j++)
+        {
+            var v = Vector256.LoadUnsafe(ref xs, (nuint)(8 * j));
+            (lo, hi) = (Kernels.MinKeep(v, lo), Kernels.MaxKeep(v, hi));
+            (binner.Bin(v) + sets4).StoreUnsafe(ref r, (nuint)(8 * j));
+        }
         for (int j = 0; j < vectors; j++)
         {
             if (j + 3 < vectors)
-                (binner.Bin(Vector256.LoadUnsafe(ref xs, (nuint)(8 * (j + 3)))) + sets4).StoreUnsafe(ref r, (nuint)(8 * ((j + 3) & 3)));
+            {
+                var v = Vector256.LoadUnsafe(ref xs, (nuint)(8 * (j + 3)));
+                (lo, hi) = (Kernels.MinKeep(v, lo), Kernels.MaxKeep(v, hi));
+                (binner.Bin(v) + sets4).StoreUnsafe(ref r, (nuint)(8 * ((j + 3) & 3)));
+            }
             Increment(ref s0, ref Unsafe.Add(ref r, 8 * (j & 3)), 8);
         }
+        for (int k = 0; k < Vector256<float>.Count; k++) (min, max) = (Kernels.MinKeep(lo[k], min), Kernels.MaxKeep(hi[k], max));
         return 8 * vectors;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int CountVectors128<TBinner>(ReadOnlySpan<float> x, Span<ushort> sets, int slots, TBinner binner)
+    private static int CountVectors128<TBinner>(ReadOnlySpan<float> x, Span<ushort> sets, int slots, TBinner binner, ref float min, ref float max)
         where TBinner : struct, IBinner
     {
         ref float xs = ref MemoryMarshal.GetReference(x);
@@ -149,13 +184,25 @@ internal static class HistogramCounter
         ref int r = ref MemoryMarshal.GetReference(ring);
         int vectors = x.Length / 4;
         var sets4 = Vector128.Create(0, slots, 2 * slots, 3 * slots);
-        for (int j = 0; j < 3; j++) (binner.Bin(Vector128.LoadUnsafe(ref xs, (nuint)(4 * j))) + sets4).StoreUnsafe(ref r, (nuint)(4 * j));
+        var lo = Vector128.Create(min);
+        var hi = Vector128.Create(max);
+        for (int j = 0; j < 3; j++)
+        {
+            var v = Vector128.LoadUnsafe(ref xs, (nuint)(4 * j));
+            (lo, hi) = (Kernels.MinKeep(v, lo), Kernels.MaxKeep(v, hi));
+            (binner.Bin(v) + sets4).StoreUnsafe(ref r, (nuint)(4 * j));
+        }
         for (int j = 0; j < vectors; j++)
         {
             if (j + 3 < vectors)
-                (binner.Bin(Vector128.LoadUnsafe(ref xs, (nuint)(4 * (j + 3)))) + sets4).StoreUnsafe(ref r, (nuint)(4 * ((j + 3) & 3)));
+            {
+                var v = Vector128.LoadUnsafe(ref xs, (nuint)(4 * (j + 3)));
+                (lo, hi) = (Kernels.MinKeep(v, lo), Kernels.MaxKeep(v, hi));
+                (binner.Bin(v) + sets4).StoreUnsafe(ref r, (nuint)(4 * ((j + 3) & 3)));
+            }
             Increment(ref s0, ref Unsafe.Add(ref r, 4 * (j & 3)), 4);
         }
+        for (int k = 0; k < Vector128<float>.Count; k++) (min, max) = (Kernels.MinKeep(lo[k], min), Kernels.MaxKeep(hi[k], max));
         return 4 * vectors;
     }
 

@@ -161,32 +161,32 @@ public static partial class Kernels
 
     // x < acc ? x : acc — keeps acc for NaN x.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float MinKeep(float x, float acc) => x < acc ? x : acc;
+    internal static float MinKeep(float x, float acc) => x < acc ? x : acc;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float MaxKeep(float x, float acc) => x > acc ? x : acc;
+    internal static float MaxKeep(float x, float acc) => x > acc ? x : acc;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> MinKeep(Vector128<float> x, Vector128<float> acc) =>
+    internal static Vector128<float> MinKeep(Vector128<float> x, Vector128<float> acc) =>
         Sse.IsSupported ? Sse.Min(x, acc) : Vector128.ConditionalSelect(Vector128.LessThan(x, acc), x, acc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> MaxKeep(Vector128<float> x, Vector128<float> acc) =>
+    internal static Vector128<float> MaxKeep(Vector128<float> x, Vector128<float> acc) =>
         Sse.IsSupported ? Sse.Max(x, acc) : Vector128.ConditionalSelect(Vector128.GreaterThan(x, acc), x, acc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> MinKeep(Vector256<float> x, Vector256<float> acc) =>
+    internal static Vector256<float> MinKeep(Vector256<float> x, Vector256<float> acc) =>
         Avx.IsSupported ? Avx.Min(x, acc) : Vector256.ConditionalSelect(Vector256.LessThan(x, acc), x, acc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> MaxKeep(Vector256<float> x, Vector256<float> acc) =>
+    internal static Vector256<float> MaxKeep(Vector256<float> x, Vector256<float> acc) =>
         Avx.IsSupported ? Avx.Max(x, acc) : Vector256.ConditionalSelect(Vector256.GreaterThan(x, acc), x, acc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> MinKeep(Vector512<float> x, Vector512<float> acc) =>
+    internal static Vector512<float> MinKeep(Vector512<float> x, Vector512<float> acc) =>
         Avx512F.IsSupported ? Avx512F.Min(x, acc) : Vector512.ConditionalSelect(Vector512.LessThan(x, acc), x, acc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> MaxKeep(Vector512<float> x, Vector512<float> acc) =>
+    internal static Vector512<float> MaxKeep(Vector512<float> x, Vector512<float> acc) =>
         Avx512F.IsSupported ? Avx512F.Max(x, acc) : Vector512.ConditionalSelect(Vector512.GreaterThan(x, acc), x, acc);
 }

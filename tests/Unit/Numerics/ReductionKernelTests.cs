@@ -113,6 +113,19 @@ public class ReductionKernelTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(NumericsData.LengthData), MemberType = typeof(NumericsData))]
+    public void HistogramCountingTakesMinAndMaxInTheSamePass(int n)
+    {
+        // The calibrators' histograms learn a batch's range while counting it (NaN ignored, infinities count).
+        var x = Mixed(n, n + 17);
+        var counts = new long[64];
+        HistogramCounter.Count(x, counts, counts.Length + 1, new EvoQuant.Calibration.GridBinner(1f, 32, 63, absolute: false), out float min, out float max);
+        var finite = x.Where(v => !float.IsNaN(v)).ToArray();
+        if (finite.Length == 0) Assert.Equal((float.PositiveInfinity, float.NegativeInfinity), (min, max));
+        else Assert.Equal((finite.Min(), finite.Max()), (min, max));
+    }
+
     [Fact]
     public void HistogramCountsMoreEqualValuesThanASixteenBitCounterHolds()
     {
