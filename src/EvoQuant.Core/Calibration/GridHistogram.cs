@@ -89,7 +89,7 @@ internal sealed class GridHistogram
         {
             var local = scratch.AsSpan(0, len);
             local.Clear();
-            long dropped = HistogramCounter.Count(x, local, len + 1, new GridBinner(MathF.ScaleB(1f, -e), Origin, len - 1, Absolute), out float min, out float max);
+            long dropped = HistogramCounter.Count(x, local, len + 1, BinnerAt(e), out float min, out float max);
             if (!float.IsFinite(min) || !float.IsFinite(max)) return false;
             float maxAbs = Math.Max(Math.Abs(min), Math.Abs(max));
             if (maxAbs != 0 && RequiredExponent(maxAbs, BinsPerSide) > e) return false;
@@ -202,9 +202,11 @@ internal sealed class GridHistogram
             }
             return nan;
         }
-        // One slot past the counts takes the non-finite values.
-        return HistogramCounter.Count(x, _counts, _counts.Length + 1, new GridBinner(MathF.ScaleB(1f, -exponent), Origin, _counts.Length - 1, Absolute));
+        return HistogramCounter.Count(x, _counts, _counts.Length + 1, BinnerAt(exponent));
     }
+
+    /// <summary>The bins of width 2^<paramref name="exponent"/>, with one slot past the counts for non-finite values.</summary>
+    private GridBinner BinnerAt(int exponent) => new(MathF.ScaleB(1f, -exponent), Origin, _counts.Length - 1, Absolute);
 
     private void Increment(int relative) => _counts[Math.Clamp(relative + Origin, 0, _counts.Length - 1)]++;
 

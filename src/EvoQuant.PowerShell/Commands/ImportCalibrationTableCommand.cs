@@ -20,7 +20,7 @@ public sealed class ImportCalibrationTableCommand : EvoQuantCmdlet
         {
             try
             {
-                WriteObject(CalibrationTableFile.Load(file));
+                WriteObject(CalibrationTable.Load(file));
             }
             catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or InvalidDataException or IOException or ArgumentException)
             {

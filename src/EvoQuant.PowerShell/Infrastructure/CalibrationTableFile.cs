@@ -24,7 +24,4 @@ internal static class CalibrationTableFile
         table.Save(full, f);
         cmdlet.WriteVerbose($"Wrote {Describe(f)} '{full}'.");
     }
-
-    /// <summary>Reads any of the formats, told apart by content.</summary>
-    public static CalibrationTable Load(string fullPath) => CalibrationTable.Load(fullPath);
 }

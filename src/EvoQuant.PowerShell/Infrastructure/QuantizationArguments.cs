@@ -33,9 +33,9 @@ internal static class QuantizationArguments
             case CalibrationTable table:
                 return FromTable(table);
             case string path:
-                return FromTable(CalibrationTableFile.Load(resolvePath(path)));
+                return FromTable(CalibrationTable.Load(resolvePath(path)));
             case FileInfo file:
-                return FromTable(CalibrationTableFile.Load(file.FullName));
+                return FromTable(CalibrationTable.Load(file.FullName));
             case IDictionary dict:
                 var ranges = new Dictionary<string, ActivationRange>(StringComparer.Ordinal);
                 foreach (DictionaryEntry e in dict)
