@@ -1,3 +1,7 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using EvoQuant.Numerics;
+
 namespace EvoQuant.Calibration;
 
 /// <summary>The KL-divergence threshold search of the reference tool (TensorRT's entropy calibration as
@@ -5,15 +9,18 @@ namespace EvoQuant.Calibration;
 /// centred on 0, P is the window with the outliers folded into its edge bins, Q merges the window
 /// into <c>quantizedBins</c> bins and expands them back over the non-zero bins of P (integer
 /// division, as the reference does), both get zero bins smoothed (eps 1e-4), and the window with the
-/// smallest KL(P||Q) wins. Naively that is O(bins^2); here prefix sums make each candidate O(quantizedBins).</summary>
+/// smallest KL(P||Q) wins. Naively that is O(bins^2); here prefix sums make each candidate O(quantizedBins),
+/// and the per-block work is vector arithmetic with one vector log per candidate.</summary>
 internal static class EntropyThreshold
 {
     private const double Eps = 1e-4;
+    private static readonly double LogEps = Math.Log(Eps);
 
     /// <summary>Chosen (lo, hi) edges for a histogram with <paramref name="hist"/>.Length + 1 edges
     /// lo0 + j * width. Candidate windows have at least <paramref name="minHalfWidth"/> bins on each side
     /// of the centre (and always quantizedBins / 2). Returns the full range when the histogram is too small
     /// to search.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // once per tensor: no time to tier up
     public static (double Lo, double Hi) Find(ReadOnlySpan<long> hist, double lo0, double width, int quantizedBins, int minHalfWidth = 0)
     {
         int n = hist.Length;
@@ -21,116 +28,185 @@ internal static class EntropyThreshold
         long total = 0;
         foreach (long v in hist) total += v;
         if (zero < halfQ || total == 0 || quantizedBins < 2) return (lo0, lo0 + n * width);
+        // Past 2^52 values (petabytes of activations) block sums in double would no longer divide exactly.
+        if (total >= 1L << 52) { var (nlo, nhi, _) = FindNaive(hist, lo0, width, quantizedBins, minHalfWidth); return (nlo, nhi); }
 
-        // Prefix sums: counts, non-zero bins, sum h*log(h), sum log(h) over non-zero bins.
-        var c = new long[n + 1];
-        var nz = new int[n + 1];
-        var hl = new double[n + 1];
-        var lg = new double[n + 1];
-        for (int j = 0; j < n; j++)
-        {
-            long h = hist[j];
-            c[j + 1] = c[j] + h;
-            nz[j + 1] = nz[j] + (h != 0 ? 1 : 0);
-            double log = h > 0 ? Math.Log(h) : 0;
-            hl[j + 1] = hl[j] + h * log;
-            lg[j + 1] = lg[j] + log;
-        }
-
+        var search = new Search(hist, quantizedBins, total);
         double best = double.PositiveInfinity;
         int first = Math.Min(zero, Math.Max(halfQ, minHalfWidth));
         int bestI = first;
         for (int i = first; i <= zero; i++)
         {
-            double kl = Divergence(hist, c, nz, hl, lg, zero - i, Math.Min(zero + i + 1, n), quantizedBins, total);
+            double kl = search.Divergence(zero - i, Math.Min(zero + i + 1, n));
             if (kl < best) { best = kl; bestI = i; } // strict: the first minimum wins, as argmin does
         }
         int start = zero - bestI, end = Math.Min(zero + bestI + 1, n);
         return (lo0 + start * width, lo0 + end * width);
     }
 
-    private static double Divergence(ReadOnlySpan<long> h, long[] c, int[] nz, double[] hl, double[] lg,
-        int start, int end, int qBins, long total)
+    /// <summary>Prefix sums of one histogram and the per-block rows reused across its candidates.</summary>
+    private sealed class Search
     {
-        int len = end - start;
-        long left = c[start], right = c[h.Length] - c[end];
-        long p0 = h[start] + left, pLast = h[end - 1] + right;
-        if (len == 1) p0 = pLast = total;
-        int firstNz = h[start] != 0 ? 1 : 0, lastNz = h[end - 1] != 0 ? 1 : 0;
+        private readonly long[] _h;
+        private readonly int _qBins;
+        private readonly long _total;
+        private readonly double _logTotal;
+        // Prefix sums: counts, non-zero bins, sum h*log(h), sum log(h) over non-zero bins.
+        private readonly long[] _c;
+        private readonly int[] _nz;
+        private readonly double[] _hl, _lg;
+        // Counts and non-zero bins again as doubles (exact below 2^53), interleaved: one cache line serves
+        // both reads of a block edge in the hot loop.
+        private readonly double[] _edges;
+        // Per block: sums without outliers or remainder bins, non-zero bins of P, p' summed, q then log q'
+        // (three more slots take the logs of the two edge bins of P and of sum q').
+        private readonly double[] _sums, _norm, _pBlock, _q;
 
-        // Non-zero bins of P with the edge bins corrected for the outliers folded into them.
-        int NonZero(int a, int b) // slice positions [a, b)
+        public Search(ReadOnlySpan<long> hist, int qBins, long total)
         {
-            int k = nz[start + b] - nz[start + a];
-            if (a == 0 && b > 0) k += (p0 != 0 ? 1 : 0) - firstNz;
-            if (a <= len - 1 && len - 1 < b && len > 1) k += (pLast != 0 ? 1 : 0) - lastNz;
-            return k;
-        }
-        long SumP(int a, int b)
-        {
-            long s = c[start + b] - c[start + a];
-            if (a == 0 && b > 0) s += left;
-            if (a <= len - 1 && len - 1 < b && len > 1) s += right;
-            return s;
+            int n = hist.Length;
+            _h = hist.ToArray();
+            _qBins = qBins;
+            _total = total;
+            _logTotal = Math.Log(total);
+            _c = new long[n + 1];
+            _nz = new int[n + 1];
+            _hl = new double[n + 1];
+            _lg = new double[n + 1];
+            _edges = new double[2 * (n + 1)];
+            for (int j = 0; j < n; j++)
+            {
+                long h = hist[j];
+                _c[j + 1] = _c[j] + h;
+                _nz[j + 1] = _nz[j] + (h != 0 ? 1 : 0);
+                double log = h > 0 ? Math.Log(h) : 0;
+                _hl[j + 1] = _hl[j] + h * log;
+                _lg[j + 1] = _lg[j] + log;
+                _edges[2 * j + 2] = _c[j + 1];
+                _edges[2 * j + 3] = _nz[j + 1];
+            }
+            _sums = new double[qBins];
+            _norm = new double[qBins];
+            _pBlock = new double[qBins];
+            // Padded with ones to whole vectors: the log then has no scalar rest.
+            _q = new double[(qBins + 3 + Vector<double>.Count - 1) / Vector<double>.Count * Vector<double>.Count];
+            Array.Fill(_q, 1.0);
         }
 
-        int nnzP = NonZero(0, len);
-        int zerosP = len - nnzP;
-        if (nnzP == 0) return double.PositiveInfinity;
-        double eps1P = Eps * zerosP / nnzP;
-        if (eps1P >= 1) return double.PositiveInfinity;
+        /// <summary>KL(P||Q) for the window [start, end) of the histogram.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public double Divergence(int start, int end)
+        {
+            int qBins = _qBins, len = end - start, m = len / qBins;
+            if (m == 0) return double.PositiveInfinity; // from here on len >= qBins >= 2
+            int rem = len - qBins * m, last = qBins - 1;
+            long[] c = _c;
+            int[] nz = _nz;
+            long left = c[start], right = c[_h.Length] - c[end];
+            long p0 = _h[start] + left, pLast = _h[end - 1] + right;
+            // Non-zero bins of P: the window's, with its edge bins corrected for the outliers folded in.
+            int edgeFix0 = (p0 != 0 ? 1 : 0) - (_h[start] != 0 ? 1 : 0);
+            int edgeFixLast = (pLast != 0 ? 1 : 0) - (_h[end - 1] != 0 ? 1 : 0);
+            int nnzP = nz[end] - nz[start] + edgeFix0 + edgeFixLast;
+            if (nnzP == 0) return double.PositiveInfinity;
+            double eps1P = Eps * (len - nnzP) / nnzP;
+            if (eps1P >= 1) return double.PositiveInfinity;
 
-        // sum p' log p': interior bins by prefix sums with a first-order correction for the -eps1
-        // smoothing ((h - e) log(h - e) = h log h - e (log h + 1) + O(e^2 / h)); edge bins exactly.
-        double PlogP(long p) => p > 0 ? (p - eps1P) * Math.Log(p - eps1P) : Eps * Math.Log(Eps);
-        double sumPlogP;
-        if (len >= 2)
-        {
-            int a = start + 1, b = end - 1; // interior global range [a, b)
-            int interiorNz = b > a ? nz[b] - nz[a] : 0;
-            int interiorZeros = Math.Max(0, b - a) - interiorNz;
-            sumPlogP = b > a ? (hl[b] - hl[a]) - eps1P * ((lg[b] - lg[a]) + interiorNz) : 0;
-            sumPlogP += interiorZeros * Eps * Math.Log(Eps) + PlogP(p0) + PlogP(pLast);
-        }
-        else sumPlogP = PlogP(p0);
+            // sum p' log p' over the interior bins by prefix sums, with a first-order correction for the
+            // -eps1 smoothing ((h - e) log(h - e) = h log h - e (log h + 1) + O(e^2 / h)); the two edge
+            // bins exactly, once their logs are taken below.
+            int a = start + 1, b = end - 1;
+            int interiorNz = nz[b] - nz[a];
+            double sumPlogP = (_hl[b] - _hl[a]) - eps1P * ((_lg[b] - _lg[a]) + interiorNz) + (b - a - interiorNz) * Eps * LogEps;
 
-        // Q: per merged block a constant value over the block; bins past qBins * m stay 0.
-        int m = len / qBins;
-        if (m == 0) return double.PositiveInfinity;
-        Span<long> q = qBins <= 1024 ? stackalloc long[qBins] : new long[qBins];
-        Span<int> norm = qBins <= 1024 ? stackalloc int[qBins] : new int[qBins];
-        int zerosQ = len - qBins * m;
-        long sumQ = 0;
-        for (int b = 0; b < qBins; b++)
-        {
-            long merged = c[start + (b + 1) * m] - c[start + b * m];
-            if (b == qBins - 1) merged += c[end] - c[start + qBins * m];
-            norm[b] = NonZero(b * m, (b + 1) * m);
-            q[b] = norm[b] != 0 ? merged / norm[b] : 0; // the reference truncates into an int64 array
-            if (q[b] == 0) zerosQ += m;
-            sumQ += q[b] * m;
-        }
-        int nnzQ = len - zerosQ;
-        if (nnzQ == 0) return double.PositiveInfinity;
-        double eps1Q = Eps * zerosQ / nnzQ;
-        if (eps1Q >= 1) return double.PositiveInfinity;
+            // Q: per merged block a constant value over the block; bins past qBins * m stay 0.
+            double[] sums = _sums, norm = _norm, pBlock = _pBlock, q = _q, edges = _edges;
+            double cPrev = edges[2 * start], nPrev = edges[2 * start + 1];
+            for (int k = 0, at = 2 * (start + m); k < qBins; k++, at += 2 * m)
+            {
+                double cNext = edges[at], nNext = edges[at + 1];
+                sums[k] = cNext - cPrev;
+                norm[k] = nNext - nPrev;
+                (cPrev, nPrev) = (cNext, nNext);
+            }
+            bool lastHoldsEdge = rem == 0; // the last bin of P is in the last block, not past the blocks
+            norm[0] += edgeFix0;
+            if (lastHoldsEdge) norm[last] += edgeFixLast;
 
-        double sumPlogQ = 0, logEps = Math.Log(Eps);
-        for (int b = 0; b < qBins; b++)
-        {
-            double pBlock = SumP(b * m, (b + 1) * m) + Eps * (m - norm[b]) - eps1P * norm[b];
-            double logQ = q[b] > 0 ? Math.Log(q[b] - eps1Q) : logEps;
-            sumPlogQ += pBlock * logQ;
+            // q = trunc(sum / norm) as the reference's int64 array holds it (0 where norm is 0); the last
+            // block's sum also takes the remainder bins. p' per block: zero bins smoothed up by eps, the
+            // others down by eps1P.
+            var vZero = Vector<double>.Zero;
+            var vM = new Vector<double>(m);
+            var vEps = new Vector<double>(Eps);
+            var vEps1P = new Vector<double>(eps1P);
+            var zeroLanes = Vector<double>.Zero;
+            var qLanes = Vector<double>.Zero;
+            int w = Vector<double>.Count, full = qBins - qBins % w;
+            for (int k = 0; k < full; k += w)
+            {
+                var sum = new Vector<double>(sums, k);
+                var nrm = new Vector<double>(norm, k);
+                var quot = Vector.ConditionalSelect(Vector.GreaterThan(nrm, vZero), Vector.Floor(sum / nrm), vZero);
+                quot.CopyTo(q, k);
+                zeroLanes += Vector.ConditionalSelect(Vector.Equals(quot, vZero), Vector<double>.One, vZero);
+                qLanes += quot;
+                (sum + vEps * (vM - nrm) - vEps1P * nrm).CopyTo(pBlock, k);
+            }
+            double zeroBlocks = Vector.Sum(zeroLanes), sumQBlocks = Vector.Sum(qLanes);
+            for (int k = full; k < qBins; k++)
+            {
+                q[k] = norm[k] > 0 ? Math.Floor(sums[k] / norm[k]) : 0;
+                if (q[k] == 0) zeroBlocks++;
+                sumQBlocks += q[k];
+                pBlock[k] = sums[k] + Eps * (m - norm[k]) - eps1P * norm[k];
+            }
+            pBlock[0] += left;
+            if (lastHoldsEdge) pBlock[last] += right;
+            long remSum = c[end] - c[start + qBins * m];
+            if (remSum != 0 && norm[last] > 0)
+            {
+                double old = q[last];
+                q[last] = Math.Floor((sums[last] + remSum) / norm[last]);
+                zeroBlocks += (q[last] == 0 ? 1 : 0) - (old == 0 ? 1 : 0);
+                sumQBlocks += q[last] - old;
+            }
+            double sumQ = sumQBlocks * m;
+            int zerosQ = rem + (int)zeroBlocks * m;
+            int nnzQ = len - zerosQ;
+            if (nnzQ == 0) return double.PositiveInfinity;
+            double eps1Q = Eps * zerosQ / nnzQ;
+            if (eps1Q >= 1) return double.PositiveInfinity;
+
+            // q' = q - eps1Q where q > 0, eps elsewhere; then one vector log over the blocks and the three
+            // extra slots (the edge bins of P, smoothed, and sum q').
+            var vEps1Q = new Vector<double>(eps1Q);
+            for (int k = 0; k < full; k += w)
+            {
+                var qv = new Vector<double>(q, k);
+                Vector.ConditionalSelect(Vector.GreaterThan(qv, vZero), qv - vEps1Q, vEps).CopyTo(q, k);
+            }
+            for (int k = full; k < qBins; k++) q[k] = q[k] > 0 ? q[k] - eps1Q : Eps;
+            double edge0 = p0 > 0 ? p0 - eps1P : Eps, edgeLast = pLast > 0 ? pLast - eps1P : Eps;
+            q[qBins] = edge0;
+            q[qBins + 1] = edgeLast;
+            q[qBins + 2] = sumQ;
+            VectorLog.LogInPlace(q);
+            sumPlogP += edge0 * q[qBins] + edgeLast * q[qBins + 1];
+            var dot = Vector<double>.Zero;
+            for (int k = 0; k < full; k += w) dot += new Vector<double>(pBlock, k) * new Vector<double>(q, k);
+            double sumPlogQ = Vector.Sum(dot);
+            for (int k = full; k < qBins; k++) sumPlogQ += pBlock[k] * q[k];
+            if (rem > 0)
+            {
+                // The remainder bins (Q is 0 there) hold P's last bin with the right outliers.
+                int nzRem = nz[end] - nz[start + qBins * m] + edgeFixLast;
+                double pRem = remSum + right + Eps * (rem - nzRem) - eps1P * nzRem;
+                sumPlogQ += pRem * LogEps;
+            }
+            // Smoothing keeps the sums: sum p' = total, sum q' = sumQ.
+            return (sumPlogP - sumPlogQ) / _total - _logTotal + q[qBins + 2];
         }
-        int rem = len - qBins * m;
-        if (rem > 0)
-        {
-            int nzRem = NonZero(qBins * m, len);
-            double pRem = SumP(qBins * m, len) + Eps * (rem - nzRem) - eps1P * nzRem;
-            sumPlogQ += pRem * logEps;
-        }
-        // Smoothing keeps the sums: sum p' = total, sum q' = sumQ.
-        return (sumPlogP - sumPlogQ) / total - Math.Log(total) + Math.Log(sumQ);
     }
 
     /// <summary>The same search written the obvious O(bins^2) way, bin by bin (the specification the

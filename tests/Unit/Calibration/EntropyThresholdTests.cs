@@ -9,6 +9,7 @@ public class EntropyThresholdTests
     public static TheoryData<int, int, int> Cases() => new()
     {
         { 256, 128, 1 }, { 300, 128, 2 }, { 512, 64, 3 }, { 1024, 128, 4 }, { 401, 32, 5 },
+        { 3074, 128, 8 }, { 4076, 128, 9 }, { 2066, 127, 10 }, // the sizes 2048-bin calibrations search
     };
 
     private static long[] Histogram(int bins, int seed)
