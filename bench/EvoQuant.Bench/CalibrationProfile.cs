@@ -107,6 +107,7 @@ public static class CalibrationProfile
                 {
                     ("MinMax", new CalibrationOptions { BatchSize = Batch }),
                     ("Entropy2048", new CalibrationOptions { BatchSize = Batch, Method = CalibrationMethod.Entropy, Bins = 2048 }),
+                    ("Entropy2048 unshared", new CalibrationOptions { BatchSize = Batch, Method = CalibrationMethod.Entropy, Bins = 2048, ShareClampedHistograms = false }),
                     ("Entropy128", new CalibrationOptions { BatchSize = Batch, Method = CalibrationMethod.Entropy }),
                     ("Percentile", new CalibrationOptions { BatchSize = Batch, Method = CalibrationMethod.Percentile }),
                 })

@@ -50,6 +50,11 @@ public sealed record CalibrationOptions
     /// slack on top of it. Default 512 MiB; long.MaxValue: never split.</summary>
     public long MaxBatchOutputBytes { get; init; } = 512L << 20;
 
+    /// <summary>Entropy: a tensor that only clamps or moves another calibrated tensor's values (Relu, ReLU6's
+    /// Clip, Reshape, ...) takes its histogram from that tensor's, counted once for both; the tables are
+    /// identical either way. Off only to measure or test the difference.</summary>
+    internal bool ShareClampedHistograms { get; init; } = true;
+
     /// <summary>ONNX Runtime intra-op threads (0: its default).</summary>
     public int IntraOpThreads { get; init; }
 

@@ -41,6 +41,9 @@ public sealed class CalibrationRun : IDisposable
         if (options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {options.MaxBatchOutputBytes}.");
         _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: Settings.Method == CalibrationMethod.MinMax,
             maxOutputBytes: options.MaxBatchOutputBytes);
+        // Entropy counts a clamping tensor's source once for both (see ClampFollowers).
+        if (_calibrator is HistogramCalibrator histograms && options.ShareClampedHistograms)
+            SharedHistograms = ClampFollowers.Plan(model, _session.Tensors).Count(histograms.Follow);
         bool canBatch = Binder.CanBatch;
         _sourceOptions = new SampleSourceOptions { SplitRows = canBatch && Binder.Inputs.Count == 1 ? options.BatchSize : null };
         _batcher = new SampleBatcher(canBatch, options.BatchSize);
@@ -53,6 +56,10 @@ public sealed class CalibrationRun : IDisposable
     public TensorSelection Selection { get; }
 
     internal InputBinder Binder { get; }
+
+    /// <summary>Tensors whose histograms are taken from another tensor's values (a clamp or a move of them)
+    /// rather than counted: <see cref="CalibrationOptions.ShareClampedHistograms"/>.</summary>
+    public int SharedHistograms { get; }
 
     /// <summary>Total samples when the caller knows it (for progress); null when unknown.</summary>
     public long? TotalSamples { get; set; }

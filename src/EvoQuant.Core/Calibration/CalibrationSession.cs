@@ -339,13 +339,54 @@ public sealed class CalibrationSession : IDisposable
             if (!ReferenceEquals(g.Session, _session)) g.Session.Dispose();
     }
 
-    // Tensors are independent: update them on all cores when the calibrator allows concurrent updates.
+    // Tensors are independent: update them on all cores when the calibrator allows concurrent updates. A
+    // histogram that follows another tensor's values goes right after that tensor, in the same work item.
     private static void UpdateAll(ICalibrator calibrator, List<string> fetch, IReadOnlyList<OrtValue> results, bool[] starts)
     {
-        if (results.Count > 1 && Environment.ProcessorCount > 1 && calibrator is HistogramCalibrator or MinMaxCalibrator)
-            Parallel.For(0, results.Count, k => Update(calibrator, fetch[k], results[k], starts[k]));
+        var items = WorkItems(calibrator, fetch);
+        if (items.Count > 1 && Environment.ProcessorCount > 1 && calibrator is HistogramCalibrator or MinMaxCalibrator)
+            Parallel.For(0, items.Count, i => { foreach (int k in items[i]) Update(calibrator, fetch[k], results[k], starts[k]); });
         else
-            for (int k = 0; k < results.Count; k++) Update(calibrator, fetch[k], results[k], starts[k]);
+            foreach (var item in items)
+                foreach (int k in item) Update(calibrator, fetch[k], results[k], starts[k]);
+    }
+
+    /// <summary>Indices of <paramref name="fetch"/> grouped into work items: one per tensor, except that
+    /// followers join their source's item after it. A follower fetched by this run without its source, or
+    /// the other way round (output groups), stops following before either is updated: its histogram so far
+    /// is derived and it counts its own values from now on.</summary>
+    private static List<List<int>> WorkItems(ICalibrator calibrator, List<string> fetch)
+    {
+        var items = new List<List<int>>(fetch.Count);
+        if (calibrator is not HistogramCalibrator h || !h.HasFollowers)
+        {
+            for (int k = 0; k < fetch.Count; k++) items.Add(new List<int>(1) { k });
+            return items;
+        }
+        var position = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int k = 0; k < fetch.Count; k++) position[fetch[k]] = k;
+        foreach (string t in fetch)
+            foreach (string follower in h.FollowersOf(t))
+                if (!position.ContainsKey(follower)) h.Detach(follower);
+        var byLead = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (int k = 0; k < fetch.Count; k++)
+        {
+            string? source = h.SourceOf(fetch[k]);
+            if (source != null && !position.ContainsKey(source))
+            {
+                h.Detach(fetch[k]);
+                source = null;
+            }
+            string lead = source ?? fetch[k];
+            if (!byLead.TryGetValue(lead, out var item))
+            {
+                byLead[lead] = item = new List<int>();
+                items.Add(item);
+            }
+            if (source == null) item.Insert(0, k); // the source first, whenever it comes in the fetch order
+            else item.Add(k);
+        }
+        return items;
     }
 
     private static void Update(ICalibrator calibrator, string tensor, OrtValue value, bool startsBatch)

@@ -61,7 +61,7 @@ internal static class DerivedExtremes
     }
 
     /// <summary>The input the output follows and the step (null: the values only move), or null.</summary>
-    private static (string Input, Step? Step)? TryStep(NodeProto node, GraphView graph)
+    internal static (string Input, Step? Step)? TryStep(NodeProto node, GraphView graph)
     {
         if (node.Domain is not ("" or "ai.onnx") || node.Input.Count == 0) return null;
         string x = node.Input[0];

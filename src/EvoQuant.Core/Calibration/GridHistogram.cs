@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 using EvoQuant.Numerics;
 
 namespace EvoQuant.Calibration;
@@ -12,6 +13,10 @@ namespace EvoQuant.Calibration;
 /// [-R*w, R*w) (2R bins); absolute ones count |x| over [0, R*w) (R bins).</summary>
 internal sealed class GridHistogram
 {
+    /// <summary>What a batch is about to do: the width exponent and the finite extremes the histogram will
+    /// have, and whether the batch holds NaN or infinities.</summary>
+    public readonly record struct BatchPreview(int? Exponent, float Min, float Max, bool NonFinite);
+
     private long[] _counts;
 
     /// <summary>Counts |x| (Percentile) rather than x (Entropy).</summary>
@@ -60,68 +65,100 @@ internal sealed class GridHistogram
     public long BatchCount { get; private set; }
 
     /// <summary>Adds one batch of values, or with <paramref name="startsBatch"/> false, more values of the
-    /// batch added last (a sub-batch of it: the counts do not depend on how a batch is cut).</summary>
-    public void Add(ReadOnlySpan<float> x, bool startsBatch = true)
+    /// batch added last (a sub-batch of it: the counts do not depend on how a batch is cut).
+    /// <paramref name="beforeCommit"/>, when given, hears what the batch will do once it is known and before
+    /// it changes anything the histograms that follow this one could need: they decide there whether they
+    /// still can follow, and read the counts as they were if not.</summary>
+    public void Add(ReadOnlySpan<float> x, bool startsBatch = true, Action<GridHistogram, BatchPreview>? beforeCommit = null)
     {
         if (x.IsEmpty) return;
-        if (startsBatch) BatchCount++;
-        if (TryAddOnCurrentGrid(x)) return;
+        if (TryAddOnCurrentGrid(x, startsBatch, beforeCommit)) return;
         // One fused pass; NaN is ignored here and dropped by the binning. An infinity (or no number at
         // all) takes the filtering path: it would otherwise set the grid's width.
         var (min, max) = Kernels.MinMax(x);
         if (!float.IsFinite(min) || !float.IsFinite(max))
         {
-            AddFiltered(x);
+            AddFiltered(x, startsBatch, beforeCommit);
             return;
         }
+        beforeCommit?.Invoke(this, new BatchPreview(ExponentAfter(min, max), Math.Min(Min, min), Math.Max(Max, max), ContainsNaN(x)));
+        if (startsBatch) BatchCount++;
         AddFinite(x, min, max);
     }
 
-    /// <summary>Once the grid has a width, most batches fit it: count them on it while taking min and max
-    /// in the same pass, into scratch counts that are kept only when the batch did fit (else the caller's
-    /// two-pass path widens the grid first). Infinities or no number at all also go to that path.</summary>
-    private bool TryAddOnCurrentGrid(ReadOnlySpan<float> x)
+    /// <summary>Once the grid has a width, most batches fit it: count them straight into it while taking min
+    /// and max in the same pass. The rare batch that does not fit (or that <paramref name="beforeCommit"/>
+    /// must see uncounted: one with NaN) is counted again into scratch and taken back out; one that does
+    /// not fit then takes the caller's two-pass path, which widens the grid first.</summary>
+    private bool TryAddOnCurrentGrid(ReadOnlySpan<float> x, bool startsBatch, Action<GridHistogram, BatchPreview>? beforeCommit)
     {
         if (WidthExponent is not int e || e is < -120 or > 120) return false;
         int len = _counts.Length;
-        var scratch = ArrayPool<long>.Shared.Rent(len);
-        try
+        long dropped = HistogramCounter.Count(x, _counts, len + 1, BinnerAt(e), out float min, out float max);
+        float maxAbs = Math.Max(Math.Abs(min), Math.Abs(max));
+        bool fits = float.IsFinite(min) && float.IsFinite(max) && (maxAbs == 0 || RequiredExponent(maxAbs, BinsPerSide) <= e);
+        if (!fits || (dropped > 0 && beforeCommit != null))
         {
-            var local = scratch.AsSpan(0, len);
-            local.Clear();
-            long dropped = HistogramCounter.Count(x, local, len + 1, BinnerAt(e), out float min, out float max);
-            if (!float.IsFinite(min) || !float.IsFinite(max)) return false;
-            float maxAbs = Math.Max(Math.Abs(min), Math.Abs(max));
-            if (maxAbs != 0 && RequiredExponent(maxAbs, BinsPerSide) > e) return false;
-            for (int j = 0; j < len; j++) _counts[j] += local[j];
-            Min = Math.Min(Min, min);
-            Max = Math.Max(Max, max);
-            Count += x.Length - dropped;
-            NonFinite += dropped;
-            return true;
-        }
-        finally
-        {
+            var scratch = ArrayPool<long>.Shared.Rent(len);
+            var batch = scratch.AsSpan(0, len);
+            batch.Clear();
+            HistogramCounter.Count(x, batch, len + 1, BinnerAt(e));
+            for (int j = 0; j < len; j++) _counts[j] -= batch[j];
+            if (fits)
+            {
+                beforeCommit!(this, new BatchPreview(e, Math.Min(Min, min), Math.Max(Max, max), true));
+                for (int j = 0; j < len; j++) _counts[j] += batch[j];
+            }
             ArrayPool<long>.Shared.Return(scratch);
+            if (!fits) return false;
         }
+        // Without NaN the batch keeps the grid, so it changes no follower (see HistogramCalibrator): telling
+        // after counting is as good as before.
+        else beforeCommit?.Invoke(this, new BatchPreview(e, Math.Min(Min, min), Math.Max(Max, max), false));
+        if (startsBatch) BatchCount++;
+        Min = Math.Min(Min, min);
+        Max = Math.Max(Max, max);
+        Count += x.Length - dropped;
+        NonFinite += dropped;
+        return true;
     }
 
-    private void AddFiltered(ReadOnlySpan<float> x)
+    private void AddFiltered(ReadOnlySpan<float> x, bool startsBatch, Action<GridHistogram, BatchPreview>? beforeCommit)
     {
         var buf = ArrayPool<float>.Shared.Rent(x.Length);
         int n = 0;
         foreach (float v in x)
-        {
             if (float.IsFinite(v)) buf[n++] = v;
-            else NonFinite++;
-        }
-        if (n > 0)
-        {
-            var span = buf.AsSpan(0, n);
-            var (min, max) = Kernels.MinMax(span);
-            AddFinite(span, min, max);
-        }
+        var span = buf.AsSpan(0, n);
+        var (min, max) = n > 0 ? Kernels.MinMax(span) : (float.PositiveInfinity, float.NegativeInfinity);
+        beforeCommit?.Invoke(this, new BatchPreview(n > 0 ? ExponentAfter(min, max) : WidthExponent, Math.Min(Min, min), Math.Max(Max, max), true));
+        if (startsBatch) BatchCount++;
+        NonFinite += x.Length - n;
+        if (n > 0) AddFinite(span, min, max);
         ArrayPool<float>.Shared.Return(buf);
+    }
+
+    /// <summary>The width exponent once finite values in [min, max] are added.</summary>
+    private int? ExponentAfter(float min, float max)
+    {
+        float maxAbs = Math.Max(Math.Abs(min), Math.Abs(max));
+        if (maxAbs == 0) return WidthExponent;
+        int needed = RequiredExponent(maxAbs, BinsPerSide);
+        return WidthExponent is int e && e >= needed ? e : needed;
+    }
+
+    private static bool ContainsNaN(ReadOnlySpan<float> x)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var v = new Vector<float>(x.Slice(i, Vector<float>.Count));
+                if (!Vector.EqualsAll(v, v)) return true;
+            }
+        for (; i < x.Length; i++)
+            if (float.IsNaN(x[i])) return true;
+        return false;
     }
 
     /// <summary>Adds values whose finite ones lie in [min, max]; any NaN among them is counted as non-finite.</summary>
@@ -231,6 +268,63 @@ internal sealed class GridHistogram
         var theirs = oe < target ? Coarsen(other._counts, Origin, target - oe) : other._counts;
         for (int j = 0; j < _counts.Length; j++) _counts[j] += theirs[j];
         _counts[Origin] += other._pendingZeros;
+    }
+
+    /// <summary>The same counts on a grid with fewer bins per side (this one's divided by a power of two):
+    /// a finer storage of this histogram seen at the resolution its bins per side give.</summary>
+    public GridHistogram Rescaled(int binsPerSide)
+    {
+        if (binsPerSide == BinsPerSide) return this;
+        int shift = System.Numerics.BitOperations.Log2((uint)(BinsPerSide / binsPerSide));
+        if (binsPerSide << shift != BinsPerSide) throw new ArgumentException($"{BinsPerSide} bins per side do not rescale to {binsPerSide}.", nameof(binsPerSide));
+        var h = new GridHistogram(Absolute, binsPerSide)
+        {
+            Min = Min, Max = Max, Count = Count, NonFinite = NonFinite, BatchCount = BatchCount, _pendingZeros = _pendingZeros,
+        };
+        if (WidthExponent is int e)
+        {
+            // Twice the bins per side at half the width: the same smallest power of two, shifted.
+            h.WidthExponent = e + shift;
+            for (int j = 0; j < _counts.Length; j++)
+                if (_counts[j] != 0) h._counts[h.Origin + ((j - Origin) >> shift)] += _counts[j];
+        }
+        return h;
+    }
+
+    /// <summary>The histogram, with <paramref name="binsPerSide"/> bins per side, of clamp(x, lo, hi) over
+    /// the values x counted here (lo &lt;= 0 &lt;= hi; infinite bounds for a tensor that only moves values), or
+    /// null when this grid is too coarse for it. Exact: clamping moves a value to lo or hi, whose bin holds
+    /// every value the clamp moves there because binning is monotone, and a finer power-of-two grid
+    /// coarsens exactly. Signed histograms only; non-finite values are carried over as they are.</summary>
+    public GridHistogram? DeriveClamped(float lo, float hi, int binsPerSide)
+    {
+        if (Absolute) throw new InvalidOperationException("Only signed histograms can be clamped.");
+        var y = new GridHistogram(false, binsPerSide) { Count = Count, NonFinite = NonFinite, BatchCount = BatchCount };
+        if (Count == 0) return y;
+        (y.Min, y.Max) = (Math.Clamp(Min, lo, hi), Math.Clamp(Max, lo, hi));
+        float maxAbs = Math.Max(Math.Abs(y.Min), Math.Abs(y.Max));
+        if (maxAbs == 0)
+        {
+            y._pendingZeros = Count; // every value clamped to 0: no width yet, as for a stream of zeros
+            return y;
+        }
+        int ey = RequiredExponent(maxAbs, binsPerSide), e = WidthExponent!.Value; // x reaches past |y| > 0
+        int shift = ey - e;
+        if (shift < 0) return null;
+        int first = float.IsNegativeInfinity(lo) ? -BinsPerSide : RelativeBin(lo, e);
+        int last = float.IsPositiveInfinity(hi) ? BinsPerSide - 1 : RelativeBin(hi, e);
+        var c = GetCounts();
+        for (int j = 0; j < c.Length; j++)
+            if (c[j] != 0) y._counts[y.Origin + (Math.Clamp(j - Origin, first, last) >> shift)] += c[j];
+        y.WidthExponent = ey;
+        return y;
+    }
+
+    /// <summary>The bin of one value relative to the origin at width 2^e, as the binner computes it.</summary>
+    private int RelativeBin(float v, int e)
+    {
+        double f = e is < -120 or > 120 ? Math.Floor(v * Math.ScaleB(1.0, -e)) : MathF.Floor(v * MathF.ScaleB(1f, -e));
+        return (int)Math.Clamp(f, -Origin, _counts.Length - 1 - Origin);
     }
 
     /// <summary>The stored form for a calibration table: non-empty bins only.</summary>

@@ -6,6 +6,13 @@ public abstract class HistogramCalibrator : ICalibrator
 {
     private readonly Dictionary<string, GridHistogram> _hists = new(StringComparer.Ordinal);
 
+    // Tensors whose histograms follow their source's values (signed histograms only), and the reverse map.
+    // A source with followers is stored at SourceShift more bits of resolution, so that a follower whose
+    // range is down to 2^-SourceShift of the source's still derives exactly.
+    private readonly Dictionary<string, ClampFollowers.Follower> _followers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<ClampFollowers.Follower>> _followersOf = new(StringComparer.Ordinal);
+    private const int SourceShift = 1;
+
     public CalibrationSettings Settings { get; }
 
     private protected HistogramCalibrator(CalibrationSettings settings, CalibrationMethod expected)
@@ -21,6 +28,65 @@ public abstract class HistogramCalibrator : ICalibrator
     /// <summary>Bins per side of 0 on the grid (the data fill between half and all of them).</summary>
     private protected abstract int BinsPerSide { get; }
 
+    /// <summary>Lets <paramref name="f"/>'s tensor take its histogram from its source's values instead of
+    /// counting its own; its Update calls are then ignored, and for each batch the source must be updated
+    /// before it (a follower that can no longer be derived counts its own values from the batch on that
+    /// showed it). Must come before either tensor's first update. Signed histograms only: returns false
+    /// (and nothing changes) for absolute ones, or when either tensor already has values.</summary>
+    internal bool Follow(ClampFollowers.Follower f)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        if (!(f.Lo <= 0 && 0 <= f.Hi)) throw new ArgumentException($"The clamp [{f.Lo}, {f.Hi}] of '{f.Tensor}' does not hold 0.");
+        lock (_hists)
+        {
+            if (Absolute || f.Tensor == f.Source || _hists.ContainsKey(f.Tensor) || _hists.ContainsKey(f.Source)
+                || _followers.ContainsKey(f.Tensor) || _followers.ContainsKey(f.Source) || _followersOf.ContainsKey(f.Tensor)) return false;
+            _followers[f.Tensor] = f;
+            if (!_followersOf.TryGetValue(f.Source, out var list)) _followersOf[f.Source] = list = new();
+            list.Add(f);
+            return true;
+        }
+    }
+
+    /// <summary>The tensor whose values this one's histogram follows, or null.</summary>
+    internal string? SourceOf(string tensor)
+    {
+        lock (_hists) return _followers.TryGetValue(tensor, out var f) ? f.Source : null;
+    }
+
+    /// <summary>The tensors that follow <paramref name="source"/>'s values now.</summary>
+    internal IReadOnlyList<string> FollowersOf(string source)
+    {
+        lock (_hists) return _followersOf.TryGetValue(source, out var list) ? list.Select(f => f.Tensor).ToArray() : Array.Empty<string>();
+    }
+
+    internal bool HasFollowers
+    {
+        get { lock (_hists) return _followers.Count > 0; }
+    }
+
+    /// <summary>Stops <paramref name="tensor"/> following its source: it gets the histogram derived so far
+    /// and counts its own values from now on (e.g. when the two arrive in different runs).</summary>
+    internal void Detach(string tensor)
+    {
+        lock (_hists)
+        {
+            if (!_followers.TryGetValue(tensor, out var f)) return;
+            Materialize(f, _hists.GetValueOrDefault(f.Source));
+        }
+    }
+
+    // Under the lock. The source's state is the one the follower has followed so far (the batch that breaks
+    // the derivation is not in it yet).
+    private void Materialize(ClampFollowers.Follower f, GridHistogram? source)
+    {
+        if (source != null)
+            _hists[f.Tensor] = source.DeriveClamped(f.Lo, f.Hi, BinsPerSide)
+                ?? throw new InvalidOperationException($"The histogram of '{f.Tensor}' no longer follows from '{f.Source}'.");
+        _followers.Remove(f.Tensor);
+        _followersOf[f.Source].Remove(f);
+    }
+
     /// <summary>Safe to call concurrently for distinct tensors (the session updates tensors in parallel).</summary>
     public void Update(string tensor, ReadOnlySpan<float> values) => Update(tensor, values, startsBatch: true);
 
@@ -29,15 +95,67 @@ public abstract class HistogramCalibrator : ICalibrator
     internal void Update(string tensor, ReadOnlySpan<float> values, bool startsBatch)
     {
         GridHistogram? h;
+        bool followed;
         lock (_hists)
-            if (!_hists.TryGetValue(tensor, out h)) _hists[tensor] = h = new GridHistogram(Absolute, BinsPerSide);
-        h.Add(values, startsBatch);
+        {
+            if (_followers.ContainsKey(tensor)) return; // derived from the source's values
+            followed = _followersOf.TryGetValue(tensor, out var list) && list.Count > 0;
+            if (!_hists.TryGetValue(tensor, out h))
+                _hists[tensor] = h = new GridHistogram(Absolute, followed ? BinsPerSide << SourceShift : BinsPerSide);
+        }
+        h.Add(values, startsBatch, followed ? (source, batch) => CheckFollowers(tensor, source, batch) : null);
+    }
+
+    // Before a source's batch is committed: a follower whose range the batch leaves finer than the source's
+    // grid, or that would clamp NaN or infinities (whose clamping the runtime does not pin down), stops
+    // following and counts its own values from this batch on.
+    private void CheckFollowers(string tensor, GridHistogram source, GridHistogram.BatchPreview batch)
+    {
+        lock (_hists)
+        {
+            if (!_followersOf.TryGetValue(tensor, out var list)) return;
+            foreach (var f in list.ToArray())
+                if (Breaks(f, batch)) Materialize(f, source);
+        }
+    }
+
+    private bool Breaks(ClampFollowers.Follower f, GridHistogram.BatchPreview batch)
+    {
+        if (batch.NonFinite && f.Clamps) return true;
+        if (batch.Exponent is not int e || !(batch.Min <= batch.Max)) return false;
+        float maxAbs = Math.Max(Math.Abs(Math.Clamp(batch.Min, f.Lo, f.Hi)), Math.Abs(Math.Clamp(batch.Max, f.Lo, f.Hi)));
+        return maxAbs != 0 && GridHistogram.RequiredExponent(maxAbs, BinsPerSide) < e;
+    }
+
+    /// <summary>Every tensor's histogram as the settings define it: sources seen at BinsPerSide, followers
+    /// derived. Under the lock.</summary>
+    private List<(string Name, GridHistogram Histogram)> Histograms()
+    {
+        var all = new List<(string, GridHistogram)>();
+        foreach (var (name, h) in _hists) all.Add((name, h.Rescaled(BinsPerSide)));
+        foreach (var f in _followers.Values)
+            if (_hists.TryGetValue(f.Source, out var src))
+                all.Add((f.Tensor, src.DeriveClamped(f.Lo, f.Hi, BinsPerSide)!));
+        return all;
+    }
+
+    /// <summary>Ends all following: followers get their derived histograms, sources their plain resolution.</summary>
+    private void DetachAll()
+    {
+        lock (_hists)
+        {
+            foreach (var (name, h) in Histograms()) _hists[name] = h;
+            _followers.Clear();
+            _followersOf.Clear();
+        }
     }
 
     public void Merge(ICalibrator other)
     {
         if (other is not HistogramCalibrator o || o.GetType() != GetType() || o.Settings != Settings)
             throw new ArgumentException($"Only a {GetType().Name} with equal settings can be merged.", nameof(other));
+        DetachAll();
+        o.DetachAll();
         foreach (var (name, theirs) in o._hists)
         {
             if (!_hists.TryGetValue(name, out var h)) _hists[name] = h = new GridHistogram(Absolute, BinsPerSide);
@@ -50,14 +168,19 @@ public abstract class HistogramCalibrator : ICalibrator
         if (r.Histogram == null) throw new ArgumentException($"The row of '{r.Tensor}' has no histogram, so it cannot be merged.");
         if (r.Histogram.Absolute != Absolute || r.Histogram.BinsPerSide != BinsPerSide)
             throw new ArgumentException($"The histogram of '{r.Tensor}' was collected with other settings.");
+        DetachAll();
         _hists[r.Tensor] = GridHistogram.FromData(r.Histogram, r.Min, r.Max, r.ElementCount, r.NonFiniteCount, r.BatchCount);
     }
 
-    internal GridHistogram? GetHistogram(string tensor) => _hists.GetValueOrDefault(tensor);
+    internal GridHistogram? GetHistogram(string tensor)
+    {
+        lock (_hists) return Histograms().FirstOrDefault(h => h.Name == tensor).Histogram;
+    }
 
     public IReadOnlyList<TensorRange> ComputeRanges()
     {
-        var hists = _hists.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToArray();
+        (string Key, GridHistogram Value)[] hists;
+        lock (_hists) hists = Histograms().OrderBy(kv => kv.Name, StringComparer.Ordinal).ToArray();
         var ranges = new TensorRange[hists.Length];
         // Each tensor's threshold search is independent (Entropy with 2048 bins: milliseconds each).
         Parallel.For(0, hists.Length, k => ranges[k] = ComputeRange(hists[k].Key, hists[k].Value));

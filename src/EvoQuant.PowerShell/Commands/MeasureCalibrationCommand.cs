@@ -195,6 +195,8 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
             ThrowTerminatingError(NewError(e, "InvalidSettings", ErrorCategory.InvalidArgument, Model));
         }
         WriteVerbose($"Calibrating {_run!.Selection.Tensors.Count} tensors of '{Model!.Name}' with {options.Method} ({_run.Selection.Skipped.Count} left out).");
+        if (_run.SharedHistograms > 0)
+            WriteVerbose($"{_run.SharedHistograms} histograms follow the values of the tensor they clamp or move (Relu, Clip, Reshape...): counted once for both.");
         foreach (var s in _run.Selection.Skipped) WriteDebug($"Not calibrated: '{s.Tensor}': {s.Reason}");
     }
 

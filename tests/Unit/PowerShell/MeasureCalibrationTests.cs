@@ -44,6 +44,7 @@ public sealed class MeasureCalibrationTests : IDisposable
         Assert.Equal(CalibrationMethod.Entropy, table.Settings.Method);
         Assert.True(table.Count > 30, $"only {table.Count} tensors calibrated");
         Assert.Contains(r.Verbose, v => v.StartsWith("Calibrating"));
+        Assert.Contains(r.Verbose, v => v.StartsWith("12 histograms follow")); // 11 ReLU6 and the Flatten
         Assert.NotEmpty(r.Progress);
 
         // The same as Core computes from the whole file at once.

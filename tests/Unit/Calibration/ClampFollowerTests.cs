@@ -1,0 +1,160 @@
+using EvoQuant.Calibration;
+using EvoQuant.Data;
+using EvoQuant.Onnx;
+using EvoQuant.Tests.Support;
+using Xunit;
+
+namespace EvoQuant.Tests.Calibration;
+
+/// <summary>Entropy histograms of tensors that clamp or move another's values are derived from that tensor's
+/// counts (<see cref="ClampFollowers"/>): the tables must be those of counting every tensor, bit for bit,
+/// including when a batch forces a follower to count its own values.</summary>
+public class ClampFollowerTests
+{
+    private static HistogramCalibrator Entropy(int bins = 2048) =>
+        (HistogramCalibrator)Calibrator.Create(new CalibrationSettings { Method = CalibrationMethod.Entropy, Bins = bins });
+
+    private static float[] Clamp(float[] x, float lo, float hi) => x.Select(v => float.IsNaN(v) ? v : Math.Clamp(v, lo, hi)).ToArray();
+
+    /// <summary>Feeds each batch of x and of its clamps to a calibrator whose clamps follow x and to one that
+    /// counts everything, source first as the session does, and compares the tables.</summary>
+    private static HistogramCalibrator AssertFollowingMatchesCounting(IEnumerable<float[]> batches, params (string Name, float Lo, float Hi, bool Clamps)[] followers)
+    {
+        var shared = Entropy();
+        var counted = Entropy();
+        foreach (var f in followers) Assert.True(shared.Follow(new ClampFollowers.Follower(f.Name, "x", f.Lo, f.Hi, f.Clamps)));
+        foreach (var x in batches)
+            foreach (var c in new[] { shared, counted })
+            {
+                c.Update("x", x);
+                foreach (var f in followers) c.Update(f.Name, f.Clamps ? Clamp(x, f.Lo, f.Hi) : x);
+            }
+        Tables.AssertSame(counted.ComputeRanges(), shared.ComputeRanges());
+        return shared;
+    }
+
+    [Fact]
+    public void Relu_and_relu6_follow_a_gaussian_stream()
+    {
+        var x = Synthetic.Gaussian(400_000, 3, seed: 1);
+        var c = AssertFollowingMatchesCounting(Synthetic.Batches(x, 50_000), ("relu", 0, float.PositiveInfinity, true), ("relu6", 0, 6, true), ("clip", -8, 8, true));
+        Assert.All(new[] { "relu", "relu6", "clip" }, t => Assert.Equal("x", c.SourceOf(t))); // derived to the end
+    }
+
+    [Fact]
+    public void A_range_that_grows_past_the_finer_grid_makes_the_follower_count_itself()
+    {
+        // ReLU6 stays within [0, 6] while x grows to 100: x's grid becomes 16x coarser than ReLU6's, past the
+        // one extra bit of resolution a source keeps; ReLU6 then counts its own values from that batch on.
+        var r = new Random(2);
+        var batches = new[] { 5f, 7f, 100f, 3f }.Select(scale => Enumerable.Range(0, 30_000).Select(_ => (float)(r.NextDouble() * 2 - 1) * scale).ToArray());
+        var c = AssertFollowingMatchesCounting(batches.ToArray(), ("relu6", 0, 6, true), ("move", float.NegativeInfinity, float.PositiveInfinity, false));
+        Assert.Null(c.SourceOf("relu6"));
+        Assert.Equal("x", c.SourceOf("move"));
+    }
+
+    [Fact]
+    public void NaN_and_infinities_stop_a_clamp_following_but_not_a_move()
+    {
+        var x = Synthetic.Gaussian(90_000, 2, seed: 3);
+        var batches = Synthetic.Batches(x, 30_000).ToArray();
+        batches[1][17] = float.NaN;
+        batches[2][5] = float.PositiveInfinity;
+        var shared = Entropy();
+        Assert.True(shared.Follow(new ClampFollowers.Follower("relu", "x", 0, float.PositiveInfinity, true)));
+        Assert.True(shared.Follow(new ClampFollowers.Follower("move", "x", float.NegativeInfinity, float.PositiveInfinity, false)));
+        var counted = Entropy();
+        for (int b = 0; b < batches.Length; b++)
+            foreach (var c in new[] { shared, counted })
+            {
+                c.Update("x", batches[b]);
+                c.Update("relu", Clamp(batches[b], 0, float.PositiveInfinity));
+                c.Update("move", batches[b]);
+            }
+        Assert.Null(shared.SourceOf("relu"));
+        Assert.Equal("x", shared.SourceOf("move"));
+        Tables.AssertSame(counted.ComputeRanges(), shared.ComputeRanges());
+        Assert.Equal(2, shared.ComputeRanges().Single(t => t.Tensor == "move").NonFiniteCount);
+    }
+
+    [Fact]
+    public void Zeros_only_then_values_follow_exactly()
+    {
+        // All-negative x: ReLU is all zeros (no width yet), then positive values give it one.
+        var neg = Enumerable.Range(0, 20_000).Select(i => -1f - i % 7).ToArray();
+        var zeros = new float[20_000];
+        var mixed = Synthetic.Gaussian(20_000, 1, seed: 4);
+        AssertFollowingMatchesCounting(new[] { zeros, neg, mixed, neg }, ("relu", 0, float.PositiveInfinity, true), ("relu6", 0, 6, true));
+    }
+
+    [Fact]
+    public void Followers_merge_like_everything_counted()
+    {
+        var x = Synthetic.Gaussian(200_000, 4, seed: 5);
+        var halves = Synthetic.Batches(x, 100_000).ToArray();
+        HistogramCalibrator Half(float[] part, bool follow)
+        {
+            var c = Entropy();
+            if (follow) c.Follow(new ClampFollowers.Follower("relu6", "x", 0, 6, true));
+            c.Update("x", part);
+            c.Update("relu6", Clamp(part, 0, 6));
+            return c;
+        }
+        var merged = Half(halves[0], true);
+        merged.Merge(Half(halves[1], true));
+        var whole = Entropy();
+        foreach (var part in halves) { whole.Update("x", part); whole.Update("relu6", Clamp(part, 0, 6)); }
+        Tables.AssertSame(whole.ComputeRanges(), merged.ComputeRanges());
+    }
+
+    [Fact]
+    public void Percentile_histograms_do_not_follow()
+    {
+        var p = (HistogramCalibrator)Calibrator.Create(new CalibrationSettings { Method = CalibrationMethod.Percentile });
+        Assert.False(p.Follow(new ClampFollowers.Follower("relu", "x", 0, float.PositiveInfinity, true)));
+        var e = Entropy();
+        e.Update("x", new[] { 1f });
+        Assert.False(e.Follow(new ClampFollowers.Follower("relu", "x", 0, float.PositiveInfinity, true))); // too late: x has values
+    }
+
+    [Fact]
+    public void Fashion_cnn_plans_its_relu6_outputs_and_the_flatten()
+    {
+        var model = OnnxModel.Load(TestData.Require(TestData.FashionCnn));
+        var selection = new CalibrationTensorSelector().Select(model);
+        var plan = ClampFollowers.Plan(model, selection.Tensors);
+        var clips = model.Graph.Nodes.Where(n => n.OpType == "Clip").ToList();
+        Assert.Equal(clips.Count + 1, plan.Count);
+        foreach (var n in clips)
+            Assert.Contains(new ClampFollowers.Follower(n.Output[0], n.Input[0], 0, 6, true), plan);
+        Assert.Contains(new ClampFollowers.Follower("/flatten/Flatten_output_0", "/pool/GlobalAveragePool_output_0",
+            float.NegativeInfinity, float.PositiveInfinity, false), plan);
+    }
+
+    public static TheoryData<string, int> Models() => new() { { TestData.FashionCnn, 64 }, { TestData.OcrRec, 4 }, { TestData.OcrDet, 2 } };
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Real_models_give_the_same_table_shared_or_counted(string path, int batch)
+    {
+        var model = OnnxModel.Load(TestData.Require(path));
+        object[] items = path == TestData.FashionCnn
+            ? new object[] { TestData.Require(TestData.FashionCalib) }
+            : new object[] { Inputs(model, 2 * batch + 1) };
+        var o = new CalibrationOptions { Method = CalibrationMethod.Entropy, Bins = 2048, BatchSize = batch };
+        var counted = Calibrator.Run(model, items, o with { ShareClampedHistograms = false });
+        var shared = Calibrator.Run(model, items, o);
+        Tables.AssertSame(counted.Ranges, shared.Ranges);
+        if (path != TestData.FashionCnn) Assert.NotEmpty(ClampFollowers.Plan(model, counted.Ranges.Select(r => r.Tensor).ToList()));
+    }
+
+    // Image-like rows for the OCR models: smooth patterns in [-1, 1], the models' normalised range.
+    private static NamedTensor Inputs(OnnxModel model, int rows)
+    {
+        var (h, w) = model.Inputs[0].Name == "x" && model.Path!.Contains("rec") ? (48, 160) : (96, 96);
+        var r = new Random(rows);
+        var x = new float[rows * 3 * h * w];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)Math.Sin(i * 0.013 + r.NextDouble() * 0.5) * 0.9f;
+        return new NamedTensor(model.Inputs[0].Name, x, new long[] { rows, 3, h, w }, "pattern");
+    }
+}
