@@ -66,6 +66,11 @@ public sealed class CalibrationSession : IDisposable
     /// model that learns the sizes on the first batch not counted).</summary>
     public int LastBatchRuns { get; private set; }
 
+    /// <param name="model">The float model.</param>
+    /// <param name="selection">The tensors to calibrate (model inputs are read from the batches, not fetched).</param>
+    /// <param name="intraOpThreads">ONNX Runtime intra-op threads (0: its default).</param>
+    /// <param name="reduceInGraph">MinMax only: reduce each tensor to its minimum and maximum inside the graph
+    /// instead of fetching it (falls back to fetching when the runtime lacks a reduction).</param>
     /// <param name="maxOutputBytes">Budget for the tensors one run returns (fetching sessions only);
     /// long.MaxValue: never split.</param>
     public CalibrationSession(OnnxModel model, TensorSelection selection, int intraOpThreads = 0, bool reduceInGraph = false, long maxOutputBytes = long.MaxValue)

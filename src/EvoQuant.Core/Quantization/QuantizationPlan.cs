@@ -12,6 +12,9 @@ public enum TensorRole
 }
 
 /// <summary>A tensor an op quantizer asked to quantize.</summary>
+/// <param name="Name">The tensor.</param>
+/// <param name="Role">Activation, weight or bias, which decides its type and parameters.</param>
+/// <param name="Axis">The channel axis for per-channel parameters, or null for one scale.</param>
 /// <param name="SharedWith">Reuse this (earlier) tensor's parameters instead of computing new ones (pass-through ops).</param>
 /// <param name="FixedRange">A range known from the op's semantics (Softmax: [0,1]), used instead of calibration.</param>
 public sealed record TensorRequest(string Name, TensorRole Role, int? Axis = null, string? SharedWith = null, ActivationRange? FixedRange = null);

@@ -101,6 +101,7 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
         if (_candidate == null)
             ThrowTerminatingError(NewError(new ArgumentException("No candidate model: give -Candidate, or pipe a result of Invoke-Quantization."), "NoCandidate",
                 ErrorCategory.InvalidArgument, null));
+        var candidate = _candidate!; // ThrowTerminatingError above does not return
         var reference = Reference ?? _source;
         if (reference == null)
             ThrowTerminatingError(NewError(new ArgumentException("No reference model: give -Reference (the float model)."), "NoReference", ErrorCategory.InvalidArgument, _candidate));
@@ -132,8 +133,8 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
         AccuracyReport report;
         try
         {
-            WriteVerbose($"Comparing '{reference!.Name}' with '{_candidate.Name}' on {_samples.Count} sample item(s){(PerTensor ? ", per tensor" : "")}.");
-            report = AccuracyComparer.Compare(reference, _candidate, _samples, options, progress, CancellationToken);
+            WriteVerbose($"Comparing '{reference!.Name}' with '{candidate.Name}' on {_samples.Count} sample item(s){(PerTensor ? ", per tensor" : "")}.");
+            report = AccuracyComparer.Compare(reference, candidate, _samples, options, progress, CancellationToken);
         }
         catch (OperationCanceledException)
         {

@@ -19,7 +19,7 @@ public class HtmlReportChromiumTests
     }
 
     [Fact]
-    public void PageLoadsInChromiumWithOneBarPerTensor()
+    public async Task PageLoadsInChromiumWithOneBarPerTensor()
     {
         string chromium = FindChromium()
             ?? throw new Xunit.Sdk.XunitException("Chromium is not installed, so the HTML report cannot be rendered: install chromium (apt-get install -y chromium).");
@@ -44,8 +44,9 @@ public class HtmlReportChromiumTests
                 p.Kill(entireProcessTree: true);
                 Assert.Fail("Chromium did not finish within 120 s.");
             }
-            string dom = stdout.Result;
-            Assert.True(p.ExitCode == 0 && dom.Length > 0, $"Chromium exit code {p.ExitCode}; stderr: {stderr.Result}");
+            string dom = await stdout;
+            string err = await stderr;
+            Assert.True(p.ExitCode == 0 && dom.Length > 0, $"Chromium exit code {p.ExitCode}; stderr: {err}");
 
             Assert.Contains("<title>EvoQuant accuracy report</title>", dom);
             int bars = Regex.Matches(dom, "<rect class=\"sqnr-bar[^\"]*\" data-tensor=").Count;

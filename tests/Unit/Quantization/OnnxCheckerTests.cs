@@ -32,7 +32,7 @@ public sealed class OnnxCheckerTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void QuantizedModelPassesOnnxChecker(string name)
+    public async Task QuantizedModelPassesOnnxChecker(string name)
     {
         var model = Produce(name);
         long opset = model.Opsets.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(0).Max();
@@ -51,7 +51,7 @@ public sealed class OnnxCheckerTests(ITestOutputHelper output)
             var stderr = p.StandardError.ReadToEndAsync();
             string stdout = p.StandardOutput.ReadToEnd();
             p.WaitForExit();
-            string err = stderr.Result;
+            string err = await stderr;
             if (stdout.Length > 0) output.WriteLine(stdout);
             if (err.Length > 0) output.WriteLine(err);
             Assert.True(p.ExitCode == 0, $"onnx.checker rejects {name} (exit {p.ExitCode}):\n{err}");
