@@ -13,10 +13,12 @@ internal static class ClampFollowers
     /// moved (<see cref="Clamps"/> false: NaN and infinities carry over unchanged).</summary>
     public sealed record Follower(string Tensor, string Source, float Lo, float Hi, bool Clamps);
 
-    /// <summary>The followers among <paramref name="tensors"/>, each with a source that follows nothing, in graph order.</summary>
+    /// <summary>The followers among <paramref name="tensors"/>, each with a source that follows nothing, in graph
+    /// order. Model inputs are never sources: calibration counts them from the batch, apart from the run.</summary>
     public static IReadOnlyList<Follower> Plan(OnnxModel model, IReadOnlyCollection<string> tensors)
     {
         var wanted = tensors.ToHashSet(StringComparer.Ordinal);
+        wanted.ExceptWith(model.Graph.RuntimeInputs.Select(i => i.Name));
         var graph = model.Graph;
         var found = new Dictionary<string, Follower>(StringComparer.Ordinal);
         var result = new List<Follower>();

@@ -1,6 +1,8 @@
 using EvoQuant.Calibration;
 using EvoQuant.Data;
 using EvoQuant.Onnx;
+using EvoQuant.Onnx.Proto;
+using EvoQuant.Tests.Quantization.Helpers;
 using EvoQuant.Tests.Support;
 using Xunit;
 
@@ -129,6 +131,32 @@ public class ClampFollowerTests
             Assert.Contains(new ClampFollowers.Follower(n.Output[0], n.Input[0], 0, 6, true), plan);
         Assert.Contains(new ClampFollowers.Follower("/flatten/Flatten_output_0", "/pool/GlobalAveragePool_output_0",
             float.NegativeInfinity, float.PositiveInfinity, false), plan);
+    }
+
+    [Fact]
+    public void A_relu_of_the_model_input_counts_its_own_values()
+    {
+        // input -> Relu -> Clip(0, 6): the Relu follows the input, which is read from the batch, not fetched
+        // with it, so it counts itself; the Clip follows the Relu's values (a fetched source).
+        var g = new GraphProto { Name = "relu-of-input" };
+        g.Input.Add(TinyModels.Float("x", 0, 64));
+        g.Output.Add(TinyModels.Float("y", 0, 64));
+        g.Node.Add(TinyModels.Node("Relu", new[] { "x" }, new[] { "r" }, "relu"));
+        g.Node.Add(TinyModels.Constant("lo", Array.Empty<long>(), new[] { 0f }));
+        g.Node.Add(TinyModels.Constant("hi", Array.Empty<long>(), new[] { 6f }));
+        g.Node.Add(TinyModels.Node("Clip", new[] { "r", "lo", "hi" }, new[] { "c" }, "clip"));
+        g.Node.Add(TinyModels.Node("Mul", new[] { "c", "c" }, new[] { "y" }, "mul"));
+        var model = TinyModels.Model(g);
+        var x = Synthetic.Gaussian(64 * 40, 4, seed: 6);
+        var items = new object[] { new NamedTensor("x", x, new long[] { 40, 64 }, "gaussian") };
+        var o = new CalibrationOptions { Method = CalibrationMethod.Entropy, Bins = 2048, BatchSize = 8 };
+        using var run = new CalibrationRun(model, o);
+        Assert.Equal(1, run.SharedHistograms); // the Clip; not the Relu of the input
+        foreach (var item in items) run.Add(item);
+        var shared = run.Complete();
+        var counted = Calibrator.Run(model, items, o with { ShareClampedHistograms = false });
+        Tables.AssertSame(counted.Ranges, shared.Ranges);
+        Assert.Equal(40 * 64, shared["r"]!.ElementCount);
     }
 
     public static TheoryData<string, int> Models() => new() { { TestData.FashionCnn, 64 }, { TestData.OcrRec, 4 }, { TestData.OcrDet, 2 } };
