@@ -66,6 +66,22 @@ Describe 'Measure-Calibration' {
             }
         }
 
+        It 'derives each ReLU6 output''s Entropy histogram from its input''s values, and says so with -Verbose' {
+            $out = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method Entropy -Bins 2048 -Verbose 4>&1
+            $cal = $out | Where-Object { $_ -is [EvoQuant.Calibration.CalibrationTable] }
+            $messages = ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message
+            ($messages -match '^12 histograms follow') | Should -HaveCount 1 -Because '11 ReLU6 outputs and the Flatten'
+            $clips = $cal.Ranges | Where-Object Tensor -like '*Clip_output_0'
+            $clips | Should -HaveCount 11
+            foreach ($row in $clips) {
+                $row.Min | Should -BeGreaterOrEqual 0 -Because $row.Tensor
+                $row.Max | Should -BeLessOrEqual 6 -Because $row.Tensor
+                $sum = 0
+                foreach ($c in $row.Histogram.Counts) { $sum += $c }
+                $sum | Should -Be $row.ElementCount -Because "$($row.Tensor) counts every value once"
+            }
+        }
+
         It 'restricts the tensors with -OpType and -ExcludeNode' {
             $all = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet
             $gemm = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -OpType Gemm
