@@ -39,11 +39,14 @@ public sealed class CalibrationRun : IDisposable
         _calibrator = Calibrator.Create(Settings);
         // MinMax needs only extremes: let ONNX Runtime reduce in the graph so activations are not all kept.
         if (options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {options.MaxBatchOutputBytes}.");
+        // Entropy takes the histogram of a tensor that clamps or moves another's from that one's values, and
+        // does not fetch it (see ClampFollowers).
+        var followers = _calibrator is EntropyCalibrator && options.ShareClampedHistograms ? ClampFollowers.Plan(model, Selection.Tensors) : null;
         _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: Settings.Method == CalibrationMethod.MinMax,
-            maxOutputBytes: options.MaxBatchOutputBytes);
-        // Entropy counts a clamping tensor's source once for both (see ClampFollowers).
-        if (_calibrator is HistogramCalibrator histograms && options.ShareClampedHistograms)
-            SharedHistograms = ClampFollowers.Plan(model, _session.Tensors).Count(histograms.Follow);
+            maxOutputBytes: options.MaxBatchOutputBytes, followers);
+        foreach (var f in _session.Followers)
+            if (!((HistogramCalibrator)_calibrator).Follow(f)) throw new InvalidOperationException($"'{f.Tensor}' cannot follow '{f.Source}'.");
+        SharedHistograms = _session.Followers.Count;
         bool canBatch = Binder.CanBatch;
         _sourceOptions = new SampleSourceOptions { SplitRows = canBatch && Binder.Inputs.Count == 1 ? options.BatchSize : null };
         _batcher = new SampleBatcher(canBatch, options.BatchSize);

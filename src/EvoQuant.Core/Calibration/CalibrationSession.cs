@@ -28,6 +28,7 @@ public sealed class CalibrationSession : IDisposable
     // In-graph MinMax: tensors whose extremes follow from a reduced one's (after Relu, Clip, Reshape ...).
     private readonly List<(string Tensor, DerivedExtremes.Derivation How)> _derived = new();
     private readonly List<string> _fromInputs = new();
+    private readonly List<ClampFollowers.Follower> _followers = new();
     private readonly List<SkippedTensor> _skipped;
     private readonly HashSet<string> _inputNames;
     private readonly OnnxModel _model;
@@ -59,6 +60,10 @@ public sealed class CalibrationSession : IDisposable
     /// the budget; 0 before the first batch).</summary>
     public int GroupCount => ReducesInGraph ? 1 : _groups?.Count ?? 0;
 
+    /// <summary>Calibrated tensors this session does not fetch: their histograms follow the values of a
+    /// fetched source, so the calibrator must know them (<see cref="HistogramCalibrator.Follow"/>).</summary>
+    internal IReadOnlyList<ClampFollowers.Follower> Followers => _followers;
+
     /// <summary>Rows per sub-batch when the budget cuts batches (long.MaxValue: batches run whole).</summary>
     public long RowsPerRun => _cutsRows == true && _plan != null ? _plan.RowsPerRun : long.MaxValue;
 
@@ -74,6 +79,12 @@ public sealed class CalibrationSession : IDisposable
     /// <param name="maxOutputBytes">Budget for the tensors one run returns (fetching sessions only);
     /// long.MaxValue: never split.</param>
     public CalibrationSession(OnnxModel model, TensorSelection selection, int intraOpThreads = 0, bool reduceInGraph = false, long maxOutputBytes = long.MaxValue)
+        : this(model, selection, intraOpThreads, reduceInGraph, maxOutputBytes, null) { }
+
+    /// <summary>A session that, when it fetches, leaves out the tensors whose histograms follow their sources'
+    /// values (<see cref="Followers"/>: those whose source it fetches).</summary>
+    internal CalibrationSession(OnnxModel model, TensorSelection selection, int intraOpThreads, bool reduceInGraph, long maxOutputBytes,
+        IReadOnlyList<ClampFollowers.Follower>? followers)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(selection);
@@ -90,6 +101,9 @@ public sealed class CalibrationSession : IDisposable
 
         var derivable = reduceInGraph ? DerivedExtremes.Plan(model, fetched) : Array.Empty<(string, DerivedExtremes.Derivation)>();
         var derivableSet = derivable.Select(d => d.Tensor).ToHashSet(StringComparer.Ordinal);
+        // Histograms that follow a source's values are not fetched: their values would only cost the run.
+        var following = reduceInGraph || followers == null ? new List<ClampFollowers.Follower>() : followers.Where(f => fetched.Contains(f.Tensor)).ToList();
+        var followingSet = following.Select(f => f.Tensor).ToHashSet(StringComparer.Ordinal);
         if (reduceInGraph)
         {
             // Falls back to fetching whole tensors when the runtime lacks a reduction for some type.
@@ -104,7 +118,7 @@ public sealed class CalibrationSession : IDisposable
         }
         if (_session == null)
         {
-            AugmentedModel = AugmentedModelBuilder.Build(model, fetched, selection.KnownTypes);
+            AugmentedModel = AugmentedModelBuilder.Build(model, fetched.Where(t => !followingSet.Contains(t)), selection.KnownTypes);
             try { _session = CreateSession(AugmentedModel); }
             catch (OnnxRuntimeException e)
             {
@@ -115,7 +129,7 @@ public sealed class CalibrationSession : IDisposable
         var outputs = _session.OutputMetadata;
         foreach (string t in fetched)
         {
-            if (ReducesInGraph && derivableSet.Contains(t)) continue;
+            if ((ReducesInGraph && derivableSet.Contains(t)) || followingSet.Contains(t)) continue;
             string probe = ReducesInGraph ? t + AugmentedModelBuilder.MinSuffix : t;
             if (!outputs.TryGetValue(probe, out var meta)) { _skipped.Add(new SkippedTensor(t, "ONNX Runtime does not expose it as an output")); continue; }
             if (!meta.IsTensor || meta.ElementDataType is not (TensorElementType.Float or TensorElementType.Float16))
@@ -144,7 +158,17 @@ public sealed class CalibrationSession : IDisposable
                 _derived.Add((t, how));
                 _elementBytes[t] = bytes;
             }
-        var calibrated = _tensors.Concat(_derived.Select(d => d.Tensor)).ToHashSet(StringComparer.Ordinal);
+        foreach (var f in following) // sources are never followers: each is fetched or skipped by now
+        {
+            if (!_elementBytes.TryGetValue(f.Source, out int bytes))
+            {
+                _skipped.Add(new SkippedTensor(f.Tensor, $"its histogram follows the values of '{f.Source}', which is not calibrated"));
+                continue;
+            }
+            _followers.Add(f);
+            _elementBytes[f.Tensor] = bytes;
+        }
+        var calibrated = _tensors.Concat(_derived.Select(d => d.Tensor)).Concat(_followers.Select(f => f.Tensor)).ToHashSet(StringComparer.Ordinal);
         Tensors = _fromInputs.Concat(fetched.Where(calibrated.Contains)).ToList();
         if (!ReducesInGraph && maxOutputBytes == long.MaxValue)
         {
@@ -214,7 +238,7 @@ public sealed class CalibrationSession : IDisposable
             if (_cutsRows == true && !histograms)
                 throw new InvalidOperationException("A session that cuts batches into sub-batches feeds histogram calibrators only.");
             long rows = _cutsRows == true ? Rows(inputs) : 1;
-            if (_groups == null) Plan(names, values, rows, cancellationToken);
+            if (_groups == null) Plan(inputs, names, values, rows, cancellationToken);
             RunParts(inputs, names, values, rows, calibrator, cancellationToken);
             // Later batches can be larger (dynamic dimensions): plan again before the next one.
             if (_maxOutputBytes != long.MaxValue && _plan!.Overflows(_bytes, _maxOutputBytes))
@@ -296,8 +320,9 @@ public sealed class CalibrationSession : IDisposable
     }
 
     // Sizes come from a first run of the reduced model (ReduceMin/ReduceMax/Size in the graph), which
-    // frees activations as it goes: learning them costs one batch of compute, not one batch of memory.
-    private void Plan(List<string> names, List<OrtValue> values, long rows, CancellationToken cancellationToken)
+    // frees activations as it goes: learning them costs compute, not memory. A batch that may be cut into
+    // rows is probed on its first row alone (sizes per row are what the plan needs).
+    private void Plan(IReadOnlyDictionary<string, NamedTensor> inputs, List<string> names, List<OrtValue> values, long rows, CancellationToken cancellationToken)
     {
         if (_bytes.Count == 0)
         {
@@ -309,15 +334,18 @@ public sealed class CalibrationSession : IDisposable
                 using (probe)
                 {
                     var sizeNames = _tensors.Select(t => t + AugmentedModelBuilder.SizeSuffix).ToList();
+                    var row = rows > 1 ? names.Select(n => inputs[n].SliceRows(0, 1).ToOrtValue()).ToList() : null;
                     try
                     {
-                        using var sizes = Execute(probe, names, values, sizeNames, cancellationToken);
+                        using var sizes = Execute(probe, names, row ?? values, sizeNames, cancellationToken);
+                        long probed = row != null ? 1 : rows;
                         for (int k = 0; k < _tensors.Count; k++)
-                            _bytes[_tensors[k]] = (sizes[k].GetTensorDataAsSpan<long>()[0] * _elementBytes[_tensors[k]] + rows - 1) / rows;
+                            _bytes[_tensors[k]] = (sizes[k].GetTensorDataAsSpan<long>()[0] * _elementBytes[_tensors[k]] + probed - 1) / probed;
                     }
                     // A reduction that fails at run time (e.g. over an empty tensor): sizes come from the first
                     // full run instead, and the groups are planned from the second batch on.
                     catch (OnnxRuntimeException) when (!cancellationToken.IsCancellationRequested) { _bytes.Clear(); }
+                    finally { if (row != null) foreach (var v in row) v.Dispose(); }
                 }
             }
         }
@@ -344,54 +372,13 @@ public sealed class CalibrationSession : IDisposable
             if (!ReferenceEquals(g.Session, _session)) g.Session.Dispose();
     }
 
-    // Tensors are independent: update them on all cores when the calibrator allows concurrent updates. A
-    // histogram that follows another tensor's values goes right after that tensor, in the same work item.
+    // Tensors are independent: update them on all cores when the calibrator allows concurrent updates.
     private static void UpdateAll(ICalibrator calibrator, List<string> fetch, IReadOnlyList<OrtValue> results, bool[] starts)
     {
-        var items = WorkItems(calibrator, fetch);
-        if (items.Count > 1 && Environment.ProcessorCount > 1 && calibrator is HistogramCalibrator or MinMaxCalibrator)
-            Parallel.For(0, items.Count, i => { foreach (int k in items[i]) Update(calibrator, fetch[k], results[k], starts[k]); });
+        if (results.Count > 1 && Environment.ProcessorCount > 1 && calibrator is HistogramCalibrator or MinMaxCalibrator)
+            Parallel.For(0, results.Count, k => Update(calibrator, fetch[k], results[k], starts[k]));
         else
-            foreach (var item in items)
-                foreach (int k in item) Update(calibrator, fetch[k], results[k], starts[k]);
-    }
-
-    /// <summary>Indices of <paramref name="fetch"/> grouped into work items: one per tensor, except that
-    /// followers join their source's item after it. A follower fetched by this run without its source, or
-    /// the other way round (output groups), stops following before either is updated: its histogram so far
-    /// is derived and it counts its own values from now on.</summary>
-    private static List<List<int>> WorkItems(ICalibrator calibrator, List<string> fetch)
-    {
-        var items = new List<List<int>>(fetch.Count);
-        if (calibrator is not HistogramCalibrator h || !h.HasFollowers)
-        {
-            for (int k = 0; k < fetch.Count; k++) items.Add(new List<int>(1) { k });
-            return items;
-        }
-        var position = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int k = 0; k < fetch.Count; k++) position[fetch[k]] = k;
-        foreach (string t in fetch)
-            foreach (string follower in h.FollowersOf(t))
-                if (!position.ContainsKey(follower)) h.Detach(follower);
-        var byLead = new Dictionary<string, List<int>>(StringComparer.Ordinal);
-        for (int k = 0; k < fetch.Count; k++)
-        {
-            string? source = h.SourceOf(fetch[k]);
-            if (source != null && !position.ContainsKey(source))
-            {
-                h.Detach(fetch[k]);
-                source = null;
-            }
-            string lead = source ?? fetch[k];
-            if (!byLead.TryGetValue(lead, out var item))
-            {
-                byLead[lead] = item = new List<int>();
-                items.Add(item);
-            }
-            if (source == null) item.Insert(0, k); // the source first, whenever it comes in the fetch order
-            else item.Add(k);
-        }
-        return items;
+            for (int k = 0; k < results.Count; k++) Update(calibrator, fetch[k], results[k], starts[k]);
     }
 
     private static void Update(ICalibrator calibrator, string tensor, OrtValue value, bool startsBatch)

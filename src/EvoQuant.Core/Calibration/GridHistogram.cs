@@ -323,7 +323,7 @@ internal sealed class GridHistogram
     /// <summary>The bin of one value relative to the origin at width 2^e, as the binner computes it.</summary>
     private int RelativeBin(float v, int e)
     {
-        double f = e is < -120 or > 120 ? Math.Floor(v * Math.ScaleB(1.0, -e)) : MathF.Floor(v * MathF.ScaleB(1f, -e));
+        double f = e is < -120 or > 120 ? Math.Floor(v * Math.ScaleB(1.0, -e)) : GridBinner.Floor(v, MathF.ScaleB(1f, -e));
         return (int)Math.Clamp(f, -Origin, _counts.Length - 1 - Origin);
     }
 

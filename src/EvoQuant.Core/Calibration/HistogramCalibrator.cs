@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+
 namespace EvoQuant.Calibration;
 
 /// <summary>Shared collection for the histogram methods: one <see cref="GridHistogram"/> per tensor
@@ -6,11 +9,15 @@ public abstract class HistogramCalibrator : ICalibrator
 {
     private readonly Dictionary<string, GridHistogram> _hists = new(StringComparer.Ordinal);
 
-    // Tensors whose histograms follow their source's values (signed histograms only), and the reverse map.
-    // A source with followers is stored at SourceShift more bits of resolution, so that a follower whose
-    // range is down to 2^-SourceShift of the source's still derives exactly.
+    // Tensors whose values are a clamp or a move of another's (signed histograms only), by name and by source.
+    // While in _derived a follower's histogram is derived from its source's counts; a source with such
+    // followers is stored at SourceShift more bits of resolution, so that a follower whose range is down to
+    // 2^-SourceShift of the source's still derives exactly. A follower that cannot be derived any more counts
+    // its own histogram, of values computed from its source's. Its own Update calls are ignored either way
+    // (the session does not even fetch it).
     private readonly Dictionary<string, ClampFollowers.Follower> _followers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<ClampFollowers.Follower>> _followersOf = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _derived = new(StringComparer.Ordinal);
     private const int SourceShift = 1;
 
     public CalibrationSettings Settings { get; }
@@ -28,11 +35,10 @@ public abstract class HistogramCalibrator : ICalibrator
     /// <summary>Bins per side of 0 on the grid (the data fill between half and all of them).</summary>
     private protected abstract int BinsPerSide { get; }
 
-    /// <summary>Lets <paramref name="f"/>'s tensor take its histogram from its source's values instead of
-    /// counting its own; its Update calls are then ignored, and for each batch the source must be updated
-    /// before it (a follower that can no longer be derived counts its own values from the batch on that
-    /// showed it). Must come before either tensor's first update. Signed histograms only: returns false
-    /// (and nothing changes) for absolute ones, or when either tensor already has values.</summary>
+    /// <summary>Makes <paramref name="f"/>'s tensor take its histogram from its source's values: derived from
+    /// the source's counts while it can be, else counted from values computed from the source's. Its own
+    /// Update calls are ignored from then on. Must come before either tensor's first update. Signed histograms
+    /// only: returns false (and nothing changes) for absolute ones, or when either tensor already has values.</summary>
     internal bool Follow(ClampFollowers.Follower f)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -42,49 +48,27 @@ public abstract class HistogramCalibrator : ICalibrator
             if (Absolute || f.Tensor == f.Source || _hists.ContainsKey(f.Tensor) || _hists.ContainsKey(f.Source)
                 || _followers.ContainsKey(f.Tensor) || _followers.ContainsKey(f.Source) || _followersOf.ContainsKey(f.Tensor)) return false;
             _followers[f.Tensor] = f;
+            _derived.Add(f.Tensor);
             if (!_followersOf.TryGetValue(f.Source, out var list)) _followersOf[f.Source] = list = new();
             list.Add(f);
             return true;
         }
     }
 
-    /// <summary>The tensor whose values this one's histogram follows, or null.</summary>
-    internal string? SourceOf(string tensor)
+    /// <summary>Whether <paramref name="tensor"/>'s histogram is still derived from its source's counts.</summary>
+    internal bool IsDerived(string tensor)
     {
-        lock (_hists) return _followers.TryGetValue(tensor, out var f) ? f.Source : null;
-    }
-
-    /// <summary>The tensors that follow <paramref name="source"/>'s values now.</summary>
-    internal IReadOnlyList<string> FollowersOf(string source)
-    {
-        lock (_hists) return _followersOf.TryGetValue(source, out var list) ? list.Select(f => f.Tensor).ToArray() : Array.Empty<string>();
-    }
-
-    internal bool HasFollowers
-    {
-        get { lock (_hists) return _followers.Count > 0; }
-    }
-
-    /// <summary>Stops <paramref name="tensor"/> following its source: it gets the histogram derived so far
-    /// and counts its own values from now on (e.g. when the two arrive in different runs).</summary>
-    internal void Detach(string tensor)
-    {
-        lock (_hists)
-        {
-            if (!_followers.TryGetValue(tensor, out var f)) return;
-            Materialize(f, _hists.GetValueOrDefault(f.Source));
-        }
+        lock (_hists) return _derived.Contains(tensor);
     }
 
     // Under the lock. The source's state is the one the follower has followed so far (the batch that breaks
     // the derivation is not in it yet).
-    private void Materialize(ClampFollowers.Follower f, GridHistogram? source)
+    private void StopDeriving(ClampFollowers.Follower f, GridHistogram? source)
     {
         if (source != null)
             _hists[f.Tensor] = source.DeriveClamped(f.Lo, f.Hi, BinsPerSide)
                 ?? throw new InvalidOperationException($"The histogram of '{f.Tensor}' no longer follows from '{f.Source}'.");
-        _followers.Remove(f.Tensor);
-        _followersOf[f.Source].Remove(f);
+        _derived.Remove(f.Tensor);
     }
 
     /// <summary>Safe to call concurrently for distinct tensors (the session updates tensors in parallel).</summary>
@@ -95,27 +79,63 @@ public abstract class HistogramCalibrator : ICalibrator
     internal void Update(string tensor, ReadOnlySpan<float> values, bool startsBatch)
     {
         GridHistogram? h;
-        bool followed;
+        ClampFollowers.Follower[]? followers = null;
+        bool anyDerived = false;
         lock (_hists)
         {
-            if (_followers.ContainsKey(tensor)) return; // derived from the source's values
-            followed = _followersOf.TryGetValue(tensor, out var list) && list.Count > 0;
+            if (_followers.ContainsKey(tensor)) return; // its values come from its source's
+            if (_followersOf.TryGetValue(tensor, out var list) && list.Count > 0)
+            {
+                followers = list.ToArray();
+                anyDerived = followers.Any(f => _derived.Contains(f.Tensor));
+            }
             if (!_hists.TryGetValue(tensor, out h))
-                _hists[tensor] = h = new GridHistogram(Absolute, followed ? BinsPerSide << SourceShift : BinsPerSide);
+                _hists[tensor] = h = new GridHistogram(Absolute, anyDerived ? BinsPerSide << SourceShift : BinsPerSide);
         }
-        h.Add(values, startsBatch, followed ? (source, batch) => CheckFollowers(tensor, source, batch) : null);
+        h.Add(values, startsBatch, anyDerived ? (source, batch) => CheckFollowers(tensor, source, batch) : null);
+        if (followers == null) return;
+        foreach (var f in followers)
+        {
+            GridHistogram? own;
+            lock (_hists)
+            {
+                if (_derived.Contains(f.Tensor)) continue;
+                if (!_hists.TryGetValue(f.Tensor, out own)) _hists[f.Tensor] = own = new GridHistogram(Absolute, BinsPerSide);
+            }
+            CountFollower(own, f, values, startsBatch);
+        }
     }
 
-    // Before a source's batch is committed: a follower whose range the batch leaves finer than the source's
-    // grid, or that would clamp NaN or infinities (whose clamping the runtime does not pin down), stops
-    // following and counts its own values from this batch on.
+    // The follower's values, as the runtime computes them from the source's: moved unchanged, or clamped with
+    // NaN kept NaN (IEEE maximum and minimum, the runtime's Relu and Clip: tested against it).
+    private static void CountFollower(GridHistogram own, ClampFollowers.Follower f, ReadOnlySpan<float> values, bool startsBatch)
+    {
+        if (!f.Clamps)
+        {
+            own.Add(values, startsBatch);
+            return;
+        }
+        var buf = ArrayPool<float>.Shared.Rent(values.Length);
+        try
+        {
+            var y = buf.AsSpan(0, values.Length);
+            TensorPrimitives.Max(values, f.Lo, y);
+            TensorPrimitives.Min(y, f.Hi, y);
+            own.Add(y, startsBatch);
+        }
+        finally { ArrayPool<float>.Shared.Return(buf); }
+    }
+
+    // Before a source's batch is committed: a derived follower whose range the batch leaves finer than the
+    // source's grid, or that clamps NaN or infinities (which its derived counts cannot follow), stops being
+    // derived; it counts this batch's values and the later ones itself.
     private void CheckFollowers(string tensor, GridHistogram source, GridHistogram.BatchPreview batch)
     {
         lock (_hists)
         {
             if (!_followersOf.TryGetValue(tensor, out var list)) return;
-            foreach (var f in list.ToArray())
-                if (Breaks(f, batch)) Materialize(f, source);
+            foreach (var f in list)
+                if (_derived.Contains(f.Tensor) && Breaks(f, batch)) StopDeriving(f, source);
         }
     }
 
@@ -127,26 +147,26 @@ public abstract class HistogramCalibrator : ICalibrator
         return maxAbs != 0 && GridHistogram.RequiredExponent(maxAbs, BinsPerSide) < e;
     }
 
-    /// <summary>Every tensor's histogram as the settings define it: sources seen at BinsPerSide, followers
-    /// derived. Under the lock.</summary>
+    /// <summary>Every tensor's histogram as the settings define it: sources seen at BinsPerSide, derived
+    /// followers derived. Under the lock.</summary>
     private List<(string Name, GridHistogram Histogram)> Histograms()
     {
         var all = new List<(string, GridHistogram)>();
         foreach (var (name, h) in _hists) all.Add((name, h.Rescaled(BinsPerSide)));
-        foreach (var f in _followers.Values)
-            if (_hists.TryGetValue(f.Source, out var src))
-                all.Add((f.Tensor, src.DeriveClamped(f.Lo, f.Hi, BinsPerSide)!));
+        foreach (string t in _derived)
+            if (_hists.TryGetValue(_followers[t].Source, out var src))
+                all.Add((t, src.DeriveClamped(_followers[t].Lo, _followers[t].Hi, BinsPerSide)!));
         return all;
     }
 
-    /// <summary>Ends all following: followers get their derived histograms, sources their plain resolution.</summary>
-    private void DetachAll()
+    /// <summary>Ends all deriving: followers get their derived histograms (and count from then on), sources
+    /// their plain resolution.</summary>
+    private void StopDerivingAll()
     {
         lock (_hists)
         {
             foreach (var (name, h) in Histograms()) _hists[name] = h;
-            _followers.Clear();
-            _followersOf.Clear();
+            _derived.Clear();
         }
     }
 
@@ -154,8 +174,8 @@ public abstract class HistogramCalibrator : ICalibrator
     {
         if (other is not HistogramCalibrator o || o.GetType() != GetType() || o.Settings != Settings)
             throw new ArgumentException($"Only a {GetType().Name} with equal settings can be merged.", nameof(other));
-        DetachAll();
-        o.DetachAll();
+        StopDerivingAll();
+        o.StopDerivingAll();
         foreach (var (name, theirs) in o._hists)
         {
             if (!_hists.TryGetValue(name, out var h)) _hists[name] = h = new GridHistogram(Absolute, BinsPerSide);
@@ -168,7 +188,7 @@ public abstract class HistogramCalibrator : ICalibrator
         if (r.Histogram == null) throw new ArgumentException($"The row of '{r.Tensor}' has no histogram, so it cannot be merged.");
         if (r.Histogram.Absolute != Absolute || r.Histogram.BinsPerSide != BinsPerSide)
             throw new ArgumentException($"The histogram of '{r.Tensor}' was collected with other settings.");
-        DetachAll();
+        StopDerivingAll();
         _hists[r.Tensor] = GridHistogram.FromData(r.Histogram, r.Min, r.Max, r.ElementCount, r.NonFiniteCount, r.BatchCount);
     }
 

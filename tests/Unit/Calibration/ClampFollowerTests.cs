@@ -18,8 +18,9 @@ public class ClampFollowerTests
 
     private static float[] Clamp(float[] x, float lo, float hi) => x.Select(v => float.IsNaN(v) ? v : Math.Clamp(v, lo, hi)).ToArray();
 
-    /// <summary>Feeds each batch of x and of its clamps to a calibrator whose clamps follow x and to one that
-    /// counts everything, source first as the session does, and compares the tables.</summary>
+    /// <summary>Feeds each batch of x and of its clamps to a calibrator whose clamps follow x (it ignores their
+    /// own values, computing them from x's once it counts them) and to one that counts everything, and
+    /// compares the tables.</summary>
     private static HistogramCalibrator AssertFollowingMatchesCounting(IEnumerable<float[]> batches, params (string Name, float Lo, float Hi, bool Clamps)[] followers)
     {
         var shared = Entropy();
@@ -40,7 +41,7 @@ public class ClampFollowerTests
     {
         var x = Synthetic.Gaussian(400_000, 3, seed: 1);
         var c = AssertFollowingMatchesCounting(Synthetic.Batches(x, 50_000), ("relu", 0, float.PositiveInfinity, true), ("relu6", 0, 6, true), ("clip", -8, 8, true));
-        Assert.All(new[] { "relu", "relu6", "clip" }, t => Assert.Equal("x", c.SourceOf(t))); // derived to the end
+        Assert.All(new[] { "relu", "relu6", "clip" }, t => Assert.True(c.IsDerived(t), t)); // derived to the end
     }
 
     [Fact]
@@ -51,8 +52,8 @@ public class ClampFollowerTests
         var r = new Random(2);
         var batches = new[] { 5f, 7f, 100f, 3f }.Select(scale => Enumerable.Range(0, 30_000).Select(_ => (float)(r.NextDouble() * 2 - 1) * scale).ToArray());
         var c = AssertFollowingMatchesCounting(batches.ToArray(), ("relu6", 0, 6, true), ("move", float.NegativeInfinity, float.PositiveInfinity, false));
-        Assert.Null(c.SourceOf("relu6"));
-        Assert.Equal("x", c.SourceOf("move"));
+        Assert.False(c.IsDerived("relu6"));
+        Assert.True(c.IsDerived("move"));
     }
 
     [Fact]
@@ -73,10 +74,27 @@ public class ClampFollowerTests
                 c.Update("relu", Clamp(batches[b], 0, float.PositiveInfinity));
                 c.Update("move", batches[b]);
             }
-        Assert.Null(shared.SourceOf("relu"));
-        Assert.Equal("x", shared.SourceOf("move"));
+        Assert.False(shared.IsDerived("relu"));
+        Assert.True(shared.IsDerived("move"));
         Tables.AssertSame(counted.ComputeRanges(), shared.ComputeRanges());
         Assert.Equal(2, shared.ComputeRanges().Single(t => t.Tensor == "move").NonFiniteCount);
+    }
+
+    [Theory]
+    [InlineData(1000f, -5.605194E-45f)] // -2^-147: on the source's grid (2^2) bin -1; on the plain one (2^3) it underflows
+    [InlineData(3e38f, -1e-30f)]        // plain grid 2^121 takes the double path, the source's 2^120 the float one
+    public void Tiny_values_land_in_the_same_bins_on_the_finer_grid_of_a_source(float big, float tiny)
+    {
+        var x = new[] { big, tiny, 1f, -1f };
+        var shared = Entropy(128);
+        var counted = Entropy(128);
+        Assert.True(shared.Follow(new ClampFollowers.Follower("m", "x", float.NegativeInfinity, float.PositiveInfinity, false)));
+        foreach (var c in new[] { shared, counted })
+        {
+            c.Update("x", x);
+            c.Update("m", x);
+        }
+        Tables.AssertSame(counted.ComputeRanges(), shared.ComputeRanges());
     }
 
     [Fact]
@@ -157,6 +175,41 @@ public class ClampFollowerTests
         var counted = Calibrator.Run(model, items, o with { ShareClampedHistograms = false });
         Tables.AssertSame(counted.Ranges, shared.Ranges);
         Assert.Equal(40 * 64, shared["r"]!.ElementCount);
+    }
+
+    [Fact]
+    public void Followers_computed_from_their_source_match_onnx_runtime_on_special_values()
+    {
+        // A follower that counts its own values computes them from its source's: the clamp with NaN kept NaN.
+        // That must be what the runtime's Relu and Clip give, in its vector body and its scalar tail alike.
+        var g = new GraphProto { Name = "clamps" };
+        g.Input.Add(TinyModels.Float("x", 0));
+        g.Output.Add(TinyModels.Float("r", 0));
+        g.Output.Add(TinyModels.Float("c", 0));
+        g.Node.Add(TinyModels.Node("Relu", new[] { "x" }, new[] { "r" }, "relu"));
+        g.Node.Add(TinyModels.Constant("lo", Array.Empty<long>(), new[] { -1f }));
+        g.Node.Add(TinyModels.Constant("hi", Array.Empty<long>(), new[] { 2f }));
+        g.Node.Add(TinyModels.Node("Clip", new[] { "x", "lo", "hi" }, new[] { "c" }, "clip"));
+        var model = TinyModels.Model(g);
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(model.ToBytes());
+        var special = new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity, -0f, 0f, -3.5f, 1.25f, 7f, float.MaxValue, -float.Epsilon };
+        var r = new Random(7);
+        foreach (int n in new[] { 1, 3, 8, 15, 16, 17, 31, 64, 67, 1000 })
+        {
+            var x = Enumerable.Range(0, n).Select(_ => special[r.Next(special.Length)]).ToArray();
+            using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x, new long[] { n });
+            using var ro = new Microsoft.ML.OnnxRuntime.RunOptions();
+            using var outputs = session.Run(ro, new[] { "x" }, new[] { input }, new[] { "r", "c" });
+            foreach (var (k, lo, hi) in new[] { (0, 0f, float.PositiveInfinity), (1, -1f, 2f) })
+            {
+                var ort = outputs[k].GetTensorDataAsSpan<float>().ToArray();
+                var ours = new float[n];
+                System.Numerics.Tensors.TensorPrimitives.Max(x, lo, ours);
+                System.Numerics.Tensors.TensorPrimitives.Min(ours, hi, ours);
+                for (int i = 0; i < n; i++)
+                    Assert.True(ours[i] == ort[i] || float.IsNaN(ours[i]) && float.IsNaN(ort[i]), $"n={n}, x={x[i]}: ORT {ort[i]}, ours {ours[i]}");
+            }
+        }
     }
 
     public static TheoryData<string, int> Models() => new() { { TestData.FashionCnn, 64 }, { TestData.OcrRec, 4 }, { TestData.OcrDet, 2 } };

@@ -14,6 +14,8 @@ public class GridBinningTests
     [InlineData(true, -3, 256)]
     [InlineData(false, 5, 4096)]
     [InlineData(true, -20, 4096)]
+    [InlineData(false, 3, 256)]    // tiny values below: products that underflow to -0 belong to bin -1
+    [InlineData(false, 110, 256)]  // near the widest width the float path takes
     public void Vector_bins_equal_scalar_bins(bool absolute, int exponent, int bins)
     {
         var r = new Random(7);
@@ -22,8 +24,9 @@ public class GridBinningTests
         var x = new float[1003]; // not a multiple of the vector width: the tail takes the scalar path
         for (int i = 0; i < x.Length; i++)
         {
-            x[i] = (i % 5) switch
+            x[i] = (i % 6) switch
             {
+                5 => (r.Next(2) == 0 ? -1 : 1) * MathF.ScaleB(1f, -149 + r.Next(4)), // subnormal
                 0 => r.Next(-bins, bins) * w,                        // exactly on an edge
                 1 => MathF.BitDecrement(r.Next(-bins, bins) * w),    // just below an edge
                 2 => -0f,
