@@ -108,7 +108,11 @@ public abstract class HistogramCalibrator : ICalibrator
     }
 
     // The follower's values, as the runtime computes them from the source's: moved unchanged, or clamped with
-    // NaN kept NaN (IEEE maximum and minimum, the runtime's Relu and Clip: tested against it).
+    // NaN kept NaN (IEEE maximum and minimum, the runtime's Relu and Clip: tested against it). Clamped a
+    // chunk at a time, continuing the batch: a buffer the size of the tensor would stay in the shared pool,
+    // one per size and thread (the OCR recognizer's peak grew by 100 MiB over 1000 samples).
+    private const int Chunk = 1 << 16;
+
     private static void CountFollower(GridHistogram own, ClampFollowers.Follower f, ReadOnlySpan<float> values, bool startsBatch)
     {
         if (!f.Clamps)
@@ -116,13 +120,17 @@ public abstract class HistogramCalibrator : ICalibrator
             own.Add(values, startsBatch);
             return;
         }
-        var buf = ArrayPool<float>.Shared.Rent(values.Length);
+        var buf = ArrayPool<float>.Shared.Rent(Math.Min(Chunk, values.Length));
         try
         {
-            var y = buf.AsSpan(0, values.Length);
-            TensorPrimitives.Max(values, f.Lo, y);
-            TensorPrimitives.Min(y, f.Hi, y);
-            own.Add(y, startsBatch);
+            for (int at = 0; at < values.Length; at += Chunk)
+            {
+                var x = values.Slice(at, Math.Min(Chunk, values.Length - at));
+                var y = buf.AsSpan(0, x.Length);
+                TensorPrimitives.Max(x, f.Lo, y);
+                TensorPrimitives.Min(y, f.Hi, y);
+                own.Add(y, startsBatch && at == 0);
+            }
         }
         finally { ArrayPool<float>.Shared.Return(buf); }
     }

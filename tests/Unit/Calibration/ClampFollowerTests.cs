@@ -50,7 +50,7 @@ public class ClampFollowerTests
         // ReLU6 stays within [0, 6] while x grows to 100: x's grid becomes 16x coarser than ReLU6's, past the
         // one extra bit of resolution a source keeps; ReLU6 then counts its own values from that batch on.
         var r = new Random(2);
-        var batches = new[] { 5f, 7f, 100f, 3f }.Select(scale => Enumerable.Range(0, 30_000).Select(_ => (float)(r.NextDouble() * 2 - 1) * scale).ToArray());
+        var batches = new[] { 5f, 7f, 100f, 3f }.Select(scale => Enumerable.Range(0, 150_000).Select(_ => (float)(r.NextDouble() * 2 - 1) * scale).ToArray()); // over one chunk of computed values
         var c = AssertFollowingMatchesCounting(batches.ToArray(), ("relu6", 0, 6, true), ("move", float.NegativeInfinity, float.PositiveInfinity, false));
         Assert.False(c.IsDerived("relu6"));
         Assert.True(c.IsDerived("move"));
