@@ -201,11 +201,6 @@ public abstract class HistogramCalibrator : ICalibrator
         _hists[r.Tensor] = GridHistogram.FromData(r.Histogram, r.Min, r.Max, r.ElementCount, r.NonFiniteCount, r.BatchCount);
     }
 
-    internal GridHistogram? GetHistogram(string tensor)
-    {
-        lock (_hists) return Histograms().FirstOrDefault(h => h.Name == tensor).Histogram;
-    }
-
     public IReadOnlyList<TensorRange> ComputeRanges()
     {
         (string Key, GridHistogram Value)[] hists;
