@@ -275,7 +275,7 @@ internal sealed class GridHistogram
     public GridHistogram Rescaled(int binsPerSide)
     {
         if (binsPerSide == BinsPerSide) return this;
-        int shift = System.Numerics.BitOperations.Log2((uint)(BinsPerSide / binsPerSide));
+        int shift = BitOperations.Log2((uint)(BinsPerSide / binsPerSide));
         if (binsPerSide << shift != BinsPerSide) throw new ArgumentException($"{BinsPerSide} bins per side do not rescale to {binsPerSide}.", nameof(binsPerSide));
         var h = new GridHistogram(Absolute, binsPerSide)
         {
