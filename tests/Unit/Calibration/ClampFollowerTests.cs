@@ -108,6 +108,14 @@ public class ClampFollowerTests
     }
 
     [Fact]
+    public void Probe_small_positive_after_zero_relu()
+    {
+        var neg = Enumerable.Range(0, 20_000).Select(i => -1f - i % 100).ToArray();
+        var tiny = Enumerable.Range(0, 20_000).Select(i => i % 2 == 0 ? -1f - i % 100 : 0.001f * (i % 5)).ToArray();
+        AssertFollowingMatchesCounting(new[] { neg, tiny, neg }, ("relu", 0, float.PositiveInfinity, true));
+    }
+
+    [Fact]
     public void Followers_merge_like_everything_counted()
     {
         var x = Synthetic.Gaussian(200_000, 4, seed: 5);
