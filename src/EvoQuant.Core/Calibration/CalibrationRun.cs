@@ -19,7 +19,8 @@ public sealed class CalibrationRun : IDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly OnnxModel _model;
     private long _batches;
-    private bool _stopped;
+    private bool _stopped, _started;
+    private readonly List<CalibrationTable> _continued = new();
 
     public CalibrationRun(OnnxModel model, CalibrationOptions options, IProgress<CalibrationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -75,6 +76,7 @@ public sealed class CalibrationRun : IDisposable
     public bool Add(object item)
     {
         if (_stopped) return false;
+        _started = true;
         foreach (var read in new SampleSource(new[] { item }, _sourceOptions).Read())
         {
             _cancellation.ThrowIfCancellationRequested();
@@ -95,6 +97,20 @@ public sealed class CalibrationRun : IDisposable
         return true;
     }
 
+    /// <summary>Starts from a table measured earlier, with the same settings, on samples that come before
+    /// this run's: they continue its statistics as one stream would, so the result is exactly the table of
+    /// its samples and this run's together (histograms keep the table's grid and widen it as needed).
+    /// Call before the first sample; several tables are taken in order.</summary>
+    public void ContinueFrom(CalibrationTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        if (_started) throw new InvalidOperationException("Tables to continue from must come before the first sample.");
+        if (table.Settings != Settings)
+            throw new ArgumentException($"Tables calibrated with different settings cannot be merged: {table.Settings} vs {Settings}.", nameof(table));
+        _calibrator.Merge(CalibrationTable.ToCalibrator(table));
+        _continued.Add(table);
+    }
+
     /// <summary>Runs the last partial batch and computes the ranges.</summary>
     public CalibrationTable Complete()
     {
@@ -104,8 +120,14 @@ public sealed class CalibrationRun : IDisposable
         var ranges = _calibrator.ComputeRanges();
         // Tensors selected but never seen (e.g. in a branch that did not run) are reported, not invented.
         var seen = ranges.Select(r => r.Tensor).ToHashSet(StringComparer.Ordinal);
-        var skipped = _session.Skipped.Concat(_session.Tensors.Where(t => !seen.Contains(t)).Select(t => new SkippedTensor(t, "no values were produced"))).ToList();
-        return new CalibrationTable(Settings, ranges, skipped) { SampleCount = SamplesDone, ModelName = _model.Name, Model = _model, ErrorCount = Errors };
+        var skipped = _session.Skipped.Concat(_session.Tensors.Where(t => !seen.Contains(t)).Select(t => new SkippedTensor(t, "no values were produced")))
+            .Concat(_continued.SelectMany(t => t.Skipped)).Where(s => !seen.Contains(s.Tensor))
+            .GroupBy(s => s.Tensor, StringComparer.Ordinal).Select(g => g.First()).ToList();
+        return new CalibrationTable(Settings, ranges, skipped)
+        {
+            SampleCount = SamplesDone + _continued.Sum(t => t.SampleCount), ModelName = _model.Name, Model = _model,
+            ErrorCount = Errors + _continued.Sum(t => t.ErrorCount),
+        };
     }
 
     public void Dispose() => _session.Dispose();

@@ -51,8 +51,12 @@ public sealed partial class CalibrationTable
         return ok;
     }
 
-    /// <summary>Combines tables measured on different samples of the same model with equal settings:
-    /// the result is the table of all their samples (exact, since rows carry their statistics).</summary>
+    /// <summary>Combines tables measured on different samples of the same model with equal settings into
+    /// the table of all their samples, <paramref name="a"/>'s first. Rows carry their statistics, so this
+    /// is exact for MinMax; histograms add up exactly on the coarser of their two grids, which is the whole
+    /// stream's table when <paramref name="b"/>'s first batch did not set a wider grid than <paramref name="a"/>'s
+    /// (a grid is set by its first batch, see <see cref="HistogramData"/>). To continue a table's grid
+    /// exactly whatever the data, measure the next samples with <see cref="CalibrationRun.ContinueFrom"/>.</summary>
     public static CalibrationTable Merge(CalibrationTable a, CalibrationTable b)
     {
         ArgumentNullException.ThrowIfNull(a);
@@ -60,8 +64,8 @@ public sealed partial class CalibrationTable
         if (a.Settings != b.Settings)
             throw new ArgumentException($"Tables calibrated with different settings cannot be merged: {a.Settings} vs {b.Settings}.");
         var merged = Calibrator.Create(a.Settings);
-        merged.Merge(FromRows(a));
-        merged.Merge(FromRows(b));
+        merged.Merge(ToCalibrator(a));
+        merged.Merge(ToCalibrator(b));
         var ranges = merged.ComputeRanges();
         var names = ranges.Select(r => r.Tensor).ToHashSet(StringComparer.Ordinal);
         var skipped = a.Skipped.Concat(b.Skipped).Where(s => !names.Contains(s.Tensor))
@@ -82,7 +86,8 @@ public sealed partial class CalibrationTable
         return acc ?? throw new ArgumentException("No tables to merge.");
     }
 
-    private static ICalibrator FromRows(CalibrationTable t)
+    /// <summary>A calibrator holding the table's statistics, as if it had measured its samples.</summary>
+    internal static ICalibrator ToCalibrator(CalibrationTable t)
     {
         var c = Calibrator.Create(t.Settings);
         foreach (var r in t.Ranges)

@@ -19,6 +19,9 @@ public abstract class HistogramCalibrator : ICalibrator
     private readonly Dictionary<string, ClampFollowers.Follower> _followers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<ClampFollowers.Follower>> _followersOf = new(StringComparer.Ordinal);
     private readonly HashSet<string> _derived = new(StringComparer.Ordinal);
+    // A derived follower's grid as it would be had it counted its own values (its width batch is the first
+    // that clamps to something other than 0, so it can differ from its source's).
+    private readonly Dictionary<string, GridShape> _shapes = new(StringComparer.Ordinal);
     private const int SourceShift = 1;
 
     public CalibrationSettings Settings { get; }
@@ -50,6 +53,7 @@ public abstract class HistogramCalibrator : ICalibrator
                 || _followers.ContainsKey(f.Tensor) || _followers.ContainsKey(f.Source) || _followersOf.ContainsKey(f.Tensor)) return false;
             _followers[f.Tensor] = f;
             _derived.Add(f.Tensor);
+            _shapes[f.Tensor] = GridShape.Empty;
             if (!_followersOf.TryGetValue(f.Source, out var list)) _followersOf[f.Source] = list = new();
             list.Add(f);
             return true;
@@ -67,7 +71,7 @@ public abstract class HistogramCalibrator : ICalibrator
     private void StopDeriving(ClampFollowers.Follower f, GridHistogram? source)
     {
         if (source != null)
-            _hists[f.Tensor] = source.DeriveClamped(f.Lo, f.Hi, BinsPerSide)
+            _hists[f.Tensor] = source.DeriveClamped(f.Lo, f.Hi, BinsPerSide, _shapes[f.Tensor])
                 ?? throw new InvalidOperationException($"The histogram of '{f.Tensor}' no longer follows from '{f.Source}'.");
         _derived.Remove(f.Tensor);
     }
@@ -135,25 +139,30 @@ public abstract class HistogramCalibrator : ICalibrator
         finally { ArrayPool<float>.Shared.Return(buf); }
     }
 
-    // Before a source's batch is committed: a derived follower whose range the batch leaves finer than the
-    // source's grid, or that clamps NaN or infinities (which its derived counts cannot follow), stops being
-    // derived; it counts this batch's values and the later ones itself.
+    // Before a source's batch is committed: a derived follower whose grid the batch leaves finer than the
+    // source's, or that clamps NaN or infinities (which its derived counts cannot follow), stops being
+    // derived; it counts this batch's values and the later ones itself. The others' grids move on.
     private void CheckFollowers(string tensor, GridHistogram source, GridHistogram.BatchPreview batch)
     {
         lock (_hists)
         {
             if (!_followersOf.TryGetValue(tensor, out var list)) return;
             foreach (var f in list)
-                if (_derived.Contains(f.Tensor) && Breaks(f, batch)) StopDeriving(f, source);
+            {
+                if (!_derived.Contains(f.Tensor)) continue;
+                var shape = ShapeAfter(f, _shapes[f.Tensor], batch);
+                if ((batch.NonFinite && f.Clamps) || shape.Exponent < batch.Exponent) StopDeriving(f, source);
+                else _shapes[f.Tensor] = shape;
+            }
         }
     }
 
-    private bool Breaks(ClampFollowers.Follower f, GridHistogram.BatchPreview batch)
+    // The follower's extremes are its source's clamped (clamping is monotone), so its grid follows from them.
+    private GridShape ShapeAfter(ClampFollowers.Follower f, GridShape shape, GridHistogram.BatchPreview batch)
     {
-        if (batch.NonFinite && f.Clamps) return true;
-        if (batch.Exponent is not int e || !(batch.Min <= batch.Max)) return false;
-        float maxAbs = Math.Max(Math.Abs(Math.Clamp(batch.Min, f.Lo, f.Hi)), Math.Abs(Math.Clamp(batch.Max, f.Lo, f.Hi)));
-        return maxAbs != 0 && GridHistogram.RequiredExponent(maxAbs, BinsPerSide) < e;
+        if (!(batch.Min <= batch.Max)) return shape;
+        double maxAbs = Math.Max(Math.Abs(Math.Clamp(batch.Min, f.Lo, f.Hi)), Math.Abs(Math.Clamp(batch.Max, f.Lo, f.Hi)));
+        return shape.After(maxAbs, batch.Batch, BinsPerSide, GridHistogram.GrowthLimit * BinsPerSide);
     }
 
     /// <summary>Every tensor's histogram as the settings define it: sources seen at BinsPerSide, derived
@@ -164,7 +173,7 @@ public abstract class HistogramCalibrator : ICalibrator
         foreach (var (name, h) in _hists) all.Add((name, h.Rescaled(BinsPerSide)));
         foreach (string t in _derived)
             if (_hists.TryGetValue(_followers[t].Source, out var src))
-                all.Add((t, src.DeriveClamped(_followers[t].Lo, _followers[t].Hi, BinsPerSide)!));
+                all.Add((t, src.DeriveClamped(_followers[t].Lo, _followers[t].Hi, BinsPerSide, _shapes[t])!));
         return all;
     }
 
@@ -254,10 +263,12 @@ public sealed class EntropyCalibrator : HistogramCalibrator
         int first = Array.FindIndex(c, v => v != 0), last = Array.FindLastIndex(c, v => v != 0);
         int k = Math.Max(origin - first, last + 1 - origin);
         double w = h.BinWidth;
-        // The reference searches thresholds from QuantizedBins/2 to Bins/2 of its Bins bins over
-        // [-max|x|, max|x|]: never below QuantizedBins/Bins of max|x| (with the default 128/128, only the full
-        // range). Our grid is finer (k bins per side), so the same floor is k * QuantizedBins / Bins bins.
-        int minHalf = (int)Math.Ceiling((double)k * Settings.QuantizedBins / Settings.EffectiveBins);
+        // The reference searches thresholds from QuantizedBins/2 bins of its first histogram (Bins bins over
+        // the first batch's [-max|x|, max|x|]) to the edge of the widened one: never below QuantizedBins/Bins
+        // of the first batch's max|x| (with the default 128/128, from the first batch's range to the whole).
+        // Our grid is finer (the first batch reached FirstBatchBins a side), so the same floor is
+        // FirstBatchBins * QuantizedBins / Bins bins.
+        int minHalf = (int)Math.Ceiling((double)Math.Min(k, h.FirstBatchBins) * Settings.QuantizedBins / Settings.EffectiveBins);
         return EntropyThreshold.Find(c.AsSpan(origin - k, 2 * k), -k * w, w, Settings.QuantizedBins, minHalf);
     }
 }

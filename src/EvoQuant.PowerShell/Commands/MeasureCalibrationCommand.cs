@@ -77,7 +77,8 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     [ValidateRange(1L << 20, long.MaxValue)]
     public long MaxOutputMemory { get; set; } = 512L << 20;
 
-    /// <summary>Tables measured on other shards of the data, merged into the result.</summary>
+    /// <summary>Tables measured on earlier shards of the data: this run's samples continue them, and the
+    /// result is the table of all their samples.</summary>
     [Parameter]
     public CalibrationTable[]? Merge { get; set; }
 
@@ -129,12 +130,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
 
         WriteVerbose($"Calibrated {table.Count} tensors over {table.SampleCount} samples ({table.ErrorCount} samples failed).");
         foreach (var s in table.Skipped) WriteVerbose($"Skipped tensor '{s.Tensor}': {s.Reason}");
-        if (Merge is { Length: > 0 })
-        {
-            try { table = CalibrationTable.Merge(Merge.Prepend(table)); }
-            catch (ArgumentException e) { ThrowTerminatingError(NewError(e, "MergeMismatch", ErrorCategory.InvalidArgument, Merge)); }
-            WriteVerbose($"Merged with {Merge.Length} table(s): {table.SampleCount} samples in all.");
-        }
+        if (Merge is { Length: > 0 }) WriteVerbose($"Continued {Merge.Length} table(s): {table.SampleCount} samples in all.");
         var cuts = table.HardCuts();
         if (cuts.Count > 0)
             WriteWarning($"{table.Settings.Method} cut {cuts.Count} tensor(s) to under 1/8 of the largest value they produced, e.g. " +
@@ -193,6 +189,11 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
             ThrowTerminatingError(NewError(e, "InvalidSettings", ErrorCategory.InvalidArgument, Model));
+        }
+        foreach (var t in Merge ?? Array.Empty<CalibrationTable>())
+        {
+            try { _run!.ContinueFrom(t); }
+            catch (ArgumentException e) { ThrowTerminatingError(NewError(e, "MergeMismatch", ErrorCategory.InvalidArgument, t)); }
         }
         WriteVerbose($"Calibrating {_run!.Selection.Tensors.Count} tensors of '{Model!.Name}' with {options.Method} ({_run.Selection.Skipped.Count} left out).");
         if (_run.SharedHistograms > 0)

@@ -47,13 +47,28 @@ public class ClampFollowerTests
     [Fact]
     public void A_range_that_grows_past_the_finer_grid_makes_the_follower_count_itself()
     {
-        // ReLU6 stays within [0, 6] while x grows to 100: x's grid becomes 16x coarser than ReLU6's, past the
-        // one extra bit of resolution a source keeps; ReLU6 then counts its own values from that batch on.
+        // ReLU6 stays within [0, 6] while x grows to 1000, 200x past its first batch: x's grid widens by 8x
+        // and then doubles, to 8x coarser than ReLU6's, past the one extra bit of resolution a source keeps;
+        // ReLU6 then counts its own values from that batch on.
         var r = new Random(2);
-        var batches = new[] { 5f, 7f, 100f, 3f }.Select(scale => Enumerable.Range(0, 150_000).Select(_ => (float)(r.NextDouble() * 2 - 1) * scale).ToArray()); // over one chunk of computed values
+        var batches = new[] { 5f, 7f, 1000f, 3f }.Select(scale => Enumerable.Range(0, 150_000).Select(_ => (float)(r.NextDouble() * 2 - 1) * scale).ToArray()); // over one chunk of computed values
         var c = AssertFollowingMatchesCounting(batches.ToArray(), ("relu6", 0, 6, true), ("move", float.NegativeInfinity, float.PositiveInfinity, false));
         Assert.False(c.IsDerived("relu6"));
         Assert.True(c.IsDerived("move"));
+    }
+
+    [Fact]
+    public void Followers_whose_own_grids_widen_stay_derived()
+    {
+        // x reaches 6x past its first batch, its ReLU 6x past its own (which starts at the second batch: the
+        // first is all negative), the clip to [-8, 8] 4x: every grid keeps its width and grows.
+        var r = new Random(3);
+        var batches = new[] { (-1f, 0f), (-1f, 1f), (-3f, 3f), (-6f, 6f) }
+            .Select(b => Enumerable.Range(0, 40_000).Select(_ => b.Item1 + (float)r.NextDouble() * (b.Item2 - b.Item1)).ToArray()).ToArray();
+        var c = AssertFollowingMatchesCounting(batches, ("relu", 0, float.PositiveInfinity, true), ("clip", -2, 2, true), ("move", float.NegativeInfinity, float.PositiveInfinity, false));
+        Assert.All(new[] { "relu", "clip", "move" }, t => Assert.True(c.IsDerived(t), t));
+        var relu = c.ComputeRanges().Single(t => t.Tensor == "relu").Histogram!;
+        Assert.True(relu.FirstBin + relu.Counts.Length > 2048, "the ReLU's grid grew past its first batch's bins");
     }
 
     [Fact]
@@ -108,7 +123,7 @@ public class ClampFollowerTests
     }
 
     [Fact]
-    public void Probe_small_positive_after_zero_relu()
+    public void A_relu_that_was_all_zeros_and_turns_small_counts_itself()
     {
         var neg = Enumerable.Range(0, 20_000).Select(i => -1f - i % 100).ToArray();
         var tiny = Enumerable.Range(0, 20_000).Select(i => i % 2 == 0 ? -1f - i % 100 : 0.001f * (i % 5)).ToArray();

@@ -76,12 +76,39 @@ public class FashionCalibrationTests
         var b = Calibrator.Run(model, new object[] { x.SliceRows(100, 100) }, opts);
         var merged = CalibrationTable.Merge(a, b);
         Assert.Equal(whole.SampleCount, merged.SampleCount);
+        int common = 0;
         foreach (var r in whole.Ranges)
         {
             var m = merged[r.Tensor]!;
             Assert.Equal(r.Histogram!.Total, m.Histogram!.Total);
-            Assert.Equal(r.Histogram.WidthExponent, m.Histogram.WidthExponent);
             Assert.Equal((r.Min, r.Max), (m.Min, m.Max));
+            // Each shard's first batch set its grid: the merge takes the coarser, exactly the whole stream's
+            // histogram when the second shard's is no wider than the first's.
+            Assert.Equal(Math.Max(a[r.Tensor]!.Histogram!.WidthExponent!.Value, b[r.Tensor]!.Histogram!.WidthExponent!.Value), m.Histogram.WidthExponent);
+            if (b[r.Tensor]!.Histogram!.WidthExponent > a[r.Tensor]!.Histogram!.WidthExponent) continue;
+            common++;
+            Tables.AssertSame(new[] { r }, new[] { m });
+        }
+        Assert.True(common > whole.Count / 2, $"{common} of {whole.Count} tensors on a common grid");
+    }
+
+    [Fact]
+    public void A_run_that_continues_a_table_gives_the_table_of_all_samples_exactly()
+    {
+        var model = Model();
+        var x = EvoQuant.Data.NpyReader.Read(TestData.Require(TestData.FashionCalib));
+        foreach (var method in new[] { CalibrationMethod.Entropy, CalibrationMethod.Percentile, CalibrationMethod.MinMax })
+        {
+            var opts = new CalibrationOptions { Method = method, Bins = 512, BatchSize = 25 };
+            var whole = Calibrator.Run(model, new object[] { x }, opts);
+            var a = Calibrator.Run(model, new object[] { x.SliceRows(0, 100) }, opts);
+            using var run = new CalibrationRun(model, opts);
+            run.ContinueFrom(a);
+            run.Add(x.SliceRows(100, 100));
+            var continued = run.Complete();
+            Assert.Equal(whole.SampleCount, continued.SampleCount);
+            Tables.AssertSame(whole.Ranges, continued.Ranges);
+            Assert.Throws<InvalidOperationException>(() => run.ContinueFrom(a)); // only before the first sample
         }
     }
 

@@ -5,18 +5,70 @@ namespace EvoQuant.Tests.Calibration;
 
 public class GridHistogramTests
 {
+    /// <summary>Counts of floor(v / 2^e) over x (|x| when absolute), by bin relative to 0: the reference.</summary>
+    private static Dictionary<long, long> Direct(IEnumerable<float> x, int e, bool absolute = false) =>
+        x.GroupBy(v => (long)Math.Floor((absolute ? Math.Abs((double)v) : v) * Math.ScaleB(1.0, -e))).ToDictionary(g => g.Key, g => (long)g.Count());
+
+    private static Dictionary<long, long> Bins(GridHistogram h)
+    {
+        var c = h.GetCounts();
+        return Enumerable.Range(0, c.Length).Where(j => c[j] != 0).ToDictionary(j => (long)(j - h.Origin), j => c[j]);
+    }
+
     [Fact]
-    public void Widening_preserves_every_count_and_matches_direct_binning_at_the_final_width()
+    public void A_later_batch_that_reaches_further_adds_bins_of_the_first_batchs_width()
     {
         var x = Synthetic.Gaussian(50_000, 1, seed: 4);
-        x[49_999] = 200; // a late batch far outside the first range forces several doublings
+        x[49_999] = 30; // the last batch reaches 7x past the first one's range: within the 8x a grid widens by
         var grown = new GridHistogram(absolute: false, binsPerSide: 128);
-        foreach (var b in Synthetic.Batches(x, 5000)) grown.Add(b);
-        var direct = new GridHistogram(absolute: false, binsPerSide: 128);
-        direct.Add(x);
-        Assert.Equal(direct.WidthExponent, grown.WidthExponent);
-        Assert.Equal(direct.GetCounts(), grown.GetCounts());
+        var batches = Synthetic.Batches(x, 5000).ToArray();
+        foreach (var b in batches) grown.Add(b);
+        var first = new GridHistogram(absolute: false, binsPerSide: 128);
+        first.Add(batches[0]);
+        Assert.Equal(first.WidthExponent, grown.WidthExponent);
+        Assert.Equal(first.FirstBatchBins, grown.FirstBatchBins);
+        Assert.Equal(Direct(x, grown.WidthExponent!.Value), Bins(grown));
+        Assert.True(grown.GetCounts().Length > 2 * 128); // it did grow
         Assert.Equal(x.Length, grown.GetCounts().Sum());
+    }
+
+    [Fact]
+    public void Past_eight_times_the_first_range_the_width_doubles_until_the_data_fit()
+    {
+        var x = Synthetic.Gaussian(50_000, 1, seed: 4);
+        x[49_999] = 200; // about 50x past the first batch's range
+        var grown = new GridHistogram(absolute: false, binsPerSide: 128);
+        var batches = Synthetic.Batches(x, 5000).ToArray();
+        foreach (var b in batches) grown.Add(b);
+        var first = new GridHistogram(absolute: false, binsPerSide: 128);
+        first.Add(batches[0]);
+        int e = grown.WidthExponent!.Value;
+        // The smallest power of two that keeps 200 within 8 * 128 bins, coarser than the first batch's width.
+        Assert.True(200 < 8 * 128 * Math.ScaleB(1.0, e) && 200 >= 8 * 128 * Math.ScaleB(1.0, e - 1));
+        Assert.True(e > first.WidthExponent);
+        Assert.Equal(Direct(x, e), Bins(grown));
+        Assert.True(grown.GetCounts().Length <= 2 * 8 * 128);
+        // The first batch's reach, coarsened with the grid.
+        Assert.Equal(((first.FirstBatchBins - 1) >> (e - first.WidthExponent!.Value)) + 1, grown.FirstBatchBins);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_first_batch_cut_into_sub_batches_sets_the_width_the_whole_batch_sets(bool absolute)
+    {
+        // Growing sub-batches: the first alone would set a 16x finer grid, which the batch then coarsens.
+        var first = Synthetic.Gaussian(3000, 0.25, seed: 1).Concat(Synthetic.Gaussian(3000, 4, seed: 2)).ToArray();
+        var later = Synthetic.Gaussian(3000, 10, seed: 3);
+        var whole = new GridHistogram(absolute, 256);
+        whole.Add(first);
+        whole.Add(later);
+        var cut = new GridHistogram(absolute, 256);
+        cut.Add(first.AsSpan(0, 3000));
+        cut.Add(first.AsSpan(3000), startsBatch: false);
+        cut.Add(later);
+        Assert.Equal((whole.WidthExponent, whole.FirstBatchBins, whole.BatchCount), (cut.WidthExponent, cut.FirstBatchBins, cut.BatchCount));
+        Assert.Equal(Bins(whole), Bins(cut));
     }
 
     [Theory]
@@ -87,32 +139,50 @@ public class GridHistogramTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void Merging_halves_equals_the_whole_stream_exactly(bool absolute)
+    public void Halves_on_a_common_grid_merge_into_the_whole_stream_exactly(bool absolute)
     {
-        // Two halves of very different spread: their widths differ before the merge.
-        var x = Synthetic.Gaussian(30_000, 0.01, seed: 5).Concat(Synthetic.Gaussian(30_000, 40, seed: 6)).ToArray();
-        var whole = new GridHistogram(absolute, 512);
-        var a = new GridHistogram(absolute, 512);
-        var b = new GridHistogram(absolute, 512);
+        // Both halves' first batches reach 3 (the same width); the second half then reaches 7x further.
+        var x = Synthetic.Gaussian(30_000, 0.5, seed: 5).Concat(Synthetic.Gaussian(30_000, 0.5, seed: 6)).ToArray();
+        (x[10], x[30_010], x[35_000]) = (3, -3, 20);
+        var (whole, a, b) = (new GridHistogram(absolute, 512), new GridHistogram(absolute, 512), new GridHistogram(absolute, 512));
         int k = 0;
         foreach (var batch in Synthetic.Batches(x, 3000))
         {
             whole.Add(batch);
             (k++ < 10 ? a : b).Add(batch);
         }
-        Assert.NotEqual(a.WidthExponent, b.WidthExponent);
+        Assert.Equal(a.WidthExponent, b.WidthExponent);
         a.Merge(b);
-        Assert.Equal(whole.WidthExponent, a.WidthExponent);
-        Assert.Equal(whole.GetCounts(), a.GetCounts());
-        Assert.Equal((whole.Min, whole.Max, whole.Count), (a.Min, a.Max, a.Count));
+        Assert.Equal((whole.WidthExponent, whole.FirstBatchBins), (a.WidthExponent, a.FirstBatchBins));
+        Assert.Equal(Bins(whole), Bins(a));
+        Assert.Equal((whole.Min, whole.Max, whole.Count, whole.BatchCount), (a.Min, a.Max, a.Count, a.BatchCount));
+    }
 
-        // Merging in the other order gives the same histogram.
-        var a2 = new GridHistogram(absolute, 512);
-        var b2 = new GridHistogram(absolute, 512);
-        k = 0;
-        foreach (var batch in Synthetic.Batches(x, 3000)) (k++ < 10 ? a2 : b2).Add(batch);
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Halves_on_different_grids_merge_exactly_onto_the_coarser_in_either_order(bool absolute)
+    {
+        var x = Synthetic.Gaussian(30_000, 0.01, seed: 5).Concat(Synthetic.Gaussian(30_000, 40, seed: 6)).ToArray();
+        GridHistogram Half(int part)
+        {
+            var h = new GridHistogram(absolute, 512);
+            foreach (var batch in Synthetic.Batches(x[(part * 30_000)..((part + 1) * 30_000)], 3000)) h.Add(batch);
+            return h;
+        }
+        var (a, b) = (Half(0), Half(1));
+        Assert.True(b.WidthExponent > a.WidthExponent);
+        int e = b.WidthExponent!.Value;
+        a.Merge(b);
+        var (a2, b2) = (Half(0), Half(1));
         b2.Merge(a2);
-        Assert.Equal(whole.GetCounts(), b2.GetCounts());
+        foreach (var m in new[] { a, b2 })
+        {
+            Assert.Equal(e, m.WidthExponent);
+            Assert.Equal(Direct(x, e, absolute), Bins(m));
+            Assert.Equal(x.Length, m.Count);
+        }
+        Assert.Equal(b.FirstBatchBins, b2.FirstBatchBins); // the first of the merge keeps its first batch
     }
 
     [Fact]
@@ -120,8 +190,15 @@ public class GridHistogramTests
     {
         var h = new GridHistogram(absolute: false, binsPerSide: 256);
         h.Add(Synthetic.Gaussian(10_000, 3, seed: 7));
+        h.Add(Synthetic.Gaussian(10_000, 12, seed: 8)); // grown past R bins a side
         var back = GridHistogram.FromData(h.ToData(), h.Min, h.Max, h.Count, h.NonFinite, h.BatchCount);
-        Assert.Equal(h.GetCounts(), back.GetCounts());
-        Assert.Equal(h.WidthExponent, back.WidthExponent);
+        Assert.Equal(Bins(h), Bins(back));
+        Assert.Equal((h.WidthExponent, h.FirstBatchBins), (back.WidthExponent, back.FirstBatchBins));
+        // Later batches widen a loaded histogram as they would the original.
+        var more = Synthetic.Gaussian(10_000, 30, seed: 9);
+        h.Add(more);
+        back.Add(more);
+        Assert.Equal(Bins(h), Bins(back));
+        Assert.Equal((h.WidthExponent, h.FirstBatchBins), (back.WidthExponent, back.FirstBatchBins));
     }
 }
