@@ -23,21 +23,30 @@ $files = for ($i = 0; $i -lt $shards.Count; $i++) {
     Measure-Calibration -Model $model -InputPath $shards[$i] -Method $Method | Export-CalibrationTable -Path $file -Force -PassThru
 }
 
-# Collect: load the saved tables and merge them, exactly as one run over all the data.
+# Collect: load the saved tables and merge them. Counts add up exactly; each shard's histograms are on the
+# grid its first batch set, and the merge keeps the coarser of two grids, so a tensor whose shards started
+# on different grids is merged at the coarser resolution.
 $parts = $files | Import-CalibrationTable
 $merged = [EvoQuant.Calibration.CalibrationTable]::Merge([EvoQuant.Calibration.CalibrationTable[]]$parts)
 $whole = Measure-Calibration -Model $model -InputPath $shards -Method $Method
+# A run that continues a saved table (-Merge) keeps its grid: exactly the table of one run over both shards.
+$continued = Measure-Calibration -Model $model -InputPath $shards[1] -Method $Method -Merge $parts[0]
 
 "Shards      : {0}" -f (($parts | ForEach-Object { "$($_.SampleCount) samples" }) -join ' + ')
 "Merged      : {0} samples, {1} tensors" -f $merged.SampleCount, $merged.Count
 "Whole run   : {0} samples, {1} tensors" -f $whole.SampleCount, $whole.Count
-$worst = 0.0
-foreach ($row in $whole.Ranges) {
-    $m = $merged[$row.Tensor]
-    $diff = [math]::Max([math]::Abs($m.RangeMin - $row.RangeMin), [math]::Abs($m.RangeMax - $row.RangeMax))
-    if ($diff -gt $worst) { $worst = $diff }
+function Get-LargestDifference($a, $b) {
+    $worst = 0.0
+    foreach ($row in $a.Ranges) {
+        $m = $b[$row.Tensor]
+        $diff = [math]::Max([math]::Abs($m.RangeMin - $row.RangeMin), [math]::Abs($m.RangeMax - $row.RangeMax))
+        if ($diff -gt $worst) { $worst = $diff }
+    }
+    $worst
 }
-"Largest range difference, merged vs whole: {0:G3}" -f $worst
+$common = @($whole.Ranges | Where-Object { -not $_.Histogram -or $merged[$_.Tensor].Histogram.WidthExponent -eq $_.Histogram.WidthExponent }).Count
+"Merged on the whole run's grid: {0} of {1} tensors; largest range difference: {2:G3}" -f $common, $whole.Count, (Get-LargestDifference $whole $merged)
+"Largest range difference, continued vs whole: {0:G3}" -f (Get-LargestDifference $whole $continued)
 
 # The merged table quantizes like any other.
 $q = Invoke-Quantization -Model $model -Calibration $merged -PerChannel -Path "$OutDir/fashion-cnn.merged.int8.onnx" -Force

@@ -40,9 +40,6 @@ internal sealed class GridHistogram
 
     internal GridShape Shape => _shape;
 
-    /// <summary>Bins a side that the batch which set the width reached, at today's width.</summary>
-    public int FirstBatchBins => _shape.FirstBatchBins;
-
     /// <summary>Zeros seen before any non-zero value fixed the width (they go to the bin at 0 later).</summary>
     private long _pendingZeros;
 
@@ -265,7 +262,7 @@ internal sealed class GridHistogram
     private void Increment(int relative) => _counts[Math.Clamp(relative + Origin, 0, _counts.Length - 1)]++;
 
     /// <summary>Adds another histogram of the same kind and size, on the coarser of the two grids (exact;
-    /// on a common grid, the histogram of both streams). This one's width batch stays the first.</summary>
+    /// on a common grid, the histogram of both streams, in either order).</summary>
     public void Merge(GridHistogram other)
     {
         if (other.Absolute != Absolute || other.BinsPerSide != BinsPerSide)
@@ -350,10 +347,7 @@ internal sealed class GridHistogram
         var c = GetCounts();
         int first = Array.FindIndex(c, v => v != 0), last = Array.FindLastIndex(c, v => v != 0);
         var trimmed = first < 0 ? Array.Empty<long>() : c[first..(last + 1)];
-        return new HistogramData(Absolute, BinsPerSide, WidthExponent, first < 0 ? 0 : first - Origin, trimmed)
-        {
-            FirstBatchBins = WidthExponent != null ? _shape.FirstBatchBins : null,
-        };
+        return new HistogramData(Absolute, BinsPerSide, WidthExponent, first < 0 ? 0 : first - Origin, trimmed);
     }
 
     /// <summary>Rebuilds a histogram from its stored form plus the observed statistics. Batches added later
@@ -368,11 +362,11 @@ internal sealed class GridHistogram
         {
             // Bins a side the stored counts reach: past them on either side they do not fit the grid.
             long reach = Math.Max(data.FirstBin + (long)data.Counts.Length, data.Absolute ? 0 : -(long)data.FirstBin);
-            if ((data.Absolute && data.FirstBin < 0) || reach > h.MaxBinsPerSide || data.FirstBatchBins is < 1)
+            if ((data.Absolute && data.FirstBin < 0) || reach > h.MaxBinsPerSide)
                 throw new ArgumentException("The histogram's bins do not fit its grid.");
             int bins = (int)reach;
             h._counts = new long[data.Absolute ? Math.Max(bins, h.BinsPerSide) : 2 * Math.Max(bins, h.BinsPerSide)];
-            h._shape = new GridShape(e, batches, data.FirstBatchBins ?? Math.Max(bins, 1));
+            h._shape = new GridShape(e, batches);
             data.Counts.CopyTo(h._counts, h.Origin + data.FirstBin);
         }
         else h._pendingZeros = data.Counts.Sum();

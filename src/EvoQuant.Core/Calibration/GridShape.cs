@@ -8,9 +8,7 @@ namespace EvoQuant.Calibration;
 /// does the width double (pairs of bins merge, exactly), which bounds memory whatever the outliers.</summary>
 /// <param name="Exponent">log2 of the bin width; null while every value seen was 0.</param>
 /// <param name="WidthBatch">The batch (1-based, as BatchCount counts them) that set the width.</param>
-/// <param name="FirstBatchBins">Bins a side the width batch reached: floor(max|x| / w) + 1, at today's width.
-/// Entropy's search starts from it, as the reference searches from its first histogram's range.</param>
-internal readonly record struct GridShape(int? Exponent, long WidthBatch, int FirstBatchBins)
+internal readonly record struct GridShape(int? Exponent, long WidthBatch)
 {
     public static GridShape Empty => default;
 
@@ -22,8 +20,7 @@ internal readonly record struct GridShape(int? Exponent, long WidthBatch, int Fi
         if (Exponent is not int e || batch == WidthBatch)
         {
             // Until the width batch ends, every earlier value was 0: maxAbs is that batch's.
-            int first = RequiredExponent(maxAbs, binsPerSide);
-            return new GridShape(first, batch, Extent(maxAbs, first));
+            return new GridShape(RequiredExponent(maxAbs, binsPerSide), batch);
         }
         int needed = RequiredExponent(maxAbs, maxBins);
         return needed <= e ? this : Coarsened(needed - e);
@@ -31,10 +28,7 @@ internal readonly record struct GridShape(int? Exponent, long WidthBatch, int Fi
 
     /// <summary>The same shape 2^<paramref name="shift"/> times wider.</summary>
     public GridShape Coarsened(int shift) =>
-        shift <= 0 || Exponent is not int e ? this : new GridShape(e + shift, WidthBatch, CoarsenBins(FirstBatchBins, shift));
-
-    /// <summary>Bins a side that hold bins 0..n-1 once the grid is 2^shift times wider.</summary>
-    public static int CoarsenBins(int n, int shift) => shift >= 31 ? 1 : ((n - 1) >> shift) + 1;
+        shift <= 0 || Exponent is not int e ? this : new GridShape(e + shift, WidthBatch);
 
     /// <summary>Smallest e with maxAbs &lt; bins * 2^e, i.e. with <see cref="Extent"/> at most bins. Exact: the
     /// quotient of a float by an int cannot round across a power of two unless it is one.</summary>

@@ -263,12 +263,11 @@ public sealed class EntropyCalibrator : HistogramCalibrator
         int first = Array.FindIndex(c, v => v != 0), last = Array.FindLastIndex(c, v => v != 0);
         int k = Math.Max(origin - first, last + 1 - origin);
         double w = h.BinWidth;
-        // The reference searches thresholds from QuantizedBins/2 bins of its first histogram (Bins bins over
-        // the first batch's [-max|x|, max|x|]) to the edge of the widened one: never below QuantizedBins/Bins
-        // of the first batch's max|x| (with the default 128/128, from the first batch's range to the whole).
-        // Our grid is finer (the first batch reached FirstBatchBins a side), so the same floor is
-        // FirstBatchBins * QuantizedBins / Bins bins.
-        int minHalf = (int)Math.Ceiling((double)Math.Min(k, h.FirstBatchBins) * Settings.QuantizedBins / Settings.EffectiveBins);
+        // TensorRT searches thresholds from QuantizedBins/Bins of max|x| up (with the default 128/128, only
+        // the full range). ONNX Runtime's tool starts from QuantizedBins/Bins of its first batch's max|x|, an
+        // accident of how its histogram widens that makes the table depend on the order of the samples (tried:
+        // the OCR detector's Entropy table then missed its accuracy bar): we take the whole range's, on our finer grid k * QuantizedBins / Bins bins.
+        int minHalf = (int)Math.Ceiling((double)k * Settings.QuantizedBins / Settings.EffectiveBins);
         return EntropyThreshold.Find(c.AsSpan(origin - k, 2 * k), -k * w, w, Settings.QuantizedBins, minHalf);
     }
 }

@@ -2,13 +2,9 @@ namespace EvoQuant.Calibration;
 
 /// <summary>A histogram as stored in a calibration table: bins of width 2^<see cref="WidthExponent"/>
 /// on a grid anchored at 0; <see cref="Counts"/>[j] counts values in [(FirstBin + j) * w, (FirstBin + j + 1) * w).
-/// Absolute histograms count |x|. <see cref="BinsPerSide"/> is the grid's nominal size, needed to merge exactly.</summary>
+/// Absolute histograms count |x|. <see cref="BinsPerSide"/> is the grid's nominal size (the first batch's reach), needed to merge exactly.</summary>
 public sealed record HistogramData(bool Absolute, int BinsPerSide, int? WidthExponent, int FirstBin, long[] Counts)
 {
-    /// <summary>Bins a side that the first batch reached (the histogram widened past them with later
-    /// batches): Entropy searches thresholds from QuantizedBins/Bins of it, as the reference does. Tables
-    /// written before it was stored take the counts' own reach.</summary>
-    public int? FirstBatchBins { get; init; }
 
     /// <summary>Bin width (0 while every value seen was 0).</summary>
     public double BinWidth => WidthExponent is int e ? Math.ScaleB(1.0, e) : 0;

@@ -26,7 +26,6 @@ public class GridHistogramTests
         var first = new GridHistogram(absolute: false, binsPerSide: 128);
         first.Add(batches[0]);
         Assert.Equal(first.WidthExponent, grown.WidthExponent);
-        Assert.Equal(first.FirstBatchBins, grown.FirstBatchBins);
         Assert.Equal(Direct(x, grown.WidthExponent!.Value), Bins(grown));
         Assert.True(grown.GetCounts().Length > 2 * 128); // it did grow
         Assert.Equal(x.Length, grown.GetCounts().Sum());
@@ -48,8 +47,6 @@ public class GridHistogramTests
         Assert.True(e > first.WidthExponent);
         Assert.Equal(Direct(x, e), Bins(grown));
         Assert.True(grown.GetCounts().Length <= 2 * 8 * 128);
-        // The first batch's reach, coarsened with the grid.
-        Assert.Equal(((first.FirstBatchBins - 1) >> (e - first.WidthExponent!.Value)) + 1, grown.FirstBatchBins);
     }
 
     [Theory]
@@ -67,7 +64,7 @@ public class GridHistogramTests
         cut.Add(first.AsSpan(0, 3000));
         cut.Add(first.AsSpan(3000), startsBatch: false);
         cut.Add(later);
-        Assert.Equal((whole.WidthExponent, whole.FirstBatchBins, whole.BatchCount), (cut.WidthExponent, cut.FirstBatchBins, cut.BatchCount));
+        Assert.Equal((whole.WidthExponent, whole.BatchCount), (cut.WidthExponent, cut.BatchCount));
         Assert.Equal(Bins(whole), Bins(cut));
     }
 
@@ -153,7 +150,7 @@ public class GridHistogramTests
         }
         Assert.Equal(a.WidthExponent, b.WidthExponent);
         a.Merge(b);
-        Assert.Equal((whole.WidthExponent, whole.FirstBatchBins), (a.WidthExponent, a.FirstBatchBins));
+        Assert.Equal(whole.WidthExponent, a.WidthExponent);
         Assert.Equal(Bins(whole), Bins(a));
         Assert.Equal((whole.Min, whole.Max, whole.Count, whole.BatchCount), (a.Min, a.Max, a.Count, a.BatchCount));
     }
@@ -182,7 +179,6 @@ public class GridHistogramTests
             Assert.Equal(Direct(x, e, absolute), Bins(m));
             Assert.Equal(x.Length, m.Count);
         }
-        Assert.Equal(b.FirstBatchBins, b2.FirstBatchBins); // the first of the merge keeps its first batch
     }
 
     [Fact]
@@ -193,12 +189,12 @@ public class GridHistogramTests
         h.Add(Synthetic.Gaussian(10_000, 12, seed: 8)); // grown past R bins a side
         var back = GridHistogram.FromData(h.ToData(), h.Min, h.Max, h.Count, h.NonFinite, h.BatchCount);
         Assert.Equal(Bins(h), Bins(back));
-        Assert.Equal((h.WidthExponent, h.FirstBatchBins), (back.WidthExponent, back.FirstBatchBins));
+        Assert.Equal(h.WidthExponent, back.WidthExponent);
         // Later batches widen a loaded histogram as they would the original.
         var more = Synthetic.Gaussian(10_000, 30, seed: 9);
         h.Add(more);
         back.Add(more);
         Assert.Equal(Bins(h), Bins(back));
-        Assert.Equal((h.WidthExponent, h.FirstBatchBins), (back.WidthExponent, back.FirstBatchBins));
+        Assert.Equal(h.WidthExponent, back.WidthExponent);
     }
 }

@@ -26,7 +26,7 @@ public sealed class ScriptParseTests
     }
 
     [Theory]
-    [InlineData("examples/calibrate-shards.ps1", "Largest range difference, merged vs whole: 0")]
+    [InlineData("examples/calibrate-shards.ps1", "Largest range difference, continued vs whole: 0")]
     [InlineData("examples/accuracy-driven.ps1", "Automatic search    : target met: True")]
     public void ExamplesRunInTheHostedEngine(string relative, string expected)
     {
