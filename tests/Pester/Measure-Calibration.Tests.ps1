@@ -130,6 +130,21 @@ Describe 'Measure-Calibration' {
             $static = [EvoQuant.Calibration.CalibrationTable]::Merge([EvoQuant.Calibration.CalibrationTable[]]@($part1, $part2))
             $static.SampleCount | Should -Be $merged.SampleCount
         }
+
+        It 'continues a table with -Merge exactly as one Entropy run over both shards' {
+            # The grid is set by the first batch: batches of 8 make the test set's 8 images the whole run's first.
+            $first = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method Entropy -Bins 2048 -BatchSize 8
+            $continued = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method Entropy -Bins 2048 -BatchSize 8 -Merge $first
+            $whole = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet, $FashionCalib -Method Entropy -Bins 2048 -BatchSize 8
+            $continued.SampleCount | Should -Be $whole.SampleCount
+            foreach ($row in $whole.Ranges) {
+                $c = $continued[$row.Tensor]
+                $c.RangeMin | Should -Be $row.RangeMin -Because $row.Tensor
+                $c.RangeMax | Should -Be $row.RangeMax -Because $row.Tensor
+                $c.Histogram.WidthExponent | Should -Be $row.Histogram.WidthExponent -Because $row.Tensor
+                $c.Histogram.Total | Should -Be $row.Histogram.Total -Because $row.Tensor
+            }
+        }
     }
 
     Context 'errors' {

@@ -6,8 +6,9 @@ public sealed record CalibrationSettings
 {
     public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
 
-    /// <summary>Entropy: bins over [-t, t]; Percentile: bins over [0, t]. The histogram keeps between
-    /// Bins and 2*Bins bins over the data's range (its bin width is a power of two, so shards merge exactly).</summary>
+    /// <summary>Entropy: bins over [-t, t]; Percentile: bins over [0, t], t the first batch's max |x|. The first
+    /// batch spans between Bins/2 and Bins of them a side (their width is a power of two, so histograms coarsen
+    /// and merge exactly); later batches add bins of that width (see GridShape).</summary>
     public int Bins { get; init; }
 
     /// <summary>Entropy: bins of the quantized distribution Q (128 as the reference tool).</summary>

@@ -20,8 +20,8 @@ internal sealed class GridHistogram
     public readonly record struct BatchPreview(int? Exponent, float Min, float Max, bool NonFinite, long Batch);
 
     /// <summary>How far past the first batch's R bins a side a histogram grows before its width doubles:
-    /// bounds a histogram at 8x its nominal size (Entropy 2048: 256 KiB) whatever the outliers.</summary>
-    public const int GrowthLimit = 8;
+    /// at most 8x its nominal size (Entropy 2048: 256 KiB) and 2^18 bins a side (4 MiB), whatever the outliers.</summary>
+    public static int MaxBinsFor(int binsPerSide) => Math.Max(binsPerSide, Math.Min(8 * binsPerSide, 1 << 18));
 
     private long[] _counts;
     private GridShape _shape;
@@ -33,7 +33,7 @@ internal sealed class GridHistogram
     public int BinsPerSide { get; }
 
     /// <summary>The most bins a side before the width doubles.</summary>
-    public int MaxBinsPerSide => GrowthLimit * BinsPerSide;
+    public int MaxBinsPerSide { get; }
 
     /// <summary>log2 of the bin width, or null while every value seen was 0.</summary>
     public int? WidthExponent => _shape.Exponent;
@@ -52,12 +52,19 @@ internal sealed class GridHistogram
     /// <summary>NaN and infinite values, left out of the histogram and of min/max.</summary>
     public long NonFinite { get; private set; }
 
-    public GridHistogram(bool absolute, int binsPerSide)
+    /// <param name="absolute">Count |x| rather than x.</param>
+    /// <param name="binsPerSide">R, see <see cref="BinsPerSide"/>.</param>
+    /// <param name="maxBinsPerSide">By default <see cref="MaxBinsFor"/>; a histogram kept at a multiple of the
+    /// bins a side it stands for takes the same multiple of that one's, so that it grows as that one would.</param>
+    public GridHistogram(bool absolute, int binsPerSide, int? maxBinsPerSide = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(binsPerSide, 2);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(binsPerSide, int.MaxValue / (4 * GrowthLimit));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(binsPerSide, 1 << 26);
         Absolute = absolute;
         BinsPerSide = binsPerSide;
+        MaxBinsPerSide = maxBinsPerSide ?? MaxBinsFor(binsPerSide);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBinsPerSide, binsPerSide, nameof(maxBinsPerSide));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxBinsPerSide, 1 << 27, nameof(maxBinsPerSide));
         _counts = new long[absolute ? binsPerSide : 2 * binsPerSide];
     }
 
@@ -265,7 +272,7 @@ internal sealed class GridHistogram
     /// on a common grid, the histogram of both streams, in either order).</summary>
     public void Merge(GridHistogram other)
     {
-        if (other.Absolute != Absolute || other.BinsPerSide != BinsPerSide)
+        if (other.Absolute != Absolute || other.BinsPerSide != BinsPerSide || other.MaxBinsPerSide != MaxBinsPerSide)
             throw new ArgumentException($"Cannot merge a {(other.Absolute ? "absolute" : "signed")} histogram of {other.BinsPerSide} bins per side into a {(Absolute ? "absolute" : "signed")} one of {BinsPerSide}.");
         Min = Math.Min(Min, other.Min);
         Max = Math.Max(Max, other.Max);
@@ -292,7 +299,7 @@ internal sealed class GridHistogram
         if (binsPerSide == BinsPerSide) return this;
         int shift = BitOperations.Log2((uint)(BinsPerSide / binsPerSide));
         if (binsPerSide << shift != BinsPerSide) throw new ArgumentException($"{BinsPerSide} bins per side do not rescale to {binsPerSide}.", nameof(binsPerSide));
-        var h = new GridHistogram(Absolute, binsPerSide)
+        var h = new GridHistogram(Absolute, binsPerSide, MaxBinsPerSide >> shift)
         {
             Min = Min, Max = Max, Count = Count, NonFinite = NonFinite, BatchCount = BatchCount, _pendingZeros = _pendingZeros,
         };

@@ -95,7 +95,9 @@ public abstract class HistogramCalibrator : ICalibrator
                 anyDerived = followers.Any(f => _derived.Contains(f.Tensor));
             }
             if (!_hists.TryGetValue(tensor, out h))
-                _hists[tensor] = h = new GridHistogram(Absolute, anyDerived ? BinsPerSide << SourceShift : BinsPerSide);
+                _hists[tensor] = h = anyDerived
+                    ? new GridHistogram(Absolute, BinsPerSide << SourceShift, GridHistogram.MaxBinsFor(BinsPerSide) << SourceShift)
+                    : new GridHistogram(Absolute, BinsPerSide);
         }
         h.Add(values, startsBatch, anyDerived ? (source, batch) => CheckFollowers(tensor, source, batch) : null);
         if (followers == null) return;
@@ -162,7 +164,7 @@ public abstract class HistogramCalibrator : ICalibrator
     {
         if (!(batch.Min <= batch.Max)) return shape;
         double maxAbs = Math.Max(Math.Abs(Math.Clamp(batch.Min, f.Lo, f.Hi)), Math.Abs(Math.Clamp(batch.Max, f.Lo, f.Hi)));
-        return shape.After(maxAbs, batch.Batch, BinsPerSide, GridHistogram.GrowthLimit * BinsPerSide);
+        return shape.After(maxAbs, batch.Batch, BinsPerSide, GridHistogram.MaxBinsFor(BinsPerSide));
     }
 
     /// <summary>Every tensor's histogram as the settings define it: sources seen at BinsPerSide, derived
