@@ -38,8 +38,6 @@ internal sealed class GridHistogram
     /// <summary>log2 of the bin width, or null while every value seen was 0.</summary>
     public int? WidthExponent => _shape.Exponent;
 
-    internal GridShape Shape => _shape;
-
     /// <summary>Zeros seen before any non-zero value fixed the width (they go to the bin at 0 later).</summary>
     private long _pendingZeros;
 

@@ -268,7 +268,8 @@ public sealed class EntropyCalibrator : HistogramCalibrator
         // TensorRT searches thresholds from QuantizedBins/Bins of max|x| up (with the default 128/128, only
         // the full range). ONNX Runtime's tool starts from QuantizedBins/Bins of its first batch's max|x|, an
         // accident of how its histogram widens that makes the table depend on the order of the samples (tried:
-        // the OCR detector's Entropy table then missed its accuracy bar): we take the whole range's, on our finer grid k * QuantizedBins / Bins bins.
+        // the OCR detector's Entropy table then missed its accuracy bar). We take the whole range's: on our
+        // finer grid, k * QuantizedBins / Bins bins.
         int minHalf = (int)Math.Ceiling((double)k * Settings.QuantizedBins / Settings.EffectiveBins);
         return EntropyThreshold.Find(c.AsSpan(origin - k, 2 * k), -k * w, w, Settings.QuantizedBins, minHalf);
     }
