@@ -120,9 +120,9 @@ public sealed class CalibrationRun : IDisposable
         var ranges = _calibrator.ComputeRanges();
         // Tensors selected but never seen (e.g. in a branch that did not run) are reported, not invented.
         var seen = ranges.Select(r => r.Tensor).ToHashSet(StringComparer.Ordinal);
-        var skipped = _session.Skipped.Concat(_session.Tensors.Where(t => !seen.Contains(t)).Select(t => new SkippedTensor(t, "no values were produced")))
-            .Concat(_continued.SelectMany(t => t.Skipped)).Where(s => !seen.Contains(s.Tensor))
-            .GroupBy(s => s.Tensor, StringComparer.Ordinal).Select(g => g.First()).ToList();
+        var skipped = CalibrationTable.StillSkipped(_session.Skipped
+            .Concat(_session.Tensors.Where(t => !seen.Contains(t)).Select(t => new SkippedTensor(t, "no values were produced")))
+            .Concat(_continued.SelectMany(t => t.Skipped)), ranges);
         return new CalibrationTable(Settings, ranges, skipped)
         {
             SampleCount = SamplesDone + _continued.Sum(t => t.SampleCount), ModelName = _model.Name, Model = _model,

@@ -67,10 +67,7 @@ public sealed partial class CalibrationTable
         merged.Merge(ToCalibrator(a));
         merged.Merge(ToCalibrator(b));
         var ranges = merged.ComputeRanges();
-        var names = ranges.Select(r => r.Tensor).ToHashSet(StringComparer.Ordinal);
-        var skipped = a.Skipped.Concat(b.Skipped).Where(s => !names.Contains(s.Tensor))
-            .GroupBy(s => s.Tensor, StringComparer.Ordinal).Select(g => g.First()).ToList();
-        return new CalibrationTable(a.Settings, ranges, skipped)
+        return new CalibrationTable(a.Settings, ranges, StillSkipped(a.Skipped.Concat(b.Skipped), ranges))
         {
             SampleCount = a.SampleCount + b.SampleCount,
             ErrorCount = a.ErrorCount + b.ErrorCount,
@@ -84,6 +81,13 @@ public sealed partial class CalibrationTable
         CalibrationTable? acc = null;
         foreach (var t in tables) acc = acc == null ? t : Merge(acc, t);
         return acc ?? throw new ArgumentException("No tables to merge.");
+    }
+
+    /// <summary>The skipped tensors that no range calibrates after all, one reason per tensor (the first).</summary>
+    internal static List<SkippedTensor> StillSkipped(IEnumerable<SkippedTensor> skipped, IEnumerable<TensorRange> ranges)
+    {
+        var names = ranges.Select(r => r.Tensor).ToHashSet(StringComparer.Ordinal);
+        return skipped.Where(s => !names.Contains(s.Tensor)).GroupBy(s => s.Tensor, StringComparer.Ordinal).Select(g => g.First()).ToList();
     }
 
     /// <summary>A calibrator holding the table's statistics, as if it had measured its samples.</summary>
