@@ -7,6 +7,8 @@ if (args is ["peer-check", ..]) return InferencePeerCheck.Run(args[1..]);
 // `-- calib-profile ...` / `-- calib-mem ...`: where calibration time goes, and its peak memory (see those classes).
 if (args is ["calib-profile", ..]) return CalibrationProfile.Run(args[1..]);
 if (args is ["calib-mem", ..]) return CalibrationMemoryProbe.Run(args[1..]);
+// `-- calib-search ...`: the Entropy threshold searches alone, on a real calibration's histograms.
+if (args is ["calib-search", ..]) return ThresholdSearchProfile.Run(args[1..]);
 // `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
 if (args is ["--paired", ..])
 {

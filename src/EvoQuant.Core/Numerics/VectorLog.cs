@@ -51,7 +51,7 @@ internal static class VectorLog
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<double> Log(Vector<double> x)
+    public static Vector<double> Log(Vector<double> x)
     {
         var bits = Vector.AsVectorInt64(x);
         var mant = bits & new Vector<long>(MantissaMask);
