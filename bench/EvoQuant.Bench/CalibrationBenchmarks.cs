@@ -37,7 +37,7 @@ public class CalibrationBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        string root = FindRoot();
+        string root = BenchFiles.Root;
         _data = Path.Combine(Path.GetTempPath(), $"evoquant-bench-{Model}-{Samples}-{Environment.ProcessId}.npy");
         if (Model == "fashion-cnn")
         {
@@ -119,12 +119,5 @@ public class CalibrationBenchmarks
         string line = $"PEAK-WS model={Model} samples={Samples} method={Method} peakMiB={peak / (1024.0 * 1024):F1}";
         Console.WriteLine(line);
         File.AppendAllText(Path.Combine(Path.GetTempPath(), "evoquant-bench-calibration-peak.txt"), line + Environment.NewLine);
-    }
-
-    private static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "EvoQuant.psd1"))) return d.FullName;
-        return Directory.GetCurrentDirectory();
     }
 }

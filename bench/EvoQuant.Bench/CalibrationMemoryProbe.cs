@@ -19,8 +19,7 @@ public static class CalibrationMemoryProbe
         int samples = int.Parse(args[1]);
         int batch = args.Length > 2 ? int.Parse(args[2]) : 10;
         long budget = args.Length > 3 ? long.Parse(args[3]) << 20 : -1;
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "EvoQuant.psd1"))) root = Path.GetDirectoryName(root)!;
+        string root = BenchFiles.Root;
         var model = OnnxModel.Load(Path.Combine(root, ".testdata", "npm", "ocr-models", "assets", "ch_PP-OCRv4_rec_infer.onnx"));
         string input = model.Inputs[0].Name;
         IEnumerable<object> Batches()

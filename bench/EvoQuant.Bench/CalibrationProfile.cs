@@ -33,8 +33,7 @@ public static class CalibrationProfile
     {
         int samples = args.Length > 0 ? int.Parse(args[0]) : 1000;
         int repeats = args.Length > 1 ? int.Parse(args[1]) : 5;
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "EvoQuant.psd1"))) root = Path.GetDirectoryName(root)!;
+        string root = BenchFiles.Root;
         var model = OnnxModel.Load(Path.Combine(root, "..", "shared", "models", "fashion-cnn.onnx"));
         string data = Path.Combine(Path.GetTempPath(), $"evoquant-profile-{Environment.ProcessId}.npy");
         NpyWriter.Write(data, NpyReader.ReadRows(Path.Combine(root, "..", "shared", "models", "fashion-test-2000.x.npy"), samples).First());
@@ -132,19 +131,13 @@ public static class CalibrationProfile
             // Ratios per repeat (phases of one repeat ran back to back), then their median: the machine is shared.
             foreach (var (k, v) in results)
             {
-                double m = Median(v.Skip(1));
-                double r1 = Median(v.Skip(1).Select((x, i) => x / results["plain: run"][i + 1]));
-                double r2 = Median(v.Skip(1).Select((x, i) => x / results["plain no-spin: run"][i + 1]));
+                double m = BenchFiles.Median(v.Skip(1));
+                double r1 = BenchFiles.Median(v.Skip(1).Select((x, i) => x / results["plain: run"][i + 1]));
+                double r2 = BenchFiles.Median(v.Skip(1).Select((x, i) => x / results["plain no-spin: run"][i + 1]));
                 Console.WriteLine($"{k,-28} median {m,8:F1} ms  {r1,5:F2}x plain  {r2,5:F2}x plain no-spin   all: {string.Join(" ", v.Skip(1).Select(x => x.ToString("F0")))}");
             }
         }
         finally { File.Delete(data); }
         return 0;
-    }
-
-    private static double Median(IEnumerable<double> v)
-    {
-        var a = v.OrderBy(x => x).ToArray();
-        return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2;
     }
 }

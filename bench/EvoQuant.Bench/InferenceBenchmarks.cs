@@ -66,16 +66,7 @@ public class InferenceBenchmarks
         return (model, Q(u8), Q(u8 with { Format = QuantFormat.QOperator }), Q(s8), Q(s8 with { Format = QuantFormat.QOperator }));
     }
 
-    public static string SharedModels
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "EvoQuant.psd1")))
-                    return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "models"));
-            throw new InvalidOperationException("Cannot find the repository root (EvoQuant.psd1).");
-        }
-    }
+    public static string SharedModels => BenchFiles.SharedModels;
 
     [GlobalCleanup]
     public void Cleanup()

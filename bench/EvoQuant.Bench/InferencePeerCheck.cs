@@ -56,8 +56,7 @@ public static class InferencePeerCheck
         foreach (var (name, m) in results)
             Console.WriteLine($"| {name} | {Bytes(m)} | {string.Join(", ", m.OpTypeCounts.Select(kv => $"{kv.Key} {kv.Value}"))} |");
 
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "EvoQuant.psd1"))) root = Path.GetDirectoryName(root)!;
+        string root = BenchFiles.Root;
         var photos = (args.Length > 1 ? args[1..] : new[] { "astronaut", "chelsea", "coffee" })
             .Select(a => File.Exists(a) ? a : Path.Combine(root, ".testdata", "skimage", a + ".png")).ToArray();
         foreach (string photo in photos)

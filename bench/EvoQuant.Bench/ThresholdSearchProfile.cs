@@ -14,8 +14,7 @@ public static class ThresholdSearchProfile
     {
         int samples = args.Length > 0 ? int.Parse(args[0]) : 1000;
         int repeats = args.Length > 1 ? int.Parse(args[1]) : 10;
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "EvoQuant.psd1"))) root = Path.GetDirectoryName(root)!;
+        string root = BenchFiles.Root;
         var model = OnnxModel.Load(Path.Combine(root, "..", "shared", "models", "fashion-cnn.onnx"));
         var options = new CalibrationOptions { BatchSize = 32, Method = CalibrationMethod.Entropy, Bins = 2048 };
         CalibrationTable table;
@@ -59,7 +58,7 @@ public static class ThresholdSearchProfile
             if (r > 0) blocks.Add(sw0.Elapsed.TotalMilliseconds);
             GC.KeepAlive(sink);
         }
-        Console.WriteLine($"Find, one thread: {Median(find):F2} ms; the same candidates block by block: {Median(blocks):F2} ms");
+        Console.WriteLine($"Find, one thread: {BenchFiles.Median(find):F2} ms; the same candidates block by block: {BenchFiles.Median(blocks):F2} ms");
         var parallel = new List<double>();
         var serial = new List<double>();
         for (int r = 0; r <= repeats; r++)
@@ -80,14 +79,8 @@ public static class ThresholdSearchProfile
                 if (ranges[k].RangeMin != table.Ranges[k].RangeMin || ranges[k].RangeMax != table.Ranges[k].RangeMax)
                     throw new InvalidOperationException($"{ranges[k].Tensor}: the search gave another range");
         }
-        Console.WriteLine($"ComputeRanges, both cores: median {Median(parallel):F2} ms   all: {string.Join(" ", parallel.Select(x => x.ToString("F1")))}");
-        Console.WriteLine($"one thread, tensor by tensor: median {Median(serial):F2} ms   all: {string.Join(" ", serial.Select(x => x.ToString("F1")))}");
+        Console.WriteLine($"ComputeRanges, both cores: median {BenchFiles.Median(parallel):F2} ms   all: {string.Join(" ", parallel.Select(x => x.ToString("F1")))}");
+        Console.WriteLine($"one thread, tensor by tensor: median {BenchFiles.Median(serial):F2} ms   all: {string.Join(" ", serial.Select(x => x.ToString("F1")))}");
         return 0;
-    }
-
-    private static double Median(IEnumerable<double> v)
-    {
-        var a = v.OrderBy(x => x).ToArray();
-        return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2;
     }
 }
