@@ -143,6 +143,16 @@ internal static class EntropyThreshold
             return eps1P < 1;
         }
 
+        // sum p' log q' over the bins past qBins * m (Q is 0 there, log eps): they hold P's last bin with the
+        // right outliers. 0 when the blocks cover the window.
+        private double RemainderPlogQ(int start, int end, int m, long remSum, in WindowP wp)
+        {
+            int rem = end - start - _qBins * m;
+            if (rem == 0) return 0;
+            int nzRem = _nz[end] - _nz[start + _qBins * m] + wp.EdgeFixLast;
+            return (remSum + wp.Right + Eps * (rem - nzRem) - wp.Eps1P * nzRem) * LogEps;
+        }
+
         /// <summary>KL(P||Q) for the window [start, end) of the histogram.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public double Divergence(int start, int end)
@@ -233,13 +243,7 @@ internal static class EntropyThreshold
             for (int k = 0; k < full; k += w) dot += new Vector<double>(pBlock, k) * new Vector<double>(q, k);
             double sumPlogQ = Vector.Sum(dot);
             for (int k = full; k < qBins; k++) sumPlogQ += pBlock[k] * q[k];
-            if (rem > 0)
-            {
-                // The remainder bins (Q is 0 there) hold P's last bin with the right outliers.
-                int nzRem = nz[end] - nz[start + qBins * m] + edgeFixLast;
-                double pRem = remSum + right + Eps * (rem - nzRem) - eps1P * nzRem;
-                sumPlogQ += pRem * LogEps;
-            }
+            sumPlogQ += RemainderPlogQ(start, end, m, remSum, wp);
             // Smoothing keeps the sums: sum p' = total, sum q' = sumQ.
             return (sumPlogP - sumPlogQ) / _total - _logTotal + q[qBins + 2];
         }
@@ -379,11 +383,7 @@ internal static class EntropyThreshold
             double mass0 = sum0 + Eps * (m - norm0) - eps1P * norm0 + left;
             double massLast = sumLast + Eps * (m - normLast) - eps1P * normLast + (rem == 0 ? right : 0);
             sumPlogQ += mass0 * (q0 > 0 ? VectorLog.Log(q0 - e) : LogEps) + massLast * (qLast > 0 ? VectorLog.Log(qLast - e) : LogEps);
-            if (rem > 0)
-            {
-                int nzRem = _nz[end] - _nz[start + qBins * m] + edgeFixLast;
-                sumPlogQ += (remSum + right + Eps * (rem - nzRem) - eps1P * nzRem) * LogEps;
-            }
+            sumPlogQ += RemainderPlogQ(start, end, m, remSum, wp);
             double edge0 = p0 > 0 ? p0 - eps1P : Eps, edgeLast = pLast > 0 ? pLast - eps1P : Eps;
             sumPlogP += edge0 * VectorLog.Log(edge0) + edgeLast * VectorLog.Log(edgeLast);
             return (sumPlogP - sumPlogQ) / _total - _logTotal + VectorLog.Log(sumQ);

@@ -50,6 +50,8 @@ internal static class VectorLog
         return ed * Ln2Hi + (ed * Ln2Lo + 2 * s * Series(z));
     }
 
+    /// <summary>The formula lane by lane (the same bits as <see cref="Log(double)"/>). Lanes must be positive,
+    /// finite and normal.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<double> Log(Vector<double> x)
     {
