@@ -43,6 +43,8 @@ public static class ModelQuantizer
             ActivationType = options.ActivationType,
             WeightType = options.WeightType,
             PerChannel = options.PerChannel,
+            Target = context.Target,
+            TargetDecisions = context.Target.Describe(options, context.Tally.Widened, context.Tally.Weights),
             QuantizedNodes = plan.QuantizedNodes.Select(n => new QuantizedNode(QuantizationPlanner.DisplayName(n), n.OpType)).ToList(),
             Skipped = skipped,
             Warnings = warnings,

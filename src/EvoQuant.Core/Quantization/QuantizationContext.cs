@@ -17,7 +17,21 @@ public sealed class QuantizationContext
         Graph = model.Graph;
         _types = ElementTypeInference.Infer(Graph);
         Opset = model.DefaultOpset;
+        Target = Targets.TargetProfile.Resolve(options.Target);
+        WeightGuard = Target.GuardFor(options);
     }
+
+    /// <summary>The resolved target CPU, and the saturation guard its weights get.</summary>
+    public Targets.TargetProfile Target { get; }
+    public Targets.SaturationGuard WeightGuard { get; }
+
+    /// <summary>Counts of weights quantized and widened by the pair-safe guard, for the result's decisions.</summary>
+    public WeightGuardTally Tally { get; } = new();
+
+    /// <summary>The layout to make pair-safe for a weight, or null when the guard is off or the op's
+    /// kernel has none.</summary>
+    public EvoQuant.Numerics.ReductionLayout? PairSafeLayout(TensorRequest r) =>
+        WeightGuard == Targets.SaturationGuard.PairSafe && r.Role == TensorRole.Weight ? r.Reduction : null;
 
     public OnnxModel Model { get; }
     public GraphView Graph { get; }

@@ -1,4 +1,5 @@
 using EvoQuant.Numerics;
+using EvoQuant.Targets;
 
 namespace EvoQuant.Quantization;
 
@@ -20,6 +21,14 @@ public sealed record QuantizationOptions
 
     /// <summary>7-bit weights, for CPUs without VNNI where 8-bit products can overflow.</summary>
     public bool ReduceRange { get; init; }
+
+    /// <summary>The CPU the model is for. It decides <see cref="WeightSaturation"/> when that is not set;
+    /// <see cref="TargetProfile.StaticDefaults"/> gives its other defaults.</summary>
+    public QuantTarget Target { get; init; } = QuantTarget.Host;
+
+    /// <summary>How 8-bit weights avoid saturating 16-bit pair sums; null lets the target decide
+    /// (<see cref="TargetProfile.GuardFor"/>). <see cref="ReduceRange"/> wins over it.</summary>
+    public SaturationGuard? WeightSaturation { get; init; }
 
     public bool ActivationSymmetric { get; init; }
     public bool WeightSymmetric { get; init; } = true;

@@ -17,7 +17,9 @@ public enum TensorRole
 /// <param name="Axis">The channel axis for per-channel parameters, or null for one scale.</param>
 /// <param name="SharedWith">Reuse this (earlier) tensor's parameters instead of computing new ones (pass-through ops).</param>
 /// <param name="FixedRange">A range known from the op's semantics (Softmax: [0,1]), used instead of calibration.</param>
-public sealed record TensorRequest(string Name, TensorRole Role, int? Axis = null, string? SharedWith = null, ActivationRange? FixedRange = null);
+/// <param name="Reduction">How the op's integer kernel walks this weight (pairs of products), when it has one.</param>
+public sealed record TensorRequest(string Name, TensorRole Role, int? Axis = null, string? SharedWith = null, ActivationRange? FixedRange = null,
+    EvoQuant.Numerics.ReductionLayout? Reduction = null);
 
 /// <summary>A bias to store as int32 with scale = input scale * weight scale * beta, zero point 0.</summary>
 public sealed record BiasRequest(string Bias, string Input, string Weight, string NodeName, float Beta = 1f);
@@ -68,15 +70,17 @@ public sealed class QuantizationPlan
         Add(new TensorRequest(tensor, TensorRole.Activation, SharedWith: source));
     }
 
-    public void AddWeight(string tensor, int? axis)
+    public void AddWeight(string tensor, int? axis, EvoQuant.Numerics.ReductionLayout? reduction = null)
     {
         if (_tensors.TryGetValue(tensor, out var existing))
         {
-            // A weight shared by several nodes: per-tensor wins when they disagree on the axis.
-            if (existing.Role == TensorRole.Weight && existing.Axis != axis) _tensors[tensor] = existing with { Axis = null };
+            // A weight shared by several nodes: per-tensor wins when they disagree on the axis, and
+            // different kernel layouts cannot both be made pair-safe by one scale per channel.
+            if (existing.Role == TensorRole.Weight && existing.Axis != axis) existing = _tensors[tensor] = existing with { Axis = null };
+            if (existing.Role == TensorRole.Weight && existing.Reduction != reduction) _tensors[tensor] = existing with { Reduction = EvoQuant.Numerics.ReductionLayout.Mixed };
             return;
         }
-        Add(new TensorRequest(tensor, TensorRole.Weight, axis));
+        Add(new TensorRequest(tensor, TensorRole.Weight, axis, Reduction: reduction));
     }
 
     public void AddBias(BiasRequest bias)

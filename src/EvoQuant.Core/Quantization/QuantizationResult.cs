@@ -31,6 +31,12 @@ public sealed class QuantizationResult
     public required IReadOnlyList<QuantizedNode> QuantizedNodes { get; init; }
     public required IReadOnlyList<SkippedNode> Skipped { get; init; }
     public required IReadOnlyList<string> Warnings { get; init; }
+    /// <summary>The CPU the model was made for, resolved (Host becomes the kind of this machine's CPU).</summary>
+    public Targets.TargetProfile? Target { get; init; }
+
+    /// <summary>What the target decided, in words: types, and how weights avoid saturation.</summary>
+    public IReadOnlyList<string> TargetDecisions { get; init; } = Array.Empty<string>();
+
     public required long WeightBytesBefore { get; init; }
     public required long WeightBytesAfter { get; init; }
 

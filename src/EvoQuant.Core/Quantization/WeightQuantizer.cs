@@ -4,18 +4,28 @@ namespace EvoQuant.Quantization;
 
 /// <summary>A constant quantized offline: the integer data as ONNX raw bytes (4-bit packed two to a
 /// byte, low nibble first) and one parameter set per tensor or per slice along <see cref="Axis"/>.</summary>
-public sealed record QuantizedTensor(byte[] Raw, long[] Dims, QuantType Type, QuantParams[] Params, int? Axis);
+public sealed record QuantizedTensor(byte[] Raw, long[] Dims, QuantType Type, QuantParams[] Params, int? Axis)
+{
+    /// <summary>Channels (or 1 for a per-tensor weight) whose scale grew so that no pair of products can
+    /// saturate a 16-bit sum; 0 when no guard was asked for or none was needed.</summary>
+    public int PairSafeWidened { get; init; }
+}
 
 /// <summary>Quantizes weight data with parameters from <see cref="QuantParamsCalculator"/>:
 /// <c>q = saturate(round_half_to_even(x / scale) + zero_point)</c>, as QuantizeLinear computes it.</summary>
 public static class WeightQuantizer
 {
-    public static QuantizedTensor Quantize(ReadOnlySpan<float> data, long[] dims, QuantType type, bool symmetric, bool reduceRange, int? axis, TensorOverride? ov = null)
+    /// <param name="pairSafe">When given (int8 symmetric weights only), scales are widened where needed
+    /// so that no adjacent pair along this layout can saturate x86's 16-bit pair sums; see <see cref="PairSaturation"/>.</param>
+    public static QuantizedTensor Quantize(ReadOnlySpan<float> data, long[] dims, QuantType type, bool symmetric, bool reduceRange, int? axis, TensorOverride? ov = null, ReductionLayout? pairSafe = null)
     {
         if (ov?.Type is QuantType t) type = t;
         // A user-given range or scale is one value for the whole tensor.
         if (ov is { RangeMin: not null } or { RangeMax: not null } or { Scale: not null } or { ZeroPoint: not null }) axis = null;
         if (axis is int a && (a < 0 || a >= dims.Length)) throw new ArgumentOutOfRangeException(nameof(axis), a, $"Axis out of range for rank {dims.Length}.");
+
+        // A weight read in several layouts cannot be made pair-safe by one scale per channel: 7 bits.
+        if (pairSafe is { OutputAxis: < 0 }) { reduceRange = type == QuantType.Int8 || reduceRange; pairSafe = null; }
 
         QuantParams[] ps;
         if (axis is int ax)
@@ -29,7 +39,13 @@ public static class WeightQuantizer
             ps = new[] { p };
         }
 
-        if (type is QuantType.Int8 or QuantType.UInt8) return new QuantizedTensor(Quantize8(data, dims, type, ps, axis), dims, type, ps, axis);
+        int widened = 0;
+        bool userParams = ov is { RangeMin: not null } or { RangeMax: not null } or { Scale: not null } or { ZeroPoint: not null };
+        if (pairSafe != null && type == QuantType.Int8 && symmetric && !reduceRange && !userParams)
+            (ps, widened) = WidenForPairs(data, dims, ps, axis, pairSafe);
+
+        if (type is QuantType.Int8 or QuantType.UInt8)
+            return new QuantizedTensor(Quantize8(data, dims, type, ps, axis), dims, type, ps, axis) { PairSafeWidened = widened };
 
         var q = new int[data.Length];
         var (qmin, qmax) = type.StorageRange();
@@ -46,6 +62,38 @@ public static class WeightQuantizer
             q[i] = QuantizeOne(data[i], p.Scale, p.ZeroPoint, qmin, qmax);
         }
         return new QuantizedTensor(Pack(q, type), dims, type, ps, axis);
+    }
+
+    /// <summary>Symmetric int8 parameters from the largest same-signed pair sum S instead of the largest
+    /// |w| (scale S/127), per channel when the channel axis is the layout's output axis.</summary>
+    private static (QuantParams[], int) WidenForPairs(ReadOnlySpan<float> data, long[] dims, QuantParams[] ps, int? axis, ReductionLayout layout)
+    {
+        var sums = PairSaturation.LargestPairSums(data, dims, layout);
+        var result = (QuantParams[])ps.Clone();
+        int widened = 0;
+        if (axis == layout.OutputAxis && sums.Length == ps.Length)
+        {
+            for (int c = 0; c < ps.Length; c++)
+            {
+                var p = QuantParamsCalculator.FromRange(-sums[c], sums[c], QuantType.Int8, symmetric: true);
+                if (p.Scale > ps[c].Scale) { result[c] = p; widened++; }
+            }
+        }
+        else if (axis == null)
+        {
+            double s = sums.DefaultIfEmpty(0).Max();
+            var p = QuantParamsCalculator.FromRange(-s, s, QuantType.Int8, symmetric: true);
+            if (p.Scale > ps[0].Scale) { result[0] = p; widened = 1; }
+        }
+        else
+        {
+            // Channels along another axis than the kernel's outputs: one bound for all of them.
+            double s = sums.DefaultIfEmpty(0).Max();
+            var p = QuantParamsCalculator.FromRange(-s, s, QuantType.Int8, symmetric: true);
+            for (int c = 0; c < ps.Length; c++)
+                if (p.Scale > ps[c].Scale) { result[c] = p; widened++; }
+        }
+        return (result, widened);
     }
 
     /// <summary>8-bit weights through the SIMD kernels (the bulk of every model).</summary>

@@ -7,6 +7,7 @@ using EvoQuant.Onnx;
 using EvoQuant.PowerShell.Completers;
 using EvoQuant.PowerShell.Infrastructure;
 using EvoQuant.Quantization;
+using EvoQuant.Targets;
 
 namespace EvoQuant.PowerShell.Commands;
 
@@ -71,6 +72,15 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
 
     [Parameter]
     public SwitchParameter ReduceRange { get; set; }
+
+    /// <summary>The CPU the model will run on (Host: this one). Decides every default not given here:
+    /// activation type, and how 8-bit weights avoid the saturating pair sums of x86 CPUs without VNNI.</summary>
+    [Parameter]
+    public QuantTarget Target { get; set; } = QuantTarget.Host;
+
+    /// <summary>Overrides the target's choice of how int8 weights avoid saturation.</summary>
+    [Parameter]
+    public SaturationGuard WeightSaturation { get; set; }
 
     [Parameter]
     public SwitchParameter ActivationSymmetric { get; set; }
@@ -213,7 +223,9 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
 
     private QuantizationOptions BuildOptions(object? calibration)
     {
-        var options = Dynamic ? QuantizationOptions.Dynamic() : new QuantizationOptions
+        // The target's defaults first; every parameter given on the command line then wins.
+        var profile = TargetProfile.Resolve(Target);
+        var options = Dynamic ? profile.DynamicDefaults() : profile.StaticDefaults() with
         {
             Format = Enum.Parse<QuantFormat>(Format, ignoreCase: true),
         };
@@ -236,6 +248,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             ReduceRange = ReduceRange,
             ActivationSymmetric = ActivationSymmetric,
             WeightSymmetric = bound.ContainsKey(nameof(WeightSymmetric)) ? WeightSymmetric.IsPresent : options.WeightSymmetric,
+            WeightSaturation = bound.ContainsKey(nameof(WeightSaturation)) ? WeightSaturation : options.WeightSaturation,
             OpTypes = OpType ?? Array.Empty<string>(),
             IncludeNodes = IncludeNode ?? Array.Empty<string>(),
             ExcludeNodes = ExcludeNode ?? Array.Empty<string>(),
@@ -276,6 +289,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
 
     private void Report(QuantizationResult r)
     {
+        foreach (var d in r.TargetDecisions) WriteVerbose($"Target: {d}.");
         foreach (var (op, n) in r.QuantizedByOpType) WriteVerbose($"Quantized {n} {op} node(s).");
         foreach (var s in r.Skipped) WriteVerbose($"Kept in float: {s}");
         foreach (var w in r.Warnings) WriteWarning(w);

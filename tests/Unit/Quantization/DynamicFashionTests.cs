@@ -13,7 +13,9 @@ public sealed class DynamicFashionTests(ITestOutputHelper output)
     public void ConvIntegerCnnKeepsAccuracy()
     {
         var model = FashionData.Model;
-        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic());
+        // Conv is named: by default dynamic quantization keeps it in float (ConvInteger is slower than
+        // float Conv on ONNX Runtime's CPU provider); this test is about the ConvInteger rewrite itself.
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic() with { OpTypes = new[] { "Conv", "MatMul", "Gemm", "LSTM" } });
         var ops = OpCounts.Of(result.Model);
         Assert.Equal(16, ops.GetValueOrDefault("ConvInteger"));
         Assert.Equal(1, ops.GetValueOrDefault("MatMulInteger"));

@@ -1,3 +1,4 @@
+using EvoQuant.Numerics;
 using EvoQuant.Onnx;
 using EvoQuant.Onnx.Proto;
 
@@ -29,7 +30,7 @@ internal sealed class DynamicConvQuantizer : IDynamicOpQuantizer
             "for CNNs prefer static quantization (QOperator or QDQ), or limit dynamic quantization with OpTypes (MatMul, Gemm, LSTM).");
         if (o.PerChannel) scope.Warn("Conv weights are quantized per tensor in dynamic mode: the scale that ConvInteger's output is multiplied by is one scalar (as in the reference tool); PerChannel applies to MatMul, Gemm and LSTM.");
         var owner = scope.OwnerOf(w);
-        var qw = owner.Weight(w, wt, wdims, null, o.WeightType).Tensor;
+        var qw = owner.Weight(w, wt, wdims, null, o.WeightType, ReductionLayout.ConvChannelsFirst(wdims.Length)).Tensor;
         var (wq, ws, wz) = owner.Store(w, qw.Raw, wdims, qw.Type, qw.Params, null);
 
         var nodes = new List<NodeProto>();

@@ -41,7 +41,8 @@ internal sealed class DynamicLstmQuantizer : IDynamicOpQuantizer
         long[] view = perChannel ? new[] { dirs * rows, cols } : dims;
         var type = scope.Options.WeightType;
         var owner = scope.OwnerOf(name);
-        var qt = owner.Weight(name, data, view, 0, type).Tensor;
+        // The gate GEMM reduces over the input columns (the last axis) of each gate row.
+        var qt = owner.Weight(name, data, view, 0, type, ReductionLayout.RowsOf(view.Length)).Tensor;
 
         var raw = new byte[qt.Raw.Length];
         for (long d = 0; d < dirs; d++)

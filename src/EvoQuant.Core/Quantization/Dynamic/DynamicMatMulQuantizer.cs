@@ -1,3 +1,4 @@
+using EvoQuant.Numerics;
 using EvoQuant.Onnx;
 using EvoQuant.Onnx.Proto;
 
@@ -53,7 +54,7 @@ internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
         var o = scope.Options;
         int? axis = o.PerChannel ? (transB ? 0 : 1) : null;
         var owner = scope.OwnerOf(b);
-        var w = owner.Weight(b, bt, bdims, axis, o.WeightType);
+        var w = owner.Weight(b, bt, bdims, axis, o.WeightType, transB ? ReductionLayout.RowsOf(2) : ReductionLayout.ColumnsOf(2));
         var qt = w.Tensor;
         byte[] raw = transB ? Transpose2D(qt.Raw, (int)bdims[0], (int)bdims[1]) : qt.Raw;
         var (bq, bs, bz) = owner.Store(b + (transB ? "_T" : ""), raw, new[] { k, n }, qt.Type, qt.Params, null);

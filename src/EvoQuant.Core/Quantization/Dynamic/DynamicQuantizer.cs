@@ -28,6 +28,8 @@ internal static class DynamicQuantizer
             ActivationType = options.ActivationType,
             WeightType = options.WeightType,
             PerChannel = options.PerChannel,
+            Target = rewriter.Target,
+            TargetDecisions = rewriter.Target.Describe(options, rewriter.Tally.Widened, rewriter.Tally.Weights),
             QuantizedNodes = rewriter.QuantizedNodes,
             Skipped = rewriter.Skipped,
             Warnings = warnings,

@@ -34,6 +34,12 @@ internal sealed class DynamicRewriter
     public OnnxModel Model { get; }
     public QuantizationOptions Options { get; }
     public List<string> Warnings { get; }
+
+    /// <summary>The resolved target and the guard its int8 weights get (activations are uint8 at run time).</summary>
+    public Targets.TargetProfile Target => _target ??= Targets.TargetProfile.Resolve(Options.Target);
+    private Targets.TargetProfile? _target;
+    public Targets.SaturationGuard WeightGuard => Target.GuardFor(Options);
+    public WeightGuardTally Tally { get; } = new();
     public long Opset { get; }
     public UniqueNames Names { get; }
 
@@ -82,6 +88,11 @@ internal sealed class DynamicRewriter
         {
             if (node.Attribute.All(a => a.G == null && a.Graphs.Count == 0))
                 _skipped.Add(new SkippedNode(QuantizationPlanner.DisplayName(node), node.OpType, reason ?? "no dynamic quantizer."));
+            return null;
+        }
+        if (Targets.TargetProfile.SlowerThanFloatWhenDynamic(node.OpType, Options) is string slow)
+        {
+            _skipped.Add(new SkippedNode(QuantizationPlanner.DisplayName(node), node.OpType, slow));
             return null;
         }
         var nodes = q.TryQuantize(node, scope, out reason);

@@ -96,12 +96,16 @@ internal sealed class DynamicScope
 
     /// <summary>A weight quantized once per graph (several nodes may share it), stored with its
     /// scale and zero point (one per channel along <paramref name="axis"/> when given).</summary>
-    public QuantizedWeight Weight(string tensor, float[] data, long[] dims, int? axis, QuantType type, string key = "")
+    /// <param name="layout">How the integer kernel walks the weight, for the pair-safe guard.</param>
+    public QuantizedWeight Weight(string tensor, float[] data, long[] dims, int? axis, QuantType type, ReductionLayout? layout, string key = "")
     {
         string cacheKey = $"{tensor}|{axis}|{type}|{key}";
         if (_weights.TryGetValue(cacheKey, out var w)) return w;
         Options.TensorOverrides.TryGetValue(tensor, out var ov);
-        var qt = WeightQuantizer.Quantize(data, dims, type, Options.WeightSymmetric, Options.ReduceRange, axis, ov);
+        var guard = _rewriter.WeightGuard;
+        var qt = WeightQuantizer.Quantize(data, dims, type, Options.WeightSymmetric, guard == Targets.SaturationGuard.ReduceRange, axis, ov,
+            guard == Targets.SaturationGuard.PairSafe ? layout : null);
+        _rewriter.Tally.Count(qt);
         w = new QuantizedWeight(tensor, qt);
         _weights[cacheKey] = w;
         MarkReplaced(tensor);

@@ -20,7 +20,8 @@ public sealed class MatMulQuantizer : IOpQuantizer
                 int rank = ctx.Constant(t)!.Dims.Count;
                 // Per channel only for B: a per-row scale of A would not factor out of the product.
                 int? axis = ctx.Options.PerChannel && k == 1 && rank >= 2 ? rank - 1 : null;
-                plan.AddWeight(t, axis);
+                // B is what the integer GEMM reads column by column along K.
+                plan.AddWeight(t, axis, k == 1 && rank >= 2 ? EvoQuant.Numerics.ReductionLayout.ColumnsOf(rank) : null);
             }
             else plan.AddActivation(t);
         }

@@ -16,7 +16,7 @@ public sealed class WeightedOpQuantizer : IOpQuantizer
 
         plan.AddActivation(x);
         bool constantWeight = ctx.IsConstant(w);
-        if (constantWeight) plan.AddWeight(w, ctx.Options.PerChannel ? ChannelAxis(node, ctx) : null);
+        if (constantWeight) plan.AddWeight(w, ctx.Options.PerChannel ? ChannelAxis(node, ctx) : null, KernelLayout(node, ctx));
         else plan.AddActivation(w);
 
         if (node.Input.Count > 2 && node.Input[2].Length > 0 && constantWeight && ctx.IsConstant(node.Input[2]) && ctx.IsFloat(node.Input[2]))
@@ -46,6 +46,20 @@ public sealed class WeightedOpQuantizer : IOpQuantizer
             default:
                 return null;
         }
+    }
+
+    /// <summary>How ONNX Runtime's integer kernel for this op walks the weight (QLinearConv reorders the
+    /// filter channels-last; QGemm reads B as given). ConvTranspose has no CPU integer kernel: none.</summary>
+    private static EvoQuant.Numerics.ReductionLayout? KernelLayout(NodeProto node, QuantizationContext ctx)
+    {
+        int rank = ctx.Constant(node.Input[1])!.Dims.Count;
+        return node.OpType switch
+        {
+            "Conv" when rank >= 3 => EvoQuant.Numerics.ReductionLayout.ConvChannelsLast(rank),
+            "Gemm" when rank == 2 => QuantizationContext.IntAttribute(node, "transB", 0) != 0
+                ? EvoQuant.Numerics.ReductionLayout.RowsOf(2) : EvoQuant.Numerics.ReductionLayout.ColumnsOf(2),
+            _ => null,
+        };
     }
 
     internal static string TypeName(QuantizationContext ctx, string tensor) =>

@@ -289,15 +289,17 @@ internal sealed class QOperatorRewriter
             type = QuantType.Int8;
             _warnings.Add($"Per-channel weight '{t}' is stored as int8 instead of uint8: ONNX Runtime's QLinearConv needs the same zero point on every channel.");
         }
-        return Constant(t, type, _ctx.Options.WeightSymmetric || (r.Axis != null && forceSignedPerChannel), _ctx.Options.ReduceRange, r.Axis);
+        bool reduce = _ctx.WeightGuard == Targets.SaturationGuard.ReduceRange;
+        return Constant(t, type, _ctx.Options.WeightSymmetric || (r.Axis != null && forceSignedPerChannel), reduce, r.Axis, _ctx.PairSafeLayout(r), isWeight: true);
     }
 
-    private QTensor Constant(string t, QuantType type, bool symmetric, bool reduceRange, int? axis)
+    private QTensor Constant(string t, QuantType type, bool symmetric, bool reduceRange, int? axis, ReductionLayout? pairSafe = null, bool isWeight = false)
     {
         if (_q.TryGetValue(t, out var cached)) return cached;
         var c = _ctx.Constant(t)!;
         _ctx.Options.TensorOverrides.TryGetValue(t, out var ov);
-        var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(c), c.Dims.ToArray(), type, symmetric, reduceRange, axis, ov);
+        var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(c), c.Dims.ToArray(), type, symmetric, reduceRange, axis, ov, pairSafe);
+        if (isWeight) _ctx.Tally.Count(qt);
         string q = _names.Take(TensorNames.Quantized(t)), s = _names.Take(TensorNames.Scale(t)), z = _names.Take(TensorNames.ZeroPoint(t));
         long[] pd = qt.Axis != null ? new long[] { qt.Params.Length } : Array.Empty<long>();
         _g.Initializer.Add(TensorData.FromRaw(q, qt.Type.OnnxDataType(), qt.Dims, qt.Raw));
