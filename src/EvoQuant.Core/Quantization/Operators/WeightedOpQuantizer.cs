@@ -49,13 +49,17 @@ public sealed class WeightedOpQuantizer : IOpQuantizer
     }
 
     /// <summary>How ONNX Runtime's integer kernel for this op walks the weight (QLinearConv reorders the
-    /// filter channels-last; QGemm reads B as given). ConvTranspose has no CPU integer kernel: none.</summary>
+    /// filter channels-last; QGemm reads B as given), or null where no kernel sums 16-bit pairs: the
+    /// depthwise kernel (one input and one output channel per group) widens to 16 bits and adds in 32
+    /// (MLAS qdwconv), and ConvTranspose has no CPU integer kernel.</summary>
     private static EvoQuant.Numerics.ReductionLayout? KernelLayout(NodeProto node, QuantizationContext ctx)
     {
-        int rank = ctx.Constant(node.Input[1])!.Dims.Count;
+        var dims = ctx.Constant(node.Input[1])!.Dims;
+        int rank = dims.Count;
+        bool depthwise = rank >= 3 && dims[1] == 1 && QuantizationContext.IntAttribute(node, "group", 1) == dims[0];
         return node.OpType switch
         {
-            "Conv" when rank >= 3 => EvoQuant.Numerics.ReductionLayout.ConvChannelsLast(rank),
+            "Conv" when rank >= 3 && !depthwise => EvoQuant.Numerics.ReductionLayout.ConvChannelsLast(rank),
             "Gemm" when rank == 2 => QuantizationContext.IntAttribute(node, "transB", 0) != 0
                 ? EvoQuant.Numerics.ReductionLayout.RowsOf(2) : EvoQuant.Numerics.ReductionLayout.ColumnsOf(2),
             _ => null,
