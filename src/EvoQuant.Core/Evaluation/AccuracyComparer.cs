@@ -46,6 +46,9 @@ public static partial class AccuracyComparer
         using var refRunner = plan != null ? new ModelRunner(ToBytes(plan.ReferenceModel), optimize: false) : null;
         using var candRunner = plan != null ? new ModelRunner(ToBytes(plan.CandidateModel), optimize: false) : null;
         using var branchRunner = plan != null ? TryBranchRunner(plan, refRunner!, notes) : null;
+        // The candidate as its Q/DQ simulation, to tell what the integer kernels lose beyond it (first batch).
+        using var simulated = options.CheckKernels && KernelGapMeter.HasQdq(candidate) ? new ModelRunner(candidate.ToBytes(), optimize: false) : null;
+        var gaps = new List<KernelGap>();
         var outputs = PairOutputs(reference, candidate, refPlain, candPlain);
         if (outputs.Count == 0) throw new ArgumentException("The models have no float outputs in common to compare.");
         if (options.LabelOutput != null && !outputs.Any(o => o.Reference == options.LabelOutput))
@@ -78,7 +81,10 @@ public static partial class AccuracyComparer
             ct.ThrowIfCancellationRequested();
             using (var rp = refPlain.Run(batch.Inputs, refOutputs))
             using (var cp = candPlain.Run(batch.Inputs, candOutputs))
+            {
                 AddOutputs(rp, cp);
+                if (batches == 0 && simulated != null) gaps.AddRange(KernelGapMeter.Measure(simulated, batch.Inputs, outputs, rp, cp));
+            }
             if (plan != null && refRequest.Length > 0 && candRequest.Length > 0) AddTensors(batch);
             rows += batch.Rows;
             batches++;
@@ -234,7 +240,8 @@ public static partial class AccuracyComparer
             Nodes = nodeRows,
             Suggestion = plan != null ? Suggest(nodeRows, options) : ExclusionSuggestion.None,
             Histograms = histogramMap,
-            Notes = notes,
+            Notes = notes.Concat(gaps.Where(g => g.IsNoticeable).Select(KernelGapMeter.Explain)).ToList(),
+            KernelGaps = gaps,
         };
     }
 

@@ -27,6 +27,10 @@ public sealed class AccuracyReport
     /// <summary>What could not be measured, and why.</summary>
     public IReadOnlyList<string> Notes { get; init; } = Array.Empty<string>();
 
+    /// <summary>For QDQ candidates: each output as deployed (integer kernels) and as simulated, against
+    /// float, on the first batch. A noticeable gap is also explained in <see cref="Notes"/>.</summary>
+    public IReadOnlyList<KernelGap> KernelGaps { get; init; } = Array.Empty<KernelGap>();
+
     /// <summary>Activation tensors in graph order (the order of the per-tensor chart).</summary>
     public IEnumerable<TensorComparison> TensorsInGraphOrder => Tensors.Where(t => t.Kind == TensorKind.Activation).OrderBy(t => t.Order).ThenBy(t => t.Tensor, StringComparer.Ordinal);
 }

@@ -26,6 +26,10 @@ public sealed record ComparisonOptions
     /// <summary>Also compare every intermediate float tensor and weight, and each node's own error.</summary>
     public bool PerTensor { get; init; }
 
+    /// <summary>For QDQ candidates, also run the Q/DQ simulation on the first batch and report where the
+    /// integer kernels ONNX Runtime runs lose more than it (<see cref="AccuracyReport.KernelGaps"/>).</summary>
+    public bool CheckKernels { get; init; } = true;
+
     /// <summary>Own-error SQNR (dB) under which a node is suggested for exclusion.</summary>
     public double SuggestionSqnrDb { get; init; } = 20;
 

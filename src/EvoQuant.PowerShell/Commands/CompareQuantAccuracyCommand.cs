@@ -154,6 +154,10 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
         if (report.Suggestion.ExcludeNode.Length > 0)
             WriteVerbose($"Suggestion: keep in float {string.Join(", ", report.Suggestion.ExcludeNode)} ({report.Suggestion.Reason}).");
         if (Report != null) WriteReport(report);
+        // A deployed model that loses more than its simulation is a warning; other notes are detail.
+        var gapNotes = report.KernelGaps.Where(g => g.IsNoticeable).Select(EvoQuant.Evaluation.KernelGapMeter.Explain).ToHashSet();
+        foreach (var note in report.Notes)
+            if (gapNotes.Contains(note)) WriteWarning(note); else WriteVerbose(note);
         WriteObject(report);
     }
 
