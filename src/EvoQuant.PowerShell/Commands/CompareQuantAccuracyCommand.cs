@@ -67,6 +67,11 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Skip the timing: by default both models are also timed on this machine (latency at one row,
+    /// throughput at -BatchSize rows, interleaved runs) and the report carries the speedup.</summary>
+    [Parameter]
+    public SwitchParameter NoTiming { get; set; }
+
     private readonly List<object> _samples = new();
     private OnnxModel? _candidate;
     private OnnxModel? _source;
@@ -117,6 +122,7 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
             PerTensor = PerTensor,
             SuggestionSqnrDb = TargetSqnr,
             CalibrationRanges = Calibration?.Ranges.ToDictionary(r => r.Tensor, r => (r.RangeMin, r.RangeMax)),
+            Timing = NoTiming ? null : new SpeedOptions { BatchSize = BatchSize },
         };
         try
         {
@@ -151,10 +157,21 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
             WriteProgress(new ProgressRecord(3, "Compare-QuantAccuracy", "Done") { RecordType = ProgressRecordType.Completed });
         }
 
+        if (report.Speed is { } speed) WriteSpeedVerbose(speed);
+        else if (!NoTiming && report.Notes.FirstOrDefault(n => n.StartsWith("Speed was not measured", StringComparison.Ordinal)) is { } why) WriteWarning(why);
         if (report.Suggestion.ExcludeNode.Length > 0)
             WriteVerbose($"Suggestion: keep in float {string.Join(", ", report.Suggestion.ExcludeNode)} ({report.Suggestion.Reason}).");
         if (Report != null) WriteReport(report);
         WriteObject(report);
+    }
+
+    private void WriteSpeedVerbose(SpeedReport speed)
+    {
+        WriteVerbose($"Timing on {speed.Cpu.Model} ({speed.Cpu.InstructionSetText}), {speed.Threads} ONNX Runtime intra-op thread(s), {speed.Elapsed.TotalSeconds:F1} s.");
+        var series = ReferenceEquals(speed.Latency, speed.Throughput) ? new[] { speed.Throughput } : new[] { speed.Latency, speed.Throughput };
+        foreach (var m in series)
+            WriteVerbose($"Batch {m.BatchSize}, {m.Pairs} interleaved pairs: reference {m.Reference}, candidate {m.Candidate}; speedup {m.Speedup:F2}x ({m.ReferenceRowsPerSecond:F0} -> {m.CandidateRowsPerSecond:F0} rows/s).");
+        foreach (var note in speed.Notes) WriteVerbose(note);
     }
 
     private void SetCandidate(object value)
