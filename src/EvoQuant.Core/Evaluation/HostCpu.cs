@@ -32,6 +32,15 @@ public sealed record HostCpu
     /// <summary>Where <see cref="InstructionSets"/> came from: "/proc/cpuinfo" or ".NET intrinsics".</summary>
     public required string InstructionSetSource { get; init; }
 
+    /// <summary>Of <see cref="InstructionSets"/>, the ones ONNX Runtime's integer kernels choose between:
+    /// AVX2, AVX-512BW, AVX-512 VNNI, AVX-VNNI, AMX-INT8 on x86; NEON, DotProd, I8MM, SVE on Arm.</summary>
+    public IReadOnlyList<string> Int8InstructionSets => InstructionSets.Where(Int8Relevant.Contains).ToList();
+
+    private static readonly HashSet<string> Int8Relevant = new(StringComparer.Ordinal)
+    {
+        "AVX2", "AVX-512BW", "AVX-512 VNNI", "AVX-VNNI", "AMX-INT8", "NEON", "DotProd", "I8MM", "SVE", "SVE2", "SME",
+    };
+
     /// <summary>The instruction sets joined by ", " ("none detected" when empty).</summary>
     public string InstructionSetText => InstructionSets.Count == 0 ? "none detected" : string.Join(", ", InstructionSets);
 

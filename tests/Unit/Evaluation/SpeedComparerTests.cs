@@ -158,6 +158,7 @@ public class HostCpuTests
         Assert.Equal(2, cpu.PhysicalCores); // two distinct (physical id, core id) pairs over three processors
         Assert.Equal(3, cpu.LogicalProcessors);
         Assert.Contains("AVX-512 VNNI", cpu.ToString());
+        Assert.Equal(new[] { "AVX2", "AVX-512BW", "AVX-512 VNNI" }, cpu.Int8InstructionSets);
     }
 
     [Fact]
