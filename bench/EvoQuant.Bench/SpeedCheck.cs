@@ -1,6 +1,7 @@
 using System.Globalization;
 using EvoQuant.Calibration;
 using EvoQuant.Evaluation;
+using EvoQuant.Numerics;
 using EvoQuant.Onnx;
 using EvoQuant.Quantization;
 
