@@ -10,7 +10,8 @@ namespace EvoQuant.PowerShell.Commands;
 
 /// <summary>Compare-QuantAccuracy: runs the float and the quantized model on the same samples and says
 /// how much was lost (per output: SQNR, cosine, MSE, errors, top-k agreement, accuracy with labels) and,
-/// with -PerTensor, where: every tensor and node ranked worst first, plus the nodes to keep in float.</summary>
+/// with -PerTensor, where: every tensor and node ranked worst first, plus the nodes to keep in float. Unless
+/// -NoTiming, both models are then timed on this machine (latency, throughput, speedup: the report's Speed).</summary>
 [Cmdlet(VerbsData.Compare, "QuantAccuracy", SupportsShouldProcess = true)]
 [OutputType(typeof(AccuracyReport))]
 public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
@@ -139,7 +140,7 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
         AccuracyReport report;
         try
         {
-            WriteVerbose($"Comparing '{reference!.Name}' with '{candidate.Name}' on {_samples.Count} sample item(s){(PerTensor ? ", per tensor" : "")}.");
+            WriteVerbose($"Comparing '{reference!.Name}' with '{candidate.Name}' on {_samples.Count} sample item(s){(PerTensor ? ", per tensor" : "")}{(NoTiming ? "" : ", then timing both")}.");
             report = AccuracyComparer.Compare(reference, candidate, _samples, options, progress, CancellationToken);
         }
         catch (OperationCanceledException)
