@@ -2,7 +2,7 @@
 #   pwsh:          ./examples/quantize-fashion.ps1
 #   without pwsh:  dotnet run --project tools/EvoQuant.Host -- examples/quantize-fashion.ps1
 # Loads the float model, calibrates it on 200 images (Percentile), writes a static QDQ int8 per-channel
-# model, and compares float and int8 on the 2000 labelled test images.
+# model, compares float and int8 on the 2000 labelled test images, and times both on this CPU.
 param(
     [string]$ModelDir = "$PSScriptRoot/../../shared/models",
     [string]$OutDir = "$PSScriptRoot/../out/examples",
@@ -31,5 +31,10 @@ $report = $m |
 $s = $report.Summary
 "Accuracy    : float {0:N2}%  int8 {1:N2}%  drop {2:N2} points  (top-1 agreement {3:N2}%, {4} images)" -f $s.ReferenceAccuracy, $s.CandidateAccuracy, $s.AccuracyDrop, $s.Top1Agreement, $s.Rows
 $report.Outputs | ForEach-Object { "Output      : {0}: SQNR {1:N1} dB, cosine {2:N5}, max abs error {3:N4}" -f $_.Output, $_.Sqnr, $_.CosineSimilarity, $_.MaxAbsError }
+# Timed on this machine (Compare-QuantAccuracy does it unless -NoTiming): median of interleaved runs.
+if ($sp = $report.Speed) {
+    $isa = if ($sp.Cpu.Int8InstructionSets.Count) { $sp.Cpu.Int8InstructionSets -join ', ' } else { 'no int8 SIMD' }
+    "Speed       : int8 {0:N2}x float (batch {1} throughput), {2:N2}x at batch {3}; {4}, {5} ({6} ORT threads)" -f $sp.Speedup, $sp.Throughput.BatchSize, $sp.LatencySpeedup, $sp.Latency.BatchSize, $sp.Cpu.Model, $isa, $sp.Threads
+}
 "Worst nodes (their own error, worst first):"
 $report.Nodes | Where-Object { $_ } | ForEach-Object -Begin { $i = 0 } -Process { if ($i++ -lt 3) { "  {0,-40} {1,-8} {2,6:N1} dB" -f $_.Node, $_.OpType, $_.OwnSqnr } }

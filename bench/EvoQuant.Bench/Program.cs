@@ -9,6 +9,8 @@ if (args is ["calib-profile", ..]) return CalibrationProfile.Run(args[1..]);
 if (args is ["calib-mem", ..]) return CalibrationMemoryProbe.Run(args[1..]);
 // `-- calib-search ...`: the Entropy threshold searches alone, on a real calibration's histograms.
 if (args is ["calib-search", ..]) return ThresholdSearchProfile.Run(args[1..]);
+// `-- speed [rounds] [threads]`: float vs int8 fashion-cnn timed as Compare-QuantAccuracy times them (see SpeedCheck).
+if (args is ["speed", ..]) return SpeedCheck.Run(args[1..]);
 // `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
 if (args is ["--paired", ..])
 {

@@ -43,6 +43,16 @@ Describe 'Compare-QuantAccuracy' {
             $r.Summary.Rows | Should -Be 8
         }
 
+        It 'times both models unless -NoTiming' {
+            $r = Compare-QuantAccuracy -Reference $Model -Candidate $Quantized -InputPath $FashionTestX -BatchSize 32
+            $r.Speed.Throughput.BatchSize | Should -Be 32
+            $r.Speed.Latency.BatchSize | Should -Be 1
+            $r.Speed.Throughput.Reference.Median | Should -BeGreaterThan 0
+            $r.Speed.Threads | Should -BeGreaterThan 0
+            $r.Speed.Cpu.Model | Should -Not -BeNullOrEmpty
+            (Compare-QuantAccuracy -Reference $Model -Candidate $Quantized -InputPath $FashionTestDataSet -NoTiming).Speed | Should -BeNullOrEmpty
+        }
+
         It 'ranks tensors and nodes with -PerTensor' {
             $r = Compare-QuantAccuracy -Reference $Model -Candidate $Quantized -InputPath $FashionTestDataSet -PerTensor
             $r.Tensors.Count | Should -BeGreaterThan 10

@@ -3,6 +3,7 @@ using EvoQuant.Calibration;
 using EvoQuant.Data;
 using EvoQuant.Numerics;
 using EvoQuant.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace EvoQuant.Evaluation;
 
@@ -33,11 +34,30 @@ public static partial class AccuracyComparer
         ArgumentNullException.ThrowIfNull(items);
         options ??= new ComparisonOptions();
         Validate(options);
+        var notes = new List<string>();
+        var report = CompareAccuracy(reference, candidate, items, options, notes, progress, cancellationToken);
+        if (options.Timing == null) return report;
+
+        // After the accuracy pass (its sessions are closed), so a sample error is reported as an accuracy error first.
+        progress?.Report(new ComparisonProgress(report.Summary.Rows, report.Summary.Batches, "Timing"));
+        try
+        {
+            return report.WithSpeed(SpeedComparer.Measure(reference, candidate, items, options.Timing, cancellationToken));
+        }
+        catch (OnnxRuntimeException e)
+        {
+            notes.Add($"Speed was not measured: ONNX Runtime could not time the models ({e.Message}).");
+            return report;
+        }
+    }
+
+    private static AccuracyReport CompareAccuracy(OnnxModel reference, OnnxModel candidate, IEnumerable<object> items,
+        ComparisonOptions options, List<string> notes, IProgress<ComparisonProgress>? progress, CancellationToken cancellationToken)
+    {
         var ct = cancellationToken;
         var clock = Stopwatch.StartNew();
 
         PerTensorPlan? plan = options.PerTensor ? PerTensorPlan.Build(reference, candidate) : null;
-        var notes = new List<string>();
         // The output figures come from both models run as a user runs them (optimized: integer kernels for
         // Q/DQ groups). The per-tensor runs are separate sessions without optimizations, which would fuse
         // away the tensors they read; their Q/DQ runs as float arithmetic, so they may differ slightly.
@@ -307,6 +327,7 @@ public static partial class AccuracyComparer
         if (o.HistogramBins < 2 || o.HistogramBins % 2 != 0) throw new ArgumentException($"HistogramBins must be even and at least 2; got {o.HistogramBins}.", nameof(o));
         if (double.IsNaN(o.SuggestionSqnrDb)) throw new ArgumentException("SuggestionSqnrDb is NaN.", nameof(o));
         if (o.Labels != null && o.Labels.Count == 0) throw new ArgumentException("Labels is empty.", nameof(o));
+        o.Timing?.Validate();
     }
 
     /// <summary>The session of the branch model, or null (with a note) when ONNX Runtime cannot load it:

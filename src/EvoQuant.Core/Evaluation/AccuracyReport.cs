@@ -31,6 +31,17 @@ public sealed class AccuracyReport
     /// float, on the first batch. A noticeable gap is also explained in <see cref="Notes"/>.</summary>
     public IReadOnlyList<KernelGap> KernelGaps { get; init; } = Array.Empty<KernelGap>();
 
+    /// <summary>Both models timed on this machine (latency, throughput, speedups), when
+    /// <see cref="ComparisonOptions.Timing"/> asked for it; null otherwise or when the timing failed (see <see cref="Notes"/>).</summary>
+    public SpeedReport? Speed { get; init; }
+
+    /// <summary>This report with <see cref="Speed"/> set (every other property carried over).</summary>
+    internal AccuracyReport WithSpeed(SpeedReport? speed) => new()
+    {
+        Summary = Summary, Outputs = Outputs, Tensors = Tensors, Nodes = Nodes, Suggestion = Suggestion,
+        Histograms = Histograms, Notes = Notes, KernelGaps = KernelGaps, Speed = speed,
+    };
+
     /// <summary>Activation tensors in graph order (the order of the per-tensor chart).</summary>
     public IEnumerable<TensorComparison> TensorsInGraphOrder => Tensors.Where(t => t.Kind == TensorKind.Activation).OrderBy(t => t.Order).ThenBy(t => t.Tensor, StringComparer.Ordinal);
 }
@@ -68,7 +79,7 @@ public sealed record AccuracySummary
     /// <summary>The worst node by own error (per-tensor analysis), or null.</summary>
     public string? WorstNode { get; init; }
 
-    /// <summary>Wall time of the comparison, model loading included.</summary>
+    /// <summary>Wall time of the accuracy comparison, model loading included (the timing's own is in <see cref="SpeedReport.Elapsed"/>).</summary>
     public required TimeSpan Elapsed { get; init; }
 }
 

@@ -43,6 +43,10 @@ public sealed record ComparisonOptions
     /// range the candidate's QuantizeLinear actually uses is marked.</summary>
     public IReadOnlyDictionary<string, (float Min, float Max)>? CalibrationRanges { get; init; }
 
+    /// <summary>After the accuracy pass, time both models on the first rows of the samples
+    /// (<see cref="SpeedComparer"/>) into <see cref="AccuracyReport.Speed"/>; null: no timing.</summary>
+    public SpeedOptions? Timing { get; init; }
+
     /// <summary>These options with the ranges of a calibration table marked on the histograms.</summary>
     public ComparisonOptions WithCalibration(CalibrationTable table)
     {

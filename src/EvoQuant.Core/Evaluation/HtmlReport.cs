@@ -53,9 +53,11 @@ public static class HtmlReport
         if (s.Top5Agreement != null) Row(h, "Top-5 agreement", Pct(s.Top5Agreement));
         Row(h, "Smallest output SQNR", Db(s.MinOutputSqnr));
         if (s.WorstNode != null) Row(h, "Worst node (own error)", s.WorstNode);
+        if (report.Speed is { } sp) Row(h, "Speedup (candidate vs reference)", SpeedupText(sp));
         Row(h, "Elapsed", s.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) + " s");
         h.Append("</table>\n");
         foreach (var note in report.Notes) h.Append("<p class=\"note\">").Append(E(note)).Append("</p>\n");
+        if (report.Speed != null) AppendSpeed(h, report.Speed);
 
         h.Append("<h2>Outputs</h2>\n<table>\n<tr><th>Output</th><th>SQNR</th><th>Cosine</th><th>MSE</th><th>Max abs</th><th>Mean abs</th><th>Top-1 agree</th><th>Top-5 agree</th><th>Accuracy ref / cand</th></tr>\n");
         foreach (var o in report.Outputs)
@@ -102,6 +104,38 @@ public static class HtmlReport
         h.Append("</body>\n</html>\n");
         return h.ToString();
     }
+
+    /// <summary>Both models timed on this machine: the CPU and its instruction sets, the threads, and per
+    /// batch size the median run time of each with its spread, the speedup and the rows per second.</summary>
+    private static void AppendSpeed(StringBuilder h, SpeedReport sp)
+    {
+        h.Append("<h2>Speed on this machine</h2>\n<table class=\"summary speed-host\">\n");
+        Row(h, "CPU", sp.Cpu.Model);
+        Row(h, "Instruction sets", sp.Cpu.InstructionSetText + " (from " + sp.Cpu.InstructionSetSource + ")");
+        Row(h, "Processors", $"{sp.Cpu.LogicalProcessors} logical, {sp.Cpu.PhysicalCores} physical cores ({sp.Cpu.Architecture})");
+        Row(h, "ONNX Runtime threads", $"{sp.Threads} intra-op, 1 inter-op");
+        h.Append("</table>\n<table class=\"speed\">\n<tr><th>Figure</th><th>Batch</th><th>Pairs</th><th>Reference median</th><th>Candidate median</th><th>Speedup</th>")
+         .Append("<th>Reference rows/s</th><th>Candidate rows/s</th></tr>\n");
+        var rows = ReferenceEquals(sp.Latency, sp.Throughput)
+            ? new[] { ("Latency = throughput", sp.Throughput) }
+            : new[] { ("Latency", sp.Latency), ("Throughput", sp.Throughput) };
+        foreach (var (name, m) in rows)
+            h.Append("<tr><td>").Append(name).Append("</td><td>").Append(m.BatchSize).Append("</td><td>").Append(m.Pairs)
+             .Append("</td><td>").Append(E(Ms(m.Reference))).Append("</td><td>").Append(E(Ms(m.Candidate)))
+             .Append("</td><td class=\"speedup\">").Append(F(m.Speedup, "F2")).Append("x</td><td>").Append(F(m.ReferenceRowsPerSecond, "F0"))
+             .Append("</td><td>").Append(F(m.CandidateRowsPerSecond, "F0")).Append("</td></tr>\n");
+        h.Append("</table>\n<p>Median time per run in milliseconds, with the interquartile range and the fastest and slowest run. ")
+         .Append("Both models ran in the same process with the same ONNX Runtime session options, after a warm-up, in interleaved pairs ")
+         .Append("(alternating which runs first); speedup = reference median / candidate median, above 1 when the candidate is faster.</p>\n");
+        foreach (var note in sp.Notes) h.Append("<p class=\"note\">").Append(E(note)).Append("</p>\n");
+    }
+
+    private static string Ms(TimingStats t) =>
+        string.Create(CultureInfo.InvariantCulture, $"{t.Median:G4} ms (IQR {t.Q1:G4}–{t.Q3:G4}; {t.Min:G4}–{t.Max:G4})");
+
+    private static string SpeedupText(SpeedReport sp) => ReferenceEquals(sp.Latency, sp.Throughput)
+        ? $"{F(sp.Speedup, "F2")}x at batch {sp.Throughput.BatchSize}"
+        : $"{F(sp.Speedup, "F2")}x at batch {sp.Throughput.BatchSize} (throughput), {F(sp.LatencySpeedup, "F2")}x at batch {sp.Latency.BatchSize} (latency)";
 
     /// <summary>One bar per activation tensor, in graph order; the height is the SQNR (infinite SQNR, an
     /// exact tensor, is drawn at the top of the scale; NaN as an empty bar).</summary>
@@ -197,6 +231,7 @@ public static class HtmlReport
         .range-marker { stroke: #d03c3c; stroke-width: 2; stroke-dasharray: 4 2; }
         .calibration-marker { stroke: #2a9d4a; stroke-width: 1.5; }
         p.note { color: #8a5a00; }
+        td.speedup { font-weight: 600; }
         pre.suggestion { background: #f6f6f6; padding: 0.5em; white-space: pre-wrap; }
 
         """;

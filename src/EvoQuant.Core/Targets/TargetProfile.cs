@@ -20,8 +20,8 @@ public sealed record TargetProfile(QuantTarget Requested, QuantTarget Resolved, 
         var cpu = HostCpu.Current;
         var kind = cpu.Architecture switch
         {
-            System.Runtime.InteropServices.Architecture.X64 => cpu.HasInt8DotProduct ? QuantTarget.X64Vnni : QuantTarget.X64Avx2,
-            System.Runtime.InteropServices.Architecture.Arm64 => QuantTarget.Arm64,
+            "X64" => cpu.HasInt8DotProduct ? QuantTarget.X64Vnni : QuantTarget.X64Avx2,
+            "Arm64" => QuantTarget.Arm64,
             _ => QuantTarget.Portable,
         };
         return new TargetProfile(target, kind, cpu);
@@ -61,8 +61,9 @@ public sealed record TargetProfile(QuantTarget Requested, QuantTarget Resolved, 
         return PairsCanSaturate && eightBit ? SaturationGuard.PairSafe : SaturationGuard.None;
     }
 
-    /// <summary>For example "X64Avx2 (host: AMD EPYC (AVX2))".</summary>
-    public override string ToString() => Host != null ? $"{Resolved} (host: {Host})" : Resolved.ToString();
+    /// <summary>For example "X64Avx2 (host: AMD EPYC, AVX2)".</summary>
+    public override string ToString() =>
+        Host != null ? $"{Resolved} (host: {Host.Model}{(Host.Int8InstructionSets.Count > 0 ? ", " + string.Join(", ", Host.Int8InstructionSets) : "")})" : Resolved.ToString();
 
     /// <summary>The choices this target made for <paramref name="options"/>, in words, for -Verbose,
     /// the result object and its view.</summary>

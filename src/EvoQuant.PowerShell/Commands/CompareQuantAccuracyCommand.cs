@@ -10,7 +10,8 @@ namespace EvoQuant.PowerShell.Commands;
 
 /// <summary>Compare-QuantAccuracy: runs the float and the quantized model on the same samples and says
 /// how much was lost (per output: SQNR, cosine, MSE, errors, top-k agreement, accuracy with labels) and,
-/// with -PerTensor, where: every tensor and node ranked worst first, plus the nodes to keep in float.</summary>
+/// with -PerTensor, where: every tensor and node ranked worst first, plus the nodes to keep in float. Unless
+/// -NoTiming, both models are then timed on this machine (latency, throughput, speedup: the report's Speed).</summary>
 [Cmdlet(VerbsData.Compare, "QuantAccuracy", SupportsShouldProcess = true)]
 [OutputType(typeof(AccuracyReport))]
 public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
@@ -67,6 +68,11 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Skip the timing: by default both models are also timed on this machine (latency at one row,
+    /// throughput at -BatchSize rows, interleaved runs) and the report carries the speedup.</summary>
+    [Parameter]
+    public SwitchParameter NoTiming { get; set; }
+
     private readonly List<object> _samples = new();
     private OnnxModel? _candidate;
     private OnnxModel? _source;
@@ -117,6 +123,7 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
             PerTensor = PerTensor,
             SuggestionSqnrDb = TargetSqnr,
             CalibrationRanges = Calibration?.Ranges.ToDictionary(r => r.Tensor, r => (r.RangeMin, r.RangeMax)),
+            Timing = NoTiming ? null : new SpeedOptions { BatchSize = BatchSize },
         };
         try
         {
@@ -133,7 +140,7 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
         AccuracyReport report;
         try
         {
-            WriteVerbose($"Comparing '{reference!.Name}' with '{candidate.Name}' on {_samples.Count} sample item(s){(PerTensor ? ", per tensor" : "")}.");
+            WriteVerbose($"Comparing '{reference!.Name}' with '{candidate.Name}' on {_samples.Count} sample item(s){(PerTensor ? ", per tensor" : "")}{(NoTiming ? "" : ", then timing both")}.");
             report = AccuracyComparer.Compare(reference, candidate, _samples, options, progress, CancellationToken);
         }
         catch (OperationCanceledException)
@@ -151,6 +158,8 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
             WriteProgress(new ProgressRecord(3, "Compare-QuantAccuracy", "Done") { RecordType = ProgressRecordType.Completed });
         }
 
+        if (report.Speed is { } speed) WriteSpeedVerbose(speed);
+        else if (!NoTiming && report.Notes.FirstOrDefault(n => n.StartsWith("Speed was not measured", StringComparison.Ordinal)) is { } why) WriteWarning(why);
         if (report.Suggestion.ExcludeNode.Length > 0)
             WriteVerbose($"Suggestion: keep in float {string.Join(", ", report.Suggestion.ExcludeNode)} ({report.Suggestion.Reason}).");
         if (Report != null) WriteReport(report);
@@ -159,6 +168,15 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
         foreach (var note in report.Notes)
             if (gapNotes.Contains(note)) WriteWarning(note); else WriteVerbose(note);
         WriteObject(report);
+    }
+
+    private void WriteSpeedVerbose(SpeedReport speed)
+    {
+        WriteVerbose($"Timing on {speed.Cpu.Model} ({speed.Cpu.InstructionSetText}), {speed.Threads} ONNX Runtime intra-op thread(s), {speed.Elapsed.TotalSeconds:F1} s.");
+        var series = ReferenceEquals(speed.Latency, speed.Throughput) ? new[] { speed.Throughput } : new[] { speed.Latency, speed.Throughput };
+        foreach (var m in series)
+            WriteVerbose($"Batch {m.BatchSize}, {m.Pairs} interleaved pairs: reference {m.Reference}, candidate {m.Candidate}; speedup {m.Speedup:F2}x ({m.ReferenceRowsPerSecond:F0} -> {m.CandidateRowsPerSecond:F0} rows/s).");
+        foreach (var note in speed.Notes) WriteVerbose(note);
     }
 
     private void SetCandidate(object value)

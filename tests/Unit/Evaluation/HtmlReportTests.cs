@@ -1,3 +1,4 @@
+using EvoQuant.Targets;
 using Xunit;
 using System.Text.RegularExpressions;
 using System.Xml;
@@ -55,6 +56,37 @@ public class HtmlReportTests
         {
             Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
         }
+    }
+
+    [Fact]
+    public void TheSpeedSectionNamesTheCpuItsInstructionSetsAndTheSpeedups()
+    {
+        static TimingStats Ms(double median) => new() { Count = 9, Median = median, Min = median * 0.9, Max = median * 1.5, Q1 = median * 0.95, Q3 = median * 1.1 };
+        var speed = new SpeedReport
+        {
+            Cpu = new HostCpu
+            {
+                Model = "Test CPU <9000> & Co", Architecture = "X64", LogicalProcessors = 4, PhysicalCores = 2,
+                InstructionSets = new[] { "AVX2", "AVX-512 VNNI" }, InstructionSetSource = "/proc/cpuinfo",
+            },
+            Threads = 2,
+            Latency = new SpeedMeasurement { BatchSize = 1, Pairs = 9, Reference = Ms(0.5), Candidate = Ms(0.4) },
+            Throughput = new SpeedMeasurement { BatchSize = 64, Pairs = 9, Reference = Ms(8), Candidate = Ms(5) },
+            Notes = new[] { "a note" },
+        };
+        string html = HtmlReport.Render(SampleReport.Report.WithSpeed(speed));
+        var doc = Parse(html); // still well-formed, the CPU name escaped
+        string text = string.Concat(doc.Descendants().Where(e => !e.HasElements).Select(e => e.Value + "\n"));
+        Assert.Contains("Speed on this machine", text);
+        Assert.Contains("Test CPU <9000> & Co", text);
+        Assert.Contains("AVX2, AVX-512 VNNI", text);
+        Assert.Contains("2 intra-op", text);
+        Assert.Contains("1.60x at batch 64 (throughput), 1.25x at batch 1 (latency)", text); // summary row: 8/5, 0.5/0.4
+        var speedups = doc.Descendants().Where(e => (string?)e.Attribute("class") == "speedup").Select(e => e.Value).ToList();
+        Assert.Equal(new[] { "1.25x", "1.60x" }, speedups);
+        Assert.Contains("a note", text);
+
+        Assert.DoesNotContain("Speed on this machine", HtmlReport.Render(SampleReport.Report.WithSpeed(null)));
     }
 
     /// <summary>The markup is meant to be XML-well-formed too; parse it as such (the doctype ignored).</summary>

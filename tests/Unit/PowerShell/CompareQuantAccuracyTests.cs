@@ -1,3 +1,4 @@
+using EvoQuant.Targets;
 using EvoQuant.Data;
 using EvoQuant.Evaluation;
 using EvoQuant.Onnx;
@@ -127,6 +128,29 @@ public sealed class CompareQuantAccuracyTests : IDisposable
     }
 
     [Fact]
+    public void BothModelsAreTimedUnlessNoTiming()
+    {
+        var r = _ps.Run(Quantize + @"
+            $q | Compare-QuantAccuracy -InputPath $args[3] -BatchSize 32 -Verbose
+            $q | Compare-QuantAccuracy -InputPath $args[3] -NoTiming",
+            TestData.FashionCnn, TestData.FashionCalib, Path.Combine(_dir, "q.onnx"), _x);
+        Assert.Empty(r.Errors);
+        var reports = r.Objects<AccuracyReport>().ToList();
+        Assert.Equal(2, reports.Count);
+        var speed = reports[0].Speed;
+        Assert.NotNull(speed);
+        Assert.Equal(1, speed!.Latency.BatchSize);
+        Assert.Equal(32, speed.Throughput.BatchSize); // -BatchSize is the throughput batch
+        Assert.True(speed.Throughput.Pairs >= 5 && speed.Latency.Pairs >= 5);
+        Assert.True(speed.Throughput.Reference.Median > 0 && speed.Throughput.Candidate.Median > 0);
+        Assert.Equal(speed.Throughput.Reference.Median / speed.Throughput.Candidate.Median, speed.Speedup, 12);
+        Assert.Contains(r.Verbose, v => v.StartsWith("Timing on ", StringComparison.Ordinal) && v.Contains(HostCpu.Current.Model, StringComparison.Ordinal));
+        Assert.Contains(r.Verbose, v => v.StartsWith("Batch 1, ", StringComparison.Ordinal));
+        Assert.Contains(r.Verbose, v => v.StartsWith("Batch 32, ", StringComparison.Ordinal));
+        Assert.Null(reports[1].Speed);
+    }
+
+    [Fact]
     public void TheHtmlReportIsWrittenUnlessWhatIf()
     {
         string html = Path.Combine(_dir, "report.html"), skipped = Path.Combine(_dir, "skipped.html");
@@ -139,6 +163,8 @@ public sealed class CompareQuantAccuracyTests : IDisposable
         Assert.False(File.Exists(skipped));
         string text = File.ReadAllText(html);
         Assert.Contains("<svg", text);
+        Assert.Contains("Speed on this machine", text); // timed by default
+        Assert.Contains(System.Net.WebUtility.HtmlEncode(HostCpu.Current.Model), text);
         Assert.DoesNotContain("http://", text.Replace("http://www.w3.org/2000/svg", ""));
         Assert.DoesNotContain("<script src", text);
     }

@@ -181,8 +181,8 @@ public sealed class FormatTests
             var lines = text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToList();
             string all = string.Join("\n", lines);
             bool Has(string pattern) => lines.Any(l => System.Text.RegularExpressions.Regex.IsMatch(l, pattern));
-            Assert.True(Has(@"^Reference\s+Candidate\s+Rows\s+RefAcc\s+CandAcc\s+Drop\s+Top1Agree\s+MinSqnr\s+WorstNode"), all);
-            Assert.True(Has(@"^fashion-cnn\.onnx\s+\S+\s+8\s+(\d+[.,]\d%\s+)?\d+[.,]\d"), all); // no labels: no accuracy columns
+            Assert.True(Has(@"^Reference\s+Candidate\s+Rows\s+RefAcc\s+CandAcc\s+Drop\s+Top1Agree\s+MinSqnr\s+Speedup\s+WorstNode"), all);
+            Assert.True(Has(@"^fashion-cnn\.onnx\s+\S+\s+8\s+(\d+[.,]\d+%\s+)?\d+[.,]\d\s+\d+[.,]\d\dx\s"), all); // no labels: no accuracy columns; timed by default
             Assert.True(Has(@"^Output\s+Sqnr\s+Cosine\s+Mse\s+MaxAbsErr"), all);
             Assert.True(Has(@"^logits\s+\d+[.,]\d\s+\d[.,]\d{6}\s+\S+\s+\S+"), all);
             Assert.True(Has(@"^Tensor\s+Kind\s+OpType\s+Sqnr\s+QdqSqnr\s+Cosine\s+MaxAbsErr\s+Node"), all);
