@@ -4,11 +4,10 @@ namespace EvoQuant.Numerics;
 /// Weights that cannot saturate x86's vpmaddubsw. Without VNNI, ONNX Runtime's u8 x s8 kernels multiply
 /// each activation byte (0..255) by a weight byte and add adjacent pairs of products into a saturating
 /// 16-bit sum. A pair overflows only when both weights have the same sign and |q0| + |q1| > 128
-/// (255 x 129 > 32767). reduce_range avoids that by giving every weight 7 bits; a pair-safe scale
-/// gives up only what the largest same-signed pair needs: with s = S / 127, where S is the largest
-/// same-signed pair sum of the float weights, every |q| &lt;= 127 and every pair sums to at most 128
-/// (each rounding adds at most half a step). Where the largest weight's neighbours are small or of the
-/// other sign, that is almost the full 8 bits.
+/// (255 x 129 > 32767). reduce_range avoids that by giving every weight 7 bits. Here each channel keeps
+/// the constraint at the least weight error: among scales from the full-range one (largest |w| / 127) to
+/// the widest one any pair needs (largest same-signed pair sum / 127), it takes the one whose quantized
+/// weights, with the few pairs still over 128 pulled back to exactly 128, are closest to the float ones.
 /// </summary>
 public static class PairSaturation
 {
@@ -16,17 +15,20 @@ public static class PairSaturation
     /// any activation byte: 255 x 128 = 32640 &lt;= 32767.</summary>
     public const int MaxSafePairSum = 128;
 
+    /// <summary>Scales tried between the full-range and the widest scale (geometric steps).</summary>
+    private const int ScaleSteps = 8;
+
     /// <summary>For each output channel (index along <see cref="ReductionLayout.OutputAxis"/>), the largest
     /// magnitude of a same-signed adjacent pair sum (or of an unpaired last element). NaN is ignored.</summary>
     public static double[] LargestPairSums(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, ReductionLayout layout)
     {
-        var result = new double[dims[layout.OutputAxis]];
-        ForEachPair(data, dims, layout, (int channel, double a, double b) =>
+        var pairs = PairIndex.Build(dims, layout, data.Length);
+        var result = new double[pairs.Channels];
+        for (int p = 0; p < pairs.Count; p++)
         {
-            double pos = Math.Max(a, 0) + Math.Max(b, 0), neg = Math.Min(a, 0) + Math.Min(b, 0);
-            double m = Math.Max(pos, -neg);
-            if (m > result[channel]) result[channel] = m;
-        });
+            double m = SameSignSum(Value(data, pairs.A[p]), Value(data, pairs.B[p]));
+            if (m > result[pairs.Channel[p]]) result[pairs.Channel[p]] = m;
+        }
         return result;
     }
 
@@ -39,59 +41,171 @@ public static class PairSaturation
         return (int)LargestPairSums(asFloat, dims, layout).DefaultIfEmpty(0).Max();
     }
 
-    private delegate void PairVisitor(int channel, double a, double b);
-
-    /// <summary>Visits every pair (a, b) of elements that the kernel multiplies side by side, per output
-    /// column; an odd column ends with (last, 0), as the kernels pad K with zeros.</summary>
-    private static void ForEachPair(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, ReductionLayout layout, PairVisitor visit)
+    /// <summary>Pair-safe symmetric int8 scales: one per channel of the layout's output axis when
+    /// <paramref name="perChannel"/>, else one for the tensor. Returns the chosen scales and, per scale,
+    /// whether it is wider than the full-range one.</summary>
+    public static (float[] Scales, int Widened) ChooseScales(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, ReductionLayout layout, bool perChannel)
     {
-        int rank = dims.Length;
-        if (layout.OutputAxis < 0 || layout.OutputAxis >= rank) throw new ArgumentOutOfRangeException(nameof(layout), "Output axis out of range.");
-        var strides = new long[rank];
-        long s = 1;
-        for (int d = rank - 1; d >= 0; d--) { strides[d] = s; s *= dims[d]; }
-        if (s != data.Length) throw new ArgumentException($"Data has {data.Length} elements; the dimensions give {s}.", nameof(data));
-        if (s == 0) return;
-
-        var reduced = layout.ReductionAxes;
-        var outer = Enumerable.Range(0, rank).Where(d => !reduced.Contains(d)).ToArray();
-        long columns = 1, length = 1;
-        foreach (int d in outer) columns *= dims[d];
-        foreach (int d in reduced) length *= dims[d];
-
-        var idx = new long[rank];
-        for (long col = 0; col < columns; col++)
+        var pairs = PairIndex.Build(dims, layout, data.Length);
+        int groups = perChannel ? pairs.Channels : 1;
+        var maxAbs = new double[groups];
+        var maxPair = new double[groups];
+        for (int p = 0; p < pairs.Count; p++)
         {
-            // The column's base offset and its output channel.
-            long rem = col, baseOffset = 0;
-            for (int i = outer.Length - 1; i >= 0; i--)
+            int g = perChannel ? pairs.Channel[p] : 0;
+            double a = Value(data, pairs.A[p]), b = Value(data, pairs.B[p]);
+            maxAbs[g] = Math.Max(maxAbs[g], Math.Max(Math.Abs(a), Math.Abs(b)));
+            maxPair[g] = Math.Max(maxPair[g], SameSignSum(a, b));
+        }
+
+        var scales = new float[groups];
+        var best = new double[groups];
+        var candidates = new float[groups][];
+        for (int g = 0; g < groups; g++)
+        {
+            float full = QuantParamsCalculator.FromRange(-maxAbs[g], maxAbs[g], QuantType.Int8, symmetric: true).Scale;
+            float wide = QuantParamsCalculator.FromRange(-maxPair[g], maxPair[g], QuantType.Int8, symmetric: true).Scale;
+            candidates[g] = wide <= full ? new[] { full }
+                : Enumerable.Range(0, ScaleSteps + 1).Select(k => k == ScaleSteps ? wide : (float)(full * Math.Pow((double)wide / full, (double)k / ScaleSteps))).ToArray();
+            scales[g] = full;
+            best[g] = double.PositiveInfinity;
+        }
+        // Squared error of every candidate scale, pairs clipped back to the safe sum.
+        var errors = new double[groups][];
+        for (int g = 0; g < groups; g++) errors[g] = new double[candidates[g].Length];
+        for (int p = 0; p < pairs.Count; p++)
+        {
+            int g = perChannel ? pairs.Channel[p] : 0;
+            double a = Value(data, pairs.A[p]), b = Value(data, pairs.B[p]);
+            var cs = candidates[g];
+            for (int k = 0; k < cs.Length; k++)
             {
-                int d = outer[i];
-                idx[d] = rem % dims[d];
-                rem /= dims[d];
-                baseOffset += idx[d] * strides[d];
-            }
-            int channel = (int)idx[layout.OutputAxis];
-            for (long k = 0; k < length; k += 2)
-            {
-                double a = data[(int)(baseOffset + Offset(k, dims, reduced, strides))];
-                double b = k + 1 < length ? data[(int)(baseOffset + Offset(k + 1, dims, reduced, strides))] : 0;
-                if (double.IsNaN(a)) a = 0;
-                if (double.IsNaN(b)) b = 0;
-                visit(channel, a, b);
+                var (qa, qb) = SafePair(a / cs[k], b / cs[k]);
+                double ea = qa * (double)cs[k] - a, eb = pairs.B[p] < 0 ? 0 : qb * (double)cs[k] - b;
+                errors[g][k] += ea * ea + eb * eb;
             }
         }
+        int widened = 0;
+        for (int g = 0; g < groups; g++)
+        {
+            for (int k = 0; k < candidates[g].Length; k++)
+                if (errors[g][k] < best[g]) { best[g] = errors[g][k]; scales[g] = candidates[g][k]; }
+            if (scales[g] > candidates[g][0]) widened++;
+        }
+        return (scales, widened);
     }
 
-    private static long Offset(long k, ReadOnlySpan<long> dims, int[] reduced, long[] strides)
+    /// <summary>Pulls back every same-signed pair of <paramref name="q"/> (int8 weights quantized from
+    /// <paramref name="data"/> with the given scales, symmetric) whose sum exceeds the safe sum.</summary>
+    public static int ClipPairs(ReadOnlySpan<float> data, Span<sbyte> q, ReadOnlySpan<long> dims, ReductionLayout layout, ReadOnlySpan<float> scales)
     {
-        long offset = 0;
-        for (int i = reduced.Length - 1; i >= 0; i--)
+        var pairs = PairIndex.Build(dims, layout, data.Length);
+        int clipped = 0;
+        for (int p = 0; p < pairs.Count; p++)
         {
-            int d = reduced[i];
-            offset += k % dims[d] * strides[d];
-            k /= dims[d];
+            long ia = pairs.A[p], ib = pairs.B[p];
+            int qb0 = ib < 0 ? 0 : q[(int)ib];
+            if (Math.Abs(q[(int)ia] + qb0) <= MaxSafePairSum || (q[(int)ia] > 0) != (qb0 > 0)) continue;
+            float s = scales.Length == 1 ? scales[0] : scales[pairs.Channel[p]];
+            var (qa, qb) = SafePair(Value(data, ia) / s, ib < 0 ? 0 : Value(data, ib) / s);
+            q[(int)ia] = (sbyte)qa;
+            if (ib >= 0) q[(int)ib] = (sbyte)qb;
+            clipped++;
         }
-        return offset;
+        return clipped;
+    }
+
+    /// <summary>The integer pair nearest to (va, vb) in [-127, 127] whose same-signed sum is at most the
+    /// safe sum: rounded as QuantizeLinear rounds, and where the sum is over, both moved back by half the
+    /// excess (the least squared error), keeping the sum at exactly the safe sum.</summary>
+    internal static (int A, int B) SafePair(double va, double vb)
+    {
+        int qa = (int)Math.Clamp(Math.Round(va, MidpointRounding.ToEven), -127, 127);
+        int qb = (int)Math.Clamp(Math.Round(vb, MidpointRounding.ToEven), -127, 127);
+        int sum = qa + qb;
+        if (Math.Abs(sum) <= MaxSafePairSum || (qa > 0) != (qb > 0)) return (qa, qb);
+        int sign = Math.Sign(sum);
+        double excess = Math.Abs(va + vb) - MaxSafePairSum;
+        int na = (int)Math.Clamp(Math.Round(Math.Abs(va) - excess / 2, MidpointRounding.ToEven), 1, 127);
+        int nb = Math.Clamp(MaxSafePairSum - na, 1, 127);
+        na = MaxSafePairSum - nb;
+        return (sign * na, sign * nb);
+    }
+
+    private static double SameSignSum(double a, double b) =>
+        Math.Max(Math.Max(a, 0) + Math.Max(b, 0), -(Math.Min(a, 0) + Math.Min(b, 0)));
+
+    private static double Value(ReadOnlySpan<float> data, long i)
+    {
+        if (i < 0) return 0;
+        float v = data[(int)i];
+        return float.IsNaN(v) ? 0 : v;
+    }
+
+    /// <summary>Every pair of elements the kernel multiplies side by side, per output column, as indices
+    /// into the data (B = -1 where an odd column ends on the kernel's zero padding), with its channel.</summary>
+    private sealed class PairIndex
+    {
+        public required long[] A { get; init; }
+        public required long[] B { get; init; }
+        public required int[] Channel { get; init; }
+        public required int Channels { get; init; }
+        public int Count => A.Length;
+
+        public static PairIndex Build(ReadOnlySpan<long> dims, ReductionLayout layout, int length)
+        {
+            int rank = dims.Length;
+            if (layout.OutputAxis < 0 || layout.OutputAxis >= rank) throw new ArgumentOutOfRangeException(nameof(layout), "Output axis out of range.");
+            var strides = new long[rank];
+            long size = 1;
+            for (int d = rank - 1; d >= 0; d--) { strides[d] = size; size *= dims[d]; }
+            if (size != length) throw new ArgumentException($"Data has {length} elements; the dimensions give {size}.", nameof(length));
+
+            var reduced = layout.ReductionAxes;
+            var outer = Enumerable.Range(0, rank).Where(d => !reduced.Contains(d)).ToArray();
+            long columns = 1, k = 1;
+            foreach (int d in outer) columns *= dims[d];
+            foreach (int d in reduced) k *= dims[d];
+            long perColumn = (k + 1) / 2;
+            long count = size == 0 ? 0 : columns * perColumn;
+            var a = new long[count];
+            var b = new long[count];
+            var channel = new int[count];
+
+            // Offsets of the reduction positions in the kernel's order, shared by every column.
+            var inner = new long[k];
+            for (long i = 0; i < k; i++)
+            {
+                long rem = i, off = 0;
+                for (int j = reduced.Length - 1; j >= 0; j--)
+                {
+                    int d = reduced[j];
+                    off += rem % dims[d] * strides[d];
+                    rem /= dims[d];
+                }
+                inner[i] = off;
+            }
+            long p = 0;
+            for (long col = 0; col < columns && count > 0; col++)
+            {
+                long rem = col, baseOffset = 0;
+                int ch = 0;
+                for (int j = outer.Length - 1; j >= 0; j--)
+                {
+                    int d = outer[j];
+                    long idx = rem % dims[d];
+                    rem /= dims[d];
+                    baseOffset += idx * strides[d];
+                    if (d == layout.OutputAxis) ch = (int)idx;
+                }
+                for (long i = 0; i < k; i += 2, p++)
+                {
+                    a[p] = baseOffset + inner[i];
+                    b[p] = i + 1 < k ? baseOffset + inner[i + 1] : -1;
+                    channel[p] = ch;
+                }
+            }
+            return new PairIndex { A = a, B = b, Channel = channel, Channels = (int)dims[layout.OutputAxis] };
+        }
     }
 }

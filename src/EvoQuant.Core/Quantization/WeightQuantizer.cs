@@ -45,7 +45,16 @@ public static class WeightQuantizer
             (ps, widened) = WidenForPairs(data, dims, ps, axis, pairSafe);
 
         if (type is QuantType.Int8 or QuantType.UInt8)
-            return new QuantizedTensor(Quantize8(data, dims, type, ps, axis), dims, type, ps, axis) { PairSafeWidened = widened };
+        {
+            var raw = Quantize8(data, dims, type, ps, axis);
+            // The few pairs a chosen scale leaves over the safe sum are pulled back to it.
+            if (pairSafe != null && type == QuantType.Int8 && ps.Length > 0 && ps[0].ZeroPoint == 0 && symmetric && !reduceRange && !userParams)
+            {
+                var scales = axis == pairSafe.OutputAxis ? ps.Select(p => p.Scale).ToArray() : new[] { ps[0].Scale };
+                PairSaturation.ClipPairs(data, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(raw.AsSpan()), dims, pairSafe, scales);
+            }
+            return new QuantizedTensor(raw, dims, type, ps, axis) { PairSafeWidened = widened };
+        }
 
         var q = new int[data.Length];
         var (qmin, qmax) = type.StorageRange();
@@ -64,36 +73,16 @@ public static class WeightQuantizer
         return new QuantizedTensor(Pack(q, type), dims, type, ps, axis);
     }
 
-    /// <summary>Symmetric int8 parameters from the largest same-signed pair sum S instead of the largest
-    /// |w| (scale S/127), per channel when the channel axis is the layout's output axis.</summary>
+    /// <summary>Pair-safe symmetric int8 parameters (<see cref="PairSaturation.ChooseScales"/>), per channel
+    /// when the channel axis is the layout's output axis, else one scale for every channel.</summary>
     private static (QuantParams[], int) WidenForPairs(ReadOnlySpan<float> data, long[] dims, QuantParams[] ps, int? axis, ReductionLayout layout)
     {
-        var sums = PairSaturation.LargestPairSums(data, dims, layout);
-        var result = (QuantParams[])ps.Clone();
-        int widened = 0;
-        if (axis == layout.OutputAxis && sums.Length == ps.Length)
-        {
-            for (int c = 0; c < ps.Length; c++)
-            {
-                var p = QuantParamsCalculator.FromRange(-sums[c], sums[c], QuantType.Int8, symmetric: true);
-                if (p.Scale > ps[c].Scale) { result[c] = p; widened++; }
-            }
-        }
-        else if (axis == null)
-        {
-            double s = sums.DefaultIfEmpty(0).Max();
-            var p = QuantParamsCalculator.FromRange(-s, s, QuantType.Int8, symmetric: true);
-            if (p.Scale > ps[0].Scale) { result[0] = p; widened = 1; }
-        }
-        else
-        {
-            // Channels along another axis than the kernel's outputs: one bound for all of them.
-            double s = sums.DefaultIfEmpty(0).Max();
-            var p = QuantParamsCalculator.FromRange(-s, s, QuantType.Int8, symmetric: true);
-            for (int c = 0; c < ps.Length; c++)
-                if (p.Scale > ps[c].Scale) { result[c] = p; widened++; }
-        }
-        return (result, widened);
+        bool perChannel = axis == layout.OutputAxis && ps.Length == dims[layout.OutputAxis];
+        var (scales, widened) = PairSaturation.ChooseScales(data, dims, layout, perChannel);
+        var result = new QuantParams[ps.Length];
+        for (int c = 0; c < ps.Length; c++)
+            result[c] = ps[c] with { Scale = scales[perChannel ? c : 0], ZeroPoint = 0 };
+        return (result, perChannel ? widened : widened * ps.Length);
     }
 
     /// <summary>8-bit weights through the SIMD kernels (the bulk of every model).</summary>

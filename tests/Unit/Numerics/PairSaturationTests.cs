@@ -81,6 +81,61 @@ public class PairSaturationTests
         Assert.True(safe.PairSafeWidened > 0);
     }
 
+    /// <summary>The chosen scale with pairs pulled back is never further from the float weights than the
+    /// widest scale any pair needs, nor than 7-bit weights (reduce range): it is the least-cost guard.</summary>
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void PairSafeWeightsCostLessThanWideningOrSevenBits(string kind, long[] dims, int? axis)
+    {
+        var layout = kind switch
+        {
+            "gemm-transB" => ReductionLayout.RowsOf(2),
+            "conv" or "conv-stem" => ReductionLayout.ConvChannelsLast(4),
+            _ => ReductionLayout.ColumnsOf(2),
+        };
+        var rng = new Random(kind.Length * 7 + 3);
+        int n = (int)dims.Aggregate(1L, (a, d) => a * d);
+        var w = Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() - 0.45) * (rng.NextDouble() < 0.02 ? 4 : 1))).ToArray();
+
+        double Error(QuantizedTensor t)
+        {
+            double e = 0;
+            for (int i = 0; i < n; i++)
+            {
+                int c = axis == null ? 0 : (int)(i / Inner(dims, axis.Value) % dims[axis.Value]);
+                double d = (sbyte)t.Raw[i] * (double)t.Params[c].Scale - w[i];
+                e += d * d;
+            }
+            return e;
+        }
+        var safe = WeightQuantizer.Quantize(w, dims, QuantType.Int8, true, false, axis, pairSafe: layout);
+        var seven = WeightQuantizer.Quantize(w, dims, QuantType.Int8, true, reduceRange: true, axis);
+        var sums = PairSaturation.LargestPairSums(w, dims, layout);
+        var widest = WeightQuantizer.Quantize(w, dims, QuantType.Int8, true, false, axis,
+            new TensorOverride { RangeMin = -(float)sums.Max(), RangeMax = (float)sums.Max() });
+        Assert.InRange(PairSaturation.LargestQuantizedPairSum(safe.Raw.Select(b => (int)(sbyte)b).ToArray(), dims, layout), 0, PairSaturation.MaxSafePairSum);
+        Assert.True(Error(safe) <= Error(seven), $"pair-safe {Error(safe):G4} vs 7-bit {Error(seven):G4}");
+        if (axis == null) Assert.True(Error(safe) <= Error(widest) * 1.0001, $"pair-safe {Error(safe):G4} vs widest {Error(widest):G4}");
+    }
+
+    private static long Inner(long[] dims, int axis)
+    {
+        long inner = 1;
+        for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        return inner;
+    }
+
+    [Theory]
+    [InlineData(100.2, 60.4, 84, 44)]   // sum 160.6: 32.6 over, half off each
+    [InlineData(-127, -127, -64, -64)]
+    [InlineData(127, 1.4, 127, 1)]      // 128: safe as it is
+    [InlineData(127, -127, 127, -127)]  // opposite signs never saturate
+    [InlineData(126.9, 20, 117, 11)]    // 146.9 over by 18.9: 117.45 -> 117, the rest to b
+    public void SafePairMovesBothBackByHalfTheExcess(double va, double vb, int qa, int qb)
+    {
+        Assert.Equal((qa, qb), PairSaturation.SafePair(va, vb));
+    }
+
     [Fact]
     public void AsymmetricOrUInt8WeightsAreLeftAsTheyAre()
     {
