@@ -44,7 +44,7 @@ public static class ModelQuantizer
             WeightType = options.WeightType,
             PerChannel = options.PerChannel,
             Target = context.Target,
-            TargetDecisions = context.Target.Describe(options, context.Tally.Widened, context.Tally.Weights),
+            TargetDecisions = context.Target.Describe(options, context.Tally.Adjusted, context.Tally.Weights),
             QuantizedNodes = plan.QuantizedNodes.Select(n => new QuantizedNode(QuantizationPlanner.DisplayName(n), n.OpType)).ToList(),
             Skipped = skipped,
             Warnings = warnings,

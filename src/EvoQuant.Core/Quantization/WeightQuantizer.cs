@@ -6,9 +6,9 @@ namespace EvoQuant.Quantization;
 /// byte, low nibble first) and one parameter set per tensor or per slice along <see cref="Axis"/>.</summary>
 public sealed record QuantizedTensor(byte[] Raw, long[] Dims, QuantType Type, QuantParams[] Params, int? Axis)
 {
-    /// <summary>Channels (or 1 for a per-tensor weight) whose scale grew so that no pair of products can
-    /// saturate a 16-bit sum; 0 when no guard was asked for or none was needed.</summary>
-    public int PairSafeWidened { get; init; }
+    /// <summary>Scales widened plus pairs pulled back so that no pair of products can saturate a 16-bit
+    /// sum; 0 when no guard was asked for or none was needed.</summary>
+    public int PairSafeChanges { get; init; }
 }
 
 /// <summary>Quantizes weight data with parameters from <see cref="QuantParamsCalculator"/>:
@@ -51,9 +51,9 @@ public static class WeightQuantizer
             if (pairSafe != null && type == QuantType.Int8 && ps.Length > 0 && ps[0].ZeroPoint == 0 && symmetric && !reduceRange && !userParams)
             {
                 var scales = axis == pairSafe.OutputAxis ? ps.Select(p => p.Scale).ToArray() : new[] { ps[0].Scale };
-                PairSaturation.ClipPairs(data, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(raw.AsSpan()), dims, pairSafe, scales);
+                widened += PairSaturation.ClipPairs(data, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(raw.AsSpan()), dims, pairSafe, scales);
             }
-            return new QuantizedTensor(raw, dims, type, ps, axis) { PairSafeWidened = widened };
+            return new QuantizedTensor(raw, dims, type, ps, axis) { PairSafeChanges = widened };
         }
 
         var q = new int[data.Length];

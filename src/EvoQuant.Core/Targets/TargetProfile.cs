@@ -75,7 +75,7 @@ public sealed record TargetProfile(QuantTarget Requested, QuantTarget Resolved, 
         switch (GuardFor(options))
         {
             case SaturationGuard.PairSafe:
-                lines.Add($"weights pair-safe: {pairSafeTensors} of {weightTensors} weight tensors widened where pairs of 8-bit products could saturate 16-bit sums");
+                lines.Add($"weights pair-safe: {pairSafeTensors} of {weightTensors} weight tensors adjusted so that no pair of 8-bit products can saturate a 16-bit sum");
                 break;
             case SaturationGuard.ReduceRange:
                 lines.Add("weights 7-bit (reduce range)");

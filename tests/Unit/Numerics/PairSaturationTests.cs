@@ -78,7 +78,7 @@ public class PairSaturationTests
             Assert.InRange(safe.Params[c].Scale, plain.Params[c].Scale, plain.Params[c].Scale * 2.0001f);
             Assert.Equal(0, safe.Params[c].ZeroPoint);
         }
-        Assert.True(safe.PairSafeWidened > 0);
+        Assert.True(safe.PairSafeChanges > 0);
     }
 
     /// <summary>The chosen scale with pairs pulled back is never further from the float weights than the
@@ -141,7 +141,7 @@ public class PairSaturationTests
     {
         var w = new float[] { 1f, 1f, 1f, 1f };
         var u8 = WeightQuantizer.Quantize(w, new long[] { 2, 2 }, QuantType.UInt8, symmetric: false, reduceRange: false, null, pairSafe: ReductionLayout.ColumnsOf(2));
-        Assert.Equal(0, u8.PairSafeWidened);
+        Assert.Equal(0, u8.PairSafeChanges);
     }
 
     [Fact]

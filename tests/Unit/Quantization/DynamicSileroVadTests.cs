@@ -23,7 +23,14 @@ public sealed class DynamicSileroVadTests(ITestOutputHelper output)
         var model = OnnxModel.Load(TestData.Require(TestData.SileroVad));
         // Conv is named: by default dynamic quantization keeps it in float (ConvInteger is slower than
         // float Conv on ONNX Runtime's CPU provider); this test is about the ConvInteger rewrite itself.
-        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic() with { OpTypes = new[] { "Conv", "MatMul", "Gemm", "LSTM" } });
+        // Full 8-bit weights: the default pair-safe guard (x86 without VNNI) makes saturation impossible but
+        // costs this model more than the rare saturation does (measured on an AVX2 EPYC: state cosine 0.951
+        // with the guard, above 0.96 without); the bar below is the rewrite's, so it is measured without it.
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic() with
+        {
+            OpTypes = new[] { "Conv", "MatMul", "Gemm", "LSTM" },
+            WeightSaturation = EvoQuant.Targets.SaturationGuard.None,
+        });
         var q = result.Model;
 
         var ops = OpCounts.Of(q);
@@ -63,7 +70,14 @@ public sealed class DynamicSileroVadTests(ITestOutputHelper output)
         var model = OnnxModel.Load(TestData.Require(Path.Combine(Path.GetDirectoryName(TestData.SileroVad)!, "silero_vad_op18_ifless.onnx")));
         // Conv is named: by default dynamic quantization keeps it in float (ConvInteger is slower than
         // float Conv on ONNX Runtime's CPU provider); this test is about the ConvInteger rewrite itself.
-        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic() with { OpTypes = new[] { "Conv", "MatMul", "Gemm", "LSTM" } });
+        // Full 8-bit weights: the default pair-safe guard (x86 without VNNI) makes saturation impossible but
+        // costs this model more than the rare saturation does (measured on an AVX2 EPYC: state cosine 0.951
+        // with the guard, above 0.96 without); the bar below is the rewrite's, so it is measured without it.
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic() with
+        {
+            OpTypes = new[] { "Conv", "MatMul", "Gemm", "LSTM" },
+            WeightSaturation = EvoQuant.Targets.SaturationGuard.None,
+        });
         var ops = OpCounts.Of(result.Model);
         output.WriteLine("ops: " + string.Join(", ", ops.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
         Assert.Equal(0, ops.GetValueOrDefault("Gemm"));

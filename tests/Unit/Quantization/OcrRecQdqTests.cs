@@ -30,7 +30,12 @@ public sealed class OcrRecQdqTests(ITestOutputHelper output)
         var table = Calibrator.Run(model, new object[] { new NamedTensor(model.Inputs[0].Name, calib, calibShape.Select(d => (long)d).ToArray()) },
             new CalibrationOptions { Method = method, BatchSize = 8 });
         // Opset 9: per-channel DequantizeLinear needs opset 13, so the Q/DQ nodes use the com.microsoft domain.
-        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(table) with { PerChannel = true, UseContribOps = true });
+        // Full 8-bit weights: on x86 without VNNI the default pair-safe guard costs this model more than the
+        // rare saturation does (measured on an AVX2 EPYC: 7.8 dB with the guard); see TargetTests for the guard.
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(table) with
+        {
+            PerChannel = true, UseContribOps = true, WeightSaturation = EvoQuant.Targets.SaturationGuard.None,
+        });
         output.WriteLine("quantized: " + string.Join(", ", result.QuantizedByOpType.Select(kv => $"{kv.Key} {kv.Value}")));
         foreach (var w in result.Warnings) output.WriteLine("warning " + w);
 

@@ -29,7 +29,7 @@ internal static class DynamicQuantizer
             WeightType = options.WeightType,
             PerChannel = options.PerChannel,
             Target = rewriter.Target,
-            TargetDecisions = rewriter.Target.Describe(options, rewriter.Tally.Widened, rewriter.Tally.Weights),
+            TargetDecisions = rewriter.Target.Describe(options, rewriter.Tally.Adjusted, rewriter.Tally.Weights),
             QuantizedNodes = rewriter.QuantizedNodes,
             Skipped = rewriter.Skipped,
             Warnings = warnings,
