@@ -14,6 +14,8 @@ public enum ModelErrorKind
     /// <summary>An external-data location that is absolute or leaves the model's folder.</summary>
     ExternalDataOutsideFolder,
     ExternalDataMissing,
+    /// <summary>An external tensor's offset and length reach beyond the end of its (real) data file.</summary>
+    ExternalDataOutOfRange,
     /// <summary>The output would overwrite an input, or exists and overwriting was not asked for.</summary>
     WouldOverwrite,
     TooLarge,
