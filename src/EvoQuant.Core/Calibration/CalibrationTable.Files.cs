@@ -26,19 +26,11 @@ public sealed partial class CalibrationTable
 
     /// <summary>Writes the table to a file, replacing it atomically; the format defaults to the one the
     /// extension implies (<see cref="FormatOf"/>).</summary>
+    /// <exception cref="EvoQuant.IO.OutputNotWritableException">The file system refused the write; nothing is left at the path.</exception>
     public void Save(string path, CalibrationTableFormat? format = null)
     {
         string full = Path.GetFullPath(path);
-        string tmp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        try
-        {
-            File.WriteAllText(tmp, ToText(format ?? FormatOf(full)));
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        EvoQuant.IO.AtomicOutput.WriteAllText(full, ToText(format ?? FormatOf(full)));
     }
 
     /// <summary>Reads a table saved in any of the formats (see <see cref="Parse"/>).</summary>

@@ -19,6 +19,8 @@ public enum ModelErrorKind
     /// <summary>The output would overwrite an input, or exists and overwriting was not asked for.</summary>
     WouldOverwrite,
     TooLarge,
+    /// <summary>A model about to be written breaks the rules a load checks; nothing was written.</summary>
+    OutputInvalid,
 }
 
 /// <summary>The one exception type that loading and saving models throws for bad input.</summary>

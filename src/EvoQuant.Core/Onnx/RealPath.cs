@@ -4,7 +4,7 @@ namespace EvoQuant.Onnx;
 /// level, '.' and '..' applied physically, as the kernel applies them when the file is opened. A lexical
 /// GetFullPath is not enough for a containment check: `sub -> /elsewhere` makes `sub/x` look inside a
 /// folder while the bytes come from outside it.</summary>
-internal static class RealPath
+public static class RealPath
 {
     // Linux's own limit (MAXSYMLINKS); a longer chain is a loop or an attack.
     private const int MaxLinks = 40;
@@ -20,6 +20,20 @@ internal static class RealPath
         int links = 0;
         return Resolve(path, ref links);
     }
+
+    /// <summary>The directory entry a write to <paramref name="path"/> replaces: its folder resolved, its own
+    /// name kept (a rename replaces a link, not what it points to). Falls back to the full path.</summary>
+    public static string Entry(string path)
+    {
+        string full = Path.GetFullPath(path);
+        string? dir = Path.GetDirectoryName(full);
+        if (dir == null) return full;
+        try { return Resolve(dir) is string real ? Path.Combine(real, Path.GetFileName(full)) : full; }
+        catch (IOException) { return full; }
+    }
+
+    /// <summary>Whether two paths name the same entry once their folders are resolved.</summary>
+    public static bool SameEntry(string a, string b) => string.Equals(Entry(a), Entry(b), Comparison) || string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), Comparison);
 
     /// <summary>Whether <paramref name="path"/> (a real path) is inside <paramref name="folder"/> (a real path).</summary>
     public static bool IsInside(string path, string folder)

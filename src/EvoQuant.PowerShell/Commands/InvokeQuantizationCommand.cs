@@ -123,8 +123,13 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             WriteError(NewError(e, "InvalidModel", ErrorCategory.InvalidArgument, input));
             return;
         }
-        string output = OutputPathFor(model);
-        if (!CheckOutput(model, output)) return;
+        if (UnusableOutputPath(Path, folderAllowed: true) is string bad)
+        {
+            WriteError(NewError(new ArgumentException(bad), "InvalidOutputPath", ErrorCategory.InvalidArgument, Path, "Give the path of the .onnx file to write, or of an existing folder."));
+            return;
+        }
+        string? output = OutputPathFor(model);
+        if (output == null || !CheckOutput(model, output)) return;
 
         QuantizationOptions options;
         try { options = BuildOptions(Calibration ?? pipedTable); }
@@ -178,6 +183,17 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         catch (OnnxModelException e)
         {
             WriteError(ModelError(e, output));
+        }
+        catch (EvoQuant.IO.OutputNotWritableException e)
+        {
+            WriteError(OutputError(e));
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException && !AccuracyDriven)
+        {
+            // Without validation data an argument error comes from the model itself (a bias that does not
+            // fit its weight, ...): it must not be reported as a validation-data problem.
+            WriteError(NewError(e, "QuantizationFailed", ErrorCategory.InvalidData, model,
+                "The model has a tensor the quantizer cannot use (see the message): keep its node in float with -ExcludeNode, or fix the model."));
         }
         catch (Exception e) when (e is ArgumentException or SampleMismatchException or EvoQuant.Data.SampleFormatException)
         {
@@ -244,10 +260,20 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         };
     }
 
-    private string OutputPathFor(OnnxModel model)
+    private string? OutputPathFor(OnnxModel model)
     {
         string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
-        if (!Directory.Exists(full)) return full;
+        if (!Directory.Exists(full))
+        {
+            // `-Path missing/` names a folder: writing there would first create it, and a file named "".
+            if (System.IO.Path.EndsInDirectorySeparator(Path) || System.IO.Path.EndsInDirectorySeparator(full))
+            {
+                WriteError(NewError(new DirectoryNotFoundException($"The folder '{full}' does not exist."), "OutputFolderNotFound", ErrorCategory.ObjectNotFound, Path,
+                    "Create the folder first, or give the path of the .onnx file to write."));
+                return null;
+            }
+            return full;
+        }
         string stem = System.IO.Path.GetFileNameWithoutExtension(model.Name);
         return System.IO.Path.Combine(full, stem + ".quant.onnx");
     }

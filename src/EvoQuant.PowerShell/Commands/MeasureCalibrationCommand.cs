@@ -86,7 +86,36 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     [Parameter]
     public string? OutFile { get; set; }
 
+    /// <summary>Let -OutFile replace an existing file (never the model or a calibration data file).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     private CalibrationRun? _run;
+
+    // Paths the samples came from: -OutFile must not replace any of them.
+    private readonly List<string> _inputs = new();
+
+    protected override void BeginProcessing()
+    {
+        // Refuse a bad -OutFile before the (long) measurement, not after it.
+        if (OutFile == null) return;
+        try { CalibrationTableFile.Check(this, OutFile, Force, Inputs().Concat(QuietlyResolved(InputPath))); }
+        catch (OutputRefusedException e) { ThrowTerminatingError(RefusedError(e)); }
+    }
+
+    // -InputPath as files, without the errors EndProcessing reports for paths that match nothing.
+    private List<string> QuietlyResolved(string[]? paths)
+    {
+        var result = new List<string>();
+        foreach (string p in paths ?? Array.Empty<string>())
+        {
+            try { result.AddRange(SessionState.Path.GetResolvedProviderPathFromPSPath(p, out _)); }
+            catch (Exception e) when (e is ItemNotFoundException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or NotSupportedException or ArgumentException) { }
+        }
+        return result;
+    }
+
+    private IEnumerable<string> Inputs() => Model?.Path is string p ? _inputs.Append(p) : _inputs;
 
     protected override void ProcessRecord()
     {
@@ -137,12 +166,18 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
                 string.Join("; ", cuts.Take(3).Select(r => FormattableString.Invariant($"'{r.Tensor}' [{r.RangeMin:G4}, {r.RangeMax:G4}] of [{r.Min:G4}, {r.Max:G4}]"))) +
                 ". Such cuts can cost accuracy: check with Compare-QuantAccuracy -PerTensor, or calibrate with Percentile or MinMax.");
         if (OutFile != null)
-            CalibrationTableFile.Save(this, table, OutFile, force: true);
+        {
+            // A refused or failed write is reported; the measured table is still returned.
+            try { CalibrationTableFile.Save(this, table, OutFile, Force, inputs: Inputs()); }
+            catch (OutputRefusedException e) { WriteError(RefusedError(e)); }
+            catch (EvoQuant.IO.OutputNotWritableException e) { WriteError(OutputError(e)); }
+        }
         WriteObject(table);
     }
 
     private void Feed(object item)
     {
+        if (item is string path) _inputs.Add(SessionState.Path.GetUnresolvedProviderPathFromPSPath(path));
         EnsureRun();
         try
         {

@@ -21,6 +21,8 @@ internal static class ErrorMapping
             "The model's external data file is shorter than its tensors say; copy the model together with its .data files again."),
         ModelErrorKind.WouldOverwrite => ("OutputExists", ErrorCategory.ResourceExists, "Choose another -Path, or use -Force to replace an existing output (inputs are never replaced)."),
         ModelErrorKind.TooLarge => ("ModelTooLarge", ErrorCategory.LimitsExceeded, "Save models of 2 GiB and more with external data."),
+        ModelErrorKind.OutputInvalid => ("OutputInvalid", ErrorCategory.InvalidResult,
+            "Nothing was written. Keep the node named in the message in float with -ExcludeNode, and report the model so we can fix it."),
         _ => ("ModelError", ErrorCategory.NotSpecified, "See the error message."),
     };
 }
