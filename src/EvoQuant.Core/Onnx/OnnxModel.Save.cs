@@ -127,6 +127,11 @@ public sealed partial class OnnxModel
             || options.ProtectedPaths.Any(p => RealPath.SameEntry(p, full));
         if (isInput)
             throw new OnnxModelException(ModelErrorKind.WouldOverwrite, $"Refusing to overwrite the input model '{full}'; choose another output path.", full);
+        // The source's own external data files are inputs too (out.onnx.data may be what the source reads).
+        if (BaseDirectory != null && AllTensors(Proto.Graph).Where(TensorData.IsExternal)
+                .Select(t => ExternalDataInfo.Parse(t).Location).Distinct()
+                .Any(location => RealPath.SameEntry(System.IO.Path.Combine(BaseDirectory, location), full)))
+            throw new OnnxModelException(ModelErrorKind.WouldOverwrite, $"Refusing to overwrite '{full}': the model being written reads its external data from it; choose another output path.", full);
         if (Directory.Exists(full))
             throw new OnnxModelException(ModelErrorKind.IsDirectory, $"Output path '{full}' is a directory.", full);
         if (File.Exists(full) && !options.Overwrite)

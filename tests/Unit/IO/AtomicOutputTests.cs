@@ -109,4 +109,19 @@ public sealed class AtomicOutputTests : IDisposable
         model.Save(Path.Combine(_dir, "b.onnx"), new ModelSaveOptions { ForceExternalData = true });
         Assert.Equal(new[] { "a.onnx", "b.onnx", "b.onnx.data" }, Entries().Select(Path.GetFileName).Order().ToArray());
     }
+
+    [Fact]
+    public void TheSourcesExternalDataFileIsNeverReplaced()
+    {
+        // A model whose data file is "out.onnx.data": saving it as out.onnx would replace its own data.
+        var model = OnnxModel.Load(TestData.Require(TestData.FashionCnn));
+        string first = Path.Combine(_dir, "out.onnx");
+        model.Save(first, new ModelSaveOptions { ForceExternalData = true });
+        var withData = OnnxModel.Load(first);
+        string data = first + ".data";
+        byte[] before = File.ReadAllBytes(data);
+        var e = Assert.Throws<OnnxModelException>(() => withData.With(withData.CloneProto()).Save(first, new ModelSaveOptions { Overwrite = true }));
+        Assert.Equal(ModelErrorKind.WouldOverwrite, e.Kind);
+        Assert.Equal(before, File.ReadAllBytes(data));
+    }
 }
