@@ -36,15 +36,23 @@ public sealed class CalibrationRun : IDisposable
         Selection = new CalibrationTensorSelector(options.OpTypes, options.IncludeNodes, options.ExcludeNodes).Select(model);
         if (Selection.Tensors.Count == 0)
             throw new InvalidOperationException("No tensor of the model is selected for calibration (check OpTypes / IncludeNodes / ExcludeNodes).");
-        Binder = new InputBinder(model);
+        try { Binder = new InputBinder(model); }
+        catch (NotSupportedException e) { throw new ModelRunException($"'{model.Name}' cannot be calibrated: {e.Message}", e); }
         _calibrator = Calibrator.Create(Settings);
         // MinMax needs only extremes: let ONNX Runtime reduce in the graph so activations are not all kept.
         if (options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {options.MaxBatchOutputBytes}.");
         // Entropy takes the histogram of a tensor that clamps or moves another's from that one's values, and
         // does not fetch it (see ClampFollowers).
         var followers = _calibrator is EntropyCalibrator && options.ShareClampedHistograms ? ClampFollowers.Plan(model, Selection.Tensors) : null;
-        _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: Settings.Method == CalibrationMethod.MinMax,
-            maxOutputBytes: options.MaxBatchOutputBytes, followers);
+        try
+        {
+            _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: Settings.Method == CalibrationMethod.MinMax,
+                maxOutputBytes: options.MaxBatchOutputBytes, followers);
+        }
+        catch (Exception e) when (ModelRunException.IsRuntimeFailure(e))
+        {
+            throw new ModelRunException($"ONNX Runtime cannot load '{model.Name}' for calibration: {e.Message}", e);
+        }
         foreach (var f in _session.Followers)
             if (!((HistogramCalibrator)_calibrator).Follow(f)) throw new InvalidOperationException($"'{f.Tensor}' cannot follow '{f.Source}'.");
         SharedHistograms = _session.Followers.Count;
@@ -134,7 +142,11 @@ public sealed class CalibrationRun : IDisposable
 
     private void RunBatch(SampleBatch b)
     {
-        _session.Run(b.Inputs, _calibrator, _cancellation);
+        try { _session.Run(b.Inputs, _calibrator, _cancellation); }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            throw new ModelRunException($"ONNX Runtime failed to run '{_model.Name}' on the batch ending with '{b.Sources[^1]}': {e.Message}", e);
+        }
         SamplesDone += b.Rows;
         _batches++;
         _progress?.Report(new CalibrationProgress(SamplesDone, TotalSamples, _batches, Errors, _clock.Elapsed, b.Sources[^1]));

@@ -34,9 +34,16 @@ public sealed partial class CalibrationTable
     }
 
     /// <summary>Reads a table saved in any of the formats (see <see cref="Parse"/>).</summary>
+    /// <exception cref="FormatException">The file is not a table, is damaged, or holds a range that cannot be used.</exception>
+    /// <exception cref="IOException">The file cannot be read (missing, a folder, no permission).</exception>
     public static CalibrationTable Load(string path)
     {
         string full = Path.GetFullPath(path);
-        return Parse(File.ReadAllText(full), full);
+        if (Directory.Exists(full)) throw new IOException($"'{full}' is a folder, not a calibration table file.");
+        string text;
+        try { text = File.ReadAllText(full); }
+        catch (UnauthorizedAccessException e) { throw new IOException($"'{full}' cannot be read: {e.Message}", e); }
+        if (string.IsNullOrWhiteSpace(text)) throw new FormatException($"'{full}' is empty; it holds no calibration table.");
+        return Parse(text, full);
     }
 }

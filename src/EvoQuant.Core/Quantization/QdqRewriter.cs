@@ -211,7 +211,7 @@ internal sealed class QdqRewriter
         }
         bool symmetric = weight ? _ctx.Options.WeightSymmetric : _ctx.Options.ActivationSymmetric;
         _ctx.Options.TensorOverrides.TryGetValue(r.Name, out var ov);
-        var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(t), t.Dims.ToArray(), type, symmetric, weight && _ctx.Options.ReduceRange, axis, ov);
+        var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(t), t.Dims.ToArray(), type, symmetric, weight && _ctx.Options.ReduceRange, axis, ov, t.Name);
         if (qt.Axis != null) _usesAxis = true;
 
         string qName = _names.Take(TensorNames.Quantized(r.Name));

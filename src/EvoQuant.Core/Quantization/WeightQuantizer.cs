@@ -10,8 +10,11 @@ public sealed record QuantizedTensor(byte[] Raw, long[] Dims, QuantType Type, Qu
 /// <c>q = saturate(round_half_to_even(x / scale) + zero_point)</c>, as QuantizeLinear computes it.</summary>
 public static class WeightQuantizer
 {
-    public static QuantizedTensor Quantize(ReadOnlySpan<float> data, long[] dims, QuantType type, bool symmetric, bool reduceRange, int? axis, TensorOverride? ov = null)
+    /// <exception cref="InvalidWeightException">The data holds NaN or infinity, or its range gives no finite scale.</exception>
+    public static QuantizedTensor Quantize(ReadOnlySpan<float> data, long[] dims, QuantType type, bool symmetric, bool reduceRange, int? axis, TensorOverride? ov = null,
+        string? tensorName = null)
     {
+        CheckFinite(data, tensorName);
         if (ov?.Type is QuantType t) type = t;
         // A user-given range or scale is one value for the whole tensor.
         if (ov is { RangeMin: not null } or { RangeMax: not null } or { Scale: not null } or { ZeroPoint: not null }) axis = null;
@@ -28,6 +31,10 @@ public static class WeightQuantizer
             if (ov?.ZeroPoint is int z) p = p with { ZeroPoint = z };
             ps = new[] { p };
         }
+
+        foreach (var p in ps)
+            if (!float.IsFinite(p.Scale))
+                throw new InvalidWeightException(tensorName, $"has values too large to quantize (scale {p.Scale})");
 
         if (type is QuantType.Int8 or QuantType.UInt8) return new QuantizedTensor(Quantize8(data, dims, type, ps, axis), dims, type, ps, axis);
 
@@ -46,6 +53,15 @@ public static class WeightQuantizer
             q[i] = QuantizeOne(data[i], p.Scale, p.ZeroPoint, qmin, qmax);
         }
         return new QuantizedTensor(Pack(q, type), dims, type, ps, axis);
+    }
+
+    private static void CheckFinite(ReadOnlySpan<float> data, string? tensorName)
+    {
+        for (int i = 0; i < data.Length; i++)
+        {
+            if (!float.IsFinite(data[i]))
+                throw new InvalidWeightException(tensorName, $"holds {data[i]} at element {i}");
+        }
     }
 
     /// <summary>8-bit weights through the SIMD kernels (the bulk of every model).</summary>

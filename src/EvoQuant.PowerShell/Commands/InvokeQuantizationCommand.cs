@@ -133,7 +133,8 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
 
         QuantizationOptions options;
         try { options = BuildOptions(Calibration ?? pipedTable); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or PSInvalidCastException or IOException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or PSInvalidCastException or IOException or System.Text.Json.JsonException
+            or FormatException or UnauthorizedAccessException)
         {
             ThrowTerminatingError(NewError(e, "InvalidArgument", ErrorCategory.InvalidArgument, Calibration ?? TensorOverride));
             return;
@@ -174,6 +175,11 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         catch (QuantizationOptionsException e)
         {
             WriteError(NewError(e, "InvalidOptions", ErrorCategory.InvalidArgument, model, $"Change -{e.Option}: {e.Message}"));
+        }
+        catch (InvalidWeightException e)
+        {
+            WriteError(NewError(e, "InvalidWeights", ErrorCategory.InvalidData, e.TensorName ?? (object)model,
+                "The model's weights hold NaN, infinity or values too large to quantize: re-export the model from a healthy checkpoint, or keep the node in float with -ExcludeNode."));
         }
         catch (QuantizationException e)
         {

@@ -146,6 +146,16 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         {
             table = _run!.Complete();
         }
+        catch (ModelRunException e)
+        {
+            ThrowTerminatingError(RunError(e));
+            return;
+        }
+        catch (OnnxModelException e)
+        {
+            ThrowTerminatingError(ModelError(e, Model));
+            return;
+        }
         catch (InvalidOperationException e)
         {
             ThrowTerminatingError(NewError(e, "NoUsableSamples", ErrorCategory.InvalidData, Model, "Check the sample errors above: shapes and types must match the model's inputs."));
@@ -187,7 +197,21 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         {
             throw new PipelineStoppedException();
         }
+        catch (ModelRunException e)
+        {
+            _run?.Dispose();
+            ThrowTerminatingError(RunError(e));
+        }
+        catch (OnnxModelException e)
+        {
+            _run?.Dispose();
+            ThrowTerminatingError(ModelError(e, Model));
+        }
     }
+
+    // The model, not the samples, is what ONNX Runtime refused: no other sample can help.
+    private ErrorRecord RunError(ModelRunException e) => NewError(e, "ModelNotRunnable", ErrorCategory.InvalidData, Model,
+        "ONNX Runtime cannot run this model as it is (see the message): check it with onnx.checker, re-export it, or fix the tensor or input it names.");
 
     private void EnsureRun()
     {
@@ -220,6 +244,14 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         try
         {
             _run = new CalibrationRun(Model!, options, progress, CancellationToken);
+        }
+        catch (ModelRunException e)
+        {
+            ThrowTerminatingError(RunError(e));
+        }
+        catch (OnnxModelException e)
+        {
+            ThrowTerminatingError(ModelError(e, Model));
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {

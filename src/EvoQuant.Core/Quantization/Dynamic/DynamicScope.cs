@@ -101,7 +101,7 @@ internal sealed class DynamicScope
         string cacheKey = $"{tensor}|{axis}|{type}|{key}";
         if (_weights.TryGetValue(cacheKey, out var w)) return w;
         Options.TensorOverrides.TryGetValue(tensor, out var ov);
-        var qt = WeightQuantizer.Quantize(data, dims, type, Options.WeightSymmetric, Options.ReduceRange, axis, ov);
+        var qt = WeightQuantizer.Quantize(data, dims, type, Options.WeightSymmetric, Options.ReduceRange, axis, ov, tensor);
         w = new QuantizedWeight(tensor, qt);
         _weights[cacheKey] = w;
         MarkReplaced(tensor);
