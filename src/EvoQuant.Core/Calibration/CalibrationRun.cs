@@ -125,10 +125,15 @@ public sealed class CalibrationRun : IDisposable
         if (!_stopped) foreach (var b in _batcher.Flush()) RunBatch(b);
         if (SamplesDone == 0)
             throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
-        var ranges = _calibrator.ComputeRanges();
+        var all = _calibrator.ComputeRanges();
+        // A tensor that produced only NaN or infinity (NaN weights upstream) has no range: its [0, 0]
+        // would be silently used. It is skipped, with the reason.
+        var poisoned = all.Where(r => r.ElementCount == 0 && r.NonFiniteCount > 0).ToList();
+        var ranges = all.Except(poisoned).ToList();
         // Tensors selected but never seen (e.g. in a branch that did not run) are reported, not invented.
         var seen = ranges.Select(r => r.Tensor).ToHashSet(StringComparer.Ordinal);
         var skipped = CalibrationTable.StillSkipped(_session.Skipped
+            .Concat(poisoned.Select(r => new SkippedTensor(r.Tensor, $"only NaN or infinite values were produced ({r.NonFiniteCount})")))
             .Concat(_session.Tensors.Where(t => !seen.Contains(t)).Select(t => new SkippedTensor(t, "no values were produced")))
             .Concat(_continued.SelectMany(t => t.Skipped)), ranges);
         return new CalibrationTable(Settings, ranges, skipped)

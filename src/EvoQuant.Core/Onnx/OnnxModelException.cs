@@ -21,6 +21,8 @@ public enum ModelErrorKind
     TooLarge,
     /// <summary>A model about to be written breaks the rules a load checks; nothing was written.</summary>
     OutputInvalid,
+    /// <summary>ONNX Runtime cannot load the model (an operator or element type it does not know).</summary>
+    NotRunnable,
 }
 
 /// <summary>The one exception type that loading and saving models throws for bad input.</summary>

@@ -170,6 +170,12 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         WriteVerbose($"Calibrated {table.Count} tensors over {table.SampleCount} samples ({table.ErrorCount} samples failed).");
         foreach (var s in table.Skipped) WriteVerbose($"Skipped tensor '{s.Tensor}': {s.Reason}");
         if (Merge is { Length: > 0 }) WriteVerbose($"Continued {Merge.Length} table(s): {table.SampleCount} samples in all.");
+        var nonFinite = table.Ranges.Where(r => r.NonFiniteCount > 0).Select(r => r.Tensor)
+            .Concat(table.Skipped.Where(s => s.Reason.StartsWith("only NaN", StringComparison.Ordinal)).Select(s => s.Tensor)).ToList();
+        if (nonFinite.Count > 0)
+            WriteWarning($"{nonFinite.Count} tensor(s) produced NaN or infinite values, e.g. '{string.Join("', '", nonFinite.Take(3))}': " +
+                "those values are left out of the ranges, and tensors that produced nothing else have no range (see the table's Skipped). " +
+                "The model's weights may hold NaN or infinity; check them before quantizing.");
         var cuts = table.HardCuts();
         if (cuts.Count > 0)
             WriteWarning($"{table.Settings.Method} cut {cuts.Count} tensor(s) to under 1/8 of the largest value they produced, e.g. " +
@@ -273,6 +279,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     {
         var (reason, action) = error.Exception switch
         {
+            SampleMismatchException { Kind: SampleMismatchKind.NonFinite } => ("SampleNotFinite", "Calibration samples must hold finite values: remove or repair the samples with NaN or infinity."),
             SampleMismatchException => ("SampleMismatch", "The sample's inputs must match the model's input names, element types and shapes (see Get-OnnxGraph ... | ForEach-Object Inputs)."),
             SampleFormatException => ("SampleUnreadable", "Use C-order little-endian .npy/.npz files, ONNX TensorProto .pb files or arrays."),
             _ => ("SampleFailed", "See the error message."),

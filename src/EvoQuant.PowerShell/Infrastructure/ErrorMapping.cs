@@ -23,6 +23,8 @@ internal static class ErrorMapping
         ModelErrorKind.TooLarge => ("ModelTooLarge", ErrorCategory.LimitsExceeded, "Save models of 2 GiB and more with external data."),
         ModelErrorKind.OutputInvalid => ("OutputInvalid", ErrorCategory.InvalidResult,
             "Nothing was written. Keep the node named in the message in float with -ExcludeNode, and report the model so we can fix it."),
+        ModelErrorKind.NotRunnable => ("ModelNotRunnable", ErrorCategory.InvalidData,
+            "ONNX Runtime cannot load this model (see the message): check it with onnx.checker, or re-export it with operators and types ONNX Runtime supports."),
         _ => ("ModelError", ErrorCategory.NotSpecified, "See the error message."),
     };
 }
