@@ -36,15 +36,23 @@ public sealed class CalibrationRun : IDisposable
         Selection = new CalibrationTensorSelector(options.OpTypes, options.IncludeNodes, options.ExcludeNodes).Select(model);
         if (Selection.Tensors.Count == 0)
             throw new InvalidOperationException("No tensor of the model is selected for calibration (check OpTypes / IncludeNodes / ExcludeNodes).");
-        Binder = new InputBinder(model);
+        try { Binder = new InputBinder(model); }
+        catch (NotSupportedException e) { throw new ModelRunException($"'{model.Name}' cannot be calibrated: {e.Message}", e); }
         _calibrator = Calibrator.Create(Settings);
         // MinMax needs only extremes: let ONNX Runtime reduce in the graph so activations are not all kept.
         if (options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {options.MaxBatchOutputBytes}.");
         // Entropy takes the histogram of a tensor that clamps or moves another's from that one's values, and
         // does not fetch it (see ClampFollowers).
         var followers = _calibrator is EntropyCalibrator && options.ShareClampedHistograms ? ClampFollowers.Plan(model, Selection.Tensors) : null;
-        _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: Settings.Method == CalibrationMethod.MinMax,
-            maxOutputBytes: options.MaxBatchOutputBytes, followers);
+        try
+        {
+            _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: Settings.Method == CalibrationMethod.MinMax,
+                maxOutputBytes: options.MaxBatchOutputBytes, followers);
+        }
+        catch (Exception e) when (ModelRunException.IsRuntimeFailure(e))
+        {
+            throw new ModelRunException($"ONNX Runtime cannot load '{model.Name}' for calibration: {e.Message}", e);
+        }
         foreach (var f in _session.Followers)
             if (!((HistogramCalibrator)_calibrator).Follow(f)) throw new InvalidOperationException($"'{f.Tensor}' cannot follow '{f.Source}'.");
         SharedHistograms = _session.Followers.Count;
@@ -117,10 +125,15 @@ public sealed class CalibrationRun : IDisposable
         if (!_stopped) foreach (var b in _batcher.Flush()) RunBatch(b);
         if (SamplesDone == 0)
             throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
-        var ranges = _calibrator.ComputeRanges();
+        var all = _calibrator.ComputeRanges();
+        // A tensor that produced only NaN or infinity (NaN weights upstream) has no range: its [0, 0]
+        // would be silently used. It is skipped, with the reason.
+        var poisoned = all.Where(r => r.ElementCount == 0 && r.NonFiniteCount > 0).ToList();
+        var ranges = all.Except(poisoned).ToList();
         // Tensors selected but never seen (e.g. in a branch that did not run) are reported, not invented.
         var seen = ranges.Select(r => r.Tensor).ToHashSet(StringComparer.Ordinal);
         var skipped = CalibrationTable.StillSkipped(_session.Skipped
+            .Concat(poisoned.Select(r => new SkippedTensor(r.Tensor, $"only NaN or infinite values were produced ({r.NonFiniteCount})")))
             .Concat(_session.Tensors.Where(t => !seen.Contains(t)).Select(t => new SkippedTensor(t, "no values were produced")))
             .Concat(_continued.SelectMany(t => t.Skipped)), ranges);
         return new CalibrationTable(Settings, ranges, skipped)
@@ -134,7 +147,11 @@ public sealed class CalibrationRun : IDisposable
 
     private void RunBatch(SampleBatch b)
     {
-        _session.Run(b.Inputs, _calibrator, _cancellation);
+        try { _session.Run(b.Inputs, _calibrator, _cancellation); }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            throw new ModelRunException($"ONNX Runtime failed to run '{_model.Name}' on the batch ending with '{b.Sources[^1]}': {e.Message}", e);
+        }
         SamplesDone += b.Rows;
         _batches++;
         _progress?.Report(new CalibrationProgress(SamplesDone, TotalSamples, _batches, Errors, _clock.Elapsed, b.Sources[^1]));

@@ -34,6 +34,7 @@ public sealed partial class CalibrationTable
             ranges.Add(new TensorRange(line[..space].TrimEnd(), CalibrationMethod.MinMax, -a, a, -a, a));
         }
         if (ranges.Count == 0) throw new FormatException($"{where} holds no tensor.");
+        ImportedRangeRules.Check(ranges, where);
         return new CalibrationTable(new CalibrationSettings { Method = CalibrationMethod.MinMax, Symmetric = true }, ranges);
     }
 }

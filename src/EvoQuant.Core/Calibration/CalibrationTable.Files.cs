@@ -26,25 +26,24 @@ public sealed partial class CalibrationTable
 
     /// <summary>Writes the table to a file, replacing it atomically; the format defaults to the one the
     /// extension implies (<see cref="FormatOf"/>).</summary>
+    /// <exception cref="EvoQuant.IO.OutputNotWritableException">The file system refused the write; nothing is left at the path.</exception>
     public void Save(string path, CalibrationTableFormat? format = null)
     {
         string full = Path.GetFullPath(path);
-        string tmp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        try
-        {
-            File.WriteAllText(tmp, ToText(format ?? FormatOf(full)));
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        EvoQuant.IO.AtomicOutput.WriteAllText(full, ToText(format ?? FormatOf(full)));
     }
 
     /// <summary>Reads a table saved in any of the formats (see <see cref="Parse"/>).</summary>
+    /// <exception cref="FormatException">The file is not a table, is damaged, or holds a range that cannot be used.</exception>
+    /// <exception cref="IOException">The file cannot be read (missing, a folder, no permission).</exception>
     public static CalibrationTable Load(string path)
     {
         string full = Path.GetFullPath(path);
-        return Parse(File.ReadAllText(full), full);
+        if (Directory.Exists(full)) throw new IOException($"'{full}' is a folder, not a calibration table file.");
+        string text;
+        try { text = File.ReadAllText(full); }
+        catch (UnauthorizedAccessException e) { throw new IOException($"'{full}' cannot be read: {e.Message}", e); }
+        if (string.IsNullOrWhiteSpace(text)) throw new FormatException($"'{full}' is empty; it holds no calibration table.");
+        return Parse(text, full);
     }
 }

@@ -77,14 +77,17 @@ public sealed partial class CalibrationTable
         if (dto.Version > JsonFormatVersion)
             throw new FormatException($"{where} uses calibration table version {dto.Version}; this EvoQuant reads up to version {JsonFormatVersion}.");
         if (dto.Settings == null) throw new FormatException($"{where} has no settings.");
+        if (dto.Ranges == null || dto.Ranges.Any(r => r == null || string.IsNullOrEmpty(r.Tensor)))
+            throw new FormatException($"{where} has a range without a tensor name.");
         var ranges = dto.Ranges.Select(r => new TensorRange(r.Tensor, r.Method, r.Min, r.Max, r.RangeMin, r.RangeMax)
         {
             ElementCount = r.ElementCount, BatchCount = r.BatchCount, NonFiniteCount = r.NonFiniteCount,
             BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram,
-        });
+        }).ToList();
+        ImportedRangeRules.Check(ranges, where);
         try
         {
-            return new CalibrationTable(dto.Settings, ranges, dto.Skipped)
+            return new CalibrationTable(dto.Settings, ranges, dto.Skipped ?? new List<SkippedTensor>())
             {
                 ModelName = dto.Model, SampleCount = dto.SampleCount, ErrorCount = dto.ErrorCount,
             };

@@ -43,6 +43,7 @@ public sealed partial class CalibrationTable
             float amax = BitConverter.UInt32BitsToSingle(bits) * 127f;
             ranges.Add(new TensorRange(lines[i][..colon], method, -amax, amax, -amax, amax));
         }
+        ImportedRangeRules.Check(ranges, where);
         return new CalibrationTable(new CalibrationSettings { Method = method, Symmetric = true }, ranges);
     }
 }

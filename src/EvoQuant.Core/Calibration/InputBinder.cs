@@ -56,6 +56,12 @@ public sealed class InputBinder
         string have = string.Join(", ", tensors.Select(t => t.ToString()));
         if (Inputs.Count == 1 && tensors.Count == 1)
         {
+            // A lone tensor feeds the lone input whatever its name, unless it is named after something else:
+            // a .pb or .npz entry (or a dictionary key) that names no input was meant for another model.
+            string? name = tensors[0].Name;
+            if (!string.IsNullOrEmpty(name) && name != Inputs[0].Name && !IsPositional(name))
+                throw new SampleMismatchException(SampleMismatchKind.UnknownName, Inputs[0].Name, "[" + Inputs[0].Name + "]", name, sample.Source,
+                    $"Name the tensor '{Inputs[0].Name}', or give it without a name (.npy).");
             bound[Inputs[0].Name] = tensors[0];
         }
         else
@@ -81,6 +87,9 @@ public sealed class InputBinder
         foreach (var spec in Inputs)
         {
             var t = Check(spec, bound[spec.Name], sample.Source);
+            long nonFinite = NonFiniteCount(t.Data);
+            if (nonFinite > 0)
+                throw new SampleMismatchException(SampleMismatchKind.NonFinite, spec.Name, "finite values", nonFinite.ToString(CultureInfo.InvariantCulture), t.Source ?? sample.Source);
             result[spec.Name] = t.Name == spec.Name ? t : t.WithName(spec.Name);
             if (t.Rank > 0)
             {
@@ -117,6 +126,42 @@ public sealed class InputBinder
                 return t.Reshape(new[] { t.ElementCount / inner }.Concat(dims.Skip(1).Select(d => d!.Value)).ToArray());
         }
         throw new SampleMismatchException(SampleMismatchKind.Shape, spec.Name, spec.ShapeText, t.ShapeText, t.Source ?? source);
+    }
+
+    // "#K" (an unnamed input_K.pb) and numpy.savez's positional "arr_K" name a position, not an input.
+    private static bool IsPositional(string name) =>
+        (name.StartsWith('#') && int.TryParse(name.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out _))
+        || (name.StartsWith("arr_", StringComparison.Ordinal) && int.TryParse(name.AsSpan(4), NumberStyles.None, CultureInfo.InvariantCulture, out _));
+
+    private static long NonFiniteCount(Array data)
+    {
+        long n = 0;
+        switch (data)
+        {
+            case float[] f:
+                if (AllFinite(f)) return 0;
+                foreach (float v in f) if (!float.IsFinite(v)) n++;
+                break;
+            case double[] d: foreach (double v in d) if (!double.IsFinite(v)) n++; break;
+            case Half[] h: foreach (Half v in h) if (!Half.IsFinite(v)) n++; break;
+        }
+        return n;
+    }
+
+    // x - x is 0 for every finite x and NaN for NaN and ±infinity: one vector compare per lane group.
+    private static bool AllFinite(float[] values)
+    {
+        var span = values.AsSpan();
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            var vectors = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(span);
+            foreach (var v in vectors)
+                if (!System.Numerics.Vector.EqualsAll(v - v, System.Numerics.Vector<float>.Zero)) return false;
+            i = vectors.Length * System.Numerics.Vector<float>.Count;
+        }
+        for (; i < span.Length; i++) if (!float.IsFinite(span[i])) return false;
+        return true;
     }
 
     private static bool Fits(IReadOnlyList<long> shape, ReadOnlySpan<long?> dims)

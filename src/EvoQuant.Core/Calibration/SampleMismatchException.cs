@@ -7,6 +7,10 @@ public enum SampleMismatchKind
     ElementType,
     MissingInput,
     UnnamedTensor,
+    /// <summary>A tensor is named, but after no input of the model (a .pb or .npz meant for another model).</summary>
+    UnknownName,
+    /// <summary>A float input holds NaN or infinite values: its activations would be NaN, its ranges garbage.</summary>
+    NonFinite,
 }
 
 /// <summary>A sample that does not fit the model's inputs: the message names the input, what the model
@@ -36,6 +40,8 @@ public sealed class SampleMismatchException : Exception
             SampleMismatchKind.Shape => $"Input '{input}' expects shape {expected} but the sample has {actual}",
             SampleMismatchKind.ElementType => $"Input '{input}' expects {expected} but the sample has {actual}",
             SampleMismatchKind.MissingInput => $"The sample has no tensor for input '{input}' (expected {expected}); it has {actual}",
+            SampleMismatchKind.UnknownName => $"The sample's tensor is named '{actual}', which is no input of the model (its inputs are {expected})",
+            SampleMismatchKind.NonFinite => $"Input '{input}' of the sample holds {actual} NaN or infinite values; calibration samples must be finite",
             _ => $"The sample's tensors cannot be matched to the model's inputs {expected}: it has {actual}",
         };
         return $"{what} (sample: {source}).{(detail != null ? " " + detail : "")}";

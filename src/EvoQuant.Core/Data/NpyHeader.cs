@@ -82,6 +82,13 @@ public sealed record NpyHeader(int ElementType, string Descr, long[] Shape, long
         }
         string d0 = descr.Groups[1].Value;
         int type = DescrToElementType(d0, source);
+        // A damaged or hostile header can claim (2^60, 1, 28, 28): refuse it here, not with an
+        // OverflowException wherever the size is first multiplied out.
+        try { _ = checked(TensorData.ElementCount(shape) * TypedArrays.ItemSize(type)); }
+        catch (OverflowException)
+        {
+            throw new SampleFormatException($"the .npy shape ({shapeMatch.Groups[1].Value}) describes more bytes than any file can hold; the header is damaged.", source);
+        }
         return new NpyHeader(type, d0, shape.ToArray(), dataOffset);
     }
 

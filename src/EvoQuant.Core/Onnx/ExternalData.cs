@@ -33,20 +33,48 @@ public sealed record ExternalDataInfo(string Location, long Offset, long? Length
             ? v
             : throw new OnnxModelException(ModelErrorKind.Invalid, $"Tensor '{t.Name}' has external data {key} '{value}', which is not a non-negative integer.");
 
-    /// <summary>Resolves the location inside <paramref name="baseDirectory"/>. An absolute location, or one
-    /// that escapes the folder with '..', is refused: reading it would let a model file read any file on
-    /// the machine (a known attack on ONNX loaders).</summary>
-    public string ResolveSafely(string baseDirectory, string? modelPath)
+    /// <summary>The real path of the location's file, which must be inside <paramref name="baseDirectory"/>.
+    /// An absolute location, one that escapes the folder with '..', or one that leaves it through a
+    /// symbolic link at any level (a linked folder, a linked file) is refused: reading it would let a model
+    /// file read any file on the machine (a known attack on ONNX loaders). Open the returned path, not the
+    /// location: it is the file that was checked.</summary>
+    public string ResolveSafely(string baseDirectory, string? modelPath, string tensorName)
     {
         if (Path.IsPathRooted(Location) || Location.Contains(':') || Location.Contains('\0'))
             throw new OnnxModelException(ModelErrorKind.ExternalDataOutsideFolder,
-                $"External data location '{Location}' is an absolute path; ONNX requires a path relative to the model's folder.", modelPath);
+                $"External data location '{Location}' of tensor '{tensorName}' is an absolute path; ONNX requires a path relative to the model's folder.", modelPath);
         string root = Path.GetFullPath(baseDirectory);
-        string full = Path.GetFullPath(Path.Combine(root, Location));
-        string rootWithSep = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
-        if (!full.StartsWith(rootWithSep, StringComparison.Ordinal))
+        string lexical = Path.GetFullPath(Path.Combine(root, Location));
+        if (!RealPath.IsInside(lexical, root))
             throw new OnnxModelException(ModelErrorKind.ExternalDataOutsideFolder,
-                $"External data location '{Location}' points outside the model's folder '{root}'; it is refused.", modelPath);
-        return full;
+                $"External data location '{Location}' of tensor '{tensorName}' points outside the model's folder '{root}'; it is refused.", modelPath);
+
+        string? realRoot, real;
+        try
+        {
+            realRoot = RealPath.Resolve(root);
+            real = RealPath.Resolve(Path.Combine(root, Location));
+        }
+        catch (IOException e)
+        {
+            throw new OnnxModelException(ModelErrorKind.ExternalDataOutsideFolder,
+                $"External data location '{Location}' of tensor '{tensorName}' cannot be resolved: {e.Message}", modelPath, e);
+        }
+        if (realRoot == null || real == null || !File.Exists(real))
+            throw new OnnxModelException(ModelErrorKind.ExternalDataMissing,
+                $"External data file '{lexical}' of tensor '{tensorName}' does not exist.", modelPath);
+        if (!RealPath.IsInside(real, realRoot))
+            throw new OnnxModelException(ModelErrorKind.ExternalDataOutsideFolder,
+                $"External data location '{Location}' of tensor '{tensorName}' is a symbolic link (or lies in a linked folder) that leads outside the model's folder '{realRoot}', to '{real}'; it is refused.", modelPath);
+        return real;
+    }
+
+    /// <summary>Checks that [offset, offset + length) lies in a file of <paramref name="fileLength"/> bytes,
+    /// without computing offset + length (2^63-1 plus anything wraps negative and would pass).</summary>
+    public void CheckRange(long length, long fileLength, string file, string tensorName, string? modelPath)
+    {
+        if (Offset > fileLength || length < 0 || length > fileLength - Offset)
+            throw new OnnxModelException(ModelErrorKind.ExternalDataOutOfRange,
+                $"Tensor '{tensorName}' reads {length} bytes at offset {Offset} of external data file '{file}', which has only {fileLength} bytes. The model and its data file do not belong together, or one of them is damaged.", modelPath);
     }
 }

@@ -129,33 +129,48 @@ public sealed partial class OnnxModel
         var ext = ExternalDataInfo.Parse(t);
         if (BaseDirectory == null)
             throw new OnnxModelException(ModelErrorKind.ExternalDataMissing, $"Tensor '{t.Name}' has external data but the model was not loaded from a folder.", Path);
-        string file = ext.ResolveSafely(BaseDirectory, Path);
-        if (!File.Exists(file))
-            throw new OnnxModelException(ModelErrorKind.ExternalDataMissing, $"External data file '{file}' of tensor '{t.Name}' does not exist.", Path);
+        string file = ext.ResolveSafely(BaseDirectory, Path, t.Name);
         long fileLength = new FileInfo(file).Length;
-        long expected = ElementTypes.RawByteCount(t.DataType, TensorData.ElementCount(t));
-        long length = ext.Length ?? (expected >= 0 ? expected : fileLength - ext.Offset);
+        long expected;
+        try { expected = ElementTypes.RawByteCount(t.DataType, TensorData.ElementCount(t)); }
+        catch (Exception e) when (e is ArgumentException or OverflowException)
+        {
+            throw new OnnxModelException(ModelErrorKind.Invalid, $"Tensor '{t.Name}' has dims [{string.Join(",", t.Dims)}], which are not valid.", Path, e);
+        }
+        long length = ext.Length ?? (expected >= 0 ? expected : Math.Max(0, fileLength - ext.Offset));
         if (expected >= 0 && length != expected)
             throw new OnnxModelException(ModelErrorKind.Invalid, $"Tensor '{t.Name}' declares external length {length} but its dims need {expected} bytes.", Path);
-        if (ext.Offset + length > fileLength)
-            throw new OnnxModelException(ModelErrorKind.Invalid,
-                $"Tensor '{t.Name}' reads bytes {ext.Offset}..{ext.Offset + length} of '{file}', which has only {fileLength}.", Path);
+        ext.CheckRange(length, fileLength, file, t.Name, Path);
+        if (length > Array.MaxLength)
+            throw new OnnxModelException(ModelErrorKind.TooLarge, $"Tensor '{t.Name}' holds {length} bytes of external data; more than one tensor can hold in memory.", Path);
     }
 
-    /// <summary>Reads the bytes of an external tensor (validated at load).</summary>
+    /// <summary>Reads the bytes of an external tensor (validated at load). The location is resolved and the
+    /// range checked again: the folder may have changed since the model was loaded.</summary>
     public byte[] ReadExternal(TensorProto t)
     {
         var ext = ExternalDataInfo.Parse(t);
         if (BaseDirectory == null)
             throw new OnnxModelException(ModelErrorKind.ExternalDataMissing, $"Tensor '{t.Name}' has external data but the model has no folder.", Path);
-        string file = ext.ResolveSafely(BaseDirectory, Path);
+        string file = ext.ResolveSafely(BaseDirectory, Path, t.Name);
         long expected = ElementTypes.RawByteCount(t.DataType, TensorData.ElementCount(t));
         long length = ext.Length ?? expected;
-        var bytes = new byte[length];
-        using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read);
-        fs.Seek(ext.Offset, SeekOrigin.Begin);
-        fs.ReadExactly(bytes);
-        return bytes;
+        try
+        {
+            using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read);
+            ext.CheckRange(length, fs.Length, file, t.Name, Path);
+            if (length > Array.MaxLength)
+                throw new OnnxModelException(ModelErrorKind.TooLarge, $"Tensor '{t.Name}' holds {length} bytes of external data; more than one tensor can hold in memory.", Path);
+            var bytes = new byte[length];
+            fs.Seek(ext.Offset, SeekOrigin.Begin);
+            fs.ReadExactly(bytes);
+            return bytes;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OnnxModelException(ModelErrorKind.ExternalDataMissing,
+                $"External data file '{file}' of tensor '{t.Name}' cannot be read: {e.Message}", Path, e);
+        }
     }
 
     /// <summary>Raw little-endian bytes of a tensor of this model, wherever they are stored.</summary>

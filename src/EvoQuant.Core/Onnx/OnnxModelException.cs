@@ -14,9 +14,15 @@ public enum ModelErrorKind
     /// <summary>An external-data location that is absolute or leaves the model's folder.</summary>
     ExternalDataOutsideFolder,
     ExternalDataMissing,
+    /// <summary>An external tensor's offset and length reach beyond the end of its (real) data file.</summary>
+    ExternalDataOutOfRange,
     /// <summary>The output would overwrite an input, or exists and overwriting was not asked for.</summary>
     WouldOverwrite,
     TooLarge,
+    /// <summary>A model about to be written breaks the rules a load checks; nothing was written.</summary>
+    OutputInvalid,
+    /// <summary>ONNX Runtime cannot load the model (an operator or element type it does not know).</summary>
+    NotRunnable,
 }
 
 /// <summary>The one exception type that loading and saving models throws for bad input.</summary>

@@ -60,8 +60,14 @@ public static class ModelQuantizer
         if (error == null) return;
         // Inputs of the declared shapes with symbolic dims set to 1 may not suit the model itself:
         // when the float model fails the same way, that is not a quantization bug.
-        if (RuntimeVerifier.TryRun(original.ToBytes()) != null)
+        byte[] originalBytes = original.ToBytes();
+        if (RuntimeVerifier.TryRun(originalBytes) != null)
         {
+            // A model ONNX Runtime cannot even load (an unknown operator or element type) gives an output
+            // nobody can check or run: refused, rather than "succeeding" with a warning.
+            if (RuntimeVerifier.TryLoad(originalBytes) is string load)
+                throw new OnnxModelException(ModelErrorKind.NotRunnable,
+                    $"ONNX Runtime cannot load {(original.Path != null ? $"'{original.Path}'" : "the model")}, so its quantized form cannot be checked: {load}", original.Path);
             warnings.Add($"The quantized model was not run: the float model does not run on generated inputs either ({error}).");
             return;
         }

@@ -212,7 +212,7 @@ internal sealed class QdqRewriter
         bool symmetric = weight ? _ctx.Options.WeightSymmetric : _ctx.Options.ActivationSymmetric;
         _ctx.Options.TensorOverrides.TryGetValue(r.Name, out var ov);
         bool reduce = weight && _ctx.WeightGuard == Targets.SaturationGuard.ReduceRange;
-        var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(t), t.Dims.ToArray(), type, symmetric, reduce, axis, ov, _ctx.PairSafeLayout(r));
+        var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(t), t.Dims.ToArray(), type, symmetric, reduce, axis, ov, _ctx.PairSafeLayout(r), t.Name);
         if (weight) _ctx.Tally.Count(qt);
         if (qt.Axis != null) _usesAxis = true;
 

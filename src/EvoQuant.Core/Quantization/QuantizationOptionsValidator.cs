@@ -30,8 +30,8 @@ public static class QuantizationOptionsValidator
             Fail(nameof(o.ActivationType), $"Dynamic quantization quantizes activations at run time with DynamicQuantizeLinear, which produces UInt8 only; ActivationType must be UInt8 (got {o.ActivationType}).");
 
         foreach (var (name, r) in o.ActivationRanges)
-            if (!float.IsFinite(r.Min) || !float.IsFinite(r.Max) || r.Min > r.Max)
-                Fail(nameof(o.ActivationRanges), $"The range of tensor '{name}' is {r}; a range must be finite with Min <= Max (recalibrate, or override it with TensorOverrides).");
+            if (!float.IsFinite(r.Min) || !float.IsFinite(r.Max) || r.Min > r.Max || !float.IsFinite(r.Max - r.Min))
+                Fail(nameof(o.ActivationRanges), $"The range of tensor '{name}' is {r}; a range must be finite with Min <= Max and a width that fits float32 (recalibrate, or override it with TensorOverrides).");
 
         foreach (var (name, ov) in o.TensorOverrides)
         {

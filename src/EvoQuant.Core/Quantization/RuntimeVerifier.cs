@@ -8,6 +8,18 @@ namespace EvoQuant.Quantization;
 /// declared shapes (symbolic dimensions = 1), so that a model ORT refuses never reaches the user.</summary>
 public static class RuntimeVerifier
 {
+    /// <summary>Returns null when ONNX Runtime can load the model (build a session), else its message.</summary>
+    public static string? TryLoad(byte[] modelBytes)
+    {
+        try
+        {
+            using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
+            using var session = new InferenceSession(modelBytes, options);
+            return null;
+        }
+        catch (OnnxRuntimeException e) { return e.Message; }
+    }
+
     /// <summary>Returns null when the model loads and runs, else ORT's message.</summary>
     public static string? TryRun(byte[] modelBytes)
     {

@@ -15,10 +15,13 @@ public sealed record QuantizedTensor(byte[] Raw, long[] Dims, QuantType Type, Qu
 /// <c>q = saturate(round_half_to_even(x / scale) + zero_point)</c>, as QuantizeLinear computes it.</summary>
 public static class WeightQuantizer
 {
-    /// <param name="pairSafe">When given (int8 symmetric weights only), scales are widened where needed
+    /// <param name="pairSafe">When given (int8 symmetric weights only), scales are chosen and pairs pulled back
     /// so that no adjacent pair along this layout can saturate x86's 16-bit pair sums; see <see cref="PairSaturation"/>.</param>
-    public static QuantizedTensor Quantize(ReadOnlySpan<float> data, long[] dims, QuantType type, bool symmetric, bool reduceRange, int? axis, TensorOverride? ov = null, ReductionLayout? pairSafe = null)
+    /// <exception cref="InvalidWeightException">The data holds NaN or infinity, or its range gives no finite scale.</exception>
+    public static QuantizedTensor Quantize(ReadOnlySpan<float> data, long[] dims, QuantType type, bool symmetric, bool reduceRange, int? axis, TensorOverride? ov = null,
+        ReductionLayout? pairSafe = null, string? tensorName = null)
     {
+        CheckFinite(data, tensorName);
         if (ov?.Type is QuantType t) type = t;
         // A user-given range or scale is one value for the whole tensor.
         if (ov is { RangeMin: not null } or { RangeMax: not null } or { Scale: not null } or { ZeroPoint: not null }) axis = null;
@@ -38,6 +41,10 @@ public static class WeightQuantizer
             if (ov?.ZeroPoint is int z) p = p with { ZeroPoint = z };
             ps = new[] { p };
         }
+
+        foreach (var p in ps)
+            if (!float.IsFinite(p.Scale))
+                throw new InvalidWeightException(tensorName, $"has values too large to quantize (scale {p.Scale})");
 
         int widened = 0;
         bool userParams = ov is { RangeMin: not null } or { RangeMax: not null } or { Scale: not null } or { ZeroPoint: not null };
@@ -83,6 +90,15 @@ public static class WeightQuantizer
         for (int c = 0; c < ps.Length; c++)
             result[c] = ps[c] with { Scale = scales[perChannel ? c : 0], ZeroPoint = 0 };
         return (result, perChannel ? widened : widened * ps.Length);
+    }
+
+    private static void CheckFinite(ReadOnlySpan<float> data, string? tensorName)
+    {
+        for (int i = 0; i < data.Length; i++)
+        {
+            if (!float.IsFinite(data[i]))
+                throw new InvalidWeightException(tensorName, $"holds {data[i]} at element {i}");
+        }
     }
 
     /// <summary>8-bit weights through the SIMD kernels (the bulk of every model).</summary>

@@ -42,6 +42,14 @@ public sealed class ExportCalibrationTableCommand : EvoQuantCmdlet
             CalibrationTableFile.Save(this, InputObject!, full, force: true, Format);
             if (PassThru && File.Exists(full)) WriteObject(new FileInfo(full));
         }
+        catch (OutputRefusedException e)
+        {
+            WriteError(RefusedError(e));
+        }
+        catch (EvoQuant.IO.OutputNotWritableException e)
+        {
+            WriteError(OutputError(e));
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             WriteError(NewError(e, "WriteFailed", ErrorCategory.WriteError, full));

@@ -133,12 +133,18 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             WriteError(NewError(e, "InvalidModel", ErrorCategory.InvalidArgument, input));
             return;
         }
-        string output = OutputPathFor(model);
-        if (!CheckOutput(model, output)) return;
+        if (UnusableOutputPath(Path, folderAllowed: true) is string bad)
+        {
+            WriteError(NewError(new ArgumentException(bad), "InvalidOutputPath", ErrorCategory.InvalidArgument, Path, "Give the path of the .onnx file to write, or of an existing folder."));
+            return;
+        }
+        string? output = OutputPathFor(model);
+        if (output == null || !CheckOutput(model, output)) return;
 
         QuantizationOptions options;
         try { options = BuildOptions(Calibration ?? pipedTable); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or PSInvalidCastException or IOException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or PSInvalidCastException or IOException or System.Text.Json.JsonException
+            or FormatException or UnauthorizedAccessException)
         {
             ThrowTerminatingError(NewError(e, "InvalidArgument", ErrorCategory.InvalidArgument, Calibration ?? TensorOverride));
             return;
@@ -180,6 +186,11 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         {
             WriteError(NewError(e, "InvalidOptions", ErrorCategory.InvalidArgument, model, $"Change -{e.Option}: {e.Message}"));
         }
+        catch (InvalidWeightException e)
+        {
+            WriteError(NewError(e, "InvalidWeights", ErrorCategory.InvalidData, e.TensorName ?? (object)model,
+                "The model's weights hold NaN, infinity or values too large to quantize: re-export the model from a healthy checkpoint, or keep the node in float with -ExcludeNode."));
+        }
         catch (QuantizationException e)
         {
             WriteError(NewError(e, "QuantizationFailed", ErrorCategory.InvalidOperation, e.NodeName ?? (object)model,
@@ -188,6 +199,17 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         catch (OnnxModelException e)
         {
             WriteError(ModelError(e, output));
+        }
+        catch (EvoQuant.IO.OutputNotWritableException e)
+        {
+            WriteError(OutputError(e));
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException && !AccuracyDriven)
+        {
+            // Without validation data an argument error comes from the model itself (a bias that does not
+            // fit its weight, ...): it must not be reported as a validation-data problem.
+            WriteError(NewError(e, "QuantizationFailed", ErrorCategory.InvalidData, model,
+                "The model has a tensor the quantizer cannot use (see the message): keep its node in float with -ExcludeNode, or fix the model."));
         }
         catch (Exception e) when (e is ArgumentException or SampleMismatchException or EvoQuant.Data.SampleFormatException)
         {
@@ -257,10 +279,20 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         };
     }
 
-    private string OutputPathFor(OnnxModel model)
+    private string? OutputPathFor(OnnxModel model)
     {
         string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
-        if (!Directory.Exists(full)) return full;
+        if (!Directory.Exists(full))
+        {
+            // `-Path missing/` names a folder: writing there would first create it, and a file named "".
+            if (System.IO.Path.EndsInDirectorySeparator(Path) || System.IO.Path.EndsInDirectorySeparator(full))
+            {
+                WriteError(NewError(new DirectoryNotFoundException($"The folder '{full}' does not exist."), "OutputFolderNotFound", ErrorCategory.ObjectNotFound, Path,
+                    "Create the folder first, or give the path of the .onnx file to write."));
+                return null;
+            }
+            return full;
+        }
         string stem = System.IO.Path.GetFileNameWithoutExtension(model.Name);
         return System.IO.Path.Combine(full, stem + ".quant.onnx");
     }

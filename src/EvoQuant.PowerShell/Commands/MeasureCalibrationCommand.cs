@@ -86,7 +86,36 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     [Parameter]
     public string? OutFile { get; set; }
 
+    /// <summary>Let -OutFile replace an existing file (never the model or a calibration data file).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     private CalibrationRun? _run;
+
+    // Paths the samples came from: -OutFile must not replace any of them.
+    private readonly List<string> _inputs = new();
+
+    protected override void BeginProcessing()
+    {
+        // Refuse a bad -OutFile before the (long) measurement, not after it.
+        if (OutFile == null) return;
+        try { CalibrationTableFile.Check(this, OutFile, Force, Inputs().Concat(QuietlyResolved(InputPath))); }
+        catch (OutputRefusedException e) { ThrowTerminatingError(RefusedError(e)); }
+    }
+
+    // -InputPath as files, without the errors EndProcessing reports for paths that match nothing.
+    private List<string> QuietlyResolved(string[]? paths)
+    {
+        var result = new List<string>();
+        foreach (string p in paths ?? Array.Empty<string>())
+        {
+            try { result.AddRange(SessionState.Path.GetResolvedProviderPathFromPSPath(p, out _)); }
+            catch (Exception e) when (e is ItemNotFoundException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or NotSupportedException or ArgumentException) { }
+        }
+        return result;
+    }
+
+    private IEnumerable<string> Inputs() => Model?.Path is string p ? _inputs.Append(p) : _inputs;
 
     protected override void ProcessRecord()
     {
@@ -117,6 +146,16 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         {
             table = _run!.Complete();
         }
+        catch (ModelRunException e)
+        {
+            ThrowTerminatingError(RunError(e));
+            return;
+        }
+        catch (OnnxModelException e)
+        {
+            ThrowTerminatingError(ModelError(e, Model));
+            return;
+        }
         catch (InvalidOperationException e)
         {
             ThrowTerminatingError(NewError(e, "NoUsableSamples", ErrorCategory.InvalidData, Model, "Check the sample errors above: shapes and types must match the model's inputs."));
@@ -131,18 +170,30 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         WriteVerbose($"Calibrated {table.Count} tensors over {table.SampleCount} samples ({table.ErrorCount} samples failed).");
         foreach (var s in table.Skipped) WriteVerbose($"Skipped tensor '{s.Tensor}': {s.Reason}");
         if (Merge is { Length: > 0 }) WriteVerbose($"Continued {Merge.Length} table(s): {table.SampleCount} samples in all.");
+        var nonFinite = table.Ranges.Where(r => r.NonFiniteCount > 0).Select(r => r.Tensor)
+            .Concat(table.Skipped.Where(s => s.Reason.StartsWith("only NaN", StringComparison.Ordinal)).Select(s => s.Tensor)).ToList();
+        if (nonFinite.Count > 0)
+            WriteWarning($"{nonFinite.Count} tensor(s) produced NaN or infinite values, e.g. '{string.Join("', '", nonFinite.Take(3))}': " +
+                "those values are left out of the ranges, and tensors that produced nothing else have no range (see the table's Skipped). " +
+                "The model's weights may hold NaN or infinity; check them before quantizing.");
         var cuts = table.HardCuts();
         if (cuts.Count > 0)
             WriteWarning($"{table.Settings.Method} cut {cuts.Count} tensor(s) to under 1/8 of the largest value they produced, e.g. " +
                 string.Join("; ", cuts.Take(3).Select(r => FormattableString.Invariant($"'{r.Tensor}' [{r.RangeMin:G4}, {r.RangeMax:G4}] of [{r.Min:G4}, {r.Max:G4}]"))) +
                 ". Such cuts can cost accuracy: check with Compare-QuantAccuracy -PerTensor, or calibrate with Percentile or MinMax.");
         if (OutFile != null)
-            CalibrationTableFile.Save(this, table, OutFile, force: true);
+        {
+            // A refused or failed write is reported; the measured table is still returned.
+            try { CalibrationTableFile.Save(this, table, OutFile, Force, inputs: Inputs()); }
+            catch (OutputRefusedException e) { WriteError(RefusedError(e)); }
+            catch (EvoQuant.IO.OutputNotWritableException e) { WriteError(OutputError(e)); }
+        }
         WriteObject(table);
     }
 
     private void Feed(object item)
     {
+        if (item is string path) _inputs.Add(SessionState.Path.GetUnresolvedProviderPathFromPSPath(path));
         EnsureRun();
         try
         {
@@ -152,7 +203,21 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         {
             throw new PipelineStoppedException();
         }
+        catch (ModelRunException e)
+        {
+            _run?.Dispose();
+            ThrowTerminatingError(RunError(e));
+        }
+        catch (OnnxModelException e)
+        {
+            _run?.Dispose();
+            ThrowTerminatingError(ModelError(e, Model));
+        }
     }
+
+    // The model, not the samples, is what ONNX Runtime refused: no other sample can help.
+    private ErrorRecord RunError(ModelRunException e) => NewError(e, "ModelNotRunnable", ErrorCategory.InvalidData, Model,
+        "ONNX Runtime cannot run this model as it is (see the message): check it with onnx.checker, re-export it, or fix the tensor or input it names.");
 
     private void EnsureRun()
     {
@@ -186,6 +251,14 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         {
             _run = new CalibrationRun(Model!, options, progress, CancellationToken);
         }
+        catch (ModelRunException e)
+        {
+            ThrowTerminatingError(RunError(e));
+        }
+        catch (OnnxModelException e)
+        {
+            ThrowTerminatingError(ModelError(e, Model));
+        }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
             ThrowTerminatingError(NewError(e, "InvalidSettings", ErrorCategory.InvalidArgument, Model));
@@ -206,6 +279,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     {
         var (reason, action) = error.Exception switch
         {
+            SampleMismatchException { Kind: SampleMismatchKind.NonFinite } => ("SampleNotFinite", "Calibration samples must hold finite values: remove or repair the samples with NaN or infinity."),
             SampleMismatchException => ("SampleMismatch", "The sample's inputs must match the model's input names, element types and shapes (see Get-OnnxGraph ... | ForEach-Object Inputs)."),
             SampleFormatException => ("SampleUnreadable", "Use C-order little-endian .npy/.npz files, ONNX TensorProto .pb files or arrays."),
             _ => ("SampleFailed", "See the error message."),

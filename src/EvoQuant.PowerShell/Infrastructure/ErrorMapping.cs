@@ -17,8 +17,14 @@ internal static class ErrorMapping
         ModelErrorKind.ExternalDataOutsideFolder => ("ExternalDataOutsideFolder", ErrorCategory.SecurityError,
             "External data must be a relative path inside the model's folder; do not load models from untrusted sources."),
         ModelErrorKind.ExternalDataMissing => ("ExternalDataMissing", ErrorCategory.ObjectNotFound, "Keep the model's .data files next to the .onnx file."),
+        ModelErrorKind.ExternalDataOutOfRange => ("ExternalDataOutOfRange", ErrorCategory.InvalidData,
+            "The model's external data file is shorter than its tensors say; copy the model together with its .data files again."),
         ModelErrorKind.WouldOverwrite => ("OutputExists", ErrorCategory.ResourceExists, "Choose another -Path, or use -Force to replace an existing output (inputs are never replaced)."),
         ModelErrorKind.TooLarge => ("ModelTooLarge", ErrorCategory.LimitsExceeded, "Save models of 2 GiB and more with external data."),
+        ModelErrorKind.OutputInvalid => ("OutputInvalid", ErrorCategory.InvalidResult,
+            "Nothing was written. Keep the node named in the message in float with -ExcludeNode, and report the model so we can fix it."),
+        ModelErrorKind.NotRunnable => ("ModelNotRunnable", ErrorCategory.InvalidData,
+            "ONNX Runtime cannot load this model (see the message): check it with onnx.checker, or re-export it with operators and types ONNX Runtime supports."),
         _ => ("ModelError", ErrorCategory.NotSpecified, "See the error message."),
     };
 }

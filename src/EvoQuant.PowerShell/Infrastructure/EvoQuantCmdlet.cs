@@ -31,6 +31,27 @@ public abstract class EvoQuantCmdlet : PSCmdlet
         return NewError(e, reason, category, target ?? e.ModelPath, action);
     }
 
+    /// <summary>The error record for an output the file system refused (read-only folder, a parent that is
+    /// a file, /proc): ...OutputNotWritable, PermissionDenied when access was denied, else WriteError.</summary>
+    protected ErrorRecord OutputError(EvoQuant.IO.OutputNotWritableException e) =>
+        NewError(e, "OutputNotWritable", e.AccessDenied ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError, e.OutputPath,
+            "Choose an output path in a folder you can write to; nothing was written.");
+
+    /// <summary>The error record for an output path refused before anything was written.</summary>
+    internal ErrorRecord RefusedError(OutputRefusedException e) => NewError(e, e.Reason, e.Category, e.OutputPath, e.Action);
+
+    /// <summary>An output path that names no usable file: empty or blank, a blank file name, or a path
+    /// ending in a separator that is not an existing folder. Returns the reason, or null when usable.</summary>
+    internal static string? UnusableOutputPath(string? path, bool folderAllowed)
+    {
+        if (string.IsNullOrWhiteSpace(path)) return "The output path is empty or blank.";
+        string name = System.IO.Path.GetFileName(path.TrimEnd());
+        if (path.Length > 0 && (path[^1] == '/' || path[^1] == System.IO.Path.DirectorySeparatorChar))
+            return folderAllowed ? null : $"'{path}' ends with a separator, so it names a folder, not a file.";
+        if (name.Trim().Length == 0 || name.Trim() != name) return $"The file name '{name}' begins or ends with blanks; give a real file name.";
+        return null;
+    }
+
     /// <summary>Resolves -Path (wildcards) or -LiteralPath to file-system paths, writing a non-terminating
     /// error for each that matches nothing. <paramref name="models"/>: the paths name models (a missing
     /// one is ...ModelNotFound, as the loader says); otherwise they name inputs (...InputNotFound).</summary>

@@ -40,8 +40,8 @@ internal static class QuantizationArguments
                 var ranges = new Dictionary<string, ActivationRange>(StringComparer.Ordinal);
                 foreach (DictionaryEntry e in dict)
                 {
-                    var pair = LanguagePrimitives.ConvertTo<double[]>(e.Value);
-                    if (pair.Length != 2) throw new ArgumentException($"Range of '{e.Key}' must be @(min, max).");
+                    var pair = e.Value == null ? null : LanguagePrimitives.ConvertTo<double[]>(e.Value);
+                    if (pair == null || pair.Length != 2) throw new ArgumentException($"Range of '{e.Key}' must be @(min, max).");
                     ranges[e.Key.ToString()!] = new ActivationRange((float)pair[0], (float)pair[1]);
                 }
                 return ranges;

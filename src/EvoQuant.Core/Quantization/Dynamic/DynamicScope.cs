@@ -104,7 +104,7 @@ internal sealed class DynamicScope
         Options.TensorOverrides.TryGetValue(tensor, out var ov);
         var guard = _rewriter.WeightGuard;
         var qt = WeightQuantizer.Quantize(data, dims, type, Options.WeightSymmetric, guard == Targets.SaturationGuard.ReduceRange, axis, ov,
-            guard == Targets.SaturationGuard.PairSafe ? layout : null);
+            guard == Targets.SaturationGuard.PairSafe ? layout : null, tensor);
         _rewriter.Tally.Count(qt);
         w = new QuantizedWeight(tensor, qt);
         _weights[cacheKey] = w;

@@ -298,7 +298,7 @@ internal sealed class QOperatorRewriter
         if (_q.TryGetValue(t, out var cached)) return cached;
         var c = _ctx.Constant(t)!;
         _ctx.Options.TensorOverrides.TryGetValue(t, out var ov);
-        var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(c), c.Dims.ToArray(), type, symmetric, reduceRange, axis, ov, pairSafe);
+        var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(c), c.Dims.ToArray(), type, symmetric, reduceRange, axis, ov, pairSafe, c.Name);
         if (isWeight) _ctx.Tally.Count(qt);
         string q = _names.Take(TensorNames.Quantized(t)), s = _names.Take(TensorNames.Scale(t)), z = _names.Take(TensorNames.ZeroPoint(t));
         long[] pd = qt.Axis != null ? new long[] { qt.Params.Length } : Array.Empty<long>();
