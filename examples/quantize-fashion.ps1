@@ -1,6 +1,6 @@
 # The main job: the EvoQuant pipeline on the Fashion-MNIST CNN in ../shared/models.
 #   pwsh:          ./examples/quantize-fashion.ps1
-#   without pwsh:  dotnet run --project tools/EvoQuant.Host -- examples/quantize-fashion.ps1
+#   only the .NET SDK: dotnet tool restore && dotnet pwsh ./build.ps1 -Task Demo
 # Loads the float model, calibrates it on 200 images (Percentile), writes a static QDQ int8 per-channel
 # model, and compares float and int8 on the 2000 labelled test images.
 param(
