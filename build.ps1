@@ -20,8 +20,9 @@
     The last line is `Tests: N passed, N failed` (xunit + Pester); any failure makes the exit code non-zero.
     Demo: the main job, examples/quantize-fashion.ps1, on the Fashion-MNIST CNN of ../shared/models.
     Bench: BenchmarkDotNet benchmarks in bench/ (results in docs/benchmarks.md).
-    Package: out/EvoQuant.<version>.nupkg through Publish-PSResource into a local repository (out/), which
-    Install-PSResource accepts; help must be complete (missing parameter help fails the build).
+    Package: out/EvoQuant.<version>.nupkg (Compress-PSResource: the package Publish-PSResource pushes), which
+    Install-PSResource installs from a local repository (a folder registered with Register-PSResourceRepository);
+    help must be complete (missing parameter help fails the build).
 .PARAMETER Tier
     Test: Full (default) runs everything; Fast needs neither apt nor npm (only ../shared/models): it skips
     tools/install-testdata.sh, the xunit tests of category TestData and the Pester tests tagged Full.
@@ -170,25 +171,14 @@ function Invoke-Package {
     }
     if (-not $info.Description) { throw 'The manifest lacks a Description (the gallery requires it).' }
 
-    # Publish-PSResource builds the .nupkg from the module folder (manifest metadata, every file in the
-    # folder) into a local file-system repository: out/.
+    # Compress-PSResource (PSResourceGet 1.1+; the pinned pwsh 7.6.10 ships 1.2.1) builds the .nupkg that Publish-PSResource would
+    # push (manifest metadata, every file of the module folder) into out/, without registering a repository.
     $package = Join-Path $outDir "EvoQuant.$($info.Version).nupkg"
     if (Test-Path $package) { Remove-Item $package -Force }
-    $repoName = 'EvoQuantLocalOut'
-    $existing = Get-PSResourceRepository -Name $repoName -ErrorAction SilentlyContinue
-    if ($existing -and $existing.Uri.LocalPath.TrimEnd('/', '\') -ne $outDir.TrimEnd('/', '\')) { Unregister-PSResourceRepository -Name $repoName }
-    if (-not (Get-PSResourceRepository -Name $repoName -ErrorAction SilentlyContinue)) {
-        Register-PSResourceRepository -Name $repoName -Uri $outDir -Trusted
-    }
-    try {
-        Publish-PSResource -Path $moduleDir -Repository $repoName -SkipDependenciesCheck
-    }
-    finally {
-        Unregister-PSResourceRepository -Name $repoName -ErrorAction SilentlyContinue
-    }
-    if (-not (Test-Path $package)) { throw "Publish-PSResource did not write $package." }
+    Compress-PSResource -Path $moduleDir -DestinationPath $outDir
+    if (-not (Test-Path $package)) { throw "Compress-PSResource did not write $package." }
     Write-Host "Package: $package"
-    Write-Host "Install it with: Register-PSResourceRepository -Name local -Uri '$outDir' -Trusted; Install-PSResource EvoQuant -Repository local"
+    Write-Host "Install it with: Register-PSResourceRepository -Name local -Uri '$outDir' -Trusted; Install-PSResource EvoQuant -Repository local -TrustRepository"
 }
 
 foreach ($t in $Task) {

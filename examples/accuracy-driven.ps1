@@ -3,7 +3,6 @@
 #   3. keep the suggested nodes in float and quantize again, 4. let Invoke-Quantization do the search.
 #   pwsh:          ./examples/accuracy-driven.ps1
 #   only the .NET SDK: dotnet tool restore && dotnet pwsh ./build.ps1 && dotnet pwsh ./examples/accuracy-driven.ps1
-# Uses only the PowerShell engine's core cmdlets, so it runs in the minimal host too.
 param(
     [string]$ModelDir = "$PSScriptRoot/../../shared/models",
     [string]$OutDir = "$PSScriptRoot/../out/examples/accuracy",

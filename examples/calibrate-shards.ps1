@@ -2,7 +2,6 @@
 # Start-Job or Invoke-Command on other machines would each produce, done here one after the other.
 #   pwsh:          ./examples/calibrate-shards.ps1
 #   only the .NET SDK: dotnet tool restore && dotnet pwsh ./build.ps1 && dotnet pwsh ./examples/calibrate-shards.ps1
-# Uses only the PowerShell engine's core cmdlets, so it runs in the minimal host too.
 param(
     [string]$ModelDir = "$PSScriptRoot/../../shared/models",
     [string]$OutDir = "$PSScriptRoot/../out/examples/shards",
