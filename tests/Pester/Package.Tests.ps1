@@ -9,6 +9,8 @@ BeforeAll {
     $script:Repo = Join-Path $TestDrive 'repo'
     $null = New-Item -ItemType Directory -Path $Data, $Repo
     $script:Isolated = @{ HOME = $Data; XDG_DATA_HOME = (Join-Path $Data '.local/share'); XDG_CONFIG_HOME = (Join-Path $Data '.config'); XDG_CACHE_HOME = (Join-Path $Data '.cache') }
+    # .NET resolves a special folder (PSResourceGet keeps its repositories under LocalApplicationData) only if it exists.
+    foreach ($dir in $Isolated.Values) { $null = New-Item -ItemType Directory -Force -Path $dir }
     $script:Version = (Import-PowerShellDataFile (Join-Path $RepoRoot 'EvoQuant.psd1')).ModuleVersion
 }
 
@@ -23,7 +25,7 @@ Describe 'EvoQuant package' -Tag 'Full' {
     }
 
     It 'installs with Install-PSResource from a local repository' {
-        $script:Install = Invoke-Pwsh -Environment $Isolated -Command @"
+        $script:Install = Invoke-Pwsh -Environment $Isolated -WorkingDirectory $TestDrive -Command @"
 `$ErrorActionPreference = 'Stop'
 Register-PSResourceRepository -Name EvoQuantTest -Uri '$Repo' -Trusted
 Install-PSResource -Name EvoQuant -Version '$Version' -Repository EvoQuantTest -Scope CurrentUser -TrustRepository -Quiet
@@ -32,6 +34,7 @@ Install-PSResource -Name EvoQuant -Version '$Version' -Repository EvoQuantTest -
         $Install.ExitCode | Should -Be 0 -Because $Install.Error
         $script:Installed = $Install.Output | Select-Object -Last 1
         $Installed | Should -BeLike "$Data*"
+        Test-Path (Join-Path $Data '.local/share/PSResourceGet/PSResourceRepository.xml') | Should -BeTrue -Because 'the repository is registered in the temporary HOME' 
         Test-Path (Join-Path $Installed "EvoQuant/$Version/EvoQuant.psd1") | Should -BeTrue
     }
 
