@@ -37,6 +37,11 @@ Describe 'examples/quantize-fashion.ps1, the main job' {
         $Run.Error | Should -BeNullOrEmpty
     }
 
+    It 'keeps progress out of redirected output' {
+        # The cmdlets call Write-Progress; pwsh draws it only on an interactive console.
+        $Run.Output -match 'samples/s|Comparing:|Planning|Rewriting' | Should -BeNullOrEmpty
+    }
+
     It 'prints the lines of the README, in order, with the same shape' {
         $Sample.Count | Should -BeGreaterThan 5
         $Run.Output.Count | Should -Be $Sample.Count -Because ($Run.Output -join "`n")
