@@ -19,6 +19,8 @@ Describe 'Invoke-Quantization' {
             $q.FileSizeBefore | Should -Be (Get-Item $FashionModel).Length
             $q.FileSizeAfter | Should -Be (Get-Item $out).Length
             $q.FileSizeAfter | Should -BeLessThan $q.FileSizeBefore
+            $q.SizeRatio | Should -BeGreaterThan 1.5
+            [math]::Abs($q.SizeRatio - $q.FileSizeBefore / $q.FileSizeAfter) | Should -BeLessThan 1e-6
             $q.WeightRatio | Should -BeGreaterThan 2.5
             (Get-OnnxGraph $out).QuantizationFormat | Should -Be 'QDQ'
         }
