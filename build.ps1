@@ -125,6 +125,8 @@ function Invoke-Test {
     Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed"
 
     # Pester 5 on tests/Pester. Each suite imports the built module from out/EvoQuant (tests/Pester/Common.ps1).
+    # The suites run as under a user's pwsh: without this script's strict mode.
+    Set-StrictMode -Off
     Import-Pester
     $config = New-PesterConfiguration
     $config.Run.Path = Join-Path $root 'tests/Pester'
