@@ -138,8 +138,10 @@ function Invoke-Test {
     $config.TestResult.OutputPath = Join-Path $resultsDir 'pester.xml'
     if ($Tier -eq 'Fast') { $config.Filter.ExcludeTag = 'Full' }
     $pester = Invoke-Pester -Configuration $config
-    # A failed BeforeAll/container fails its tests; a container that does not even run counts once.
-    $pesterFailed = $pester.FailedCount + $pester.FailedBlocksCount + $pester.FailedContainersCount
+    # A failed BeforeAll fails its block's tests (counted there); a block that fails with every test passed (an
+    # AfterAll) and a file that does not even run count once each.
+    $blocksOnly = @($pester.FailedBlocks | Where-Object { -not @($_.Tests | Where-Object Result -eq 'Failed').Count }).Count
+    $pesterFailed = $pester.FailedCount + $blocksOnly + $pester.FailedContainersCount
     Write-Host "Pester: $($pester.PassedCount) passed, $pesterFailed failed, $($pester.SkippedCount) skipped"
 
     $passed = $xunit.Passed + $pester.PassedCount
