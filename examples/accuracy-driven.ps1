@@ -2,8 +2,7 @@
 #   1. quantize everything, 2. compare per tensor to find the nodes that lose the most,
 #   3. keep the suggested nodes in float and quantize again, 4. let Invoke-Quantization do the search.
 #   pwsh:          ./examples/accuracy-driven.ps1
-#   without pwsh:  dotnet run --project tools/EvoQuant.Host -- examples/accuracy-driven.ps1
-# Uses only the PowerShell engine's core cmdlets, so it runs in the minimal host too.
+#   only the .NET SDK: dotnet tool restore && dotnet pwsh ./build.ps1 && dotnet pwsh ./examples/accuracy-driven.ps1
 param(
     [string]$ModelDir = "$PSScriptRoot/../../shared/models",
     [string]$OutDir = "$PSScriptRoot/../out/examples/accuracy",

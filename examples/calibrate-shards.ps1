@@ -1,8 +1,7 @@
 # Calibration spread over shards of the data, saved, loaded and merged: what ForEach-Object -Parallel,
 # Start-Job or Invoke-Command on other machines would each produce, done here one after the other.
 #   pwsh:          ./examples/calibrate-shards.ps1
-#   without pwsh:  dotnet run --project tools/EvoQuant.Host -- examples/calibrate-shards.ps1
-# Uses only the PowerShell engine's core cmdlets, so it runs in the minimal host too.
+#   only the .NET SDK: dotnet tool restore && dotnet pwsh ./build.ps1 && dotnet pwsh ./examples/calibrate-shards.ps1
 param(
     [string]$ModelDir = "$PSScriptRoot/../../shared/models",
     [string]$OutDir = "$PSScriptRoot/../out/examples/shards",

@@ -1,6 +1,6 @@
 # The main job: the EvoQuant pipeline on the Fashion-MNIST CNN in ../shared/models.
 #   pwsh:          ./examples/quantize-fashion.ps1
-#   without pwsh:  dotnet run --project tools/EvoQuant.Host -- examples/quantize-fashion.ps1
+#   only the .NET SDK: dotnet tool restore && dotnet pwsh ./build.ps1 -Task Demo
 # Loads the float model, calibrates it on 200 images (Percentile), writes a static QDQ int8 per-channel
 # model, compares float and int8 on the 2000 labelled test images, and times both on this CPU.
 param(
@@ -25,7 +25,7 @@ $report = $m |
     Compare-QuantAccuracy -InputPath "$ModelDir/fashion-test-2000.x.npy" -Label "$ModelDir/fashion-test-2000.y.npy" -PerTensor
 
 "Calibration : {0}, 200 images" -f $Method
-"Quantized   : {0} ({1} {2}, weights {3}{4})" -f $q.Path, $q.Mode, $q.Format, $q.WeightType, $(if ($q.PerChannel) { ' per channel' } else { '' })
+"Quantized   : {0} ({1} {2}, weights {3}{4})" -f [System.IO.Path]::GetRelativePath("$PSScriptRoot/..", $q.Path), $q.Mode, $q.Format, $q.WeightType, $(if ($q.PerChannel) { ' per channel' } else { '' })
 "Nodes       : {0}; kept in float: {1}" -f (($q.QuantizedByOpType.GetEnumerator() | ForEach-Object { "$($_.Key) x$($_.Value)" }) -join ', '), $q.Skipped.Count
 "Size        : {0:N1} KB -> {1:N1} KB ({2:N2}x smaller; weights {3:N2}x)" -f ($q.FileSizeBefore / 1KB), ($q.FileSizeAfter / 1KB), $q.SizeRatio, $q.WeightRatio
 $s = $report.Summary

@@ -25,3 +25,28 @@ function Read-NpyInt64([string]$Path) {
 function Get-TabCompletion([string]$Line) {
     (TabExpansion2 -inputScript $Line -cursorColumn $Line.Length).CompletionMatches
 }
+
+# Runs a fresh pwsh (the one running the tests: `dotnet pwsh` runs pwsh.dll through dotnet) with -File or
+# -Command, and returns its exit code, output lines and error text. $Environment adds or replaces variables.
+function Invoke-Pwsh {
+    param([string]$File, [string[]]$ArgumentList = @(), [string]$Command, [hashtable]$Environment = @{}, [string]$WorkingDirectory = $RepoRoot)
+    $psi = [System.Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+    if ([System.IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') { $psi.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll')) }
+    foreach ($a in '-NoProfile', '-NonInteractive') { $psi.ArgumentList.Add($a) }
+    if ($File) { $psi.ArgumentList.Add('-File'); $psi.ArgumentList.Add($File); foreach ($a in $ArgumentList) { $psi.ArgumentList.Add($a) } }
+    else { $psi.ArgumentList.Add('-Command'); $psi.ArgumentList.Add($Command) }
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $psi.UseShellExecute = $false
+    $psi.WorkingDirectory = $WorkingDirectory
+    foreach ($k in $Environment.Keys) { $psi.Environment[$k] = [string]$Environment[$k] }
+    $p = [System.Diagnostics.Process]::Start($psi)
+    $stdout = $p.StandardOutput.ReadToEndAsync()
+    $stderr = $p.StandardError.ReadToEndAsync()
+    $p.WaitForExit()
+    [pscustomobject]@{
+        ExitCode = $p.ExitCode
+        Output   = @($stdout.Result -split '\r?\n' | ForEach-Object TrimEnd | Where-Object { $_ })
+        Error    = $stderr.Result
+    }
+}

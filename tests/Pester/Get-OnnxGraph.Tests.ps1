@@ -92,8 +92,8 @@ Describe 'Get-OnnxGraph' {
     }
 
     Context 'formatting' {
-        It 'shows the model as a table that fits 120 columns' {
-            $text = Get-OnnxGraph $FashionModel | Format-Table | Out-String -Width 120
+        It 'shows the model as a table that fits 80 columns' {
+            $text = Get-OnnxGraph $FashionModel | Format-Table | Out-String -Width 80
             $text | Should -Match 'Name\s+IR\s+Opset\s+Nodes'
             $text | Should -Match 'fashion-cnn\.onnx\s+7\s+13\s+55'
             $text | Should -Match '\s2\d[,. ]\d{3}\s'

@@ -19,6 +19,8 @@ Describe 'Invoke-Quantization' {
             $q.FileSizeBefore | Should -Be (Get-Item $FashionModel).Length
             $q.FileSizeAfter | Should -Be (Get-Item $out).Length
             $q.FileSizeAfter | Should -BeLessThan $q.FileSizeBefore
+            $q.SizeRatio | Should -BeGreaterThan 1.5
+            [math]::Abs($q.SizeRatio - $q.FileSizeBefore / $q.FileSizeAfter) | Should -BeLessThan 1e-6
             $q.WeightRatio | Should -BeGreaterThan 2.5
             (Get-OnnxGraph $out).QuantizationFormat | Should -Be 'QDQ'
         }
@@ -138,6 +140,16 @@ Describe 'Invoke-Quantization' {
                 Should -Throw -ErrorId 'InvokeQuantizationModelNotFound,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
         }
 
+        It 'reports a truncated model as InvalidData naming the file' {
+            $bad = Join-Path $TestDrive 'bad.onnx'
+            [System.IO.File]::WriteAllBytes($bad, [System.IO.File]::ReadAllBytes($FashionModel)[0..3999])
+            $null = Invoke-Quantization -Model $bad -Dynamic -Path (Join-Path $TestDrive 'o.onnx') -ErrorAction SilentlyContinue -ErrorVariable errs
+            $errs | Should -HaveCount 1
+            $errs[0].CategoryInfo.Category | Should -Be 'InvalidData'
+            $errs[0].Exception.Message | Should -BeLike '*bad.onnx*'
+            Test-Path (Join-Path $TestDrive 'o.onnx') | Should -BeFalse
+        }
+
         It 'needs -ValidationData for accuracy-driven quantization' {
             { Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'ad.onnx') -MinimumSqnr 30 -ErrorAction Stop } |
                 Should -Throw -ErrorId 'InvokeQuantizationInvalidValidationData,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
@@ -159,7 +171,7 @@ Describe 'Invoke-Quantization' {
             $q = Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'fmt.onnx')
             $text = $q | Format-Table | Out-String -Width 120
             $text | Should -Match 'fmt\.onnx\s+QDQ\s+Static'
-            $text | Should -Match '\d+[.,]\d KB -> \d+[.,]\d KB'
+            $text | Should -Match '\d+[.,]\d KB \(\d+[.,]\dx\)'
         }
 
         It 'completes node names and op types of the model on the command line' {

@@ -238,6 +238,7 @@ public class ClampFollowerTests
     public static TheoryData<string, int> Models() => new() { { TestData.FashionCnn, 64 }, { TestData.OcrRec, 4 }, { TestData.OcrDet, 2 } };
 
     [Theory]
+    [Trait("Category", "TestData")]
     [MemberData(nameof(Models))]
     public void Real_models_give_the_same_table_shared_or_counted(string path, int batch)
     {

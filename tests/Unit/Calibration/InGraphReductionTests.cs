@@ -52,6 +52,7 @@ public class InGraphReductionTests
     /// Div outputs follow from x and from the Mul output through constant steps, and must match what a
     /// reduction of their own gives, bit for bit.</summary>
     [Fact]
+    [Trait("Category", "TestData")]
     public void Constant_arithmetic_steps_derive_exact_extremes_on_the_ocr_recogniser()
     {
         var model = OnnxModel.Load(TestData.Require(TestData.OcrRec));

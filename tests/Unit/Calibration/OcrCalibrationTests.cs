@@ -7,6 +7,7 @@ using Xunit;
 namespace EvoQuant.Tests.Calibration;
 
 /// <summary>The PaddleOCR direction classifier: weights in Constant nodes, no value_info.</summary>
+[Trait("Category", "TestData")]
 public class OcrCalibrationTests
 {
     /// <summary>Deterministic image-like input: smooth stripes and blobs normalised like PaddleOCR ((x/255 - 0.5) / 0.5).</summary>

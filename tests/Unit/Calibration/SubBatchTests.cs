@@ -53,6 +53,7 @@ public class SubBatchTests
     }
 
     [Fact]
+    [Trait("Category", "TestData")]
     public void Ocr_classifier_tables_are_identical_when_cut()
     {
         var model = OnnxModel.Load(TestData.Require(TestData.OcrCls));
@@ -77,6 +78,7 @@ public class SubBatchTests
     }
 
     [Fact]
+    [Trait("Category", "TestData")]
     public void Wider_inputs_later_plan_smaller_sub_batches()
     {
         var model = OnnxModel.Load(TestData.Require(TestData.OcrRec));

@@ -6,6 +6,7 @@ namespace EvoQuant.Tests.Evaluation;
 
 /// <summary>Renders the HTML report in headless Chromium and checks the page loads with one bar per
 /// tensor in its DOM. Chromium is required: without it this test fails (it never skips).</summary>
+[Trait("Category", "TestData")]
 public class HtmlReportChromiumTests
 {
     private static string? FindChromium()

@@ -11,6 +11,7 @@ namespace EvoQuant.Tests.Evaluation;
 
 /// <summary>PaddleOCR's direction classifier: weights in Constant nodes, and a quantizer that raises the
 /// opset (9 to 10). The per-tensor analysis must still compare every weight and re-run every quantized node.</summary>
+[Trait("Category", "TestData")]
 public sealed class OcrClsPerTensorTests(ITestOutputHelper output)
 {
     [Fact]

@@ -9,6 +9,7 @@ namespace EvoQuant.Tests.Numerics;
 /// The ONNX conformance node tests for QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear
 /// (Debian libonnx-testdata), run through our kernels and compared exactly.
 /// </summary>
+[Trait("Category", "TestData")]
 public class OnnxConformanceTests
 {
     private const string Missing = "<libonnx-testdata missing>";

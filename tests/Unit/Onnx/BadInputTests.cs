@@ -107,6 +107,7 @@ public sealed class BadInputTests : IDisposable
     /// <summary>Property: mutating bytes of real models either still loads or fails with
     /// OnnxModelException; never any other exception, never a crash.</summary>
     [Fact]
+    [Trait("Category", "TestData")]
     public void MutatedRealModelsLoadOrFailWithOurException()
     {
         var sources = new[] { TestData.FashionCnn, TestData.OcrCls }

@@ -8,6 +8,7 @@ namespace EvoQuant.Tests.Onnx;
 
 /// <summary>Every model of ONNX's own conformance node suite (Debian libonnx-testdata) loads, keeps
 /// every field through parse -> save -> parse, and has the op counts its protobuf says.</summary>
+[Trait("Category", "TestData")]
 public class ConformanceModelTests
 {
     public static IEnumerable<object[]> NodeModels()

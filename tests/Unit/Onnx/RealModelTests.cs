@@ -59,6 +59,7 @@ public class RealModelTests
 
     [Theory]
     [MemberData(nameof(OcrModels))]
+    [Trait("Category", "TestData")]
     public void PaddleOcrModelsLoadWithConstantHeldWeightsCounted(string path)
     {
         var m = OnnxModel.Load(TestData.Require(path));

@@ -7,6 +7,7 @@ namespace EvoQuant.Tests.Onnx;
 
 /// <summary>The text crops are real inputs for the PaddleOCR direction classifier: the float model must
 /// tell upright from upside-down text on them, or agreement tests of quantized models would be vacuous.</summary>
+[Trait("Category", "TestData")]
 public class TextCropSanityTests
 {
     [Fact]

@@ -141,6 +141,7 @@ public sealed class MeasureCalibrationTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "TestData")]
     public void EntropyCuttingSkewedActivationsTenfoldWarnsAndNamesThem()
     {
         // The OCR detector's ReLU outputs are mostly near zero: KL with 2048 bins cuts them 9-16x.

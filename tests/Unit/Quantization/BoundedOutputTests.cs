@@ -12,6 +12,7 @@ namespace EvoQuant.Tests.Quantization;
 /// <summary>Outputs whose range an op defines (Softmax, Sigmoid, HardSigmoid: [0, 1]) are quantized with
 /// that range whatever calibration says: a calibrated [0, 0.05] would clip every confident output.
 /// On PaddleOCR's recogniser, which has all three.</summary>
+[Trait("Category", "TestData")]
 public sealed class BoundedOutputTests
 {
     [Fact]

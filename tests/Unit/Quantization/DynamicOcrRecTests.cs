@@ -13,6 +13,7 @@ namespace EvoQuant.Tests.Quantization;
 /// <summary>Dynamic quantization of PaddleOCR's recogniser (opset 9, weights in Constant nodes, 13 MatMul
 /// in its attention neck): MatMuls with constant weights become DynamicQuantizeMatMul, the model runs on
 /// real text-line crops ([N,3,48,320]) and its per-character class probabilities stay close to float.</summary>
+[Trait("Category", "TestData")]
 public sealed class DynamicOcrRecTests(ITestOutputHelper output)
 {
     private const int Width = 320, Crops = 8;

@@ -13,6 +13,7 @@ namespace EvoQuant.Tests.Quantization;
 /// <summary>Dynamic quantization of silero-vad, whose whole network lives in If branches (Conv, LSTM
 /// inside nested subgraphs, weights in Constant nodes): the bodies are rewritten, the model runs, and
 /// the speech probabilities over a stream of chunks (state carried) stay close to float.</summary>
+[Trait("Category", "TestData")]
 public sealed class DynamicSileroVadTests(ITestOutputHelper output)
 {
     private const int Chunk = 512, Chunks = 24;

@@ -7,6 +7,7 @@ namespace EvoQuant.Tests.Quantization;
 /// <summary>The quantization bar on a real classifier: PaddleOCR's direction classifier, static QDQ int8
 /// per channel, calibrated with the Calibrator on the first half of the real text-line crops and evaluated
 /// on all of them, must give the float model's class on at least 98% of the crops.</summary>
+[Trait("Category", "TestData")]
 public sealed class OcrClsAgreementTests(ITestOutputHelper output)
 {
     [Fact]

@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 namespace EvoQuant.Tests.Quantization;
 
 /// <summary>PaddleOCR's direction classifier keeps its weights in Constant nodes.</summary>
+[Trait("Category", "TestData")]
 public sealed class OcrClsQdqTests(ITestOutputHelper output)
 {
     [Fact]

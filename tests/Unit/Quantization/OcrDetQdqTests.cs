@@ -13,6 +13,7 @@ namespace EvoQuant.Tests.Quantization;
 /// <summary>PaddleOCR's text detector (PP-OCRv4 det, opset 11, Conv/ConvTranspose/Resize, weights in
 /// Constant nodes) quantized statically to QDQ int8: calibrated on tiles of one scanned page, evaluated on
 /// tiles of another; its text-probability map must stay close to float's.</summary>
+[Trait("Category", "TestData")]
 public sealed class OcrDetQdqTests(ITestOutputHelper output)
 {
     // Measured: MinMax and Entropy (128 bins: the full range, as the reference) SQNR 9.7 dB, cosine 0.951,

@@ -13,6 +13,7 @@ namespace EvoQuant.Tests.Quantization;
 /// <summary>PaddleOCR's recogniser (PP-OCRv4 rec, opset 9, CNN + attention neck with MatMuls) quantized
 /// statically to QDQ int8: calibrated on some upright text-line crops, evaluated on others ([N,3,48,320]);
 /// its per-step character probabilities must stay close to float's.</summary>
+[Trait("Category", "TestData")]
 public sealed class OcrRecQdqTests(ITestOutputHelper output)
 {
     private const int Classes = 6625;

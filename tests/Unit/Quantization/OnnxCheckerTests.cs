@@ -12,6 +12,7 @@ namespace EvoQuant.Tests.Quantization;
 /// (tools/install-testdata.sh installs it): it knows opsets up to 17 and IR versions up to 8, so only
 /// models within that range are checked here (all of these are: opset 13 for Fashion, 10 for PaddleOCR cls).
 /// Nodes of the com.microsoft domain have no schema in onnx and are only checked structurally.</summary>
+[Trait("Category", "TestData")]
 public sealed class OnnxCheckerTests(ITestOutputHelper output)
 {
     private const string Python = "/usr/bin/python3";

@@ -13,6 +13,7 @@ namespace EvoQuant.Tests.Quantization;
 /// <summary>QOperator on PaddleOCR's direction classifier: opset 9 (raised to 10), weights in Constant
 /// nodes, HardSigmoid/Mul blocks that stay float between integer convolutions. Calibrated on half of the
 /// real text-line crops, checked on all: the model runs in ORT and decides 0 vs 180 degrees as float does.</summary>
+[Trait("Category", "TestData")]
 public sealed class QOperatorOcrClsTests(ITestOutputHelper output)
 {
     [Fact]

