@@ -196,6 +196,15 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
     private void WriteReport(AccuracyReport report)
     {
         string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Report!);
+        // The models and the sample files are inputs: -Force replaces an old report, never them.
+        var inputs = new[] { Reference?.Path, _source?.Path, _candidate?.Path }.OfType<string>()
+            .Concat(_samples.OfType<string>());
+        if (inputs.Any(i => EvoQuant.Onnx.RealPath.SameEntry(i, full)))
+        {
+            WriteError(NewError(new IOException($"Refusing to overwrite '{full}': it is an input of this command."), "ReportIsInput", ErrorCategory.InvalidArgument, full,
+                "Choose a -Report path that is not a model or a sample file."));
+            return;
+        }
         if (File.Exists(full) && !Force)
         {
             WriteError(NewError(new IOException($"'{full}' already exists."), "ReportExists", ErrorCategory.ResourceExists, full, "Use -Force to replace it."));
@@ -206,6 +215,11 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
         {
             HtmlReport.Write(report, full);
             WriteVerbose($"Wrote report '{full}'.");
+        }
+        catch (EvoQuant.IO.OutputNotWritableException e)
+        {
+            WriteError(NewError(e, "ReportWriteFailed", e.AccessDenied ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError, full,
+                "Choose a -Report path in a folder you can write to; nothing was written."));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -124,4 +124,20 @@ public sealed class AtomicOutputTests : IDisposable
         Assert.Equal(ModelErrorKind.WouldOverwrite, e.Kind);
         Assert.Equal(before, File.ReadAllBytes(data));
     }
+
+    [Fact]
+    public void AReadOnlyFolderGivesOutputNotWritableWithAccessDenied()
+    {
+        // root ignores file modes: there is nothing to observe then (CI runs as a normal user).
+        if (!OperatingSystem.IsLinux() || Environment.UserName == "root") return;
+        string folder = Directory.CreateDirectory(Path.Combine(_dir, "ro")).FullName;
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        try
+        {
+            var e = Assert.Throws<OutputNotWritableException>(() => AtomicOutput.WriteAllText(Path.Combine(folder, "out.json"), "{}"));
+            Assert.True(e.AccessDenied);
+            Assert.Empty(Directory.GetFileSystemEntries(folder));
+        }
+        finally { File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); }
+    }
 }

@@ -144,4 +144,19 @@ public sealed class OutputSafetyTests : IDisposable
         SingleError(s, "InvokeQuantizationQuantizationFailed");
         Assert.False(File.Exists(output));
     }
+
+    [Fact]
+    public void CompareQuantAccuracyNeverWritesItsReportOverAnInput()
+    {
+        string candidate = Path.Combine(_dir, "q.onnx");
+        Assert.Empty(_ps.Run("Invoke-Quantization -Model $args[0] -Dynamic -Path $args[1]", _model, candidate).Errors);
+        foreach (string target in new[] { _model, candidate, _calib })
+        {
+            string before = Hash(target);
+            var r = _ps.Run("Compare-QuantAccuracy -Reference $args[0] -Candidate $args[1] -InputPath $args[2] -Report $args[3] -Force",
+                _model, candidate, _calib, target);
+            Assert.Contains(r.Errors, e => e.FullyQualifiedErrorId.StartsWith("CompareQuantAccuracyReportIsInput,", StringComparison.Ordinal));
+            Assert.Equal(before, Hash(target));
+        }
+    }
 }
