@@ -54,7 +54,7 @@ public static class WeightQuantizer
         if (type is QuantType.Int8 or QuantType.UInt8)
         {
             var raw = Quantize8(data, dims, type, ps, axis);
-            // The few pairs a chosen scale leaves over the safe sum are pulled back to it.
+            // Float rounding of the scale can leave a pair one step over the safe sum: pulled back to it.
             if (pairSafe != null && type == QuantType.Int8 && ps.Length > 0 && ps[0].ZeroPoint == 0 && symmetric && !reduceRange && !userParams)
             {
                 var scales = axis == pairSafe.OutputAxis ? ps.Select(p => p.Scale).ToArray() : new[] { ps[0].Scale };

@@ -81,11 +81,12 @@ public class PairSaturationTests
         Assert.True(safe.PairSafeChanges > 0);
     }
 
-    /// <summary>The chosen scale with pairs pulled back is never further from the float weights than the
-    /// widest scale any pair needs, nor than 7-bit weights (reduce range): it is the least-cost guard.</summary>
+    /// <summary>Pair-safe weights are never further from the float weights than 7-bit weights (reduce
+    /// range) on data whose largest pair is not two equal largest weights, and per tensor they are exactly
+    /// the weights of the widest pair's range.</summary>
     [Theory]
     [MemberData(nameof(Layouts))]
-    public void PairSafeWeightsCostLessThanWideningOrSevenBits(string kind, long[] dims, int? axis)
+    public void PairSafeWeightsCostNoMoreThanSevenBits(string kind, long[] dims, int? axis)
     {
         var layout = kind switch
         {

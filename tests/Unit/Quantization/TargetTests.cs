@@ -41,6 +41,25 @@ public class TargetTests
         Assert.Equal(SaturationGuard.None, profile.GuardFor(defaults with { ActivationType = QuantType.UInt16 }));
     }
 
+    /// <summary>The second real CNN (PaddleOCR's direction classifier, depthwise convolutions of 3x3 and
+    /// 5x5): with the target's defaults the deployed model stays as close to its simulation.</summary>
+    [Fact]
+    [Trait("Category", "TestData")]
+    public void OcrClassifierDeploysAsSimulatedWithTheTargetDefaults()
+    {
+        var model = Helpers.OcrData.Cls;
+        var table = EvoQuant.Calibration.Calibrator.Run(model, new object[] { Helpers.OcrData.CalibrationCrops(model) },
+            new EvoQuant.Calibration.CalibrationOptions { Method = EvoQuant.Calibration.CalibrationMethod.MinMax, BatchSize = 16 });
+        var options = TargetProfile.Resolve(QuantTarget.Host).StaticDefaults() with
+        {
+            ActivationRanges = QuantizationOptions.RangesOf(table), PerChannel = true, UseContribOps = true,
+        };
+        var q = ModelQuantizer.Quantize(model, options);
+        var crops = Helpers.OcrData.CalibrationCrops(model);
+        var gap = Assert.Single(KernelGapMeter.Measure(model, q.Model, new Dictionary<string, EvoQuant.Data.NamedTensor> { [model.Inputs[0].Name] = crops }));
+        Assert.True(gap.GapDb < 1.5, $"deployed {gap.DeployedSqnr:F1} dB, simulated {gap.SimulatedSqnr:F1} dB");
+    }
+
     /// <summary>The comparison reports the gap and, where it is noticeable, explains it in its notes.</summary>
     [Fact]
     public void TheComparisonTellsWhenTheKernelsLoseMoreThanTheSimulation()

@@ -12,6 +12,11 @@ public sealed class MatMulQuantizer : IOpQuantizer
         foreach (var i in node.Input)
             if (!ctx.IsFloat(i)) return $"its input '{i}' is not float32 ({WeightedOpQuantizer.TypeName(ctx, i)}).";
 
+        // Two run-time inputs: B is an activation, which no weight scale can make pair-safe, so on a
+        // target whose kernels add 16-bit pairs the product can saturate. It stays float there.
+        if (!ctx.IsConstant(node.Input[0]) && !ctx.IsConstant(node.Input[1]) && ctx.WeightGuard == Targets.SaturationGuard.PairSafe)
+            return $"both inputs are activations: on {ctx.Target.Resolved} ONNX Runtime adds pairs of 8-bit products into 16-bit sums, which can saturate (-WeightSaturation None quantizes it anyway).";
+
         for (int k = 0; k < 2; k++)
         {
             string t = node.Input[k];
