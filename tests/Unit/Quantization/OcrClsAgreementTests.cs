@@ -36,6 +36,11 @@ public sealed class OcrClsAgreementTests(ITestOutputHelper output)
         foreach (var w in result.Warnings) output.WriteLine("warning " + w);
 
         Assert.True(floatRight >= count * 0.9, $"float right on only {floatRight}/{count}: the crops do not test anything");
-        Assert.True(agreement >= 98.0, $"int8 agrees with float on only {agree}/{count} crops ({agreement:F1}%)");
+        // CPU-dependent: where kernels add 16-bit pairs (x86 without VNNI) the weights are pair-safe, which
+        // costs some precision: measured on an AVX2 EPYC 99/102 agreement (int8 98.0% vs float 99.0% right),
+        // and the deployed model equals its simulation (TargetTests). With 32-bit sums: full 8-bit weights.
+        bool pairSafe = EvoQuant.Targets.TargetProfile.Resolve(EvoQuant.Targets.QuantTarget.Host).PairsCanSaturate;
+        Assert.True(agreement >= (pairSafe ? 97.0 : 98.0), $"int8 agrees with float on only {agree}/{count} crops ({agreement:F1}%)");
+        Assert.True(quantRight >= floatRight - 1, $"int8 right on {quantRight}, float on {floatRight} of {count}");
     }
 }

@@ -20,7 +20,7 @@ internal static class OcrData
     public static int CropSize => 3 * TextLineCrops.H * TextLineCrops.W;
     public static OnnxModel Cls => s_cls.Value;
 
-    /// <summary>Static QDQ, int8 activations and weights, per channel, MinMax ranges of the calibration half.
+    /// <summary>Static QDQ with the target's defaults for this CPU, per channel, MinMax ranges of the calibration half.
     /// The model is opset 9: DequantizeLinear with an axis needs opset 13, so the Q/DQ nodes use the
     /// com.microsoft domain (as the reference tool does for types or axes the model's opset lacks).</summary>
     public static QuantizationResult ClsQdq => s_clsQdq.Value;
@@ -36,7 +36,9 @@ internal static class OcrData
     public static QuantizationResult QuantizeCls(CalibrationMethod method, bool perChannel = true)
     {
         var table = Calibrator.Run(Cls, new object[] { CalibrationCrops(Cls) }, new CalibrationOptions { Method = method, BatchSize = 16 });
-        return ModelQuantizer.Quantize(Cls, QuantizationOptions.Static(table) with { PerChannel = perChannel, UseContribOps = perChannel });
+        // The target's defaults for this CPU: uint8 activations on x86, pair-safe weights where pairs can saturate.
+        var defaults = EvoQuant.Targets.TargetProfile.Resolve(EvoQuant.Targets.QuantTarget.Host).StaticDefaults();
+        return ModelQuantizer.Quantize(Cls, defaults with { ActivationRanges = QuantizationOptions.RangesOf(table), PerChannel = perChannel, UseContribOps = perChannel });
     }
 
     /// <summary>The classifier's [N,2] probabilities on all crops.</summary>
