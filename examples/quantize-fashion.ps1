@@ -26,6 +26,7 @@ $report = $m |
 
 "Calibration : {0}, 200 images" -f $Method
 "Quantized   : {0} ({1} {2}, weights {3}{4})" -f [System.IO.Path]::GetRelativePath("$PSScriptRoot/..", $q.Path), $q.Mode, $q.Format, $q.WeightType, $(if ($q.PerChannel) { ' per channel' } else { '' })
+"Types       : activations {0}, weights {1}{2}" -f $q.ActivationType, $q.WeightType, $(if ($q.TargetDecisions.Count -gt 2) { " ($($q.TargetDecisions[2] -replace ':.*$', ''))" } else { '' })
 "Nodes       : {0}; kept in float: {1}" -f (($q.QuantizedByOpType.GetEnumerator() | ForEach-Object { "$($_.Key) x$($_.Value)" }) -join ', '), $q.Skipped.Count
 "Size        : {0:N1} KB -> {1:N1} KB ({2:N2}x smaller; weights {3:N2}x)" -f ($q.FileSizeBefore / 1KB), ($q.FileSizeAfter / 1KB), $q.SizeRatio, $q.WeightRatio
 $s = $report.Summary
@@ -33,8 +34,9 @@ $s = $report.Summary
 $report.Outputs | ForEach-Object { "Output      : {0}: SQNR {1:N1} dB, cosine {2:N5}, max abs error {3:N4}" -f $_.Output, $_.Sqnr, $_.CosineSimilarity, $_.MaxAbsError }
 # Timed on this machine (Compare-QuantAccuracy does it unless -NoTiming): median of interleaved runs.
 if ($sp = $report.Speed) {
+    "Speed       : int8 {0:N2}x float (batch {1} throughput), {2:N2}x at batch {3} ({4} ORT threads)" -f $sp.Speedup, $sp.Throughput.BatchSize, $sp.LatencySpeedup, $sp.Latency.BatchSize, $sp.Threads
     $isa = if ($sp.Cpu.Int8InstructionSets.Count) { $sp.Cpu.Int8InstructionSets -join ', ' } else { 'no int8 SIMD' }
-    "Speed       : int8 {0:N2}x float (batch {1} throughput), {2:N2}x at batch {3}; {4}, {5} ({6} ORT threads)" -f $sp.Speedup, $sp.Throughput.BatchSize, $sp.LatencySpeedup, $sp.Latency.BatchSize, $sp.Cpu.Model, $isa, $sp.Threads
+    "Machine     : {0}, {1}; target {2}" -f $sp.Cpu.Model, $isa, $q.Target.Resolved
 }
 "Worst nodes (their own error, worst first):"
 $report.Nodes | Where-Object { $_ } | ForEach-Object -Begin { $i = 0 } -Process { if ($i++ -lt 3) { "  {0,-40} {1,-8} {2,6:N1} dB" -f $_.Node, $_.OpType, $_.OwnSqnr } }

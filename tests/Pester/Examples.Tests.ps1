@@ -16,6 +16,10 @@ BeforeAll {
     # A line's shape: every number may differ (CPU-dependent figures), and so may paths and node names (any
     # word with a slash); the other words and the order stay.
     function ConvertTo-Shape([string]$Line) {
+        # The machine line names the CPU and its instruction sets: any text.
+        if ($Line -like 'Machine *') { return '^Machine\s+:\s+\S.*$' }
+        # The types line names what the target chose (uint8 activations on x86, int8 on Arm64).
+        if ($Line -like 'Types *') { return '^Types\s+:\s+activations U?Int8, weights Int8.*$' }
         $parts = foreach ($token in $Line -split '(\s+)') {
             if ($token -match '^\s+$') { '\s+' }
             elseif ($token -like '*/*') { '\S+' }

@@ -26,7 +26,7 @@ Describe 'Default views at 80 columns' {
         @{ Name = 'calibration table';  Get = { $Cal };                   Header = '^Model\s+Method\s+Settings\s+Samples\s+Errors\s+Tensors\s+Skipped'; Row = '^fashion-cnn\.onnx\s+Entropy\s+bins 128, q 128\s+8\s+0\s+\d+\s+\d+$' }
         @{ Name = 'tensor ranges';      Get = { $Cal.Ranges };            Header = '^Tensor\s+RangeMin\s+RangeMax\s+Min\s+Max\s+Elements'; Row = '^input\s+-?\d[\d.]*\s+\d[\d.]*\s+-?\d[\d.]*\s+\d[\d.]*\s+6[,. ]272$' }
         @{ Name = 'skipped tensors';    Get = { [EvoQuant.Calibration.SkippedTensor]::new('/blocks/blocks.3/project/project.0/Conv_output_0_a_long_suffix', 'ONNX Runtime reports element type Int64, not float') }; Header = '^Tensor\s+Reason'; Row = '^/blocks/blocks\.3/' }
-        @{ Name = 'quantization result'; Get = { $Quant };                Header = '^Name\s+Format\s+Mode\s+Types\s+Quantized\s+Skipped\s+Size'; Row = '^a-rather-long\S*\s+QDQ\s+Static\s+Int8/Int8\s+\d+\s+1\s+\d+[.,]\d KB \(\d[.,]\dx\)$' }
+        @{ Name = 'quantization result'; Get = { $Quant };                Header = '^Name\s+Format\s+Mode\s+Types\s+Quantized\s+Skipped\s+Size'; Row = '^a-rather-long\S*\s+QDQ\s+Static\s+U?Int8/Int8\s+\d+\s+1\s+\d+[.,]\d KB \(\d[.,]\dx\)$' }
         @{ Name = 'quantized nodes';    Get = { $Quant.QuantizedNodes };  Header = '^Name\s+OpType'; Row = '^/stem/stem\.0/Conv\s+Conv' }
         @{ Name = 'skipped nodes';      Get = { $Quant.Skipped };         Header = '^Name\s+OpType\s+Reason'; Row = '^/fc/Gemm\s+Gemm\s+\S' }
         @{ Name = 'accuracy report';    Get = { $Report };                Header = '^Candidate\s+Rows\s+RefAcc\s+CandAcc\s+Drop'; Row = '^a-rather-long\S*\s+2[,. ]000\s+91[.,]25%\s+\d+[.,]\d\d%\s+-?\d' }

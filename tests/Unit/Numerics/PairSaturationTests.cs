@@ -51,12 +51,7 @@ public class PairSaturationTests
     [MemberData(nameof(Layouts))]
     public void PairSafeWeightsNeverExceedTheSafePairSum(string kind, long[] dims, int? axis)
     {
-        var layout = kind switch
-        {
-            "gemm-transB" => ReductionLayout.RowsOf(2),
-            "conv" or "conv-stem" => ReductionLayout.ConvChannelsLast(4),
-            _ => ReductionLayout.ColumnsOf(2),
-        };
+        var layout = LayoutOf(kind);
         var rng = new Random(kind.Length * 31 + dims.Length);
         int n = (int)dims.Aggregate(1L, (a, d) => a * d);
         // Heavy-tailed weights with runs of same-signed large values: the worst case for pairs.
@@ -88,12 +83,7 @@ public class PairSaturationTests
     [MemberData(nameof(Layouts))]
     public void PairSafeWeightsCostNoMoreThanSevenBits(string kind, long[] dims, int? axis)
     {
-        var layout = kind switch
-        {
-            "gemm-transB" => ReductionLayout.RowsOf(2),
-            "conv" or "conv-stem" => ReductionLayout.ConvChannelsLast(4),
-            _ => ReductionLayout.ColumnsOf(2),
-        };
+        var layout = LayoutOf(kind);
         var rng = new Random(kind.Length * 7 + 3);
         int n = (int)dims.Aggregate(1L, (a, d) => a * d);
         var w = Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() - 0.45) * (rng.NextDouble() < 0.02 ? 4 : 1))).ToArray();
@@ -118,6 +108,13 @@ public class PairSaturationTests
         Assert.True(Error(safe) <= Error(seven), $"pair-safe {Error(safe):G4} vs 7-bit {Error(seven):G4}");
         if (axis == null) Assert.True(Error(safe) <= Error(widest) * 1.0001, $"pair-safe {Error(safe):G4} vs widest {Error(widest):G4}");
     }
+
+    private static ReductionLayout LayoutOf(string kind) => kind switch
+    {
+        "gemm-transB" => ReductionLayout.RowsOf(2),
+        "conv" or "conv-stem" => ReductionLayout.ConvChannelsLast(4),
+        _ => ReductionLayout.ColumnsOf(2),
+    };
 
     private static long Inner(long[] dims, int axis)
     {
