@@ -109,6 +109,30 @@ Describe 'Measure-Calibration' {
             (Get-Content $file -TotalCount 1) | Should -Match '^\S.* [0-9][0-9.eE+-]*$'
         }
 
+        It 'never writes -OutFile over the model or the samples, even with -Force' {
+            $modelCopy = Join-Path $TestDrive 'own.onnx'
+            $samples = Join-Path $TestDrive 'own.npy'
+            Copy-Item $FashionModel $modelCopy
+            Copy-Item $FashionCalib $samples
+            $hash = { param($p) [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData([IO.File]::ReadAllBytes($p))) }
+            $before = (& $hash $modelCopy), (& $hash $samples)
+            { Measure-Calibration -Model $modelCopy -InputPath $samples -OutFile $modelCopy -Force -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationOutputIsInput,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+            { Measure-Calibration -Model $modelCopy -InputPath $samples -OutFile $samples -Force -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationOutputIsInput,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+            ((& $hash $modelCopy), (& $hash $samples)) | Should -Be $before
+        }
+
+        It 'replaces an existing -OutFile only with -Force' {
+            $file = Join-Path $TestDrive 'kept.json'
+            [IO.File]::WriteAllText($file, 'precious')
+            { Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -OutFile $file -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationOutputExists,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+            [IO.File]::ReadAllText($file) | Should -Be 'precious'
+            $null = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -OutFile $file -Force
+            [IO.File]::ReadAllText($file) | Should -Match '^\{'
+        }
+
         It 'writes no -OutFile with -WhatIf, but still returns the table' {
             $file = Join-Path $TestDrive 'whatif.calib.json'
             $cal = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -OutFile $file -WhatIf

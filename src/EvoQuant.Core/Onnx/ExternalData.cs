@@ -69,6 +69,23 @@ public sealed record ExternalDataInfo(string Location, long Offset, long? Length
         return real;
     }
 
+    /// <summary>Checks the file actually opened: on Linux the kernel names it (/proc/self/fd), so a link
+    /// swapped in between <see cref="ResolveSafely"/> and the open is caught too.</summary>
+    public void CheckOpened(FileStream stream, string baseDirectory, string? modelPath, string tensorName)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        string? opened, realRoot;
+        try
+        {
+            opened = new FileInfo($"/proc/self/fd/{stream.SafeFileHandle.DangerousGetHandle()}").LinkTarget;
+            realRoot = RealPath.Resolve(Path.GetFullPath(baseDirectory));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return; } // no /proc: the resolve check stands
+        if (opened != null && realRoot != null && !RealPath.IsInside(opened, realRoot))
+            throw new OnnxModelException(ModelErrorKind.ExternalDataOutsideFolder,
+                $"External data location '{Location}' of tensor '{tensorName}' was changed to lead outside the model's folder '{realRoot}' (to '{opened}') while it was read; it is refused.", modelPath);
+    }
+
     /// <summary>Checks that [offset, offset + length) lies in a file of <paramref name="fileLength"/> bytes,
     /// without computing offset + length (2^63-1 plus anything wraps negative and would pass).</summary>
     public void CheckRange(long length, long fileLength, string file, string tensorName, string? modelPath)

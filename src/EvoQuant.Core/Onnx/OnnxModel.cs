@@ -158,6 +158,7 @@ public sealed partial class OnnxModel
         try
         {
             using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read);
+            ext.CheckOpened(fs, BaseDirectory, Path, t.Name);
             ext.CheckRange(length, fs.Length, file, t.Name, Path);
             if (length > Array.MaxLength)
                 throw new OnnxModelException(ModelErrorKind.TooLarge, $"Tensor '{t.Name}' holds {length} bytes of external data; more than one tensor can hold in memory.", Path);

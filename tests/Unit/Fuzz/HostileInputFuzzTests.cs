@@ -231,4 +231,38 @@ public sealed class HostileInputFuzzTests : IDisposable
         Assert.Equal(calibHash, Hash(calib));
         Assert.Empty(Directory.GetFiles(_dir, ".*"));
     }
+
+    [Fact]
+    public void MutatedCalibrationSamplesAreSampleErrorsAndNeverPoisonTheRanges()
+    {
+        using var ps = new PowerShellSession();
+        // Eight real samples: header mutations break the file, data mutations may make NaN or infinity.
+        var all = EvoQuant.Data.NpyReader.Read(TestData.Require(TestData.FashionCalib));
+        var eight = new EvoQuant.Data.NamedTensor(null, ((float[])all.Data)[..(8 * 784)], new long[] { 8, 1, 28, 28 });
+        string clean = Path.Combine(_dir, "clean.npy");
+        EvoQuant.Data.NpyWriter.Write(clean, eight);
+        byte[] original = File.ReadAllBytes(clean);
+        var rng = new Random(116);
+        var files = new List<string>();
+        for (int trial = 0; trial < 20; trial++)
+        {
+            byte[] bytes = (byte[])original.Clone();
+            if (trial % 2 == 0) bytes = Mutate(bytes[..128], rng).Concat(bytes[128..]).ToArray(); // the header
+            else
+                for (int k = 0; k < 4; k++) bytes[128 + rng.Next(bytes.Length - 128) / 4 * 4 + 3] = (byte)(rng.Next(2) == 0 ? 0x7F : 0xFF); // exponents
+            string f = Path.Combine(_dir, $"s{trial}.npy");
+            File.WriteAllBytes(f, bytes);
+            files.Add(f);
+        }
+        var hashes = files.ToDictionary(f => f, Hash);
+        var r = ps.Run("Measure-Calibration -Model $args[0] -InputPath $args[1] -BatchSize 4",
+            TestData.Require(TestData.FashionCnn), files.Append(clean).ToArray());
+        foreach (var e in r.Errors)
+            Assert.True(e.FullyQualifiedErrorId.StartsWith("MeasureCalibrationSample", StringComparison.Ordinal), $"{e.FullyQualifiedErrorId}: {e.Exception.Message}");
+        Assert.Contains(r.Errors, e => e.FullyQualifiedErrorId.StartsWith("MeasureCalibrationSampleNotFinite,", StringComparison.Ordinal));
+        var table = Assert.Single(r.Objects<CalibrationTable>());
+        Assert.True(table.ErrorCount > 0);
+        Assert.All(table.Ranges, x => Assert.True(float.IsFinite(x.RangeMin) && float.IsFinite(x.RangeMax) && x.RangeMin <= x.RangeMax, x.ToString()));
+        Assert.All(files, f => Assert.Equal(hashes[f], Hash(f)));
+    }
 }

@@ -208,4 +208,16 @@ public sealed class ExternalDataSymlinkTests : IDisposable
         foreach (var t in external)
             Assert.Equal(m.GetRawBytes(m.Proto.Graph.Initializer.First(x => x.Name == t.Name)), back.GetRawBytes(t));
     }
+
+    [Fact]
+    public void TheFileActuallyOpenedIsCheckedToo()
+    {
+        // What a link swapped in between the check and the open amounts to: a handle on a file outside.
+        if (!OperatingSystem.IsLinux()) return;
+        var ext = new ExternalDataInfo("w.bin", 0, _weight.Length);
+        using (var inside = File.Create(Path.Combine(_modelDir, "w.bin"))) ext.CheckOpened(inside, _modelDir, null, _weightName);
+        using var outside = File.OpenRead(Path.Combine(_outside, "SECRET.bin"));
+        var e = Assert.Throws<OnnxModelException>(() => ext.CheckOpened(outside, _modelDir, null, _weightName));
+        Assert.Equal(ModelErrorKind.ExternalDataOutsideFolder, e.Kind);
+    }
 }
