@@ -15,8 +15,10 @@ public sealed record QuantizedTensor(byte[] Raw, long[] Dims, QuantType Type, Qu
 /// <c>q = saturate(round_half_to_even(x / scale) + zero_point)</c>, as QuantizeLinear computes it.</summary>
 public static class WeightQuantizer
 {
+    /// <param name="ov">A user's override of the tensor's type, range, scale or zero point.</param>
     /// <param name="pairSafe">When given (int8 symmetric weights only), scales are chosen and pairs pulled back
     /// so that no adjacent pair along this layout can saturate x86's 16-bit pair sums; see <see cref="PairSaturation"/>.</param>
+    /// <param name="tensorName">Named in errors.</param>
     /// <exception cref="InvalidWeightException">The data holds NaN or infinity, or its range gives no finite scale.</exception>
     public static QuantizedTensor Quantize(ReadOnlySpan<float> data, long[] dims, QuantType type, bool symmetric, bool reduceRange, int? axis, TensorOverride? ov = null,
         ReductionLayout? pairSafe = null, string? tensorName = null)
