@@ -498,7 +498,7 @@ internal sealed class PerTensorPlan
             string candName;
             if (qop)
             {
-                if (j != 1 || c.Input.Count < 6 || !cg.IsConstant(c.Input[3])) continue;
+                if (j != 1 || c.Input.Count < 6 || !cg.IsConstant(c.Input[3]) || !c.Input[3].StartsWith(w, StringComparison.Ordinal)) continue;
                 // Per-channel QOperator weights are sliced along the output channels: axis 0 for Conv
                 // and transposed Gemm, 1 for MatMul and plain Gemm.
                 bool transB = c.Attribute.Any(a => a.Name == "transB" && a.I != 0);
@@ -511,6 +511,8 @@ internal sealed class PerTensorPlan
                 if (j >= c.Input.Count) continue;
                 var dq = cg.Producer(c.Input[j]);
                 if (dq?.OpType != "DequantizeLinear" || !cg.IsConstant(dq.Input[0])) continue;
+                // A weight the rewrite replaced by new values (a BatchNormalization folded in) is not this one.
+                if (!dq.Input[0].StartsWith(w, StringComparison.Ordinal)) continue;
                 long axisAttr = dq.Attribute.FirstOrDefault(a => a.Name == "axis")?.I ?? 1;
                 deq = Dequantize(dq.Input[0], dq.Input[1], dq.Input.Count > 2 ? dq.Input[2] : "", (int)axisAttr, cg, candidate);
                 candName = dq.Output[0];

@@ -17,7 +17,9 @@ public static class ModelQuantizer
         if (options.Mode == QuantMode.Dynamic) return Dynamic.DynamicQuantizer.Quantize(model, options, progress, ct);
 
         progress?.Report("Planning");
-        var context = new QuantizationContext(model, options);
+        // The float model as ONNX Runtime runs it: BatchNormalization folded into its Conv.
+        var (prepared, foldedNorms) = options.FoldBatchNormalization ? BatchNormFolding.Fold(model, options.ActivationRanges.ContainsKey) : (model, 0);
+        var context = new QuantizationContext(prepared, options);
         var (plan, skipped) = QuantizationPlanner.Build(context, registry, ct);
         var parameters = ActivationParamsResolver.Resolve(context, plan);
 
@@ -44,7 +46,8 @@ public static class ModelQuantizer
             WeightType = options.WeightType,
             PerChannel = options.PerChannel,
             Target = context.Target,
-            TargetDecisions = context.Target.Describe(options, context.Tally.Adjusted, context.Tally.Weights),
+            TargetDecisions = context.Target.Describe(options, context.Tally.Adjusted, context.Tally.Weights)
+                .Concat(foldedNorms > 0 ? new[] { $"{foldedNorms} BatchNormalization folded into their Conv, as ONNX Runtime runs the float model" } : Array.Empty<string>()).ToList(),
             QuantizedNodes = plan.QuantizedNodes.Select(n => new QuantizedNode(QuantizationPlanner.DisplayName(n), n.OpType)).ToList(),
             Skipped = skipped,
             Warnings = warnings,

@@ -78,6 +78,10 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter]
     public QuantTarget Target { get; set; } = QuantTarget.Host;
 
+    /// <summary>Static: fold each BatchNormalization into the Conv before it, as ONNX Runtime does to the float model.</summary>
+    [Parameter]
+    public SwitchParameter FoldBatchNormalization { get; set; }
+
     /// <summary>Overrides the target's choice of how int8 weights avoid saturation.</summary>
     [Parameter]
     public SaturationGuard WeightSaturation { get; set; }
@@ -271,6 +275,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             ActivationSymmetric = ActivationSymmetric,
             WeightSymmetric = bound.ContainsKey(nameof(WeightSymmetric)) ? WeightSymmetric.IsPresent : options.WeightSymmetric,
             WeightSaturation = bound.ContainsKey(nameof(WeightSaturation)) ? WeightSaturation : options.WeightSaturation,
+            FoldBatchNormalization = FoldBatchNormalization,
             OpTypes = OpType ?? Array.Empty<string>(),
             IncludeNodes = IncludeNode ?? Array.Empty<string>(),
             ExcludeNodes = ExcludeNode ?? Array.Empty<string>(),

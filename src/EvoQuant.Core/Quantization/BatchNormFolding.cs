@@ -1,0 +1,127 @@
+using EvoQuant.Onnx;
+using EvoQuant.Onnx.Proto;
+
+namespace EvoQuant.Quantization;
+
+/// <summary>
+/// Folds each BatchNormalization into the Conv that alone feeds it: W'[m] = W[m] * s[m] and
+/// b'[m] = (b[m] - mean[m]) * s[m] + beta[m], with s = gamma / sqrt(var + epsilon). ONNX Runtime does the
+/// same to the float model when it loads it; a Q/DQ pair between the two would stop that fusion and leave
+/// the normalization in float behind an integer Conv, slower than the float model (PaddleOCR's direction
+/// classifier: 35 of them).
+/// </summary>
+public static class BatchNormFolding
+{
+    /// <summary>A copy of the model with every foldable pair folded (the model itself when there is none),
+    /// and how many were folded.</summary>
+    /// <param name="hasRange">Static quantization folds only where the normalization's output has a
+    /// calibrated range, which the Conv then writes; null folds every foldable pair.</param>
+    public static (OnnxModel Model, int Folded) Fold(OnnxModel model, Func<string, bool>? hasRange = null)
+    {
+        var view = model.Graph;
+        var pairs = new List<(NodeProto Conv, NodeProto Bn)>();
+        foreach (var bn in view.Proto.Node)
+        {
+            if (bn.OpType != "BatchNormalization" || !string.IsNullOrEmpty(bn.Domain) || bn.Input.Count < 5) continue;
+            if (bn.Output.Skip(1).Any(o => o.Length > 0)) continue; // training outputs
+            if (QuantizationContext.IntAttribute(bn, "training_mode", 0) != 0) continue;
+            if (hasRange != null && !hasRange(bn.Output[0])) continue;
+            if (view.Producer(bn.Input[0]) is not { OpType: "Conv" } conv || !string.IsNullOrEmpty(conv.Domain)) continue;
+            if (view.Consumers(conv.Output[0]).Count != 1 || view.IsGraphOutput(conv.Output[0])) continue;
+            if (conv.Input.Count < 2 || !IsFloatConstant(view, conv.Input[1])) continue;
+            if (conv.Input.Count > 2 && conv.Input[2].Length > 0 && !IsFloatConstant(view, conv.Input[2])) continue;
+            if (!bn.Input.Skip(1).Take(4).All(i => IsFloatConstant(view, i))) continue;
+            pairs.Add((conv, bn));
+        }
+        if (pairs.Count == 0) return (model, 0);
+
+        // The clone keeps the node order: the pairs are found again by position.
+        var index = new Dictionary<NodeProto, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < view.Proto.Node.Count; i++) index[view.Proto.Node[i]] = i;
+        var proto = model.CloneProto();
+        var graph = proto.Graph;
+        var names = new HashSet<string>(graph.Initializer.Select(t => t.Name)
+            .Concat(graph.Node.SelectMany(n => n.Output)).Concat(graph.Input.Select(i => i.Name)), StringComparer.Ordinal);
+        var removed = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
+        var replaced = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (c, b) in pairs)
+        {
+            var conv = graph.Node[index[c]];
+            var bn = graph.Node[index[b]];
+            var w = view.GetConstant(c.Input[1])!;
+            float[] weights = model.GetFloats(w);
+            long channels = w.Dims[0], inner = weights.Length / Math.Max(1, channels);
+            float[] gamma = Floats(model, view, b.Input[1]), beta = Floats(model, view, b.Input[2]);
+            float[] mean = Floats(model, view, b.Input[3]), variance = Floats(model, view, b.Input[4]);
+            if (gamma.Length != channels || beta.Length != channels || mean.Length != channels || variance.Length != channels) continue;
+            float[] bias = c.Input.Count > 2 && c.Input[2].Length > 0 ? Floats(model, view, c.Input[2]) : new float[channels];
+            if (bias.Length != channels) continue;
+            float epsilon = QuantizationContext.FloatAttribute(b, "epsilon", 1e-5f);
+
+            var folded = new float[weights.Length];
+            var newBias = new float[channels];
+            for (long m = 0; m < channels; m++)
+            {
+                double s = gamma[m] / Math.Sqrt(variance[m] + (double)epsilon);
+                for (long k = 0; k < inner; k++) folded[m * inner + k] = (float)(weights[m * inner + k] * s);
+                newBias[m] = (float)((bias[m] - mean[m]) * s + beta[m]);
+            }
+            // Named after the normalization's output, not the weight: they are new values, not the weight's.
+            string wName = Unique(names, b.Output[0] + "_folded_weight"), bName = Unique(names, b.Output[0] + "_folded_bias");
+            graph.Initializer.Add(TensorData.FromFloats(wName, w.Dims.ToArray(), folded));
+            graph.Initializer.Add(TensorData.FromFloats(bName, new[] { channels }, newBias));
+            replaced.UnionWith(conv.Input.Skip(1).Concat(bn.Input.Skip(1)).Where(t => t.Length > 0));
+            conv.Input[1] = wName;
+            if (conv.Input.Count > 2) conv.Input[2] = bName; else conv.Input.Add(bName);
+            conv.Output[0] = bn.Output[0];
+            removed.Add(bn);
+        }
+        var kept = graph.Node.Where(n => !removed.Contains(n)).ToList();
+        graph.Node.Clear();
+        graph.Node.AddRange(kept);
+        DropUnused(graph, replaced);
+        return (model.With(proto), removed.Count);
+    }
+
+    /// <summary>Removes the replaced constants (initializers or Constant nodes) that nothing reads any
+    /// more, in this graph or any subgraph, so the float weights do not stay in the file.</summary>
+    private static void DropUnused(GraphProto graph, HashSet<string> replaced)
+    {
+        var used = new HashSet<string>(graph.Output.Select(o => o.Name), StringComparer.Ordinal);
+        void Collect(GraphProto g)
+        {
+            foreach (var n in g.Node)
+            {
+                used.UnionWith(n.Input);
+                foreach (var a in n.Attribute)
+                {
+                    if (a.G != null) Collect(a.G);
+                    foreach (var sg in a.Graphs) Collect(sg);
+                }
+            }
+        }
+        Collect(graph);
+        var dead = replaced.Where(t => !used.Contains(t)).ToHashSet(StringComparer.Ordinal);
+        var initializers = graph.Initializer.Where(t => !dead.Contains(t.Name)).ToList();
+        graph.Initializer.Clear();
+        graph.Initializer.AddRange(initializers);
+        var nodes = graph.Node.Where(n => !(n.OpType == "Constant" && n.Output.Count == 1 && dead.Contains(n.Output[0]))).ToList();
+        graph.Node.Clear();
+        graph.Node.AddRange(nodes);
+        var inputs = graph.Input.Where(i => !dead.Contains(i.Name)).ToList();
+        graph.Input.Clear();
+        graph.Input.AddRange(inputs);
+    }
+
+    private static bool IsFloatConstant(GraphView view, string tensor) =>
+        view.GetConstant(tensor) is { DataType: ElementTypes.Float };
+
+    private static float[] Floats(OnnxModel model, GraphView view, string tensor) => model.GetFloats(view.GetConstant(tensor)!);
+
+    private static string Unique(HashSet<string> names, string name)
+    {
+        string candidate = name;
+        for (int i = 1; !names.Add(candidate); i++) candidate = $"{name}_{i}";
+        return candidate;
+    }
+}
