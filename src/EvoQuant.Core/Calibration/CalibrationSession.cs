@@ -102,7 +102,8 @@ public sealed class CalibrationSession : IDisposable
         var derivable = reduceInGraph ? DerivedExtremes.Plan(model, fetched) : Array.Empty<(string, DerivedExtremes.Derivation)>();
         var derivableSet = derivable.Select(d => d.Tensor).ToHashSet(StringComparer.Ordinal);
         // Histograms that follow a source's values are not fetched: their values would only cost the run.
-        var following = reduceInGraph || followers == null ? new List<ClampFollowers.Follower>() : followers.Where(f => fetched.Contains(f.Tensor)).ToList();
+        var fetchedSet = fetched.ToHashSet(StringComparer.Ordinal);
+        var following = reduceInGraph || followers == null ? new List<ClampFollowers.Follower>() : followers.Where(f => fetchedSet.Contains(f.Tensor)).ToList();
         var followingSet = following.Select(f => f.Tensor).ToHashSet(StringComparer.Ordinal);
         if (reduceInGraph)
         {
