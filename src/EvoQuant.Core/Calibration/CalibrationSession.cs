@@ -208,7 +208,7 @@ public sealed class CalibrationSession : IDisposable
         // Entropy 2048: faster than no spinning at all in 10 of 12 alternated runs, by up to 10 %). A reducing session
         // leaves nothing to do between runs, so it keeps ORT's default.
         if (!keepSpinning) options.AddSessionConfigEntry("session.force_spinning_stop", "1");
-        return new InferenceSession(m.ToBytes(), options);
+        return new InferenceSession(m.ForRuntime().ToBytes(), options);
     }
 
     /// <summary>Runs one batch and updates <paramref name="calibrator"/>. Cancelling stops the run in progress.</summary>

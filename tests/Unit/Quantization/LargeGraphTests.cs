@@ -92,6 +92,31 @@ public sealed class LargeGraphTests
     }
 
     [Fact]
+    public void Dynamic_ManyUnusedInitializers_PassesTheRuntimeCheck()
+    {
+        // ONNX Runtime is given the model without the initializers nothing reads (it drops them one by one).
+        var result = ModelQuantizer.Quantize(LargeGraphs.UnusedInitializers(20_000), QuantizationOptions.Dynamic());
+
+        Assert.Single(result.QuantizedNodes);
+        Assert.DoesNotContain(result.Warnings, w => w.Contains("not run"));
+        Assert.Contains("unused_19999", result.Model.Proto.Graph.Initializer.Select(t => t.Name));
+    }
+
+    [Fact]
+    public void ForRuntime_LeavesOutOnlyInitializersNothingReads()
+    {
+        var model = LargeGraphs.UnusedInitializers(3);
+        var g = model.Proto.Graph;
+        g.Input.Add(new EvoQuant.Onnx.Proto.ValueInfoProto { Name = "unused_1" }); // an overridable input stays
+        var run = model.ForRuntime();
+
+        Assert.Equal(new[] { "w", "unused_1" }, run.Proto.Graph.Initializer.Select(t => t.Name));
+        Assert.Equal(4, g.Initializer.Count); // the model itself is not touched
+        var used = LargeGraphs.ReluChain(3);
+        Assert.Same(used, used.ForRuntime());
+    }
+
+    [Fact]
     public void UniqueNames_ManyTakesOfOneName_NumberOnAndSkipTakenNames()
     {
         var names = new UniqueNames(new[] { "a", "a_2" });
