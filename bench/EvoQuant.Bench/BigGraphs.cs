@@ -8,7 +8,7 @@ namespace EvoQuant.Bench;
 
 /// <summary>Issue 16's pathological sizes, timed through Core:
 /// <c>dotnet run -c Release --project bench/EvoQuant.Bench -- big-graphs [scale] [graph] [phases]</c>
-/// (graph: a name prefix or all; phases: comma-separated label prefixes or all).
+/// (graph: a name prefix or all; phases: label prefixes separated by ';', or all).
 /// Graphs (see <see cref="LargeGraphs"/>): 100,000 unused initializers, a chain of 100,000 Relu, 30,000
 /// tiny MatMuls (times <c>scale</c>, default 1). For each: Dynamic quantization with and without the
 /// ONNX Runtime check, MinMax calibration on one [1, 4] sample, and ONNX Runtime session creation alone
@@ -69,7 +69,7 @@ public static class BigGraphs
 
     private static void Time(string label, Action a)
     {
-        if (_phases != "all" && !_phases.Split(',').Any(p => label.Trim().StartsWith(p, StringComparison.OrdinalIgnoreCase))) return;
+        if (_phases != "all" && !_phases.Split(';').Any(p => label.Trim().StartsWith(p, StringComparison.OrdinalIgnoreCase))) return;
         var sw = Stopwatch.StartNew();
         try { a(); Console.WriteLine($"{label}: {sw.Elapsed.TotalSeconds:F2}"); }
         catch (Exception e) { Console.WriteLine($"{label}: failed after {sw.Elapsed.TotalSeconds:F2}: {e.GetType().Name}: {e.Message.Split('\n')[0]}"); }
