@@ -11,6 +11,8 @@ if (args is ["calib-mem", ..]) return CalibrationMemoryProbe.Run(args[1..]);
 if (args is ["calib-search", ..]) return ThresholdSearchProfile.Run(args[1..]);
 // `-- speed [rounds] [threads]`: float vs int8 fashion-cnn timed as Compare-QuantAccuracy times them (see SpeedCheck).
 if (args is ["speed", ..]) return SpeedCheck.Run(args[1..]);
+// `-- big-graphs [scale] [which]`: issue 16's pathological graph sizes, timed through Core (see BigGraphs).
+if (args is ["big-graphs", ..]) return BigGraphs.Run(args[1..]);
 // `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
 if (args is ["--paired", ..])
 {

@@ -102,7 +102,8 @@ public sealed class CalibrationSession : IDisposable
         var derivable = reduceInGraph ? DerivedExtremes.Plan(model, fetched) : Array.Empty<(string, DerivedExtremes.Derivation)>();
         var derivableSet = derivable.Select(d => d.Tensor).ToHashSet(StringComparer.Ordinal);
         // Histograms that follow a source's values are not fetched: their values would only cost the run.
-        var following = reduceInGraph || followers == null ? new List<ClampFollowers.Follower>() : followers.Where(f => fetched.Contains(f.Tensor)).ToList();
+        var fetchedSet = fetched.ToHashSet(StringComparer.Ordinal);
+        var following = reduceInGraph || followers == null ? new List<ClampFollowers.Follower>() : followers.Where(f => fetchedSet.Contains(f.Tensor)).ToList();
         var followingSet = following.Select(f => f.Tensor).ToHashSet(StringComparer.Ordinal);
         if (reduceInGraph)
         {
@@ -207,7 +208,7 @@ public sealed class CalibrationSession : IDisposable
         // Entropy 2048: faster than no spinning at all in 10 of 12 alternated runs, by up to 10 %). A reducing session
         // leaves nothing to do between runs, so it keeps ORT's default.
         if (!keepSpinning) options.AddSessionConfigEntry("session.force_spinning_stop", "1");
-        return new InferenceSession(m.ToBytes(), options);
+        return new InferenceSession(m.ForRuntime().ToBytes(), options);
     }
 
     /// <summary>Runs one batch and updates <paramref name="calibrator"/>. Cancelling stops the run in progress.</summary>

@@ -35,7 +35,7 @@ public sealed class GraphView
             {
                 if (i.Length == 0) continue; // an omitted optional input
                 if (!_consumers.TryGetValue(i, out var list)) _consumers[i] = list = new List<NodeProto>();
-                if (!list.Contains(n)) list.Add(n);
+                if (list.Count == 0 || !ReferenceEquals(list[^1], n)) list.Add(n); // a node reading a tensor twice counts once
             }
             if (n.OpType == "Constant" && string.IsNullOrEmpty(n.Domain) && n.Output.Count == 1)
             {

@@ -36,6 +36,37 @@ public sealed partial class OnnxModel
     /// <summary>A new model with the given protobuf, remembering where its external data can be read.</summary>
     public OnnxModel With(ModelProto proto) => new(proto, null, BaseDirectory);
 
+    /// <summary>This model for ONNX Runtime to run: initializers of the main graph that no node (nor any
+    /// subgraph) reads and that are neither graph inputs nor outputs are left out, since they cannot change
+    /// a result and ONNX Runtime drops them one at a time (100,000 of them: over a minute per session).
+    /// The model itself when there are none (no copy).</summary>
+    internal OnnxModel ForRuntime()
+    {
+        var g = Proto.Graph;
+        if (g == null || g.Initializer.Count == 0) return this;
+        var read = new HashSet<string>(StringComparer.Ordinal);
+        void Collect(GraphProto graph)
+        {
+            foreach (var n in graph.Node)
+            {
+                foreach (var i in n.Input) read.Add(i);
+                foreach (var a in n.Attribute)
+                {
+                    if (a.G != null) Collect(a.G);
+                    foreach (var sg in a.Graphs) Collect(sg);
+                }
+            }
+            foreach (var o in graph.Output) read.Add(o.Name);
+            foreach (var i in graph.Input) read.Add(i.Name);
+        }
+        Collect(g);
+        if (g.Initializer.All(t => read.Contains(t.Name))) return this;
+        var proto = Proto.Clone();
+        proto.Graph.Initializer.Clear();
+        proto.Graph.Initializer.AddRange(g.Initializer.Where(t => read.Contains(t.Name)));
+        return With(proto);
+    }
+
     /// <summary>A deep copy of the protobuf, for a transformation to edit.</summary>
     public ModelProto CloneProto() => Proto.Clone();
 

@@ -59,11 +59,11 @@ public static class ModelQuantizer
 
     internal static void Verify(OnnxModel original, OnnxModel quantized, List<string> warnings)
     {
-        string? error = RuntimeVerifier.TryRun(quantized.ToBytes());
+        string? error = RuntimeVerifier.TryRun(quantized.ForRuntime().ToBytes());
         if (error == null) return;
         // Inputs of the declared shapes with symbolic dims set to 1 may not suit the model itself:
         // when the float model fails the same way, that is not a quantization bug.
-        byte[] originalBytes = original.ToBytes();
+        byte[] originalBytes = original.ForRuntime().ToBytes();
         if (RuntimeVerifier.TryRun(originalBytes) != null)
         {
             // A model ONNX Runtime cannot even load (an unknown operator or element type) gives an output

@@ -37,16 +37,23 @@ public static class TensorNames
 internal sealed class UniqueNames
 {
     private readonly HashSet<string> _used;
+    // The last suffix handed out per wanted name: names are never given back, so every smaller suffix is
+    // still taken and probing resumes there (n takes of one name cost n probes, not n^2 / 2).
+    private readonly Dictionary<string, int> _lastSuffix = new(StringComparer.Ordinal);
 
     public UniqueNames(IEnumerable<string> used) => _used = new HashSet<string>(used, StringComparer.Ordinal);
 
     public string Take(string wanted)
     {
         if (_used.Add(wanted)) return wanted;
-        for (int i = 1; ; i++)
+        for (int i = _lastSuffix.GetValueOrDefault(wanted) + 1; ; i++)
         {
             string candidate = $"{wanted}_{i}";
-            if (_used.Add(candidate)) return candidate;
+            if (_used.Add(candidate))
+            {
+                _lastSuffix[wanted] = i;
+                return candidate;
+            }
         }
     }
 }

@@ -35,6 +35,14 @@ internal sealed class DynamicRewriter
     public QuantizationOptions Options { get; }
     public List<string> Warnings { get; }
 
+    /// <summary>Adds a warning once (a message repeated per node is said once).</summary>
+    public void Warn(string message)
+    {
+        _warned ??= new HashSet<string>(Warnings, StringComparer.Ordinal);
+        if (_warned.Add(message)) Warnings.Add(message);
+    }
+    private HashSet<string>? _warned;
+
     /// <summary>The resolved target and the guard its int8 weights get (activations are uint8 at run time).</summary>
     public Targets.TargetProfile Target => _target ??= Targets.TargetProfile.Resolve(Options.Target);
     private Targets.TargetProfile? _target;
@@ -136,12 +144,17 @@ internal sealed class DynamicRewriter
             {
                 bool Drop(string name) => !used.Contains(name) && Replaced.Contains(name);
                 int before = g.Node.Count + g.Initializer.Count;
-                var keepNodes = g.Node.Where(n => !(n.Output.Count == 1 && Drop(n.Output[0]) && IsPure(n))).ToList();
-                var dropped = g.Node.Except(keepNodes).ToList();
-                foreach (var d in dropped) foreach (var i in d.Input) Replaced.Add(i);
+                var keepNodes = new List<NodeProto>(g.Node.Count);
+                foreach (var n in g.Node)
+                {
+                    if (n.Output.Count == 1 && Drop(n.Output[0]) && IsPure(n))
+                        foreach (var i in n.Input) Replaced.Add(i);
+                    else keepNodes.Add(n);
+                }
                 g.Node.Clear();
                 g.Node.AddRange(keepNodes);
-                var keepInit = g.Initializer.Where(t => !Drop(t.Name) || g.Input.Any(i => i.Name == t.Name)).ToList();
+                var inputs = g.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+                var keepInit = g.Initializer.Where(t => !Drop(t.Name) || inputs.Contains(t.Name)).ToList();
                 g.Initializer.Clear();
                 g.Initializer.AddRange(keepInit);
                 if (g.Node.Count + g.Initializer.Count != before) changed = true;

@@ -89,7 +89,7 @@ internal sealed class DynamicScope
 
     public void Warn(string message)
     {
-        if (!_rewriter.Warnings.Contains(message)) _rewriter.Warnings.Add(message);
+        _rewriter.Warn(message);
     }
 
     public void MarkReplaced(string tensor) => _rewriter.Replaced.Add(tensor);
