@@ -62,12 +62,13 @@ public static partial class AccuracyComparer
         // Q/DQ groups). The per-tensor runs are separate sessions without optimizations, which would fuse
         // away the tensors they read; their Q/DQ runs as float arithmetic, so they may differ slightly.
         using var refPlain = new ModelRunner(reference.ToBytes(), optimize: true);
-        using var candPlain = new ModelRunner(candidate.ToBytes(), optimize: true);
+        byte[] candidateBytes = candidate.ToBytes();
+        using var candPlain = new ModelRunner(candidateBytes, optimize: true);
         using var refRunner = plan != null ? new ModelRunner(ToBytes(plan.ReferenceModel), optimize: false) : null;
         using var candRunner = plan != null ? new ModelRunner(ToBytes(plan.CandidateModel), optimize: false) : null;
         using var branchRunner = plan != null ? TryBranchRunner(plan, refRunner!, notes) : null;
         // The candidate as its Q/DQ simulation, to tell what the integer kernels lose beyond it (first batch).
-        using var simulated = options.CheckKernels && KernelGapMeter.HasQdq(candidate) ? new ModelRunner(candidate.ToBytes(), optimize: false) : null;
+        using var simulated = options.CheckKernels && KernelGapMeter.HasQdq(candidate) ? new ModelRunner(candidateBytes, optimize: false) : null;
         var gaps = new List<KernelGap>();
         var outputs = PairOutputs(reference, candidate, refPlain, candPlain);
         if (outputs.Count == 0) throw new ArgumentException("The models have no float outputs in common to compare.");

@@ -35,8 +35,9 @@ public static class KernelGapMeter
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(candidate);
         using var r = new ModelRunner(reference.ToBytes(), optimize: true);
-        using var deployed = new ModelRunner(candidate.ToBytes(), optimize: true);
-        using var simulated = new ModelRunner(candidate.ToBytes(), optimize: false);
+        byte[] candidateBytes = candidate.ToBytes();
+        using var deployed = new ModelRunner(candidateBytes, optimize: true);
+        using var simulated = new ModelRunner(candidateBytes, optimize: false);
         var names = deployed.OutputMetadata.Keys.Where(o => deployed.IsFloatOutput(o) && r.IsFloatOutput(o)).ToList();
         using var rr = r.Run(inputs, names);
         using var dr = deployed.Run(inputs, names);

@@ -46,9 +46,8 @@ public static class PairSaturation
     /// pulled back, was measured too: +0.3 dB on fashion-cnn, but the PaddleOCR classifier's agreement fell
     /// from 99 to 98 of 102 crops and the recognizer's dynamic cosine from above 0.999 to 0.993. A few weights
     /// moved far cost more than every weight losing a little resolution.</remarks>
-    public static (float[] Scales, int Widened) ChooseScales(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, ReductionLayout layout, bool perChannel)
+    public static (float[] Scales, int Widened) ChooseScales(ReadOnlySpan<float> data, PairIndex pairs, bool perChannel)
     {
-        var pairs = PairIndex.Build(dims, layout, data.Length);
         int groups = perChannel ? pairs.Channels : 1;
         var maxAbs = new double[groups];
         var maxPair = new double[groups];
@@ -73,9 +72,8 @@ public static class PairSaturation
 
     /// <summary>Pulls back every same-signed pair of <paramref name="q"/> (int8 weights quantized from
     /// <paramref name="data"/> with the given scales, symmetric) whose sum exceeds the safe sum.</summary>
-    public static int ClipPairs(ReadOnlySpan<float> data, Span<sbyte> q, ReadOnlySpan<long> dims, ReductionLayout layout, ReadOnlySpan<float> scales)
+    public static int ClipPairs(ReadOnlySpan<float> data, Span<sbyte> q, PairIndex pairs, ReadOnlySpan<float> scales)
     {
-        var pairs = PairIndex.Build(dims, layout, data.Length);
         int clipped = 0;
         for (int p = 0; p < pairs.Count; p++)
         {
@@ -119,15 +117,19 @@ public static class PairSaturation
     }
 
     /// <summary>Every pair of elements the kernel multiplies side by side, per output column, as indices
-    /// into the data (B = -1 where an odd column ends on the kernel's zero padding), with its channel.</summary>
-    private sealed class PairIndex
+    /// into the data (B = -1 where an odd column ends on the kernel's zero padding), with its channel.
+    /// Built once per weight and shared by the scale choice and the check after quantizing.</summary>
+    public sealed class PairIndex
     {
-        public required long[] A { get; init; }
-        public required long[] B { get; init; }
-        public required int[] Channel { get; init; }
-        public required int Channels { get; init; }
-        public int Count => A.Length;
+        private PairIndex(long[] a, long[] b, int[] channel, int channels) => (A, B, Channel, Channels) = (a, b, channel, channels);
 
+        internal long[] A { get; }
+        internal long[] B { get; }
+        internal int[] Channel { get; }
+        internal int Channels { get; }
+        internal int Count => A.Length;
+
+        /// <summary>The pairs of a tensor of <paramref name="length"/> elements and shape <paramref name="dims"/>.</summary>
         public static PairIndex Build(ReadOnlySpan<long> dims, ReductionLayout layout, int length)
         {
             int rank = dims.Length;
@@ -181,7 +183,7 @@ public static class PairSaturation
                     channel[p] = ch;
                 }
             }
-            return new PairIndex { A = a, B = b, Channel = channel, Channels = (int)dims[layout.OutputAxis] };
+            return new PairIndex(a, b, channel, (int)dims[layout.OutputAxis]);
         }
     }
 }

@@ -40,8 +40,7 @@ public static class BatchNormFolding
         for (int i = 0; i < view.Proto.Node.Count; i++) index[view.Proto.Node[i]] = i;
         var proto = model.CloneProto();
         var graph = proto.Graph;
-        var names = new HashSet<string>(graph.Initializer.Select(t => t.Name)
-            .Concat(graph.Node.SelectMany(n => n.Output)).Concat(graph.Input.Select(i => i.Name)), StringComparer.Ordinal);
+        var names = new UniqueNames(GraphEdits.AllNames(graph));
         var removed = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
         var replaced = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (c, b) in pairs)
@@ -67,7 +66,7 @@ public static class BatchNormFolding
                 newBias[m] = (float)((bias[m] - mean[m]) * s + beta[m]);
             }
             // Named after the normalization's output, not the weight: they are new values, not the weight's.
-            string wName = Unique(names, b.Output[0] + "_folded_weight"), bName = Unique(names, b.Output[0] + "_folded_bias");
+            string wName = names.Take(b.Output[0] + "_folded_weight"), bName = names.Take(b.Output[0] + "_folded_bias");
             graph.Initializer.Add(TensorData.FromFloats(wName, w.Dims.ToArray(), folded));
             graph.Initializer.Add(TensorData.FromFloats(bName, new[] { channels }, newBias));
             replaced.UnionWith(conv.Input.Skip(1).Concat(bn.Input.Skip(1)).Where(t => t.Length > 0));
@@ -79,49 +78,12 @@ public static class BatchNormFolding
         var kept = graph.Node.Where(n => !removed.Contains(n)).ToList();
         graph.Node.Clear();
         graph.Node.AddRange(kept);
-        DropUnused(graph, replaced);
+        GraphEdits.RemoveReplacedConstants(graph, graph.Node, replaced);
         return (model.With(proto), removed.Count);
-    }
-
-    /// <summary>Removes the replaced constants (initializers or Constant nodes) that nothing reads any
-    /// more, in this graph or any subgraph, so the float weights do not stay in the file.</summary>
-    private static void DropUnused(GraphProto graph, HashSet<string> replaced)
-    {
-        var used = new HashSet<string>(graph.Output.Select(o => o.Name), StringComparer.Ordinal);
-        void Collect(GraphProto g)
-        {
-            foreach (var n in g.Node)
-            {
-                used.UnionWith(n.Input);
-                foreach (var a in n.Attribute)
-                {
-                    if (a.G != null) Collect(a.G);
-                    foreach (var sg in a.Graphs) Collect(sg);
-                }
-            }
-        }
-        Collect(graph);
-        var dead = replaced.Where(t => !used.Contains(t)).ToHashSet(StringComparer.Ordinal);
-        var initializers = graph.Initializer.Where(t => !dead.Contains(t.Name)).ToList();
-        graph.Initializer.Clear();
-        graph.Initializer.AddRange(initializers);
-        var nodes = graph.Node.Where(n => !(n.OpType == "Constant" && n.Output.Count == 1 && dead.Contains(n.Output[0]))).ToList();
-        graph.Node.Clear();
-        graph.Node.AddRange(nodes);
-        var inputs = graph.Input.Where(i => !dead.Contains(i.Name)).ToList();
-        graph.Input.Clear();
-        graph.Input.AddRange(inputs);
     }
 
     private static bool IsFloatConstant(GraphView view, string tensor) =>
         view.GetConstant(tensor) is { DataType: ElementTypes.Float };
 
     private static float[] Floats(OnnxModel model, GraphView view, string tensor) => model.GetFloats(view.GetConstant(tensor)!);
-
-    private static string Unique(HashSet<string> names, string name)
-    {
-        string candidate = name;
-        for (int i = 1; !names.Add(candidate); i++) candidate = $"{name}_{i}";
-        return candidate;
-    }
 }

@@ -20,6 +20,29 @@ internal static class GraphEdits
         return used;
     }
 
+    /// <summary>Drops the <paramref name="replaced"/> constants (initializers, Constant nodes, and their
+    /// graph-input and value-info entries) that nothing among <paramref name="nodes"/> or the graph outputs
+    /// reads any more.</summary>
+    public static void RemoveReplacedConstants(GraphProto g, IEnumerable<NodeProto> nodes, ISet<string> replaced)
+    {
+        var used = ReadNames(nodes, g.Output);
+        bool Drop(string name) => replaced.Contains(name) && !used.Contains(name);
+
+        var keepInit = g.Initializer.Where(t => !Drop(t.Name)).ToList();
+        g.Initializer.Clear();
+        g.Initializer.AddRange(keepInit);
+        var keepNodes = g.Node.Where(n => !(n.OpType == "Constant" && string.IsNullOrEmpty(n.Domain) && n.Output.Count == 1 && Drop(n.Output[0]))).ToList();
+        g.Node.Clear();
+        g.Node.AddRange(keepNodes);
+        // Old IR versions list initializers as graph inputs too.
+        var keepInputs = g.Input.Where(i => !Drop(i.Name)).ToList();
+        g.Input.Clear();
+        g.Input.AddRange(keepInputs);
+        var keepVi = g.ValueInfo.Where(v => !Drop(v.Name)).ToList();
+        g.ValueInfo.Clear();
+        g.ValueInfo.AddRange(keepVi);
+    }
+
     /// <summary>Puts the graph's nodes in topological order (new nodes are appended where convenient).</summary>
     public static void SortTopologically(GraphProto g)
     {

@@ -328,25 +328,7 @@ internal sealed class QdqRewriter
     // ---- cleanup and bookkeeping ----
 
     /// <summary>Drops float initializers and Constant nodes that quantization replaced and nothing reads any more.</summary>
-    private void RemoveUnusedConstants()
-    {
-        var used = GraphEdits.ReadNames(_g.Node.Concat(_newNodes), _g.Output);
-        bool Drop(string name) => _replacedConstants.Contains(name) && !used.Contains(name);
-
-        var keepInit = _g.Initializer.Where(t => !Drop(t.Name)).ToList();
-        _g.Initializer.Clear();
-        _g.Initializer.AddRange(keepInit);
-        var keepNodes = _g.Node.Where(n => !(n.OpType == "Constant" && string.IsNullOrEmpty(n.Domain) && n.Output.Count == 1 && Drop(n.Output[0]))).ToList();
-        _g.Node.Clear();
-        _g.Node.AddRange(keepNodes);
-        // Old IR versions list initializers as graph inputs too.
-        var keepInputs = _g.Input.Where(i => !Drop(i.Name)).ToList();
-        _g.Input.Clear();
-        _g.Input.AddRange(keepInputs);
-        var keepVi = _g.ValueInfo.Where(v => !Drop(v.Name)).ToList();
-        _g.ValueInfo.Clear();
-        _g.ValueInfo.AddRange(keepVi);
-    }
+    private void RemoveUnusedConstants() => GraphEdits.RemoveReplacedConstants(_g, _g.Node.Concat(_newNodes), _replacedConstants);
 
     private void FixOpsets()
     {

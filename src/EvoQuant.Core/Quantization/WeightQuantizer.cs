@@ -26,7 +26,8 @@ public static class WeightQuantizer
         CheckFinite(data, tensorName);
         if (ov?.Type is QuantType t) type = t;
         // A user-given range or scale is one value for the whole tensor.
-        if (ov is { RangeMin: not null } or { RangeMax: not null } or { Scale: not null } or { ZeroPoint: not null }) axis = null;
+        bool userParams = ov is { RangeMin: not null } or { RangeMax: not null } or { Scale: not null } or { ZeroPoint: not null };
+        if (userParams) axis = null;
         if (axis is int a && (a < 0 || a >= dims.Length)) throw new ArgumentOutOfRangeException(nameof(axis), a, $"Axis out of range for rank {dims.Length}.");
 
         // A weight read in several layouts cannot be made pair-safe by one scale per channel: 7 bits.
@@ -48,21 +49,21 @@ public static class WeightQuantizer
             if (!float.IsFinite(p.Scale))
                 throw new InvalidWeightException(tensorName, $"has values too large to quantize (scale {p.Scale})");
 
-        int widened = 0;
-        bool userParams = ov is { RangeMin: not null } or { RangeMax: not null } or { Scale: not null } or { ZeroPoint: not null };
-        if (pairSafe != null && type == QuantType.Int8 && symmetric && !reduceRange && !userParams)
-            (ps, widened) = WidenForPairs(data, dims, ps, axis, pairSafe);
+        int changes = 0;
+        var pairs = pairSafe != null && type == QuantType.Int8 && symmetric && !reduceRange && !userParams
+            ? PairSaturation.PairIndex.Build(dims, pairSafe, data.Length) : null;
+        if (pairs != null) (ps, changes) = WidenForPairs(data, dims, pairs, ps, axis, pairSafe!);
 
         if (type is QuantType.Int8 or QuantType.UInt8)
         {
             var raw = Quantize8(data, dims, type, ps, axis);
             // Float rounding of the scale can leave a pair one step over the safe sum: pulled back to it.
-            if (pairSafe != null && type == QuantType.Int8 && ps.Length > 0 && ps[0].ZeroPoint == 0 && symmetric && !reduceRange && !userParams)
+            if (pairs != null)
             {
-                var scales = axis == pairSafe.OutputAxis ? ps.Select(p => p.Scale).ToArray() : new[] { ps[0].Scale };
-                widened += PairSaturation.ClipPairs(data, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(raw.AsSpan()), dims, pairSafe, scales);
+                var scales = axis == pairSafe!.OutputAxis ? ps.Select(p => p.Scale).ToArray() : new[] { ps[0].Scale };
+                changes += PairSaturation.ClipPairs(data, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(raw.AsSpan()), pairs, scales);
             }
-            return new QuantizedTensor(raw, dims, type, ps, axis) { PairSafeChanges = widened };
+            return new QuantizedTensor(raw, dims, type, ps, axis) { PairSafeChanges = changes };
         }
 
         var q = new int[data.Length];
@@ -84,10 +85,10 @@ public static class WeightQuantizer
 
     /// <summary>Pair-safe symmetric int8 parameters (<see cref="PairSaturation.ChooseScales"/>), per channel
     /// when the channel axis is the layout's output axis, else one scale for every channel.</summary>
-    private static (QuantParams[], int) WidenForPairs(ReadOnlySpan<float> data, long[] dims, QuantParams[] ps, int? axis, ReductionLayout layout)
+    private static (QuantParams[], int) WidenForPairs(ReadOnlySpan<float> data, long[] dims, PairSaturation.PairIndex pairs, QuantParams[] ps, int? axis, ReductionLayout layout)
     {
         bool perChannel = axis == layout.OutputAxis && ps.Length == dims[layout.OutputAxis];
-        var (scales, widened) = PairSaturation.ChooseScales(data, dims, layout, perChannel);
+        var (scales, widened) = PairSaturation.ChooseScales(data, pairs, perChannel);
         var result = new QuantParams[ps.Length];
         for (int c = 0; c < ps.Length; c++)
             result[c] = ps[c] with { Scale = scales[perChannel ? c : 0], ZeroPoint = 0 };
