@@ -9,7 +9,10 @@ public static class ModelQuantizer
     public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, IProgress<string>? progress = null, CancellationToken ct = default) =>
         Quantize(model, options, OpQuantizerRegistry.Default, progress, ct);
 
-    public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, IProgress<string>? progress = null, CancellationToken ct = default)
+    public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, IProgress<string>? progress = null, CancellationToken ct = default) =>
+        OutputRecorder.Record(model, QuantizeUnrecorded(model, options, registry, progress, ct));
+
+    private static QuantizationResult QuantizeUnrecorded(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, IProgress<string>? progress, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);

@@ -37,6 +37,9 @@ public sealed class QuantizationResult
     /// <summary>What the target decided, in words: types, and how weights avoid saturation.</summary>
     public IReadOnlyList<string> TargetDecisions { get; init; } = Array.Empty<string>();
 
+    /// <summary>What the rewrite did, node by node and tensor by tensor: what the evaluation reads.</summary>
+    public Provenance.QuantizationProvenance? Provenance { get; init; }
+
     public required long WeightBytesBefore { get; init; }
     public required long WeightBytesAfter { get; init; }
 
