@@ -60,7 +60,8 @@ public sealed class GraphView
     /// <summary>Graph inputs that are fed at run time (initializers listed as inputs are excluded).</summary>
     public IEnumerable<ValueInfoProto> RuntimeInputs => _graph.Input.Where(i => !_initializerNames.Contains(i.Name));
 
-    public bool IsGraphOutput(string tensor) => _graph.Output.Any(o => o.Name == tensor);
+    public bool IsGraphOutput(string tensor) => (_outputs ??= _graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal)).Contains(tensor);
+    private HashSet<string>? _outputs;
 
     /// <summary>True for initializers and Constant-node outputs: tensors whose value is known offline.</summary>
     public bool IsConstant(string tensor) => _constants.ContainsKey(tensor);
@@ -132,43 +133,50 @@ public sealed class GraphView
     private IReadOnlyList<NodeProto> TopologicalSort()
     {
         var nodes = _graph.Node;
-        var available = new HashSet<string>(StringComparer.Ordinal) { "" };
-        foreach (var i in _graph.Input) available.Add(i.Name);
-        foreach (var t in _graph.Initializer) available.Add(t.Name);
-        foreach (var s in _graph.SparseInitializer) if (s.Values != null) available.Add(s.Values.Name);
-        // Names produced by no node and not declared are outer-scope values (in subgraphs) or missing:
-        // either way they do not order nodes here.
-        foreach (var n in nodes)
-            foreach (var i in n.Input)
-                if (!_producer.ContainsKey(i)) available.Add(i);
+        var declared = new HashSet<string>(StringComparer.Ordinal) { "" };
+        foreach (var i in _graph.Input) declared.Add(i.Name);
+        foreach (var t in _graph.Initializer) declared.Add(t.Name);
+        foreach (var s in _graph.SparseInitializer) if (s.Values != null) declared.Add(s.Values.Name);
 
-        // A node's dependencies are its inputs plus what its subgraphs (If/Loop/Scan bodies) read from
-        // this graph: those bodies run inside the node, so the producers must come first.
-        var needs = nodes.Select(n => n.Input.Concat(OuterScopeReads(n)).Where(i => i.Length > 0).Distinct().ToList()).ToList();
-        var result = new List<NodeProto>(nodes.Count);
-        var done = new bool[nodes.Count];
-        // Kahn's algorithm with the file order as tie-break: repeated passes are O(n^2) at worst but
-        // a single pass for graphs already in order, which nearly all are.
-        int remaining = nodes.Count;
-        while (remaining > 0)
+        var index = new Dictionary<NodeProto, int>(nodes.Count, ReferenceEqualityComparer.Instance);
+        for (int k = 0; k < nodes.Count; k++) index[nodes[k]] = k;
+        // A node waits for the producers of its inputs and of what its subgraphs (If/Loop/Scan bodies)
+        // read from this graph: those bodies run inside the node. Names produced by no node are inputs,
+        // outer-scope values or missing: either way they do not order nodes here.
+        var waitingFor = new int[nodes.Count];
+        var dependents = new List<int>?[nodes.Count];
+        for (int k = 0; k < nodes.Count; k++)
         {
-            bool progressed = false;
-            for (int k = 0; k < nodes.Count; k++)
+            var producers = new HashSet<int>();
+            foreach (var i in nodes[k].Input.Concat(OuterScopeReads(nodes[k])))
+                if (!declared.Contains(i) && _producer.TryGetValue(i, out var p)) producers.Add(index[p]);
+            foreach (int p in producers) (dependents[p] ??= new List<int>()).Add(k);
+            waitingFor[k] = producers.Count;
+        }
+
+        // The order of the earlier algorithm (repeated passes over the file order, taking every node whose
+        // producers are taken), kept so outputs stay byte-identical, in O((n + e) log n): a node freed by
+        // a node before it in the file joins the current pass, one freed by a later node the next pass.
+        // A graph already in order is one pass in file order.
+        var result = new List<NodeProto>(nodes.Count);
+        var current = new PriorityQueue<int, int>();
+        var next = new PriorityQueue<int, int>();
+        for (int k = 0; k < nodes.Count; k++) if (waitingFor[k] == 0) current.Enqueue(k, k);
+        while (current.Count > 0)
+        {
+            while (current.TryDequeue(out int k, out _))
             {
-                if (done[k]) continue;
-                var n = nodes[k];
-                if (!needs[k].All(i => available.Contains(i) || !_producer.ContainsKey(i))) continue;
-                done[k] = true;
-                remaining--;
-                progressed = true;
-                result.Add(n);
-                foreach (var o in n.Output) available.Add(o);
+                result.Add(nodes[k]);
+                if (dependents[k] is not { } freed) continue;
+                foreach (int d in freed)
+                    if (--waitingFor[d] == 0) (d > k ? current : next).Enqueue(d, d);
             }
-            if (!progressed)
-            {
-                var stuck = nodes.Where((_, k) => !done[k]).Take(3).Select(n => $"'{n.Name}' ({n.OpType})");
-                throw new InvalidOperationException($"the graph has a cycle; nodes that can never run include {string.Join(", ", stuck)}.");
-            }
+            (current, next) = (next, current);
+        }
+        if (result.Count < nodes.Count)
+        {
+            var stuck = nodes.Where((_, k) => waitingFor[k] > 0).Take(3).Select(n => $"'{n.Name}' ({n.OpType})");
+            throw new InvalidOperationException($"the graph has a cycle; nodes that can never run include {string.Join(", ", stuck)}.");
         }
         return result;
     }
