@@ -133,4 +133,33 @@ public sealed class ProvenanceTests
         var report = AccuracyComparer.Compare(result.SourceModel!, result.Model, items);
         Assert.Equal(64, report.Summary.Rows);
     }
+
+    /// <summary>A Clip whose range cannot fold has no integer form in QOperator: the rewrite leaves it float and
+    /// says so in the provenance and the result, without touching the plan it was given.</summary>
+    [Fact]
+    public void QOperatorLeavesThePlanAsGivenWhenANodeStaysFloat()
+    {
+        var g = new GraphProto { Name = "clip" };
+        g.Input.Add(TinyModels.Float("x", 1, 8));
+        g.Output.Add(TinyModels.Float("y", 1, 8));
+        g.Initializer.Add(TensorData.FromFloats("lo", Array.Empty<long>(), new[] { -0.5f }));
+        g.Initializer.Add(TensorData.FromFloats("hi", Array.Empty<long>(), new[] { 0.5f }));
+        g.Node.Add(TinyModels.Node("Clip", new[] { "x", "lo", "hi" }, new[] { "c" }, "clip"));
+        g.Node.Add(TinyModels.Node("Sigmoid", new[] { "c" }, new[] { "y" }, "sigmoid"));
+        var model = TinyModels.Model(g);
+        var options = QuantizationOptions.Static(new Dictionary<string, ActivationRange> { ["x"] = new(-1, 1), ["c"] = new(-0.5f, 0.5f) }) with { Format = QuantFormat.QOperator };
+
+        var context = new QuantizationContext(model, options);
+        var (plan, _) = QuantizationPlanner.Build(context, OpQuantizerRegistry.Default);
+        var planned = plan.QuantizedNodes.ToList();
+        var rewriter = new EvoQuant.Quantization.QOperator.QOperatorRewriter(context, plan, ActivationParamsResolver.Resolve(context, plan), new List<string>());
+        rewriter.Rewrite(CancellationToken.None);
+        Assert.Equal(planned, plan.QuantizedNodes);
+        Assert.Equal("clip", Assert.Single(rewriter.LeftFloat).Name);
+        Assert.Equal(NodeOutcome.Float, rewriter.Provenance.Nodes["c"].Outcome);
+        Assert.Equal(NodeOutcome.Quantized, rewriter.Provenance.Nodes["y"].Outcome);
+
+        var result = ModelQuantizer.Quantize(model, options);
+        Assert.Equal(new[] { "sigmoid" }, result.QuantizedNodes.Select(n => n.Name));
+    }
 }
