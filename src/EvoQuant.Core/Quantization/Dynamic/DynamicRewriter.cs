@@ -35,7 +35,7 @@ internal sealed class DynamicRewriter : Rewrite.GraphRewrite
     public ModelProto Rewrite(CancellationToken ct)
     {
         RewriteGraph(Graph, null, ct);
-        RemoveUnused(Graph);
+        GraphEdits.RemoveReplacedModelWide(Graph, Replaced);
         return Finish();
     }
 
@@ -93,59 +93,4 @@ internal sealed class DynamicRewriter : Rewrite.GraphRewrite
         _skipped.Add(new SkippedNode(QuantizationPlanner.DisplayName(node), node.OpType, reason));
         RecordNode(node, NodeOutcome.Float, new[] { NodeKey(node) }, reason);
     }
-
-    /// <summary>Drops replaced float weights (initializers and Constant nodes, in any graph) that no node
-    /// of the model reads any more; names are unique model-wide, so one global use set is exact.</summary>
-    private void RemoveUnused(GraphProto main)
-    {
-        var used = new HashSet<string>(StringComparer.Ordinal);
-        var graphs = new List<GraphProto>();
-        void Collect(GraphProto g)
-        {
-            graphs.Add(g);
-            foreach (var n in g.Node)
-            {
-                foreach (var i in n.Input) used.Add(i);
-                foreach (var a in n.Attribute)
-                {
-                    if (a.G != null) Collect(a.G);
-                    foreach (var sg in a.Graphs) Collect(sg);
-                }
-            }
-            foreach (var o in g.Output) used.Add(o.Name);
-        }
-        Collect(main);
-        // A removed Constant may have fed only another removed node (Unsqueeze of an LSTM weight): repeat.
-        bool changed = true;
-        while (changed)
-        {
-            changed = false;
-            foreach (var g in graphs)
-            {
-                bool Drop(string name) => !used.Contains(name) && Replaced.Contains(name);
-                int before = g.Node.Count + g.Initializer.Count;
-                var keepNodes = new List<NodeProto>(g.Node.Count);
-                foreach (var n in g.Node)
-                {
-                    if (n.Output.Count == 1 && Drop(n.Output[0]) && IsPure(n))
-                        foreach (var i in n.Input) Replaced.Add(i);
-                    else keepNodes.Add(n);
-                }
-                g.Node.Clear();
-                g.Node.AddRange(keepNodes);
-                var inputs = g.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-                var keepInit = g.Initializer.Where(t => !Drop(t.Name) || inputs.Contains(t.Name)).ToList();
-                g.Initializer.Clear();
-                g.Initializer.AddRange(keepInit);
-                if (g.Node.Count + g.Initializer.Count != before) changed = true;
-            }
-            // Recount: a dropped node's inputs may now be unused.
-            used.Clear();
-            graphs.Clear();
-            Collect(main);
-        }
-    }
-
-    private static bool IsPure(NodeProto n) =>
-        string.IsNullOrEmpty(n.Domain) && n.OpType is "Constant" or "Unsqueeze" or "Squeeze" or "Reshape" or "Identity" or "Slice" or "Concat" or "Transpose";
 }

@@ -70,7 +70,7 @@ internal sealed class QOperatorRewriter : GraphRewrite
             Warnings.Add("QLinearConv with int8 activations runs on a slow path of ONNX Runtime's x86 CPU kernel (about 7x slower than uint8 on fashion-cnn); ActivationType UInt8 is the fast choice for the QOperator format.");
         Graph.Node.Clear();
         Graph.Node.AddRange(_output);
-        RemoveUnusedConstants();
+        GraphEdits.RemoveUnreadConstants(Graph);
         GraphEdits.SortTopologically(Graph);
         RaiseOldOpset("QLinearConv and QuantizeLinear");
         return Finish();
@@ -270,22 +270,5 @@ internal sealed class QOperatorRewriter : GraphRewrite
             int at = _output.FindIndex(p => p.Output.Contains(q.Quantized));
             _output.Insert(at + 1, n);
         }
-    }
-
-    /// <summary>Drops initializers and Constant nodes nothing reads any more (replaced float weights,
-    /// the bounds of folded Clips). Initializers listed as graph inputs stay.</summary>
-    private void RemoveUnusedConstants()
-    {
-        var used = GraphEdits.ReadNames(Graph.Node, Graph.Output);
-        var inputs = Graph.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-        var keepInit = Graph.Initializer.Where(t => used.Contains(t.Name) || inputs.Contains(t.Name)).ToList();
-        Graph.Initializer.Clear();
-        Graph.Initializer.AddRange(keepInit);
-        var keepNodes = Graph.Node.Where(n => !(n.OpType == "Constant" && string.IsNullOrEmpty(n.Domain) && n.Output.All(o => !used.Contains(o)))).ToList();
-        Graph.Node.Clear();
-        Graph.Node.AddRange(keepNodes);
-        var keepVi = Graph.ValueInfo.Where(v => used.Contains(v.Name)).ToList();
-        Graph.ValueInfo.Clear();
-        Graph.ValueInfo.AddRange(keepVi);
     }
 }
