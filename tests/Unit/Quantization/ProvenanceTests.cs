@@ -17,11 +17,25 @@ public sealed class ProvenanceTests
 {
     public static TheoryData<string> Formats => new() { "QDQ", "QOperator", "Dynamic" };
 
-    private static QuantizationResult Quantize(string format) => format switch
+    private static QuantizationResult Quantize(string format, EvoQuant.Targets.SaturationGuard? guard = null) => format switch
     {
-        "Dynamic" => ModelQuantizer.Quantize(FashionData.Model, QuantizationOptions.Dynamic() with { OpTypes = new[] { "Conv", "MatMul", "Gemm" }, PerChannel = true }),
-        _ => ModelQuantizer.Quantize(FashionData.Model, QuantizationOptions.Static(FashionData.Ranges) with { Format = Enum.Parse<QuantFormat>(format), PerChannel = true }),
+        "Dynamic" => ModelQuantizer.Quantize(FashionData.Model, QuantizationOptions.Dynamic() with { OpTypes = new[] { "Conv", "MatMul", "Gemm" }, PerChannel = true, WeightSaturation = guard }),
+        _ => ModelQuantizer.Quantize(FashionData.Model, QuantizationOptions.Static(FashionData.Ranges) with { Format = Enum.Parse<QuantFormat>(format), PerChannel = true, WeightSaturation = guard }),
     };
+
+    /// <summary>The target's pair-safe decision is recorded on each weight it changed, as many as the result's
+    /// decisions count; with the guard off, none.</summary>
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void PairSafeDecisionsAreRecordedOnTheWeightsTheyChanged(string format)
+    {
+        var safe = Quantize(format, EvoQuant.Targets.SaturationGuard.PairSafe);
+        var line = Assert.Single(safe.TargetDecisions, d => d.StartsWith("weights pair-safe:"));
+        int adjusted = int.Parse(System.Text.RegularExpressions.Regex.Match(line, @"pair-safe: (\d+) of").Groups[1].Value);
+        Assert.Equal(adjusted, safe.Provenance!.Tensors.Values.Count(t => t.Decision?.StartsWith("pair-safe") == true));
+        var none = Quantize(format, EvoQuant.Targets.SaturationGuard.None);
+        Assert.DoesNotContain(none.Provenance!.Tensors.Values, t => t.Decision?.StartsWith("pair-safe") == true);
+    }
 
     [Theory]
     [MemberData(nameof(Formats))]

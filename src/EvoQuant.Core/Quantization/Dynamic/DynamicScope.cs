@@ -15,6 +15,8 @@ internal sealed class DynamicScope
     private readonly Dictionary<string, (string Q, string Scale, string ZeroPoint)> _dynamicInputs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, QuantizedWeight> _weights = new(StringComparer.Ordinal);
     private readonly Rewrite.InitializerStore _store;
+    /// <summary>What the target changed in each weight quantized here (pair-safe scales), for the provenance.</summary>
+    private readonly Dictionary<string, string?> _decisions = new(StringComparer.Ordinal);
 
     public DynamicScope(DynamicRewriter rewriter, GraphProto graph, DynamicScope? parent)
     {
@@ -122,6 +124,7 @@ internal sealed class DynamicScope
         var qt = WeightQuantizer.Quantize(data, dims, type, Options.WeightSymmetric, guard == Targets.SaturationGuard.ReduceRange, axis, ov,
             guard == Targets.SaturationGuard.PairSafe ? layout : null, tensor);
         _rewriter.Context.Tally.Count(qt);
+        _decisions[tensor] = Rewrite.GraphRewrite.DecisionFor(qt);
         w = new QuantizedWeight(tensor, qt);
         _weights[cacheKey] = w;
         MarkReplaced(tensor);
@@ -138,7 +141,7 @@ internal sealed class DynamicScope
         string key = $"{name}|{string.Join(",", dims)}|{type}|{ps.Length}";
         var stored = _store.Get(key) ?? _store.AddQuantized(key, name, raw, dims, type, ps, axis,
             paramDims ?? (ps.Length == 1 ? Array.Empty<long>() : new long[] { ps.Length }));
-        _rewriter.RecordTensor(source, Provenance.ProvenanceKind.Weight, stored);
+        _rewriter.RecordTensor(source, Provenance.ProvenanceKind.Weight, stored, decision: _decisions.GetValueOrDefault(source));
         return (stored.Quantized, stored.Scale, stored.ZeroPoint!);
     }
 
