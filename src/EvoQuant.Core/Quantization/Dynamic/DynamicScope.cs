@@ -133,8 +133,8 @@ internal sealed class DynamicScope
 
     /// <summary>Stores a quantized weight (data reshaped or transposed by the caller) with its parameters,
     /// named after <paramref name="name"/> (the source, or a name for its new layout), and records it as the
-    /// quantized form of <paramref name="source"/>.</summary>
-    /// <param name="axis">The axis of the stored layout that the parameters run along, for the provenance.</param>
+    /// quantized form of <paramref name="source"/>; <paramref name="axis"/> is the axis of the stored layout that the
+    /// parameters run along, for the provenance.</summary>
     public (string Data, string Scale, string ZeroPoint) Store(string source, string name, byte[] raw, long[] dims, QuantType type, QuantParams[] ps, long[]? paramDims, int? axis)
     {
         // A weight read by several nodes of this graph in the same layout is stored once.

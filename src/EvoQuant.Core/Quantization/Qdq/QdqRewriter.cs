@@ -308,6 +308,4 @@ internal sealed class QdqRewriter : GraphRewrite
         if (axis is int a) n.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = a });
         return n;
     }
-
-    internal QuantizationContext Context => _ctx;
 }
