@@ -18,6 +18,17 @@ public static class BatchNormFolding
     /// calibrated range, which the Conv then writes; null folds every foldable pair.</param>
     public static (OnnxModel Model, int Folded) Fold(OnnxModel model, Func<string, bool>? hasRange = null)
     {
+        var (folded, pairs) = FoldPairs(model, hasRange);
+        return (folded, pairs.Count);
+    }
+
+    /// <summary>A folded pair, by first outputs in the model given: the Conv's (which no longer exists: the
+    /// Conv now writes the normalization's) and the normalization's.</summary>
+    public sealed record FoldedPair(string ConvOutput, string NormOutput);
+
+    /// <summary>As <see cref="Fold"/>, with the pairs folded.</summary>
+    public static (OnnxModel Model, IReadOnlyList<FoldedPair> Pairs) FoldPairs(OnnxModel model, Func<string, bool>? hasRange = null)
+    {
         var view = model.Graph;
         var pairs = new List<(NodeProto Conv, NodeProto Bn)>();
         foreach (var bn in view.Proto.Node)
@@ -33,7 +44,8 @@ public static class BatchNormFolding
             if (!bn.Input.Skip(1).Take(4).All(i => IsFloatConstant(view, i))) continue;
             pairs.Add((conv, bn));
         }
-        if (pairs.Count == 0) return (model, 0);
+        if (pairs.Count == 0) return (model, Array.Empty<FoldedPair>());
+        var done = new List<FoldedPair>();
 
         // The clone keeps the node order: the pairs are found again by position.
         var index = new Dictionary<NodeProto, int>(ReferenceEqualityComparer.Instance);
@@ -72,6 +84,7 @@ public static class BatchNormFolding
             replaced.UnionWith(conv.Input.Skip(1).Concat(bn.Input.Skip(1)).Where(t => t.Length > 0));
             conv.Input[1] = wName;
             if (conv.Input.Count > 2) conv.Input[2] = bName; else conv.Input.Add(bName);
+            done.Add(new FoldedPair(conv.Output[0], bn.Output[0]));
             conv.Output[0] = bn.Output[0];
             removed.Add(bn);
         }
@@ -79,7 +92,7 @@ public static class BatchNormFolding
         graph.Node.Clear();
         graph.Node.AddRange(kept);
         GraphEdits.RemoveReplacedConstants(graph, graph.Node, replaced);
-        return (model.With(proto), removed.Count);
+        return (model.With(proto), done);
     }
 
     private static bool IsFloatConstant(GraphView view, string tensor) =>

@@ -43,6 +43,80 @@ internal static class GraphEdits
         g.ValueInfo.AddRange(keepVi);
     }
 
+    /// <summary>Drops initializers and Constant nodes nothing reads any more (replaced float weights,
+    /// the bounds of folded Clips), whatever they were. Initializers listed as graph inputs stay. The QOperator rewrite,
+    /// which rebuilds the node list.</summary>
+    public static void RemoveUnreadConstants(GraphProto graph)
+    {
+        var used = GraphEdits.ReadNames(graph.Node, graph.Output);
+        var inputs = graph.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        var keepInit = graph.Initializer.Where(t => used.Contains(t.Name) || inputs.Contains(t.Name)).ToList();
+        graph.Initializer.Clear();
+        graph.Initializer.AddRange(keepInit);
+        var keepNodes = graph.Node.Where(n => !(n.OpType == "Constant" && string.IsNullOrEmpty(n.Domain) && n.Output.All(o => !used.Contains(o)))).ToList();
+        graph.Node.Clear();
+        graph.Node.AddRange(keepNodes);
+        var keepVi = graph.ValueInfo.Where(v => used.Contains(v.Name)).ToList();
+        graph.ValueInfo.Clear();
+        graph.ValueInfo.AddRange(keepVi);
+    }
+
+    /// <summary>Drops replaced float weights (initializers and Constant nodes, in any graph) that no node
+    /// of the model reads any more, with the shape ops (Unsqueeze, Slice ...) that only fed them; names are unique
+    /// model-wide, so one global use set is exact. Dynamic quantization, which rewrites If/Loop/Scan bodies too.</summary>
+    public static void RemoveReplacedModelWide(GraphProto main, ISet<string> replaced)
+    {
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        var graphs = new List<GraphProto>();
+        void Collect(GraphProto g)
+        {
+            graphs.Add(g);
+            foreach (var n in g.Node)
+            {
+                foreach (var i in n.Input) used.Add(i);
+                foreach (var a in n.Attribute)
+                {
+                    if (a.G != null) Collect(a.G);
+                    foreach (var sg in a.Graphs) Collect(sg);
+                }
+            }
+            foreach (var o in g.Output) used.Add(o.Name);
+        }
+        Collect(main);
+        // A removed Constant may have fed only another removed node (Unsqueeze of an LSTM weight): repeat.
+        bool changed = true;
+        while (changed)
+        {
+            changed = false;
+            foreach (var g in graphs)
+            {
+                bool Drop(string name) => !used.Contains(name) && replaced.Contains(name);
+                int before = g.Node.Count + g.Initializer.Count;
+                var keepNodes = new List<NodeProto>(g.Node.Count);
+                foreach (var n in g.Node)
+                {
+                    if (n.Output.Count == 1 && Drop(n.Output[0]) && IsPure(n))
+                        foreach (var i in n.Input) replaced.Add(i);
+                    else keepNodes.Add(n);
+                }
+                g.Node.Clear();
+                g.Node.AddRange(keepNodes);
+                var inputs = g.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+                var keepInit = g.Initializer.Where(t => !Drop(t.Name) || inputs.Contains(t.Name)).ToList();
+                g.Initializer.Clear();
+                g.Initializer.AddRange(keepInit);
+                if (g.Node.Count + g.Initializer.Count != before) changed = true;
+            }
+            // Recount: a dropped node's inputs may now be unused.
+            used.Clear();
+            graphs.Clear();
+            Collect(main);
+        }
+    }
+
+    private static bool IsPure(NodeProto n) =>
+        string.IsNullOrEmpty(n.Domain) && n.OpType is "Constant" or "Unsqueeze" or "Squeeze" or "Reshape" or "Identity" or "Slice" or "Concat" or "Transpose";
+
     /// <summary>Puts the graph's nodes in topological order (new nodes are appended where convenient).</summary>
     public static void SortTopologically(GraphProto g)
     {

@@ -1,5 +1,6 @@
 using EvoQuant.Numerics;
 using EvoQuant.Onnx;
+using EvoQuant.Onnx.Proto;
 
 namespace EvoQuant.Quantization;
 
@@ -17,20 +18,36 @@ public static class ModelQuantizer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         QuantizationOptionsValidator.Validate(options, model, registry);
-        if (options.Mode == QuantMode.Dynamic) return Dynamic.DynamicQuantizer.Quantize(model, options, progress, ct);
+        if (options.Mode == QuantMode.Dynamic) return Dynamic.DynamicQuantizer.Quantize(model, options, registry, progress, ct);
 
         progress?.Report("Planning");
         // The float model as ONNX Runtime runs it: BatchNormalization folded into its Conv.
-        var (prepared, foldedNorms) = options.FoldBatchNormalization ? BatchNormFolding.Fold(model, options.ActivationRanges.ContainsKey) : (model, 0);
+        var (prepared, folds) = options.FoldBatchNormalization ? BatchNormFolding.FoldPairs(model, options.ActivationRanges.ContainsKey) : (model, Array.Empty<BatchNormFolding.FoldedPair>());
+        int foldedNorms = folds.Count;
         var context = new QuantizationContext(prepared, options);
         var (plan, skipped) = QuantizationPlanner.Build(context, registry, ct);
         var parameters = ActivationParamsResolver.Resolve(context, plan);
 
         progress?.Report($"Rewriting {plan.QuantizedNodes.Count} nodes");
         var warnings = new List<string>();
-        var proto = options.Format == QuantFormat.QOperator
-            ? new QOperator.QOperatorRewriter(context, plan, parameters, warnings).Rewrite(ct)
-            : new QdqRewriter(context, plan, parameters, warnings).Rewrite(ct);
+        Rewrite.GraphRewrite rewriter;
+        ModelProto proto;
+        var leftFloat = new HashSet<Onnx.Proto.NodeProto>(ReferenceEqualityComparer.Instance);
+        if (options.Format == QuantFormat.QOperator)
+        {
+            var q = new QOperator.QOperatorRewriter(context, plan, parameters, warnings);
+            rewriter = q;
+            RecordFolds(q, folds);
+            proto = q.Rewrite(ct);
+            leftFloat = q.LeftFloat;
+        }
+        else
+        {
+            var q = new Qdq.QdqRewriter(context, plan, parameters, warnings);
+            rewriter = q;
+            RecordFolds(q, folds);
+            proto = q.Rewrite(ct);
+        }
         var quantized = model.With(proto);
 
         if (options.VerifyWithRuntime)
@@ -51,13 +68,27 @@ public static class ModelQuantizer
             Target = context.Target,
             TargetDecisions = context.Target.Describe(options, context.Tally.Adjusted, context.Tally.Weights)
                 .Concat(foldedNorms > 0 ? new[] { $"{foldedNorms} BatchNormalization folded into their Conv, as ONNX Runtime runs the float model" } : Array.Empty<string>()).ToList(),
-            QuantizedNodes = plan.QuantizedNodes.Select(n => new QuantizedNode(QuantizationPlanner.DisplayName(n), n.OpType)).ToList(),
+            // Only nodes that really run quantized: a QOperator emitter may have left one float.
+            QuantizedNodes = plan.QuantizedNodes.Where(n => !leftFloat.Contains(n)).Select(n => new QuantizedNode(QuantizationPlanner.DisplayName(n), n.OpType)).ToList(),
             Skipped = skipped,
+            Provenance = rewriter.Provenance,
             Warnings = warnings,
             WeightBytesBefore = model.WeightBytes,
             WeightBytesAfter = quantized.WeightBytes,
             FileSizeBefore = model.FileSize,
         };
+    }
+
+    /// <summary>A Conv that absorbed its BatchNormalization is known by its own first output in the user's model;
+    /// the normalization is recorded as folded into it.</summary>
+    private static void RecordFolds(Rewrite.GraphRewrite rewriter, IReadOnlyList<BatchNormFolding.FoldedPair> folds)
+    {
+        foreach (var f in folds)
+        {
+            rewriter.PreparedKeys[f.NormOutput] = f.ConvOutput;
+            rewriter.Provenance.AddNode(new Provenance.NodeProvenance(f.NormOutput, "BatchNormalization", Provenance.NodeOutcome.Folded, Array.Empty<string>(),
+                "folded into its Conv, as ONNX Runtime runs the float model.", f.ConvOutput));
+        }
     }
 
     internal static void Verify(OnnxModel original, OnnxModel quantized, List<string> warnings)

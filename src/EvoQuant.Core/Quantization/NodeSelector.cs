@@ -10,7 +10,7 @@ public sealed class NodeSelector
 {
     private readonly QuantizationOptions _options;
     private readonly OpQuantizerRegistry _registry;
-    private readonly QuantFormat _format;
+    private readonly Rewrite.RewriteFormat _format;
     private readonly HashSet<string>? _opTypes;
     private readonly List<WildcardPattern> _include;
     private readonly List<WildcardPattern> _exclude;
@@ -19,14 +19,17 @@ public sealed class NodeSelector
     {
         _options = options;
         _registry = registry;
-        _format = options.Format;
+        _format = Rewrite.RewriteFormats.Of(options);
         _opTypes = options.OpTypes.Count > 0 ? new HashSet<string>(options.OpTypes, StringComparer.OrdinalIgnoreCase) : null;
         _include = options.IncludeNodes.Select(p => new WildcardPattern(p)).ToList();
         _exclude = options.ExcludeNodes.Select(p => new WildcardPattern(p)).ToList();
     }
 
-    /// <summary>The quantizer for the node, or null with the reason it stays float.</summary>
-    public IOpQuantizer? Select(NodeProto node, out string? reason)
+    /// <summary>The declarer for the node, or null with the reason it stays float.</summary>
+    public IOpQuantizer? Select(NodeProto node, out string? reason) => SelectRegistration(node, out reason)?.Declarer;
+
+    /// <summary>Declarer and emitter for the node, or null with the reason it stays float.</summary>
+    public Rewrite.OpRegistration? SelectRegistration(NodeProto node, out string? reason)
     {
         reason = null;
         if (node.OpType is "QuantizeLinear" or "DequantizeLinear")
@@ -56,11 +59,14 @@ public sealed class NodeSelector
             return null;
         }
         // An op type the user names explicitly may use the format's generic fallback.
-        var q = _registry.Find(_format, node.OpType, useFallback: namedType != null);
+        var q = _registry.Registration(_format, node.OpType, useFallback: namedType != null);
         if (q == null && !_registry.HasFallback(_format))
-            reason = $"op type {node.OpType} is not quantized in the {_format} format.";
+            reason = $"op type {node.OpType} is not quantized in the {FormatName} format.";
         else if (q == null)
-            reason = $"op type {node.OpType} is not quantized in the {_format} format (name it in OpTypes to quantize its inputs and outputs anyway).";
+            reason = $"op type {node.OpType} is not quantized in the {FormatName} format (name it in OpTypes to quantize its inputs and outputs anyway).";
         return q;
     }
+
+    // Dynamic quantization writes QOperator-style integer ops and has always been reported as that format.
+    private string FormatName => _format == Rewrite.RewriteFormat.Dynamic ? nameof(QuantFormat.QOperator) : _format.ToString();
 }

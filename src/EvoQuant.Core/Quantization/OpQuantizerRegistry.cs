@@ -1,66 +1,77 @@
 using EvoQuant.Quantization.Operators;
+using EvoQuant.Quantization.Rewrite;
 
 namespace EvoQuant.Quantization;
 
-/// <summary>Op quantizers by format and op type, with a per-format fallback for op types a user asks
-/// for that no class knows. A new op is one class and one <see cref="Register"/> call.</summary>
+/// <summary>All op knowledge of the quantizer: for each format (QDQ, QOperator, dynamic) and op type, the
+/// declarer that says what to quantize (a class shared by the formats) and the emitter that writes the
+/// format's quantized form, with a per-format fallback for op types a user names that no class knows.
+/// Adding an op to a format is one declarer class (or an existing one) and one <see cref="Register"/> call.</summary>
 public sealed class OpQuantizerRegistry
 {
-    private readonly Dictionary<(QuantFormat, string), IOpQuantizer> _map = new();
-    private readonly Dictionary<QuantFormat, IOpQuantizer> _fallback = new();
+    private readonly Dictionary<(RewriteFormat, string), OpRegistration> _map = new();
+    private readonly Dictionary<RewriteFormat, OpRegistration> _fallback = new();
 
-    /// <summary>The op types of ONNX Runtime's tool for QDQ (its QDQ and QLinear tables), plus Flatten.</summary>
+    /// <summary>The op types of ONNX Runtime's tool for QDQ, QOperator (its QLinear table) and dynamic
+    /// quantization (its IntegerOps table, plus Gemm), plus a few (Flatten, ...).</summary>
     public static OpQuantizerRegistry Default { get; } = CreateDefault();
 
-    public void Register(QuantFormat format, string opType, IOpQuantizer quantizer) => _map[(format, opType)] = quantizer;
+    /// <exception cref="ArgumentException">The emitter belongs to another format.</exception>
+    public void Register(RewriteFormat format, string opType, IOpQuantizer declarer, IOpEmitter emitter)
+    {
+        Check(format, emitter);
+        _map[(format, opType)] = new OpRegistration(declarer, emitter);
+    }
 
-    public void RegisterFallback(QuantFormat format, IOpQuantizer quantizer) => _fallback[format] = quantizer;
+    public void RegisterFallback(RewriteFormat format, IOpQuantizer declarer, IOpEmitter emitter)
+    {
+        Check(format, emitter);
+        _fallback[format] = new OpRegistration(declarer, emitter);
+    }
+
+    /// <summary>A new registry with every registration of this one, to extend without touching the original.</summary>
+    public OpQuantizerRegistry Copy()
+    {
+        var r = new OpQuantizerRegistry();
+        foreach (var (k, v) in _map) r._map[k] = v;
+        foreach (var (k, v) in _fallback) r._fallback[k] = v;
+        return r;
+    }
 
     /// <summary>Op types quantized by default in this format.</summary>
-    public IReadOnlyCollection<string> SupportedOpTypes(QuantFormat format) =>
+    public IReadOnlyCollection<string> SupportedOpTypes(QuantFormat format) => SupportedOpTypes(RewriteFormats.Of(format));
+
+    public IReadOnlyCollection<string> SupportedOpTypes(RewriteFormat format) =>
         _map.Keys.Where(k => k.Item1 == format).Select(k => k.Item2).OrderBy(s => s, StringComparer.Ordinal).ToList();
 
-    public bool IsRegistered(QuantFormat format, string opType) => _map.ContainsKey((format, opType));
+    public bool IsRegistered(QuantFormat format, string opType) => IsRegistered(RewriteFormats.Of(format), opType);
 
-    /// <summary>The quantizer for an op type; the format's fallback when <paramref name="useFallback"/>; else null.</summary>
-    public IOpQuantizer? Find(QuantFormat format, string opType, bool useFallback = false) =>
-        _map.TryGetValue((format, opType), out var q) ? q : useFallback ? _fallback.GetValueOrDefault(format) : null;
+    public bool IsRegistered(RewriteFormat format, string opType) => _map.ContainsKey((format, opType));
 
-    public bool HasFallback(QuantFormat format) => _fallback.ContainsKey(format);
+    /// <summary>The declarer for an op type; the format's fallback when <paramref name="useFallback"/>; else null.</summary>
+    public IOpQuantizer? Find(QuantFormat format, string opType, bool useFallback = false) => Registration(RewriteFormats.Of(format), opType, useFallback)?.Declarer;
+
+    /// <summary>Declarer and emitter of an op type; the format's fallback when <paramref name="useFallback"/>; else null.</summary>
+    public OpRegistration? Registration(RewriteFormat format, string opType, bool useFallback = false) =>
+        _map.TryGetValue((format, opType), out var r) ? r : useFallback ? _fallback.GetValueOrDefault(format) : null;
+
+    public bool HasFallback(QuantFormat format) => HasFallback(RewriteFormats.Of(format));
+
+    public bool HasFallback(RewriteFormat format) => _fallback.ContainsKey(format);
+
+    private static void Check(RewriteFormat format, IOpEmitter emitter)
+    {
+        ArgumentNullException.ThrowIfNull(emitter);
+        if (emitter.Format != format)
+            throw new ArgumentException($"An emitter of the {emitter.Format} format cannot be registered for {format}.", nameof(emitter));
+    }
 
     private static OpQuantizerRegistry CreateDefault()
     {
         var r = new OpQuantizerRegistry();
-        const QuantFormat F = QuantFormat.QDQ;
-        var weighted = new WeightedOpQuantizer();
-        foreach (var op in new[] { "Conv", "ConvTranspose", "Gemm" }) r.Register(F, op, weighted);
-        r.Register(F, "MatMul", new MatMulQuantizer());
-
-        var removable = new RemovableActivationQuantizer();
-        r.Register(F, "Relu", removable);
-        r.Register(F, "Clip", removable);
-
-        var pass = new PassThroughQuantizer();
-        foreach (var op in new[] { "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Slice", "AveragePool", "Resize", "Split", "TopK" })
-            r.Register(F, op, pass);
-        r.Register(F, "MaxPool", new PassThroughQuantizer(minOpset: 12));
-        var gather = new PassThroughQuantizer(quantizeConstantData: true);
-        r.Register(F, "Gather", gather);
-        r.Register(F, "GatherElements", gather);
-
-        var generic = new GenericOpQuantizer();
-        foreach (var op in new[] { "Add", "Mul", "Concat", "GlobalAveragePool", "LeakyRelu", "ArgMax", "CumSum" })
-            r.Register(F, op, generic);
-        r.Register(F, "Pad", new GenericOpQuantizer(0));
-        r.Register(F, "Where", new GenericOpQuantizer(1, 2));
-        var probability = new BoundedOutputQuantizer(0f, 1f);
-        foreach (var op in new[] { "Softmax", "Sigmoid", "HardSigmoid" }) r.Register(F, op, probability);
-        r.Register(F, "Tanh", new BoundedOutputQuantizer(-1f, 1f));
-        var norm = new NormalizationQuantizer();
-        foreach (var op in new[] { "BatchNormalization", "InstanceNormalization", "LayerNormalization" }) r.Register(F, op, norm);
-
-        r.RegisterFallback(F, generic);
+        Qdq.QdqOps.Register(r);
         QOperator.QOperatorOps.Register(r);
+        Dynamic.DynamicOps.Register(r);
         return r;
     }
 }

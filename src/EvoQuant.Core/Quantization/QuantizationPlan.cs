@@ -41,6 +41,12 @@ public sealed class QuantizationPlan
     /// <summary>Nodes quantized, in graph order.</summary>
     public List<NodeProto> QuantizedNodes { get; } = new();
 
+    /// <summary>Declarer and emitter of each quantized node (its op type's registration, or the format's fallback).</summary>
+    public Dictionary<NodeProto, Rewrite.OpRegistration> Registrations { get; } = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Nodes the planner left in float, with the reason (what the result's Skipped lists).</summary>
+    public Dictionary<NodeProto, string> LeftFloat { get; } = new(ReferenceEqualityComparer.Instance);
+
     /// <summary>Relu/Clip nodes removed: their producer now writes their output and its quantization clamps.</summary>
     public List<NodeProto> RemovedNodes { get; } = new();
 

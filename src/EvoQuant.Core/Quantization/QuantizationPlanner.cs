@@ -15,10 +15,18 @@ public static class QuantizationPlanner
         {
             ct.ThrowIfCancellationRequested();
             if (node.OpType == "Constant" && string.IsNullOrEmpty(node.Domain)) continue; // values, not computation
-            var q = selector.Select(node, out string? reason);
-            if (q != null) reason = q.TryDeclare(node, context, plan);
-            if (reason == null) plan.QuantizedNodes.Add(node);
-            else skipped.Add(new SkippedNode(DisplayName(node), node.OpType, reason));
+            var r = selector.SelectRegistration(node, out string? reason);
+            if (r != null) reason = r.Declarer.TryDeclare(node, context, plan);
+            if (reason == null)
+            {
+                plan.QuantizedNodes.Add(node);
+                plan.Registrations[node] = r!;
+            }
+            else
+            {
+                skipped.Add(new SkippedNode(DisplayName(node), node.OpType, reason));
+                plan.LeftFloat[node] = reason;
+            }
         }
         return (plan, skipped);
     }

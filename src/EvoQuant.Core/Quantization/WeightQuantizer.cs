@@ -83,6 +83,24 @@ public static class WeightQuantizer
         return new QuantizedTensor(Pack(q, type), dims, type, ps, axis);
     }
 
+    /// <summary>Quantizes <paramref name="data"/> again with parameters already chosen (a weight scale widened
+    /// after the fact), through the same kernels as <see cref="Quantize"/>; returns ONNX raw bytes.</summary>
+    public static byte[] QuantizeWith(ReadOnlySpan<float> data, long[] dims, QuantParams[] ps, int? axis)
+    {
+        var type = ps[0].Type;
+        if (type is QuantType.Int8 or QuantType.UInt8) return Quantize8(data, dims, type, ps, axis);
+        var q = new int[data.Length];
+        var (qmin, qmax) = type.StorageRange();
+        long inner = axis is int a ? Inner(dims, a) : 1;
+        int channels = axis is int ax ? (int)dims[ax] : 1;
+        for (int i = 0; i < data.Length; i++)
+        {
+            var p = ps[channels == 1 ? 0 : (int)(i / inner % channels)];
+            q[i] = QuantizeOne(data[i], p.Scale, p.ZeroPoint, qmin, qmax);
+        }
+        return Pack(q, type);
+    }
+
     /// <summary>Pair-safe symmetric int8 parameters (<see cref="PairSaturation.ChooseScales"/>), per channel
     /// when the channel axis is the layout's output axis, else one scale for every channel.</summary>
     private static (QuantParams[], int) WidenForPairs(ReadOnlySpan<float> data, long[] dims, PairSaturation.PairIndex pairs, QuantParams[] ps, int? axis, ReductionLayout layout)

@@ -10,11 +10,13 @@ namespace EvoQuant.Tests.Quantization;
 
 /// <summary>A channel whose weights are all ~0 but whose bias is not (PaddleOCR det and rec have such
 /// channels) would need a bias beyond int32 at scale input*weight. Its weight scale is widened instead of
-/// clipping the bias, so the channel still outputs its bias.</summary>
+/// clipping the bias, so the channel still outputs its bias: in QDQ and, since both share one bias fit, QOperator.</summary>
 public sealed class BiasOverflowTests
 {
-    [Fact]
-    public void TinyWeightChannelKeepsItsBias()
+    [Theory]
+    [InlineData(QuantFormat.QDQ)]
+    [InlineData(QuantFormat.QOperator)]
+    public void TinyWeightChannelKeepsItsBias(QuantFormat format)
     {
         // 1x1 Conv, 2 input channels -> 2 output channels. Channel 0 ordinary, channel 1 weights 1e-9, bias 5.
         var w = new float[] { 0.5f, -0.25f, 1e-9f, -1e-9f };
@@ -28,7 +30,9 @@ public sealed class BiasOverflowTests
         var model = TinyModels.Model(g);
         var ranges = new Dictionary<string, ActivationRange> { ["x"] = new(-1, 1), ["y"] = new(-1, 6) };
 
-        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(ranges) with { PerChannel = true });
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(ranges) with { PerChannel = true, Format = format });
+        if (format == QuantFormat.QOperator) Assert.Contains("QLinearConv", result.Model.Proto.Graph.Node.Select(n => n.OpType));
+        Assert.Contains("scale of 1 channel(s) widened", result.Provenance!.Tensors["w"].Decision);
         Assert.Contains(result.Warnings, m => m.Contains("widened"));
         Assert.DoesNotContain(result.Warnings, m => m.Contains("clipped"));
 

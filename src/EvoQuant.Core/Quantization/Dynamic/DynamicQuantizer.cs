@@ -7,11 +7,11 @@ namespace EvoQuant.Quantization.Dynamic;
 /// for <see cref="QuantMode.Dynamic"/>.</summary>
 internal static class DynamicQuantizer
 {
-    public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, IProgress<string>? progress, CancellationToken ct)
+    public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, IProgress<string>? progress, CancellationToken ct)
     {
         var warnings = new List<string>();
         progress?.Report("Rewriting for dynamic quantization");
-        var rewriter = new DynamicRewriter(model, options, warnings);
+        var rewriter = new DynamicRewriter(model, options, registry, warnings);
         var quantized = model.With(rewriter.Rewrite(ct));
         if (rewriter.QuantizedNodes.Count == 0)
             warnings.Add("No node was quantized: dynamic quantization rewrites MatMul, Gemm, Conv and LSTM with constant float weights.");
@@ -23,15 +23,17 @@ internal static class DynamicQuantizer
         return new QuantizationResult
         {
             Model = quantized,
+            SourceModel = model,
             Format = QuantFormat.QOperator,
             Mode = QuantMode.Dynamic,
             ActivationType = options.ActivationType,
             WeightType = options.WeightType,
             PerChannel = options.PerChannel,
             Target = rewriter.Target,
-            TargetDecisions = rewriter.Target.Describe(options, rewriter.Tally.Adjusted, rewriter.Tally.Weights),
+            TargetDecisions = rewriter.Target.Describe(options, rewriter.Context.Tally.Adjusted, rewriter.Context.Tally.Weights),
             QuantizedNodes = rewriter.QuantizedNodes,
             Skipped = rewriter.Skipped,
+            Provenance = rewriter.Provenance,
             Warnings = warnings,
             WeightBytesBefore = model.WeightBytes,
             WeightBytesAfter = quantized.WeightBytes,

@@ -1,5 +1,6 @@
 using EvoQuant.Onnx;
 using EvoQuant.Onnx.Proto;
+using EvoQuant.Quantization.Provenance;
 
 namespace EvoQuant.Quantization.Dynamic;
 
@@ -7,65 +8,35 @@ namespace EvoQuant.Quantization.Dynamic;
 /// each run (uint8, from the tensor's own min/max), so no calibration is needed. Walks the main graph
 /// and every If/Loop/Scan body (the reference tool does too), replaces each selected node in place by
 /// its integer form, then drops the float weights nothing reads any more. Works on a copy.</summary>
-internal sealed class DynamicRewriter
+internal sealed class DynamicRewriter : Rewrite.GraphRewrite
 {
-    public const string MicrosoftDomain = "com.microsoft";
-
-    /// <summary>The op types dynamic quantization rewrites (ONNX Runtime's IntegerOps table, plus Gemm).</summary>
-    public static IReadOnlyDictionary<string, IDynamicOpQuantizer> Quantizers { get; } = CreateQuantizers();
-
-    private readonly ModelProto _proto;
     private readonly NodeSelector _selector;
+    private readonly QuantizationPlan _plan = new();
     private readonly List<QuantizedNode> _quantized = new();
     private readonly List<SkippedNode> _skipped = new();
-    private bool _usesMicrosoft;
 
-    public DynamicRewriter(OnnxModel model, QuantizationOptions options, List<string> warnings)
+    public DynamicRewriter(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, List<string> warnings)
+        : base(model, options, warnings)
     {
-        Model = model;
-        Options = options;
-        Warnings = warnings;
-        Opset = model.DefaultOpset;
-        _proto = model.CloneProto();
-        Names = new UniqueNames(GraphEdits.AllNames(_proto.Graph));
-        _selector = new NodeSelector(options with { Format = QuantFormat.QOperator }, SelectionRegistry);
+        Context = new QuantizationContext(model, options);
+        _selector = new NodeSelector(options, registry);
     }
 
-    public OnnxModel Model { get; }
-    public QuantizationOptions Options { get; }
-    public List<string> Warnings { get; }
-
-    /// <summary>Adds a warning once (a message repeated per node is said once).</summary>
-    public void Warn(string message)
-    {
-        _warned ??= new HashSet<string>(Warnings, StringComparer.Ordinal);
-        if (_warned.Add(message)) Warnings.Add(message);
-    }
-    private HashSet<string>? _warned;
+    /// <summary>What declarers may ask about the model (the main graph); also the target and its weight guard.</summary>
+    public QuantizationContext Context { get; }
 
     /// <summary>The resolved target and the guard its int8 weights get (activations are uint8 at run time).</summary>
-    public Targets.TargetProfile Target => _target ??= Targets.TargetProfile.Resolve(Options.Target);
-    private Targets.TargetProfile? _target;
-    public Targets.SaturationGuard WeightGuard => Target.GuardFor(Options);
-    public WeightGuardTally Tally { get; } = new();
-    public long Opset { get; }
-    public UniqueNames Names { get; }
-
-    /// <summary>Float tensors that quantization replaced; dropped when nothing reads them any more.</summary>
-    public HashSet<string> Replaced { get; } = new(StringComparer.Ordinal);
+    public Targets.TargetProfile Target => Context.Target;
+    public Targets.SaturationGuard WeightGuard => Context.WeightGuard;
 
     public IReadOnlyList<QuantizedNode> QuantizedNodes => _quantized;
     public IReadOnlyList<SkippedNode> Skipped => _skipped;
 
     public ModelProto Rewrite(CancellationToken ct)
     {
-        RewriteGraph(_proto.Graph, null, ct);
-        RemoveUnused(_proto.Graph);
-        if (_usesMicrosoft && !_proto.OpsetImport.Any(o => o.Domain == MicrosoftDomain))
-            _proto.OpsetImport.Add(new OperatorSetIdProto { Domain = MicrosoftDomain, Version = 1 });
-        _proto.ProducerName = "EvoQuant";
-        _proto.ProducerVersion = typeof(DynamicRewriter).Assembly.GetName().Version?.ToString(3) ?? "";
-        return _proto;
+        RewriteGraph(Graph, null, ct);
+        GraphEdits.RemoveReplacedModelWide(Graph, Replaced);
+        return Finish();
     }
 
     private void RewriteGraph(GraphProto graph, DynamicScope? parent, CancellationToken ct)
@@ -92,110 +63,34 @@ internal sealed class DynamicRewriter
     private List<NodeProto>? Quantize(NodeProto node, DynamicScope scope)
     {
         if (node.OpType == "Constant" && string.IsNullOrEmpty(node.Domain)) return null;
-        if (_selector.Select(node, out string? reason) == null || !Quantizers.TryGetValue(node.OpType, out var q))
+        var registration = _selector.SelectRegistration(node, out string? reason);
+        if (registration?.Emitter is not IDynamicEmitter emitter)
         {
-            if (node.Attribute.All(a => a.G == null && a.Graphs.Count == 0))
-                _skipped.Add(new SkippedNode(QuantizationPlanner.DisplayName(node), node.OpType, reason ?? "no dynamic quantizer."));
+            if (node.Attribute.All(a => a.G == null && a.Graphs.Count == 0)) Skip(node, reason ?? "no dynamic quantizer.");
             return null;
         }
         if (Targets.TargetProfile.SlowerThanFloatWhenDynamic(node.OpType, Options) is string slow)
         {
-            _skipped.Add(new SkippedNode(QuantizationPlanner.DisplayName(node), node.OpType, slow));
+            Skip(node, slow);
             return null;
         }
-        var nodes = q.TryQuantize(node, scope, out reason);
+        // Declarers see the main graph; weights of If/Loop/Scan bodies are checked by the emitter in their scope.
+        reason = registration.Declarer.TryDeclare(node, Context, _plan);
+        var nodes = reason == null ? emitter.TryEmit(node, scope, out reason) : null;
         if (nodes == null)
         {
-            _skipped.Add(new SkippedNode(QuantizationPlanner.DisplayName(node), node.OpType, reason!));
+            Skip(node, reason!);
             return null;
         }
-        _usesMicrosoft |= nodes.Any(n => n.Domain == MicrosoftDomain);
+        foreach (var n in nodes) UseDomain(n.Domain);
         _quantized.Add(new QuantizedNode(QuantizationPlanner.DisplayName(node), node.OpType));
+        RecordNode(node, NodeOutcome.Quantized, nodes.Select(NodeKey));
         return nodes;
     }
 
-    /// <summary>Drops replaced float weights (initializers and Constant nodes, in any graph) that no node
-    /// of the model reads any more; names are unique model-wide, so one global use set is exact.</summary>
-    private void RemoveUnused(GraphProto main)
+    private void Skip(NodeProto node, string reason)
     {
-        var used = new HashSet<string>(StringComparer.Ordinal);
-        var graphs = new List<GraphProto>();
-        void Collect(GraphProto g)
-        {
-            graphs.Add(g);
-            foreach (var n in g.Node)
-            {
-                foreach (var i in n.Input) used.Add(i);
-                foreach (var a in n.Attribute)
-                {
-                    if (a.G != null) Collect(a.G);
-                    foreach (var sg in a.Graphs) Collect(sg);
-                }
-            }
-            foreach (var o in g.Output) used.Add(o.Name);
-        }
-        Collect(main);
-        // A removed Constant may have fed only another removed node (Unsqueeze of an LSTM weight): repeat.
-        bool changed = true;
-        while (changed)
-        {
-            changed = false;
-            foreach (var g in graphs)
-            {
-                bool Drop(string name) => !used.Contains(name) && Replaced.Contains(name);
-                int before = g.Node.Count + g.Initializer.Count;
-                var keepNodes = new List<NodeProto>(g.Node.Count);
-                foreach (var n in g.Node)
-                {
-                    if (n.Output.Count == 1 && Drop(n.Output[0]) && IsPure(n))
-                        foreach (var i in n.Input) Replaced.Add(i);
-                    else keepNodes.Add(n);
-                }
-                g.Node.Clear();
-                g.Node.AddRange(keepNodes);
-                var inputs = g.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-                var keepInit = g.Initializer.Where(t => !Drop(t.Name) || inputs.Contains(t.Name)).ToList();
-                g.Initializer.Clear();
-                g.Initializer.AddRange(keepInit);
-                if (g.Node.Count + g.Initializer.Count != before) changed = true;
-            }
-            // Recount: a dropped node's inputs may now be unused.
-            used.Clear();
-            graphs.Clear();
-            Collect(main);
-        }
-    }
-
-    private static bool IsPure(NodeProto n) =>
-        string.IsNullOrEmpty(n.Domain) && n.OpType is "Constant" or "Unsqueeze" or "Squeeze" or "Reshape" or "Identity" or "Slice" or "Concat" or "Transpose";
-
-    private static Dictionary<string, IDynamicOpQuantizer> CreateQuantizers()
-    {
-        var matmul = new DynamicMatMulQuantizer();
-        return new Dictionary<string, IDynamicOpQuantizer>(StringComparer.Ordinal)
-        {
-            ["MatMul"] = matmul,
-            ["Gemm"] = matmul,
-            ["Conv"] = new DynamicConvQuantizer(),
-            ["LSTM"] = new DynamicLstmQuantizer(),
-        };
-    }
-
-    /// <summary>The op types above as a registry, so that <see cref="NodeSelector"/> applies OpTypes,
-    /// IncludeNodes and ExcludeNodes exactly as for static quantization.</summary>
-    internal static OpQuantizerRegistry SelectionRegistry { get; } = CreateSelectionRegistry();
-
-    private static OpQuantizerRegistry CreateSelectionRegistry()
-    {
-        var r = new OpQuantizerRegistry();
-        foreach (var op in Quantizers.Keys) r.Register(QuantFormat.QOperator, op, SelectedOnly.Instance);
-        return r;
-    }
-
-    /// <summary>Placeholder entry: selection only; the dynamic quantizers do the work.</summary>
-    private sealed class SelectedOnly : IOpQuantizer
-    {
-        public static readonly SelectedOnly Instance = new();
-        public string? TryDeclare(NodeProto node, QuantizationContext context, QuantizationPlan plan) => null;
+        _skipped.Add(new SkippedNode(QuantizationPlanner.DisplayName(node), node.OpType, reason));
+        RecordNode(node, NodeOutcome.Float, new[] { NodeKey(node) }, reason);
     }
 }

@@ -14,7 +14,9 @@ internal sealed class DynamicScope
     private readonly Dictionary<string, int> _uses;
     private readonly Dictionary<string, (string Q, string Scale, string ZeroPoint)> _dynamicInputs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, QuantizedWeight> _weights = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (string, string, string)> _stored = new(StringComparer.Ordinal);
+    private readonly Rewrite.InitializerStore _store;
+    /// <summary>What the target changed in each weight quantized here (pair-safe scales), for the provenance.</summary>
+    private readonly Dictionary<string, string?> _decisions = new(StringComparer.Ordinal);
 
     public DynamicScope(DynamicRewriter rewriter, GraphProto graph, DynamicScope? parent)
     {
@@ -23,6 +25,7 @@ internal sealed class DynamicScope
         Parent = parent;
         _view = new GraphView(graph);
         _uses = CountUses(graph);
+        _store = parent == null ? rewriter.Store : new Rewrite.InitializerStore(graph, rewriter.Names);
     }
 
     public GraphProto Graph { get; }
@@ -87,9 +90,24 @@ internal sealed class DynamicScope
 
     public void AddInitializer(TensorProto t) => Graph.Initializer.Add(t);
 
-    public void Warn(string message)
+    public void Warn(string message) => _rewriter.WarnOnce(message);
+
+    /// <summary>Notes that an emitted node uses <paramref name="domain"/>, so that the model imports it.</summary>
+    public void UseDomain(string domain) => _rewriter.UseDomain(domain);
+
+    /// <summary>A node this graph no longer needs because <paramref name="into"/>'s quantized form computes it
+    /// too (an Add of a constant folded into DynamicQuantizeMatMul's bias).</summary>
+    public void Fold(NodeProto node, NodeProto into)
     {
-        _rewriter.Warn(message);
+        Removed.Add(node);
+        _rewriter.RecordNode(node, Provenance.NodeOutcome.Folded, Array.Empty<string>(), "its constant became the bias of the quantized MatMul.", Rewrite.GraphRewrite.NodeKey(into));
+    }
+
+    /// <summary>Records a run-time input the quantized op quantizes inside itself (no tensor holds the integers).</summary>
+    public void RecordQuantizedInside(string tensor)
+    {
+        if (!_rewriter.Provenance.Tensors.ContainsKey(tensor))
+            _rewriter.Provenance.AddTensor(new Provenance.TensorProvenance(tensor, Provenance.ProvenanceKind.Activation, null, null, null));
     }
 
     public void MarkReplaced(string tensor) => _rewriter.Replaced.Add(tensor);
@@ -105,32 +123,26 @@ internal sealed class DynamicScope
         var guard = _rewriter.WeightGuard;
         var qt = WeightQuantizer.Quantize(data, dims, type, Options.WeightSymmetric, guard == Targets.SaturationGuard.ReduceRange, axis, ov,
             guard == Targets.SaturationGuard.PairSafe ? layout : null, tensor);
-        _rewriter.Tally.Count(qt);
+        _rewriter.Context.Tally.Count(qt);
+        _decisions[tensor] = Rewrite.GraphRewrite.DecisionFor(qt);
         w = new QuantizedWeight(tensor, qt);
         _weights[cacheKey] = w;
         MarkReplaced(tensor);
         return w;
     }
 
-    /// <summary>Stores a quantized weight (data reshaped or transposed by the caller) with its parameters.</summary>
-    public (string Data, string Scale, string ZeroPoint) Store(string tensor, byte[] raw, long[] dims, QuantType type, QuantParams[] ps, long[]? paramDims)
+    /// <summary>Stores a quantized weight (data reshaped or transposed by the caller) with its parameters,
+    /// named after <paramref name="name"/> (the source, or a name for its new layout), and records it as the
+    /// quantized form of <paramref name="source"/>; <paramref name="axis"/> is the axis of the stored layout that the
+    /// parameters run along, for the provenance.</summary>
+    public (string Data, string Scale, string ZeroPoint) Store(string source, string name, byte[] raw, long[] dims, QuantType type, QuantParams[] ps, long[]? paramDims, int? axis)
     {
         // A weight read by several nodes of this graph in the same layout is stored once.
-        string key = $"{tensor}|{string.Join(",", dims)}|{type}|{ps.Length}";
-        if (_stored.TryGetValue(key, out var existing)) return existing;
-        return _stored[key] = StoreNew(tensor, raw, dims, type, ps, paramDims);
-    }
-
-    private (string Data, string Scale, string ZeroPoint) StoreNew(string tensor, byte[] raw, long[] dims, QuantType type, QuantParams[] ps, long[]? paramDims)
-    {
-        string q = Names.Take(TensorNames.Quantized(tensor));
-        string s = Names.Take(TensorNames.Scale(tensor));
-        string z = Names.Take(TensorNames.ZeroPoint(tensor));
-        long[] pd = paramDims ?? (ps.Length == 1 ? Array.Empty<long>() : new long[] { ps.Length });
-        AddInitializer(TensorData.FromRaw(q, type.OnnxDataType(), dims, raw));
-        AddInitializer(TensorData.FromFloats(s, pd, ps.Select(p => p.Scale).ToArray()));
-        AddInitializer(TensorData.FromRaw(z, type.OnnxDataType(), pd, WeightQuantizer.Pack(ps.Select(p => p.ZeroPoint).ToArray(), type)));
-        return (q, s, z);
+        string key = $"{name}|{string.Join(",", dims)}|{type}|{ps.Length}";
+        var stored = _store.Get(key) ?? _store.AddQuantized(key, name, raw, dims, type, ps, axis,
+            paramDims ?? (ps.Length == 1 ? Array.Empty<long>() : new long[] { ps.Length }));
+        _rewriter.RecordTensor(source, Provenance.ProvenanceKind.Weight, stored, decision: _decisions.GetValueOrDefault(source));
+        return (stored.Quantized, stored.Scale, stored.ZeroPoint!);
     }
 
     /// <summary>DynamicQuantizeLinear of a run-time tensor, shared by every consumer in this graph.</summary>
@@ -145,6 +157,7 @@ internal sealed class DynamicScope
         n.Output.Add(r.ZeroPoint);
         nodes.Add(n);
         _dynamicInputs[tensor] = r;
+        _rewriter.RecordTensor(tensor, Provenance.ProvenanceKind.Activation, new Rewrite.StoredTensor(r.Q, r.Scale, r.ZeroPoint, Array.Empty<QuantParams>(), null));
         return r;
     }
 

@@ -1,83 +1,79 @@
 using EvoQuant.Numerics;
 using EvoQuant.Onnx;
 using EvoQuant.Onnx.Proto;
+using EvoQuant.Quantization.Provenance;
+using EvoQuant.Quantization.Rewrite;
 
 namespace EvoQuant.Quantization.QOperator;
 
 /// <summary>Rewrites a model to the QOperator format from the same plan and activation parameters as
-/// the QDQ emitter: each planned node becomes its integer operator (QLinearConv, QLinearMatMul, QGemm,
+/// the QDQ rewrite: each planned node's emitter writes its integer operator (QLinearConv, QLinearMatMul, QGemm,
 /// QLinearAdd ...) that reads and writes quantized tensors, data-movement ops run on those tensors
 /// directly, a QuantizeLinear is inserted where a float tensor enters integer ops and a DequantizeLinear
-/// (writing the original name) where a float op or a graph output reads an integer result. Works on a copy.</summary>
-internal sealed class QOperatorRewriter
+/// (writing the original name) where a float op or a graph output reads an integer result. Works on a copy
+/// and leaves the plan as it is given.</summary>
+internal sealed class QOperatorRewriter : GraphRewrite
 {
-    public const string MicrosoftDomain = "com.microsoft";
-
     private readonly QuantizationContext _ctx;
     private readonly QuantizationPlan _plan;
     private readonly IReadOnlyDictionary<string, QuantParams> _activationParams;
-    private readonly List<string> _warnings;
-    private readonly ModelProto _proto;
-    private readonly GraphProto _g;
-    private readonly UniqueNames _names;
     private readonly List<NodeProto> _output = new();
-    /// <summary>Integer version of a tensor: name, scale and zero-point initializers, parameters, channel axis.</summary>
-    private readonly Dictionary<string, QTensor> _q = new(StringComparer.Ordinal);
-    /// <summary>Scale/zero-point initializers of each tensor's parameters, created on first use.</summary>
-    private readonly Dictionary<string, (string Scale, string ZeroPoint)> _paramNames = new(StringComparer.Ordinal);
-    private readonly HashSet<NodeProto> _planned = new(ReferenceEqualityComparer.Instance);
+    /// <summary>Integer version of each run-time tensor (a producer's output or a QuantizeLinear of the float).</summary>
+    private readonly Dictionary<string, StoredTensor> _q = new(StringComparer.Ordinal);
     private readonly Dictionary<NodeProto, NodeProto> _originalOf = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, BiasRequest> _biases;
-    private bool _usesMicrosoft;
+    private readonly List<string> _emitted = new();
 
     public QOperatorRewriter(QuantizationContext ctx, QuantizationPlan plan, IReadOnlyDictionary<string, QuantParams> activationParams, List<string> warnings)
+        : base(ctx.Model, ctx.Options, warnings)
     {
         _ctx = ctx;
         _plan = plan;
         _activationParams = activationParams;
-        _warnings = warnings;
-        _proto = ctx.Model.CloneProto();
-        _g = _proto.Graph;
-        _names = new UniqueNames(GraphEdits.AllNames(_g));
         _biases = plan.Biases.ToDictionary(b => b.Bias, StringComparer.Ordinal);
     }
 
-    /// <summary>Planned nodes that the emitter had to leave in float (reported as warnings too).</summary>
-    public List<NodeProto> LeftFloat { get; } = new();
+    public QuantizationContext Context => _ctx;
+    public QuantizationPlan Plan => _plan;
+
+    /// <summary>Planned nodes (of the caller's graph) that the emitters had to leave in float (reported as warnings too).</summary>
+    public HashSet<NodeProto> LeftFloat { get; } = new(ReferenceEqualityComparer.Instance);
 
     public ModelProto Rewrite(CancellationToken ct)
     {
-        if (_ctx.Opset < OpsetUpgrade.QdqOpset && !OpsetUpgrade.ConvertNodesTo10(_g, _names))
-            throw new QuantizationException("The model's opset-9 Slice/TopK nodes in subgraphs cannot be converted to opset 10.");
+        ConvertOldOpsetNodes();
         MapPlannedNodes();
-        foreach (var node in new GraphView(_g).Nodes)
+        foreach (var node in new GraphView(Graph).Nodes)
         {
             ct.ThrowIfCancellationRequested();
-            if (!_planned.Contains(node) || !TryEmit(node))
+            var source = _originalOf.GetValueOrDefault(node);
+            _emitted.Clear();
+            if (source != null && _plan.Registrations.GetValueOrDefault(source)?.Emitter is IQOperatorEmitter e && e.TryEmit(node, this))
             {
-                if (_planned.Contains(node))
-                {
-                    LeftFloat.Add(node);
-                    _warnings.Add(node.OpType is "Clip"
-                        ? $"Node '{QuantizationPlanner.DisplayName(node)}' ({node.OpType}) could not fold into its producer and runs in float between a DequantizeLinear and a QuantizeLinear (the QOperator format has no integer {node.OpType})."
-                        : $"Node '{QuantizationPlanner.DisplayName(node)}' ({node.OpType}) stays float in the QOperator format: its inputs, weight or output are not all quantized.");
-                }
-                _output.Add(node);
+                RecordNode(source, NodeOutcome.Quantized, _emitted);
+                continue;
             }
+            if (source != null)
+            {
+                LeftFloat.Add(source);
+                string reason = node.OpType is "Clip"
+                    ? $"Node '{QuantizationPlanner.DisplayName(node)}' ({node.OpType}) could not fold into its producer and runs in float between a DequantizeLinear and a QuantizeLinear (the QOperator format has no integer {node.OpType})."
+                    : $"Node '{QuantizationPlanner.DisplayName(node)}' ({node.OpType}) stays float in the QOperator format: its inputs, weight or output are not all quantized.";
+                Warnings.Add(reason);
+                RecordNode(source, NodeOutcome.Float, new[] { NodeKey(node) }, reason);
+            }
+            _output.Add(node);
         }
-        // The result lists only nodes that really run as integer operators.
-        foreach (var n in LeftFloat) _plan.QuantizedNodes.Remove(_originalOf[n]);
+        RecordFoldedAndFloat();
         AddDequantizeForFloatReaders();
-        if (_ctx.Options.ActivationType == QuantType.Int8 && _output.Any(n => n.OpType == "QLinearConv"))
-            _warnings.Add("QLinearConv with int8 activations runs on a slow path of ONNX Runtime's x86 CPU kernel (about 7x slower than uint8 on fashion-cnn); ActivationType UInt8 is the fast choice for the QOperator format.");
-        _g.Node.Clear();
-        _g.Node.AddRange(_output);
-        RemoveUnusedConstants();
-        GraphEdits.SortTopologically(_g);
-        FixOpsets();
-        _proto.ProducerName = "EvoQuant";
-        _proto.ProducerVersion = typeof(QOperatorRewriter).Assembly.GetName().Version?.ToString(3) ?? "";
-        return _proto;
+        if (Options.ActivationType == QuantType.Int8 && _output.Any(n => n.OpType == "QLinearConv"))
+            Warnings.Add("QLinearConv with int8 activations runs on a slow path of ONNX Runtime's x86 CPU kernel (about 7x slower than uint8 on fashion-cnn); ActivationType UInt8 is the fast choice for the QOperator format.");
+        Graph.Node.Clear();
+        Graph.Node.AddRange(_output);
+        GraphEdits.RemoveUnreadConstants(Graph);
+        GraphEdits.SortTopologically(Graph);
+        RaiseOldOpset("QLinearConv and QuantizeLinear");
+        return Finish();
     }
 
     // ---- structure ----
@@ -89,236 +85,160 @@ internal sealed class QOperatorRewriter
         var original = _ctx.Graph.Proto.Node;
         var index = new Dictionary<NodeProto, int>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < original.Count; i++) index[original[i]] = i;
-        var copy = _g.Node.ToList();
+        var copy = Graph.Node.ToList();
         foreach (var n in _plan.QuantizedNodes)
-            if (index.TryGetValue(n, out int i))
-            {
-                _planned.Add(copy[i]);
-                _originalOf[copy[i]] = n;
-            }
+            if (index.TryGetValue(n, out int i)) _originalOf[copy[i]] = n;
         var removed = _plan.RemovedNodes.Where(index.ContainsKey).Select(n => copy[index[n]]).ToHashSet(ReferenceEqualityComparer.Instance);
-        _g.Node.Clear();
-        _g.Node.AddRange(copy.Where(n => !removed.Contains(n)));
+        Graph.Node.Clear();
+        Graph.Node.AddRange(copy.Where(n => !removed.Contains(n)));
         foreach (var (oldName, newName) in _plan.OutputRenames)
-            foreach (var n in _g.Node)
+            foreach (var n in Graph.Node)
                 for (int k = 0; k < n.Output.Count; k++)
                     if (n.Output[k] == oldName) n.Output[k] = newName;
     }
 
-    // ---- emitters ----
-
-    private bool TryEmit(NodeProto node)
+    private void RecordFoldedAndFloat()
     {
-        switch (node.OpType)
+        foreach (var n in _plan.RemovedNodes)
         {
-            case "Conv": return EmitConv(node);
-            case "MatMul": return EmitMatMul(node);
-            case "Gemm": return EmitGemm(node);
-            case "Add": return EmitBinary(node, "QLinearAdd");
-            case "Mul": return EmitBinary(node, "QLinearMul");
-            case "GlobalAveragePool": return EmitUnary(node, "QLinearGlobalAveragePool", new AttributeProto { Name = "channels_last", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
-            case "AveragePool": return EmitUnary(node, "QLinearAveragePool", node.Attribute.ToArray());
-            case "Sigmoid": return EmitUnary(node, "QLinearSigmoid");
-            case "LeakyRelu": return EmitUnary(node, "QLinearLeakyRelu", node.Attribute.ToArray());
-            // A Relu that cannot fold into its producer: LeakyRelu with alpha 0 is the same function.
-            case "Relu": return EmitUnary(node, "QLinearLeakyRelu", new AttributeProto { Name = "alpha", Type = AttributeProto.Types.AttributeType.Float, F = 0f });
-            case "Concat": return EmitConcat(node);
-            case "MaxPool" or "Reshape" or "Transpose" or "Flatten" or "Squeeze" or "Unsqueeze": return EmitPassThrough(node);
-            default: return false;
+            var producer = _ctx.Graph.Producer(n.Input[0]);
+            RecordNode(n, NodeOutcome.Folded, Array.Empty<string>(), $"folded into its producer: the quantization of '{n.Output[0]}' clamps as {n.OpType} does.",
+                producer != null ? SourceKey(producer) : null);
         }
+        foreach (var (oldName, newName) in _plan.OutputRenames) Provenance.AddRename(oldName, newName);
+        foreach (var (n, reason) in _plan.LeftFloat) RecordNode(n, NodeOutcome.Float, new[] { NodeKey(n) }, reason);
     }
 
-    private bool EmitConv(NodeProto node)
-    {
-        if (!Ready(node.Input[0], node.Output[0]) || !IsWeight(node.Input[1])) return false;
-        string bias = node.Input.Count > 2 ? node.Input[2] : "";
-        if (bias.Length > 0 && !_biases.ContainsKey(bias)) return false;
-        var x = Input(node.Input[0]);
-        var w = Weight(node.Input[1], forceSignedPerChannel: true);
-        var inputs = new List<string> { x.Name, x.Scale, x.ZeroPoint, w.Name, w.Scale, w.ZeroPoint };
-        var (ys, yz) = ParamNames(node.Output[0]);
-        inputs.Add(ys);
-        inputs.Add(yz);
-        if (bias.Length > 0) inputs.Add(Bias(bias, x, w));
-        Emit(node, "QLinearConv", "", inputs, node.Attribute);
-        return true;
-    }
-
-    private bool EmitMatMul(NodeProto node)
-    {
-        if (!Ready(node.Output[0]) || !node.Input.All(i => IsWeight(i) || Ready(i))) return false;
-        var a = IsWeight(node.Input[0]) ? Weight(node.Input[0], false) : Input(node.Input[0]);
-        var b = IsWeight(node.Input[1]) ? Weight(node.Input[1], false) : Input(node.Input[1]);
-        var (ys, yz) = ParamNames(node.Output[0]);
-        Emit(node, "QLinearMatMul", "", new List<string> { a.Name, a.Scale, a.ZeroPoint, b.Name, b.Scale, b.ZeroPoint, ys, yz }, Array.Empty<AttributeProto>());
-        return true;
-    }
-
-    private bool EmitGemm(NodeProto node)
-    {
-        if (!Ready(node.Input[0], node.Output[0]) || !IsWeight(node.Input[1])) return false;
-        string bias = node.Input.Count > 2 ? node.Input[2] : "";
-        if (bias.Length > 0 && !_biases.ContainsKey(bias)) return false;
-        var a = Input(node.Input[0]);
-        var b = Weight(node.Input[1], false);
-        var (ys, yz) = ParamNames(node.Output[0]);
-        // Beta is folded into the int32 bias (scale = a * b * beta), so the attribute goes.
-        var inputs = new List<string> { a.Name, a.Scale, a.ZeroPoint, b.Name, b.Scale, b.ZeroPoint, bias.Length > 0 ? Bias(bias, a, b) : "", ys, yz };
-        Emit(node, "QGemm", MicrosoftDomain, inputs, node.Attribute.Where(x => x.Name != "beta"));
-        return true;
-    }
-
-    private bool EmitBinary(NodeProto node, string op)
-    {
-        if (node.Input.Count != 2 || !Ready(node.Output[0]) || !node.Input.All(i => Ready(i) || IsConstantInput(i))) return false;
-        var a = Operand(node.Input[0]);
-        var b = Operand(node.Input[1]);
-        var (ys, yz) = ParamNames(node.Output[0]);
-        Emit(node, op, MicrosoftDomain, new List<string> { a.Name, a.Scale, a.ZeroPoint, b.Name, b.Scale, b.ZeroPoint, ys, yz }, Array.Empty<AttributeProto>());
-        return true;
-    }
-
-    private bool EmitUnary(NodeProto node, string op, params AttributeProto[] attributes)
-    {
-        if (!Ready(node.Input[0], node.Output[0])) return false;
-        var x = Input(node.Input[0]);
-        var (ys, yz) = ParamNames(node.Output[0]);
-        Emit(node, op, MicrosoftDomain, new List<string> { x.Name, x.Scale, x.ZeroPoint, ys, yz }, attributes);
-        return true;
-    }
-
-    private bool EmitConcat(NodeProto node)
-    {
-        if (!Ready(node.Output[0]) || !node.Input.All(i => Ready(i) || IsConstantInput(i))) return false;
-        var (ys, yz) = ParamNames(node.Output[0]);
-        var inputs = new List<string> { ys, yz };
-        foreach (var i in node.Input)
-        {
-            var t = Operand(i);
-            inputs.AddRange(new[] { t.Name, t.Scale, t.ZeroPoint });
-        }
-        Emit(node, "QLinearConcat", MicrosoftDomain, inputs, node.Attribute);
-        return true;
-    }
-
-    /// <summary>Data movement on the integer tensor itself: the output shares the input's parameters.</summary>
-    private bool EmitPassThrough(NodeProto node)
-    {
-        string x = node.Input[0], y = node.Output[0];
-        if (node.Output.Count(o => o.Length > 0) != 1 || !Ready(x, y) || _plan.Get(y)?.SharedWith != x) return false;
-        var qx = Input(x);
-        var copy = node.Clone();
-        copy.Input[0] = qx.Name;
-        string qy = _names.Take(TensorNames.Quantized(y));
-        copy.Output[0] = qy;
-        copy.Name = node.Name.Length > 0 ? _names.Take(node.Name + "_quant") : "";
-        _output.Add(copy);
-        _q[y] = qx with { Name = qy };
-        return true;
-    }
-
-    private void Emit(NodeProto node, string op, string domain, List<string> inputs, IEnumerable<AttributeProto> attributes)
-    {
-        string y = node.Output[0];
-        var (scale, zp) = ParamNames(y);
-        string qy = _names.Take(TensorNames.Quantized(y));
-        var n = new NodeProto { OpType = op, Domain = domain, Name = node.Name.Length > 0 ? _names.Take(node.Name + "_quant") : "" };
-        n.Input.AddRange(inputs);
-        n.Output.Add(qy);
-        n.Attribute.AddRange(attributes.Select(a => a.Clone()));
-        _output.Add(n);
-        _usesMicrosoft |= domain == MicrosoftDomain;
-        _q[y] = new QTensor(qy, scale, zp, ParamsOf(y), null);
-    }
-
-    // ---- tensors ----
-
-    private sealed record QTensor(string Name, string Scale, string ZeroPoint, QuantParams[] Params, int? Axis);
+    // ---- what emitters use ----
 
     /// <summary>A run-time tensor with parameters in the plan (its own or shared).</summary>
-    private bool Ready(params string[] tensors) =>
+    public bool Ready(params string[] tensors) =>
         tensors.All(t => t.Length > 0 && !_ctx.IsConstant(t) && _plan.Get(t) is { Role: TensorRole.Activation } && HasParams(t));
 
     private bool HasParams(string t) =>
         _activationParams.ContainsKey(t) || (_plan.Get(t)?.SharedWith is string s && s != t && HasParams(s));
 
-    private bool IsWeight(string t) => _ctx.IsConstant(t) && _plan.Get(t) is { Role: TensorRole.Weight };
+    public bool IsWeight(string t) => _ctx.IsConstant(t) && _plan.Get(t) is { Role: TensorRole.Weight };
 
-    private bool IsConstantInput(string t) => _ctx.IsConstant(t) && _plan.Get(t) != null;
+    public bool IsConstantInput(string t) => _ctx.IsConstant(t) && _plan.Get(t) != null;
+
+    /// <summary>True when <paramref name="bias"/> is empty or planned as an int32 bias.</summary>
+    public bool BiasReady(string bias) => bias.Length == 0 || _biases.ContainsKey(bias);
 
     private QuantParams[] ParamsOf(string t) =>
         _activationParams.TryGetValue(t, out var p) ? new[] { p } : ParamsOf(_plan.Get(t)!.SharedWith!);
 
     /// <summary>Scale and zero-point initializers of an activation; shared tensors reuse their source's.</summary>
-    private (string Scale, string ZeroPoint) ParamNames(string t)
+    public (string Scale, string ZeroPoint) ParamNames(string t)
     {
-        if (_paramNames.TryGetValue(t, out var names)) return names;
+        if (Store.Get(t) is { } s) return (s.Scale, s.ZeroPoint!);
         if (!_activationParams.ContainsKey(t) && _plan.Get(t)?.SharedWith is string source)
-            return _paramNames[t] = ParamNames(source);
-        var p = _activationParams[t];
-        names = (_names.Take(TensorNames.Scale(t)), _names.Take(TensorNames.ZeroPoint(t)));
-        _g.Initializer.Add(TensorData.FromFloats(names.Scale, Array.Empty<long>(), new[] { p.Scale }));
-        _g.Initializer.Add(TensorData.FromRaw(names.ZeroPoint, p.Type.OnnxDataType(), Array.Empty<long>(), WeightQuantizer.Pack(new[] { p.ZeroPoint }, p.Type)));
-        return _paramNames[t] = names;
+        {
+            var (ss, sz) = ParamNames(source);
+            Store.Remember(t, Store.Get(source)!);
+            return (ss, sz);
+        }
+        var stored = Store.AddParams(t, t, _activationParams[t]);
+        return (stored.Scale, stored.ZeroPoint!);
     }
 
     /// <summary>The integer version of a run-time tensor: the producer's output, or a new QuantizeLinear of the float.</summary>
-    private QTensor Input(string t)
+    public StoredTensor Input(string t)
     {
         if (_q.TryGetValue(t, out var q)) return q;
         var (scale, zp) = ParamNames(t);
-        string qName = _names.Take(TensorNames.QuantizeOutput(t));
-        var n = new NodeProto { OpType = "QuantizeLinear", Name = _names.Take(TensorNames.QuantizeNode(t)) };
-        n.Input.AddRange(new[] { t, scale, zp });
-        n.Output.Add(qName);
-        _output.Add(n);
-        return _q[t] = new QTensor(qName, scale, zp, ParamsOf(t), null);
+        string qName = Names.Take(TensorNames.QuantizeOutput(t));
+        Add(NewNode("QuantizeLinear", null, Names.Take(TensorNames.QuantizeNode(t)), new[] { t, scale, zp }, new[] { qName }));
+        q = _q[t] = new StoredTensor(qName, scale, zp, ParamsOf(t), null);
+        RecordTensor(t, ProvenanceKind.Activation, q);
+        return q;
     }
 
     /// <summary>A constant read by an integer op as an activation (Add's constant operand): quantized
     /// offline per tensor with the activation type.</summary>
-    private QTensor Operand(string t) => _ctx.IsConstant(t) ? Constant(t, _ctx.TypeFor(t, isWeight: false), _ctx.Options.ActivationSymmetric, false, null) : Input(t);
+    public StoredTensor Operand(string t) => _ctx.IsConstant(t) ? Constant(t, _ctx.TypeFor(t, isWeight: false), Options.ActivationSymmetric, false, null) : Input(t);
 
-    private QTensor Weight(string t, bool forceSignedPerChannel)
+    /// <param name="forceSignedPerChannel">The kernel wants one zero point on every channel (QLinearConv):
+    /// per-channel weights become symmetric int8.</param>
+    public StoredTensor Weight(string t, bool forceSignedPerChannel)
     {
         var r = _plan.Get(t)!;
         var type = _ctx.TypeFor(t, isWeight: true);
-        if (r.Axis != null && forceSignedPerChannel && type == QuantType.UInt8)
-        {
-            // QLinearConv wants one zero point for every channel: symmetric int8 gives 0 everywhere.
-            type = QuantType.Int8;
-            _warnings.Add($"Per-channel weight '{t}' is stored as int8 instead of uint8: ONNX Runtime's QLinearConv needs the same zero point on every channel.");
-        }
+        if (forceSignedPerChannel)
+            type = SignedPerChannel(type, r.Axis, $"Per-channel weight '{t}' is stored as int8 instead of uint8: ONNX Runtime's QLinearConv needs the same zero point on every channel.");
         bool reduce = _ctx.WeightGuard == Targets.SaturationGuard.ReduceRange;
-        return Constant(t, type, _ctx.Options.WeightSymmetric || (r.Axis != null && forceSignedPerChannel), reduce, r.Axis, _ctx.PairSafeLayout(r), isWeight: true);
+        return Constant(t, type, Options.WeightSymmetric || (r.Axis != null && forceSignedPerChannel), reduce, r.Axis, _ctx.PairSafeLayout(r), isWeight: true);
     }
 
-    private QTensor Constant(string t, QuantType type, bool symmetric, bool reduceRange, int? axis, ReductionLayout? pairSafe = null, bool isWeight = false)
+    private StoredTensor Constant(string t, QuantType type, bool symmetric, bool reduceRange, int? axis, ReductionLayout? pairSafe = null, bool isWeight = false)
     {
-        if (_q.TryGetValue(t, out var cached)) return cached;
+        if (Store.Get(t) is { } cached) return cached;
         var c = _ctx.Constant(t)!;
-        _ctx.Options.TensorOverrides.TryGetValue(t, out var ov);
+        Options.TensorOverrides.TryGetValue(t, out var ov);
         var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(c), c.Dims.ToArray(), type, symmetric, reduceRange, axis, ov, pairSafe, c.Name);
         if (isWeight) _ctx.Tally.Count(qt);
-        string q = _names.Take(TensorNames.Quantized(t)), s = _names.Take(TensorNames.Scale(t)), z = _names.Take(TensorNames.ZeroPoint(t));
-        long[] pd = qt.Axis != null ? new long[] { qt.Params.Length } : Array.Empty<long>();
-        _g.Initializer.Add(TensorData.FromRaw(q, qt.Type.OnnxDataType(), qt.Dims, qt.Raw));
-        _g.Initializer.Add(TensorData.FromFloats(s, pd, qt.Params.Select(p => p.Scale).ToArray()));
-        _g.Initializer.Add(TensorData.FromRaw(z, qt.Type.OnnxDataType(), pd, WeightQuantizer.Pack(qt.Params.Select(p => p.ZeroPoint).ToArray(), qt.Type)));
-        return _q[t] = new QTensor(q, s, z, qt.Params, qt.Axis);
+        var stored = Store.AddQuantized(t, t, qt);
+        RecordTensor(t, isWeight ? ProvenanceKind.Weight : ProvenanceKind.Activation, stored, decision: DecisionFor(qt));
+        return stored;
     }
 
-    /// <summary>An int32 bias with scale input * weight (* beta) per output channel, zero point 0.</summary>
-    private string Bias(string bias, QTensor input, QTensor weight)
+    /// <summary>An int32 bias with scale input * weight (* beta) per output channel, zero point 0. When it
+    /// overflows int32, the weight's scale grows as in the QDQ format (<see cref="BiasFit"/>), if the weight is
+    /// read by this node alone and not yet emitted elsewhere.</summary>
+    public string Bias(string bias, StoredTensor input, string weight)
     {
         var b = _biases[bias];
         var t = _ctx.Constant(bias)!;
-        var values = BiasQuantizer.Quantize(_ctx.Model.GetFloats(t), input.Params[0].Scale, weight.Params.Select(p => p.Scale).ToArray(), b.Beta, out bool clipped);
+        var data = _ctx.Model.GetFloats(t);
+        var w = Store.Get(weight)!;
+        var values = BiasQuantizer.Quantize(data, input.Params[0].Scale, w.Params.Select(p => p.Scale).ToArray(), b.Beta, out bool clipped);
+        if (clipped && BiasFit.WidenWeightScales(this, _ctx, b, data, input.Params[0].Scale, _ => _ctx.Graph.Consumers(weight).Count == 1))
+        {
+            w = Store.Get(weight)!;
+            values = BiasQuantizer.Quantize(data, input.Params[0].Scale, w.Params.Select(p => p.Scale).ToArray(), b.Beta, out clipped);
+        }
         if (clipped)
-            _warnings.Add($"Bias '{bias}' of node '{b.NodeName}' exceeds int32 at scale input*weight and was clipped; the input or weight scale is too small for it.");
-        string name = _names.Take(TensorNames.Quantized(bias));
-        _g.Initializer.Add(TensorData.FromArray<int>(name, ElementTypes.Int32, t.Dims.ToArray(), values));
-        return name;
+            Warnings.Add($"Bias '{bias}' of node '{b.NodeName}' exceeds int32 at scale input*weight and was clipped; the input or weight scale is too small for it.");
+        var scales = BiasQuantizer.Scales(input.Params[0].Scale, w.Params.Select(p => p.Scale).ToArray(), b.Beta);
+        var stored = Store.AddBias(bias, bias, values, t.Dims.ToArray(), null, Qdq.QdqRewriter.BiasParams(scales));
+        RecordTensor(bias, ProvenanceKind.Bias, stored with { Axis = scales.Length > 1 ? 0 : null });
+        return stored.Quantized;
+    }
+
+    /// <summary>Writes the integer op that replaces <paramref name="node"/>: its output is the integer form of the
+    /// node's first output, with that tensor's parameters.</summary>
+    public void Emit(NodeProto node, string op, string domain, List<string> inputs, IEnumerable<AttributeProto> attributes)
+    {
+        string y = node.Output[0];
+        var (scale, zp) = ParamNames(y);
+        string qy = Names.Take(TensorNames.Quantized(y));
+        var n = NewNode(op, domain, QuantNodeName(node), inputs, new[] { qy });
+        n.Attribute.AddRange(attributes.Select(a => a.Clone()));
+        Add(n);
+        _q[y] = new StoredTensor(qy, scale, zp, ParamsOf(y), null);
+        RecordTensor(y, ProvenanceKind.Activation, _q[y]);
+    }
+
+    /// <summary>Runs <paramref name="node"/> itself on the integer form of its input (data movement): its output
+    /// shares the input's parameters.</summary>
+    public void EmitOnIntegers(NodeProto node)
+    {
+        string x = node.Input[0], y = node.Output[0];
+        var qx = Input(x);
+        var copy = node.Clone();
+        copy.Input[0] = qx.Quantized;
+        string qy = Names.Take(TensorNames.Quantized(y));
+        copy.Output[0] = qy;
+        copy.Name = QuantNodeName(node);
+        Add(copy);
+        _q[y] = qx with { Quantized = qy };
+        RecordTensor(y, ProvenanceKind.Activation, _q[y], sharedWith: x);
+    }
+
+    private void Add(NodeProto n)
+    {
+        _output.Add(n);
+        if (n.OpType != "QuantizeLinear" && n.Output.Count > 0) _emitted.Add(n.Output[0]);
     }
 
     // ---- borders, cleanup ----
@@ -328,8 +248,8 @@ internal sealed class QOperatorRewriter
     private void AddDequantizeForFloatReaders()
     {
         var produced = new HashSet<string>(_output.SelectMany(n => n.Output), StringComparer.Ordinal);
-        foreach (var i in _g.Input) produced.Add(i.Name);
-        foreach (var t in _g.Initializer) produced.Add(t.Name);
+        foreach (var i in Graph.Input) produced.Add(i.Name);
+        foreach (var t in Graph.Initializer) produced.Add(t.Name);
         var needed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var n in _output)
         {
@@ -340,45 +260,15 @@ internal sealed class QOperatorRewriter
                 foreach (var sg in a.Graphs) foreach (var s in GraphEdits.AllNames(sg)) needed.Add(s);
             }
         }
-        foreach (var o in _g.Output) needed.Add(o.Name);
+        foreach (var o in Graph.Output) needed.Add(o.Name);
         foreach (var (t, q) in _q.ToList())
         {
             if (produced.Contains(t) || !needed.Contains(t) || _ctx.IsConstant(t)) continue;
-            var n = new NodeProto { OpType = "DequantizeLinear", Name = _names.Take(TensorNames.DequantizeNode(t)) };
-            n.Input.AddRange(new[] { q.Name, q.Scale, q.ZeroPoint });
-            n.Output.Add(t);
+            var n = NewNode("DequantizeLinear", null, Names.Take(TensorNames.DequantizeNode(t)), new[] { q.Quantized, q.Scale, q.ZeroPoint! }, new[] { t });
             // Right after the integer producer: an If/Loop body may read the float from the outer scope,
             // which a sort over explicit inputs alone would not see.
-            int at = _output.FindIndex(p => p.Output.Contains(q.Name));
+            int at = _output.FindIndex(p => p.Output.Contains(q.Quantized));
             _output.Insert(at + 1, n);
         }
-    }
-
-    /// <summary>Drops initializers and Constant nodes nothing reads any more (replaced float weights,
-    /// the bounds of folded Clips). Initializers listed as graph inputs stay.</summary>
-    private void RemoveUnusedConstants()
-    {
-        var used = GraphEdits.ReadNames(_g.Node, _g.Output);
-        var inputs = _g.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-        var keepInit = _g.Initializer.Where(t => used.Contains(t.Name) || inputs.Contains(t.Name)).ToList();
-        _g.Initializer.Clear();
-        _g.Initializer.AddRange(keepInit);
-        var keepNodes = _g.Node.Where(n => !(n.OpType == "Constant" && string.IsNullOrEmpty(n.Domain) && n.Output.All(o => !used.Contains(o)))).ToList();
-        _g.Node.Clear();
-        _g.Node.AddRange(keepNodes);
-        var keepVi = _g.ValueInfo.Where(v => used.Contains(v.Name)).ToList();
-        _g.ValueInfo.Clear();
-        _g.ValueInfo.AddRange(keepVi);
-    }
-
-    private void FixOpsets()
-    {
-        if (_ctx.Opset < OpsetUpgrade.QdqOpset)
-        {
-            foreach (var o in _proto.OpsetImport.Where(o => o.Domain is "" or "ai.onnx")) o.Version = OpsetUpgrade.QdqOpset;
-            _warnings.Add($"The model's opset was raised from {_ctx.Opset} to {OpsetUpgrade.QdqOpset}, where QLinearConv and QuantizeLinear exist; its Slice/TopK nodes were converted to their opset-10 form.");
-        }
-        if (_usesMicrosoft && !_proto.OpsetImport.Any(o => o.Domain == MicrosoftDomain))
-            _proto.OpsetImport.Add(new OperatorSetIdProto { Domain = MicrosoftDomain, Version = 1 });
     }
 }

@@ -6,9 +6,9 @@ namespace EvoQuant.Quantization.Dynamic;
 /// <summary>LSTM becomes com.microsoft DynamicQuantizeLSTM, as in the reference tool: W [dirs, 4H, I]
 /// and R [dirs, 4H, H] quantized symmetric int8 with one scale per direction (per gate row when per
 /// channel), then stored transposed to [dirs, I, 4H] and [dirs, H, 4H], the layout the kernel reads.</summary>
-internal sealed class DynamicLstmQuantizer : IDynamicOpQuantizer
+internal sealed class DynamicLstmEmitter : DynamicEmitter
 {
-    public List<NodeProto>? TryQuantize(NodeProto node, DynamicScope scope, out string? reason)
+    public override List<NodeProto>? TryEmit(NodeProto node, DynamicScope scope, out string? reason)
     {
         reason = null;
         if (node.Input.Count < 3) { reason = "it has no recurrence weight."; return null; }
@@ -19,7 +19,7 @@ internal sealed class DynamicLstmQuantizer : IDynamicOpQuantizer
         var (wq, ws, wz) = Quantize(scope, node.Input[1], wt, wdims);
         var (rq, rs, rz) = Quantize(scope, node.Input[2], rt, rdims);
 
-        var q = new NodeProto { OpType = "DynamicQuantizeLSTM", Domain = DynamicRewriter.MicrosoftDomain, Name = scope.Names.Take((node.Name.Length > 0 ? node.Name : node.Output[0]) + "_quant") };
+        var q = new NodeProto { OpType = "DynamicQuantizeLSTM", Domain = Rewrite.GraphRewrite.MicrosoftDomain, Name = scope.Names.Take((node.Name.Length > 0 ? node.Name : node.Output[0]) + "_quant") };
         q.Input.Add(node.Input[0]);
         q.Input.Add(wq);
         q.Input.Add(rq);
@@ -30,6 +30,8 @@ internal sealed class DynamicLstmQuantizer : IDynamicOpQuantizer
         q.Input.Add(rz);
         q.Attribute.AddRange(node.Attribute.Where(a => a.Name != "layout"));
         q.Output.AddRange(node.Output);
+        scope.UseDomain(q.Domain);
+        scope.RecordQuantizedInside(node.Input[0]);
         return new List<NodeProto> { q };
     }
 
@@ -50,6 +52,7 @@ internal sealed class DynamicLstmQuantizer : IDynamicOpQuantizer
                 for (long c = 0; c < cols; c++)
                     raw[d * rows * cols + c * rows + r] = qt.Raw[d * rows * cols + r * cols + c];
         long[]? paramDims = perChannel ? new[] { dirs, rows } : new[] { dirs };
-        return owner.Store(name, raw, new[] { dirs, cols, rows }, type, qt.Params, paramDims);
+        // Per direction: scales along axis 0 of [dirs, I, 4H]; per gate row they form a [dirs, 4H] grid.
+        return owner.Store(name, name, raw, new[] { dirs, cols, rows }, type, qt.Params, paramDims, perChannel ? 2 : 0);
     }
 }

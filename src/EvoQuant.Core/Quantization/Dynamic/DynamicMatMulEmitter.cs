@@ -10,9 +10,9 @@ namespace EvoQuant.Quantization.Dynamic;
 /// standard ONNX ops that ONNX Runtime fuses into DynamicQuantizeMatMul when it loads the model. Below
 /// opset 11 (no DynamicQuantizeLinear) or with UseContribOps, the fused com.microsoft DynamicQuantizeMatMul
 /// is written directly, with Gemm's C or a following Add of a constant [N] vector as its bias.</summary>
-internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
+internal sealed class DynamicMatMulEmitter : DynamicEmitter
 {
-    public List<NodeProto>? TryQuantize(NodeProto node, DynamicScope scope, out string? reason)
+    public override List<NodeProto>? TryEmit(NodeProto node, DynamicScope scope, out string? reason)
     {
         reason = null;
         bool gemm = node.OpType == "Gemm";
@@ -57,12 +57,12 @@ internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
         var w = owner.Weight(b, bt, bdims, axis, o.WeightType, transB ? ReductionLayout.RowsOf(2) : ReductionLayout.ColumnsOf(2));
         var qt = w.Tensor;
         byte[] raw = transB ? Transpose2D(qt.Raw, (int)bdims[0], (int)bdims[1]) : qt.Raw;
-        var (bq, bs, bz) = owner.Store(b + (transB ? "_T" : ""), raw, new[] { k, n }, qt.Type, qt.Params, null);
+        var (bq, bs, bz) = owner.Store(b, b + (transB ? "_T" : ""), raw, new[] { k, n }, qt.Type, qt.Params, null, qt.Params.Length > 1 ? 1 : null);
 
         if (!fused) return Standard(node, scope, a, (bq, bs, bz), bias, n);
 
         var nodes = new List<NodeProto>();
-        var dq = new NodeProto { OpType = "DynamicQuantizeMatMul", Domain = DynamicRewriter.MicrosoftDomain, Name = scope.Names.Take((node.Name.Length > 0 ? node.Name : output) + "_quant") };
+        var dq = new NodeProto { OpType = "DynamicQuantizeMatMul", Domain = Rewrite.GraphRewrite.MicrosoftDomain, Name = scope.Names.Take((node.Name.Length > 0 ? node.Name : output) + "_quant") };
         dq.Input.Add(a);
         dq.Input.Add(bq);
         dq.Input.Add(bs);
@@ -76,7 +76,9 @@ internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
         }
         dq.Output.Add(output);
         nodes.Add(dq);
-        if (foldedAdd != null) scope.Removed.Add(foldedAdd);
+        scope.UseDomain(dq.Domain);
+        scope.RecordQuantizedInside(a);
+        if (foldedAdd != null) scope.Fold(foldedAdd, node);
         return nodes;
     }
 
@@ -98,15 +100,15 @@ internal sealed class DynamicMatMulQuantizer : IDynamicOpQuantizer
         cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = ElementTypes.Float });
         nodes.Add(cast);
         string scale = scope.Names.Take(baseName + "_scales_mul");
-        nodes.Add(DynamicConvQuantizer.Binary("Mul", aScale, b.Scale, scale, scope.Names.Take(scale + "_node")));
+        nodes.Add(DynamicConvEmitter.Binary("Mul", aScale, b.Scale, scale, scope.Names.Take(scale + "_node")));
         string scaled = bias == null ? y : scope.Names.Take(y + "_scaled");
-        nodes.Add(DynamicConvQuantizer.Binary("Mul", yCast, scale, scaled, scope.Names.Take(baseName + "_output_scale_mul")));
+        nodes.Add(DynamicConvEmitter.Binary("Mul", yCast, scale, scaled, scope.Names.Take(baseName + "_output_scale_mul")));
         if (bias != null)
         {
             string biasName = scope.Names.Take(y + "_bias");
             scope.AddInitializer(TensorData.FromFloats(biasName, new[] { n }, bias));
             scope.MarkReplaced(node.Input[2]);
-            nodes.Add(DynamicConvQuantizer.Binary("Add", scaled, biasName, y, scope.Names.Take(baseName + "_bias_add")));
+            nodes.Add(DynamicConvEmitter.Binary("Add", scaled, biasName, y, scope.Names.Take(baseName + "_bias_add")));
         }
         return nodes;
     }

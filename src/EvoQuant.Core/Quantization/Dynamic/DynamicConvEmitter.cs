@@ -7,9 +7,9 @@ namespace EvoQuant.Quantization.Dynamic;
 /// <summary>Conv becomes DynamicQuantizeLinear + ConvInteger + Cast + Mul (by input scale * weight
 /// scale) + Add of the float bias, as the reference tool writes it. Weights are per tensor, as there:
 /// ConvInteger has no per-channel scale, and the product of scales stays one scalar.</summary>
-internal sealed class DynamicConvQuantizer : IDynamicOpQuantizer
+internal sealed class DynamicConvEmitter : DynamicEmitter
 {
-    public List<NodeProto>? TryQuantize(NodeProto node, DynamicScope scope, out string? reason)
+    public override List<NodeProto>? TryEmit(NodeProto node, DynamicScope scope, out string? reason)
     {
         reason = null;
         if (scope.Opset < 11) { reason = $"ConvInteger needs DynamicQuantizeLinear (opset 11); the model uses opset {scope.Opset}."; return null; }
@@ -31,7 +31,7 @@ internal sealed class DynamicConvQuantizer : IDynamicOpQuantizer
         if (o.PerChannel) scope.Warn("Conv weights are quantized per tensor in dynamic mode: the scale that ConvInteger's output is multiplied by is one scalar (as in the reference tool); PerChannel applies to MatMul, Gemm and LSTM.");
         var owner = scope.OwnerOf(w);
         var qw = owner.Weight(w, wt, wdims, null, o.WeightType, ReductionLayout.ConvChannelsFirst(wdims.Length)).Tensor;
-        var (wq, ws, wz) = owner.Store(w, qw.Raw, wdims, qw.Type, qw.Params, null);
+        var (wq, ws, wz) = owner.Store(w, w, qw.Raw, wdims, qw.Type, qw.Params, null, null);
 
         var nodes = new List<NodeProto>();
         var (xq, xs, xz) = scope.DynamicInput(x, nodes);
