@@ -114,23 +114,24 @@ internal sealed partial class PerTensorPlanBuilder
         return result;
     }
 
-    /// <summary>For each quantized activation, the quantized source nodes that read it: its Q/DQ pair (or
-    /// integer form) stays as long as any of them is quantized.</summary>
+    /// <summary>For each quantized activation, the quantized source nodes that read its quantized value: its
+    /// Q/DQ pair (or integer form) stays as long as any of them is quantized. A float op reading the
+    /// dequantized output of an integer op (QOperator) does not keep it.</summary>
     private Dictionary<string, string[]> QuantizedConsumers()
     {
         var result = new Dictionary<string, string[]>(StringComparer.Ordinal);
         foreach (var t in _provenance.Tensors.Values)
         {
             if (t.Kind != ProvenanceKind.Activation || t.QuantizedTensor == null) continue;
+            bool simulated = _cg.Producer(t.QuantizedTensor) is { OpType: "QuantizeLinear" };
             var readers = new List<string>();
             foreach (var r in _rg.Consumers(t.SourceTensor))
             {
                 _work.Add();
-                if (_provenance.Nodes.TryGetValue(ProvenanceReader.SourceId(r), out var n) && n.Outcome == NodeOutcome.Quantized)
-                {
-                    string name = PerTensorPlan.DisplayName(r);
-                    if (!readers.Contains(name)) readers.Add(name);
-                }
+                if (!_provenance.Nodes.TryGetValue(ProvenanceReader.SourceId(r), out var n) || n.Outcome != NodeOutcome.Quantized) continue;
+                if (!simulated && !n.EmittedNodes.Any(e => _cg.Producer(e) is { } c && c.Input.Contains(t.QuantizedTensor))) continue;
+                string name = PerTensorPlan.DisplayName(r);
+                if (!readers.Contains(name)) readers.Add(name);
             }
             result[t.SourceTensor] = readers.ToArray();
         }

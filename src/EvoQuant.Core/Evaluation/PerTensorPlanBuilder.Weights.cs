@@ -23,15 +23,28 @@ internal sealed partial class PerTensorPlanBuilder
             if (_cg.GetConstant(t.QuantizedTensor) is not { } qt || _cg.GetConstant(t.Scale) is not { } st) continue;
             var zt = t.ZeroPoint != null ? _cg.GetConstant(t.ZeroPoint) : null;
             if (t.ZeroPoint != null && zt == null) continue;
-            // A weight stored in another layout (transposed for the integer op) is not compared element-wise.
-            if (!qt.Dims.SequenceEqual(rw.Dims)) continue;
+            // A weight stored in another layout is compared in that layout (2-D transposes only).
+            bool transposed = t.Permutation is [1, 0] && rw.Dims.Count == 2;
+            if (t.Permutation != null && !transposed) continue;
+            var dims = transposed ? new[] { rw.Dims[1], rw.Dims[0] } : rw.Dims.ToArray();
+            if (!qt.Dims.SequenceEqual(dims)) continue;
             var dequantized = QuantizedConstant.Dequantize(_candidate, qt, st, zt, t.Axis);
             if (dequantized == null) continue;
             float[] reference = _reference.GetFloats(rw);
+            if (transposed) reference = Transpose(reference, (int)rw.Dims[0], (int)rw.Dims[1]);
             if (dequantized.Length != reference.Length) continue;
             var s = ErrorMetrics.Summarize(reference, dequantized);
             int order = r.Output.Count > 0 ? _refOrder.GetValueOrDefault(r.Output[0], -1) : -1;
             rows.Add(TensorComparison.From(w, TensorKind.Weight, PerTensorPlan.DisplayName(r), r.OpType, order, t.DequantizedTensor ?? t.QuantizedTensor, s, null));
         }
+    }
+
+    private static float[] Transpose(float[] values, int rows, int columns)
+    {
+        var result = new float[values.Length];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < columns; j++)
+                result[j * rows + i] = values[i * columns + j];
+        return result;
     }
 }

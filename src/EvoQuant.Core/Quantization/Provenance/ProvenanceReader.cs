@@ -41,6 +41,8 @@ public static class ProvenanceReader
         // candidate integer activation -> its source tensor
         private readonly Dictionary<string, string> _integerSource = new(StringComparer.Ordinal);
         private readonly Dictionary<NodeProto, NodeProto> _match = new(ReferenceEqualityComparer.Instance);
+        // reference node -> the paired node that computes it, or for a folded node the one it was folded into
+        private readonly Dictionary<NodeProto, NodeProto> _root = new(ReferenceEqualityComparer.Instance);
         private readonly HashSet<NodeProto> _claimed = new(ReferenceEqualityComparer.Instance);
         private readonly HashSet<string> _referenceOutputs = rg.Proto.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
 
@@ -141,6 +143,7 @@ public static class ProvenanceReader
         {
             _claimed.Add(c);
             _match[r] = c;
+            _root[r] = r;
             var emitted = new List<NodeProto>();
             foreach (var x in c.Input)
                 if (x.Length > 0 && cg.Producer(x) is { OpType: "DynamicQuantizeLinear" } dql && !emitted.Contains(dql)) emitted.Add(dql);
@@ -209,8 +212,10 @@ public static class ProvenanceReader
                     var (s, z) = form.ParamsAt(at);
                     string? scale = s == -2 ? accumulatorScale : s >= 0 ? Optional(c, s) : null;
                     int? axis = scale != null && IsPerAxis(scale) && form.ChannelAxis(c) is var a && a >= 0 ? a : null;
+                    // Gemm's B with transB, computed by a MatMul form, is stored transposed.
+                    bool transposed = r.OpType == "Gemm" && form.OpType != "QGemm" && j == 1 && r.Attribute.Any(a => a.Name == "transB" && a.I != 0);
                     _tensors[x] = new TensorProvenance(x, qc.DataType == ElementTypes.Int32 ? ProvenanceKind.Bias : ProvenanceKind.Weight, cx, scale,
-                        z >= 0 ? Optional(c, z) : null, axis);
+                        z >= 0 ? Optional(c, z) : null, axis, Permutation: transposed ? [1, 0] : null);
                 }
             }
         }
@@ -247,15 +252,17 @@ public static class ProvenanceReader
         }
 
         /// <summary>A float node with no counterpart, whose one activation input only it reads, from a node
-        /// that has one: the quantizer folded it into that producer, which now writes its value.</summary>
+        /// that has one (or was itself folded into one): the quantizer folded it into that node, which now
+        /// writes its value (Conv -> BatchNormalization -> Relu is one Conv).</summary>
         private bool TryFold(NodeProto r)
         {
             var acts = r.Input.Where(x => x.Length > 0 && !rg.IsConstant(x)).ToList();
             if (acts.Count != 1 || r.Output.Count == 0 || r.Output[0].Length == 0 || r.Output.Skip(1).Any(o => o.Length > 0)) return false;
             string u = acts[0];
-            if (!_value.TryGetValue(u, out var value) || rg.Producer(u) is not { } p || !_match.ContainsKey(p)) return false;
+            if (!_value.TryGetValue(u, out var value) || rg.Producer(u) is not { } p || !_root.TryGetValue(p, out var root)) return false;
             if (rg.Consumers(u).Count != 1 || _referenceOutputs.Contains(u)) return false;
             work.Add();
+            _root[r] = root;
             string ro = r.Output[0];
             _value.Remove(u);
             _value[ro] = value;
@@ -268,10 +275,10 @@ public static class ProvenanceReader
             if (value != ro && !_integerSource.ContainsKey(value)) _renames[ro] = value;
             // The producer's weights were replaced by new values (BatchNormalization folded into a Conv).
             if (r.OpType == "BatchNormalization")
-                foreach (var w in p.Input)
+                foreach (var w in root.Input)
                     if (w.Length > 0 && rg.IsConstant(w)) _tensors.Remove(w);
             _nodes.Add(new NodeProvenance(SourceId(r), r.OpType, NodeOutcome.Folded, Array.Empty<string>(),
-                r.OpType == "BatchNormalization" ? "folded into its Conv" : "folded into its producer, whose output quantization applies it", SourceId(p)));
+                r.OpType == "BatchNormalization" ? "folded into its Conv" : "folded into its producer, whose output quantization applies it", SourceId(root)));
             return true;
         }
 
