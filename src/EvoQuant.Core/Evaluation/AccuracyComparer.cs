@@ -57,7 +57,7 @@ public static partial class AccuracyComparer
         var ct = cancellationToken;
         var clock = Stopwatch.StartNew();
 
-        PerTensorPlan? plan = options.PerTensor ? PerTensorPlan.Build(reference, candidate) : null;
+        PerTensorPlan? plan = options.PerTensor ? PerTensorPlan.Build(reference, candidate, options.Provenance) : null;
         // The output figures come from both models run as a user runs them (optimized: integer kernels for
         // Q/DQ groups). The per-tensor runs are separate sessions without optimizations, which would fuse
         // away the tensors they read; their Q/DQ runs as float arithmetic, so they may differ slightly.

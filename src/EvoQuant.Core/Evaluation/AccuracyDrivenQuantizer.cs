@@ -141,7 +141,7 @@ public static class AccuracyDrivenQuantizer
                 kept = (q, report, excluded.ToArray());
                 if (met) break;
                 if (step < settings.MaxSteps)
-                    ranking = AccuracyComparer.Compare(model, q.Model, validation, analyse, null, cancellationToken).Nodes;
+                    ranking = AccuracyComparer.Compare(model, q.Model, validation, analyse with { Provenance = q.Provenance }, null, cancellationToken).Nodes;
             }
             if (step >= settings.MaxSteps) break;
             var next = NextExclusions(ranking, excluded, rejected, settings.NodesPerStep);

@@ -26,6 +26,10 @@ public sealed record ComparisonOptions
     /// <summary>Also compare every intermediate float tensor and weight, and each node's own error.</summary>
     public bool PerTensor { get; init; }
 
+    /// <summary>What the quantizer recorded about the candidate (<see cref="Quantization.QuantizationResult.Provenance"/>):
+    /// the per-tensor analysis reads it; null infers it from the two graphs.</summary>
+    public Quantization.Provenance.QuantizationProvenance? Provenance { get; init; }
+
     /// <summary>For QDQ candidates, also run the Q/DQ simulation on the first batch and report where the
     /// integer kernels ONNX Runtime runs lose more than it (<see cref="AccuracyReport.KernelGaps"/>).</summary>
     public bool CheckKernels { get; init; } = true;

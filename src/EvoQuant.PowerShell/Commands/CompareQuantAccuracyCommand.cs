@@ -76,6 +76,7 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
     private readonly List<object> _samples = new();
     private OnnxModel? _candidate;
     private OnnxModel? _source;
+    private EvoQuant.Quantization.Provenance.QuantizationProvenance? _provenance;
 
     protected override void ProcessRecord()
     {
@@ -121,6 +122,8 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
             BatchSize = BatchSize,
             TopK = TopK,
             PerTensor = PerTensor,
+            // What the rewrite recorded describes the result against its own source model only.
+            Provenance = Reference == null || ReferenceEquals(Reference, _source) ? _provenance : null,
             SuggestionSqnrDb = TargetSqnr,
             CalibrationRanges = Calibration?.Ranges.ToDictionary(r => r.Tensor, r => (r.RangeMin, r.RangeMax)),
             Timing = NoTiming ? null : new SpeedOptions { BatchSize = BatchSize },
@@ -186,6 +189,7 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
         {
             _candidate = result.Model;
             _source = result.SourceModel;
+            _provenance = result.Provenance;
             return;
         }
         try { _candidate = ModelArgument.Resolve(v, SessionState); }

@@ -24,6 +24,9 @@ public enum ProvenanceKind
 /// output), or null when the format keeps it integer (QOperator) and a reader must dequantize.</param>
 /// <param name="SharedWith">The source tensor whose parameters this one reuses (pass-through ops), or null.</param>
 /// <param name="Decision">What the target changed for this tensor, in words (for example pair-safe weight scales), or null.</param>
+/// <param name="Permutation">For a constant stored in another layout than the source's (a Gemm weight with transB
+/// transposed for MatMulInteger), the ONNX Transpose perm that maps the source to the stored tensor; null when
+/// stored as in the source. Optional: a reader comparing values element-wise needs it.</param>
 public sealed record TensorProvenance(
     string SourceTensor,
     ProvenanceKind Kind,
@@ -33,4 +36,5 @@ public sealed record TensorProvenance(
     int? Axis = null,
     string? DequantizedTensor = null,
     string? SharedWith = null,
-    string? Decision = null);
+    string? Decision = null,
+    IReadOnlyList<int>? Permutation = null);
