@@ -33,7 +33,7 @@ public sealed class CalibrationRun : IDisposable
         Settings.Validate();
         if (options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {options.BatchSize}.");
 
-        Selection = new CalibrationTensorSelector(options.OpTypes, options.IncludeNodes, options.ExcludeNodes).Select(model);
+        Selection = new CalibrationTensorSelector(options.OpTypes, options.IncludeNodes, options.ExcludeNodes, options.Registry).Select(model);
         if (Selection.Tensors.Count == 0)
             throw new InvalidOperationException("No tensor of the model is selected for calibration (check OpTypes / IncludeNodes / ExcludeNodes).");
         try { Binder = new InputBinder(model); }
