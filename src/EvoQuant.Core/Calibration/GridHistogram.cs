@@ -109,7 +109,7 @@ internal sealed class GridHistogram
             AddFiltered(x, batch, startsBatch, beforeCommit);
             return;
         }
-        beforeCommit?.Invoke(this, new BatchPreview(ShapeAfter(min, max, batch).Exponent, Math.Min(Min, min), Math.Max(Max, max), ContainsNaN(x), batch));
+        beforeCommit?.Invoke(this, new BatchPreview(ShapeAfter(min, max, batch).Exponent, Math.Min(Min, min), Math.Max(Max, max), Kernels.CountNonFinite(x) > 0, batch)); // min and max are finite: a NaN
         if (startsBatch) BatchCount++;
         AddFinite(x, min, max, batch);
     }
@@ -167,20 +167,6 @@ internal sealed class GridHistogram
         NonFinite += x.Length - n;
         if (n > 0) AddFinite(span, min, max, batch);
         ArrayPool<float>.Shared.Return(buf);
-    }
-
-    private static bool ContainsNaN(ReadOnlySpan<float> x)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-            for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                var v = new Vector<float>(x.Slice(i, Vector<float>.Count));
-                if (!Vector.EqualsAll(v, v)) return true;
-            }
-        for (; i < x.Length; i++)
-            if (float.IsNaN(x[i])) return true;
-        return false;
     }
 
     /// <summary>Adds values whose finite ones lie in [min, max]; any NaN among them is counted as non-finite.</summary>
