@@ -23,7 +23,8 @@ public sealed record CalibrationOptions
 
     public double Percentile { get; init; } = 99.999;
 
-    public bool Symmetric { get; init; }
+    /// <summary>Make every range symmetric around 0; null: the method's default (<see cref="CalibrationSettings.SymmetricByDefault"/>).</summary>
+    public bool? Symmetric { get; init; }
 
     public bool MovingAverage { get; init; }
 
@@ -70,6 +71,6 @@ public sealed record CalibrationOptions
     public CalibrationSettings ToSettings() => new()
     {
         Method = Method, Bins = Bins, QuantizedBins = QuantizedBins, Percentile = Percentile,
-        Symmetric = Symmetric, MovingAverage = MovingAverage,
+        Symmetric = Symmetric ?? CalibrationSettings.SymmetricByDefault(Method), MovingAverage = MovingAverage,
     };
 }
