@@ -16,7 +16,8 @@ public static partial class QuantizationPlanner
     /// <summary>The activations a static quantization of <paramref name="model"/> with this node selection
     /// declares, in any static format of <paramref name="registry"/> and on any target: what calibration
     /// measures, so that the two never disagree on an op. Plans are made without ranges (a Relu or Clip then
-    /// keeps its input, which is a superset of the plan made with ranges, where it may fold) and without the
+    /// keeps its input, which is a superset of the plan made with ranges, where it may fold; symmetric activations
+    /// say so to the op quantizers) and without the
     /// pair-safe guard (which keeps a MatMul of two activations float on some targets only). Tensors that take
     /// a fixed range (Softmax's output) or their input's parameters (Reshape's output) are measured too: the
     /// table then describes every quantized tensor, for reports and TensorRT, at the price of a few reductions.</summary>
@@ -40,9 +41,11 @@ public static partial class QuantizationPlanner
         var declared = new HashSet<string>(StringComparer.Ordinal);
         foreach (var format in Enum.GetValues<QuantFormat>())
         {
+            // Symmetric activations: no Relu or Clip folds, so its input stays declared (the superset), and the
+            // fold checks, which cost a scan of the plan per Relu, are not made (a 20000-Relu chain: 9 s to 80 s).
             var options = new QuantizationOptions
             {
-                Format = format, OpTypes = named, WeightSaturation = SaturationGuard.None, VerifyWithRuntime = false,
+                Format = format, OpTypes = named, WeightSaturation = SaturationGuard.None, ActivationSymmetric = true, VerifyWithRuntime = false,
                 IncludeNodes = (includeNodes ?? Array.Empty<string>()).ToList(), ExcludeNodes = (excludeNodes ?? Array.Empty<string>()).ToList(),
             };
             var context = new QuantizationContext(model, options);
