@@ -23,8 +23,7 @@ public sealed record CalibrationOptions
 
     public double Percentile { get; init; } = 99.999;
 
-    /// <summary>Make every range symmetric around 0; null: the method's default (<see cref="CalibrationSettings.SymmetricByDefault"/>).</summary>
-    public bool? Symmetric { get; init; }
+    public bool Symmetric { get; init; }
 
     public bool MovingAverage { get; init; }
 
@@ -71,6 +70,6 @@ public sealed record CalibrationOptions
     public CalibrationSettings ToSettings() => new()
     {
         Method = Method, Bins = Bins, QuantizedBins = QuantizedBins, Percentile = Percentile,
-        Symmetric = Symmetric ?? CalibrationSettings.SymmetricByDefault(Method), MovingAverage = MovingAverage,
+        Symmetric = Symmetric, MovingAverage = MovingAverage,
     };
 }

@@ -23,11 +23,6 @@ public sealed record CalibrationSettings
     /// <summary>MinMax: average the per-batch minimum and maximum instead of taking the extremes.</summary>
     public bool MovingAverage { get; init; }
 
-    /// <summary>Whether a method's ranges are symmetric unless the caller says otherwise: Percentile's are, as
-    /// its threshold is a percentile of |x| (the range [-e, e] clipped to what was seen), so the symmetric
-    /// range is the one it measured; MinMax and Entropy keep the asymmetric range they found.</summary>
-    public static bool SymmetricByDefault(CalibrationMethod method) => method == CalibrationMethod.Percentile;
-
     /// <summary>Bins in effect: the given value, or the default of the method (Entropy 128, Percentile 2048).</summary>
     public int EffectiveBins => Bins > 0 ? Bins : Method == CalibrationMethod.Percentile ? 2048 : 128;
 
