@@ -43,10 +43,6 @@ public abstract class HistogramCalibrator : ICalibrator
 
     public bool UpdatesConcurrently => true;
 
-    /// <summary>Histograms need every value.</summary>
-    public void UpdateExtremes(string tensor, float min, float max, long count) =>
-        throw new NotSupportedException($"{GetType().Name} needs every value, not only the extremes.");
-
     bool ICalibrator.FollowsClamps => !Absolute;
 
     bool ICalibrator.Follow(ClampFollowers.Follower f) => Follow(f);
@@ -218,7 +214,9 @@ public abstract class HistogramCalibrator : ICalibrator
         }
     }
 
-    void ICalibrator.Load(TensorRange r)
+    void ICalibrator.Load(TensorRange r) => Load(r);
+
+    internal void Load(TensorRange r)
     {
         if (r.Histogram == null) throw new ArgumentException($"The row of '{r.Tensor}' has no histogram, so it cannot be merged.");
         if (r.Histogram.Absolute != Absolute || r.Histogram.BinsPerSide != BinsPerSide)

@@ -28,29 +28,34 @@ public interface ICalibrator
 {
     CalibrationSettings Settings { get; }
 
-    /// <summary>What the calibrator needs of each batch.</summary>
-    CalibrationInput Input { get; }
+    /// <summary>What the calibrator needs of each batch (by default every value).</summary>
+    CalibrationInput Input => CalibrationInput.Values;
 
     /// <summary>Whether a batch may come in parts (the first with startsBatch true, the others false): true
     /// when the statistics do not depend on where a batch is cut (histograms); false when they are per
-    /// batch (MinMax's moving average), and the session then feeds whole batches.</summary>
-    bool TakesPartialBatches { get; }
+    /// batch (MinMax's moving average, and by default), and the session then feeds whole batches.</summary>
+    bool TakesPartialBatches => false;
 
     /// <summary>Whether <see cref="Update(string, ReadOnlySpan{float}, bool)"/> may be called concurrently
-    /// for distinct tensors (the session then updates them on all cores).</summary>
-    bool UpdatesConcurrently { get; }
+    /// for distinct tensors (the session then updates them on all cores); by default not.</summary>
+    bool UpdatesConcurrently => false;
 
     /// <summary>Adds one batch of one tensor's values. The span is not kept.</summary>
     void Update(string tensor, ReadOnlySpan<float> values);
 
     /// <summary>With <paramref name="startsBatch"/> false the values continue the tensor's last batch (only
     /// when <see cref="TakesPartialBatches"/>), so its batch count stays the caller's.</summary>
-    void Update(string tensor, ReadOnlySpan<float> values, bool startsBatch);
+    void Update(string tensor, ReadOnlySpan<float> values, bool startsBatch)
+    {
+        if (!startsBatch && !values.IsEmpty) throw new InvalidOperationException($"{GetType().Name} takes whole batches only.");
+        Update(tensor, values);
+    }
 
     /// <summary>Adds one batch of a tensor known only by its extremes and element count (when
     /// <see cref="Input"/> is <see cref="CalibrationInput.Extremes"/>). A NaN extreme means the batch
     /// held a NaN: see the NaN policy on <see cref="MinMaxCalibrator"/>.</summary>
-    void UpdateExtremes(string tensor, float min, float max, long count);
+    void UpdateExtremes(string tensor, float min, float max, long count) =>
+        throw new NotSupportedException($"{GetType().Name} needs every value, not only the extremes.");
 
     /// <summary>Adds the statistics of another calibrator with equal settings (another shard of the data).</summary>
     void Merge(ICalibrator other);
@@ -59,7 +64,8 @@ public interface ICalibrator
     IReadOnlyList<TensorRange> ComputeRanges();
 
     /// <summary>Restores a tensor's statistics from a table row, so a table can be merged or continued.</summary>
-    internal void Load(TensorRange row);
+    internal void Load(TensorRange row) =>
+        throw new NotSupportedException($"{GetType().Name} cannot restore statistics from a table.");
 
     /// <summary>Whether the calibrator can take a tensor's statistics from another tensor's values when the
     /// first only clamps or moves the second's (<see cref="Follow"/>).</summary>

@@ -113,7 +113,9 @@ public sealed class MinMaxCalibrator : ICalibrator
     }
 
     /// <summary>Restores the state of a tensor from a table row (to merge tables).</summary>
-    void ICalibrator.Load(TensorRange r)
+    void ICalibrator.Load(TensorRange r) => Load(r);
+
+    internal void Load(TensorRange r)
     {
         _states[r.Tensor] = new State
         {
