@@ -31,8 +31,13 @@ public sealed record CalibrationOptions
     /// or split to this size); otherwise every sample runs alone.</summary>
     public int BatchSize { get; init; } = 32;
 
-    /// <summary>Op types whose inputs and outputs are calibrated (wildcards); null or empty: the default set.</summary>
+    /// <summary>Op types whose nodes are calibrated (wildcards); null or empty: those the quantizer quantizes
+    /// by default. The tensors are the activations static quantization with the same op types and nodes
+    /// quantizes (<see cref="Quantization.QuantizationPlanner.ActivationsToCalibrate"/>).</summary>
     public IReadOnlyList<string>? OpTypes { get; init; }
+
+    /// <summary>The op quantizers whose plans decide the tensors (a registry with more ops calibrates them too).</summary>
+    public Quantization.OpQuantizerRegistry Registry { get; init; } = Quantization.OpQuantizerRegistry.Default;
 
     /// <summary>Only nodes whose names match one of these (wildcards); null or empty: all.</summary>
     public IReadOnlyList<string>? IncludeNodes { get; init; }

@@ -33,20 +33,20 @@ public sealed class CalibrationRun : IDisposable
         Settings.Validate();
         if (options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {options.BatchSize}.");
 
-        Selection = new CalibrationTensorSelector(options.OpTypes, options.IncludeNodes, options.ExcludeNodes).Select(model);
+        Selection = new CalibrationTensorSelector(options.OpTypes, options.IncludeNodes, options.ExcludeNodes, options.Registry).Select(model);
         if (Selection.Tensors.Count == 0)
             throw new InvalidOperationException("No tensor of the model is selected for calibration (check OpTypes / IncludeNodes / ExcludeNodes).");
         try { Binder = new InputBinder(model); }
         catch (NotSupportedException e) { throw new ModelRunException($"'{model.Name}' cannot be calibrated: {e.Message}", e); }
         _calibrator = Calibrator.Create(Settings);
-        // MinMax needs only extremes: let ONNX Runtime reduce in the graph so activations are not all kept.
         if (options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {options.MaxBatchOutputBytes}.");
         // Entropy takes the histogram of a tensor that clamps or moves another's from that one's values, and
         // does not fetch it (see ClampFollowers).
-        var followers = _calibrator is EntropyCalibrator && options.ShareClampedHistograms ? ClampFollowers.Plan(model, Selection.Tensors) : null;
+        var followers = _calibrator.FollowsClamps && options.ShareClampedHistograms ? ClampFollowers.Plan(model, Selection.Tensors) : null;
         try
         {
-            _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: Settings.Method == CalibrationMethod.MinMax,
+            // A calibrator that needs only extremes lets ONNX Runtime reduce in the graph, so activations are not all kept.
+            _session = new CalibrationSession(model, Selection, options.IntraOpThreads, reduceInGraph: _calibrator.Input == CalibrationInput.Extremes,
                 maxOutputBytes: options.MaxBatchOutputBytes, followers);
         }
         catch (Exception e) when (ModelRunException.IsRuntimeFailure(e))
@@ -54,7 +54,7 @@ public sealed class CalibrationRun : IDisposable
             throw new ModelRunException($"ONNX Runtime cannot load '{model.Name}' for calibration: {e.Message}", e);
         }
         foreach (var f in _session.Followers)
-            if (!((HistogramCalibrator)_calibrator).Follow(f)) throw new InvalidOperationException($"'{f.Tensor}' cannot follow '{f.Source}'.");
+            if (!_calibrator.Follow(f)) throw new InvalidOperationException($"'{f.Tensor}' cannot follow '{f.Source}'.");
         SharedHistograms = _session.Followers.Count;
         bool canBatch = Binder.CanBatch;
         _sourceOptions = new SampleSourceOptions { SplitRows = canBatch && Binder.Inputs.Count == 1 ? options.BatchSize : null };

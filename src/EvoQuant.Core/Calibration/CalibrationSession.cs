@@ -61,7 +61,7 @@ public sealed class CalibrationSession : IDisposable
     public int GroupCount => ReducesInGraph ? 1 : _groups?.Count ?? 0;
 
     /// <summary>Calibrated tensors this session does not fetch: their histograms follow the values of a
-    /// fetched source, so the calibrator must know them (<see cref="HistogramCalibrator.Follow"/>).</summary>
+    /// fetched source, so the calibrator must know them (<see cref="ICalibrator.Follow"/>).</summary>
     internal IReadOnlyList<ClampFollowers.Follower> Followers => _followers;
 
     /// <summary>Rows per sub-batch when the budget cuts batches (long.MaxValue: batches run whole).</summary>
@@ -235,11 +235,11 @@ public sealed class CalibrationSession : IDisposable
                 return;
             }
             // A histogram does not depend on how a batch is cut; per-batch statistics (MinMax's moving
-            // average) do, so other calibrators get whole batches (and groups when over the budget).
-            bool histograms = calibrator is HistogramCalibrator;
-            if (_maxOutputBytes != long.MaxValue) _cutsRows ??= histograms && _batchAxisDynamic;
-            if (_cutsRows == true && !histograms)
-                throw new InvalidOperationException("A session that cuts batches into sub-batches feeds histogram calibrators only.");
+            // average) do, so those calibrators get whole batches (and groups when over the budget).
+            bool partial = calibrator.TakesPartialBatches;
+            if (_maxOutputBytes != long.MaxValue) _cutsRows ??= partial && _batchAxisDynamic;
+            if (_cutsRows == true && !partial)
+                throw new InvalidOperationException("A session that cuts batches into sub-batches feeds calibrators that take partial batches only.");
             long rows = _cutsRows == true ? Rows(inputs) : 1;
             if (_groups == null) Plan(inputs, names, values, rows, cancellationToken);
             RunParts(inputs, names, values, rows, calibrator, cancellationToken);
@@ -378,7 +378,7 @@ public sealed class CalibrationSession : IDisposable
     // Tensors are independent: update them on all cores when the calibrator allows concurrent updates.
     private static void UpdateAll(ICalibrator calibrator, List<string> fetch, IReadOnlyList<OrtValue> results, bool[] starts)
     {
-        if (results.Count > 1 && Environment.ProcessorCount > 1 && calibrator is HistogramCalibrator or MinMaxCalibrator)
+        if (results.Count > 1 && Environment.ProcessorCount > 1 && calibrator.UpdatesConcurrently)
             Parallel.For(0, results.Count, k => Update(calibrator, fetch[k], results[k], starts[k]));
         else
             for (int k = 0; k < results.Count; k++) Update(calibrator, fetch[k], results[k], starts[k]);
@@ -389,7 +389,7 @@ public sealed class CalibrationSession : IDisposable
         var info = value.GetTensorTypeAndShape();
         if (info.ElementDataType == TensorElementType.Float)
         {
-            Update(calibrator, tensor, value.GetTensorDataAsSpan<float>(), startsBatch);
+            calibrator.Update(tensor, value.GetTensorDataAsSpan<float>(), startsBatch);
             return;
         }
         var half = MemoryMarshal.Cast<Float16, Half>(value.GetTensorDataAsSpan<Float16>());
@@ -397,21 +397,15 @@ public sealed class CalibrationSession : IDisposable
         try
         {
             TensorPrimitives.ConvertToSingle(half, buf.AsSpan(0, half.Length));
-            Update(calibrator, tensor, buf.AsSpan(0, half.Length), startsBatch);
+            calibrator.Update(tensor, buf.AsSpan(0, half.Length), startsBatch);
         }
         finally { ArrayPool<float>.Shared.Return(buf); }
     }
 
-    private static void Update(ICalibrator calibrator, string tensor, ReadOnlySpan<float> values, bool startsBatch)
-    {
-        if (calibrator is HistogramCalibrator h) h.Update(tensor, values, startsBatch);
-        else calibrator.Update(tensor, values);
-    }
-
     private void UpdateReduced(ICalibrator calibrator, IReadOnlyList<OrtValue> results)
     {
-        if (calibrator is not MinMaxCalibrator minMax)
-            throw new InvalidOperationException("A session that reduces in the graph feeds MinMax calibrators only.");
+        if (calibrator.Input != CalibrationInput.Extremes)
+            throw new InvalidOperationException("A session that reduces in the graph feeds calibrators that take extremes only.");
         var batch = new Dictionary<string, (float Min, float Max, long Size)>(StringComparer.Ordinal);
         for (int k = 0; k < _tensors.Count; k++)
         {
@@ -419,11 +413,11 @@ public sealed class CalibrationSession : IDisposable
             if (size == 0) continue;
             var e = (Scalar(results[3 * k]), Scalar(results[3 * k + 1]), size);
             batch[_tensors[k]] = e;
-            minMax.UpdateExtremes(_tensors[k], e.Item1, e.Item2, size);
+            calibrator.UpdateExtremes(_tensors[k], e.Item1, e.Item2, size);
         }
         foreach (var (t, how) in _derived)
             if (batch.TryGetValue(how.Source, out var s))
-                minMax.UpdateExtremes(t, how.Apply(s.Min), how.Apply(s.Max), s.Size);
+                calibrator.UpdateExtremes(t, how.Apply(s.Min), how.Apply(s.Max), s.Size);
     }
 
     private static float Scalar(OrtValue v) =>

@@ -94,14 +94,7 @@ public sealed partial class CalibrationTable
     internal static ICalibrator ToCalibrator(CalibrationTable t)
     {
         var c = Calibrator.Create(t.Settings);
-        foreach (var r in t.Ranges)
-        {
-            switch (c)
-            {
-                case MinMaxCalibrator m: m.Load(r); break;
-                case HistogramCalibrator h: h.Load(r); break;
-            }
-        }
+        foreach (var r in t.Ranges) c.Load(r);
         return c;
     }
 

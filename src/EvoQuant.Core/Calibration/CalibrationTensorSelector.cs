@@ -1,5 +1,5 @@
 using EvoQuant.Onnx;
-using EvoQuant.Onnx.Proto;
+using EvoQuant.Quantization;
 
 namespace EvoQuant.Calibration;
 
@@ -10,36 +10,24 @@ public sealed record TensorSelection(IReadOnlyList<string> Tensors, IReadOnlyLis
     public IReadOnlyDictionary<string, int> KnownTypes { get; init; } = new Dictionary<string, int>();
 }
 
-/// <summary>Picks the tensors to calibrate: the float inputs and outputs of the nodes that will be
-/// quantized (by op type, optionally narrowed by node-name patterns), never initializers or
-/// Constant-node outputs. Patterns use PowerShell-style wildcards (* and ?), case-insensitive.</summary>
+/// <summary>Picks the tensors to calibrate: the run-time activations that static quantization with the same
+/// node selection quantizes (<see cref="QuantizationPlanner.ActivationsToCalibrate"/>: the op registry
+/// decides, in one place), and reports the other inputs and outputs of those nodes as left out, with the
+/// reason. Patterns use PowerShell-style wildcards (* and ?), case-insensitive.</summary>
 public sealed class CalibrationTensorSelector
 {
-    /// <summary>Op types calibrated by default: those the quantizer may quantize or pass a range through.</summary>
-    public static IReadOnlyList<string> DefaultOpTypes { get; } = new[]
-    {
-        "Conv", "ConvTranspose", "MatMul", "Gemm", "Add", "Sub", "Mul", "Div", "Relu", "Clip", "LeakyRelu", "Sigmoid",
-        "HardSigmoid", "HardSwish", "Tanh", "Softmax", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
-        "Concat", "Resize", "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Split", "Slice", "Gather",
-        "Pad", "Where", "InstanceNormalization", "LayerNormalization", "ReduceMean", "Gelu", "Erf", "Pow", "Sqrt",
-    };
+    private readonly IReadOnlyList<string>? _opTypes, _include, _exclude;
+    private readonly OpQuantizerRegistry _registry;
 
-    private readonly WildcardPattern[] _opTypes, _include, _exclude;
-
-    public CalibrationTensorSelector(IEnumerable<string>? opTypes = null, IEnumerable<string>? includeNodes = null, IEnumerable<string>? excludeNodes = null)
+    /// <param name="opTypes">Op-type patterns; null or empty: the op types the registry quantizes by default.</param>
+    /// <param name="registry">The op quantizers to plan with (default: <see cref="OpQuantizerRegistry.Default"/>).</param>
+    public CalibrationTensorSelector(IEnumerable<string>? opTypes = null, IEnumerable<string>? includeNodes = null, IEnumerable<string>? excludeNodes = null,
+        OpQuantizerRegistry? registry = null)
     {
-        var ops = opTypes?.ToList();
-        _opTypes = (ops is { Count: > 0 } ? ops : DefaultOpTypes).Select(p => new WildcardPattern(p)).ToArray();
-        _include = (includeNodes ?? Array.Empty<string>()).Select(p => new WildcardPattern(p)).ToArray();
-        _exclude = (excludeNodes ?? Array.Empty<string>()).Select(p => new WildcardPattern(p)).ToArray();
-    }
-
-    /// <summary>Whether a node is selected by the op-type and node-name filters.</summary>
-    public bool IsSelected(NodeProto node)
-    {
-        if (!_opTypes.Any(r => r.IsMatch(node.OpType))) return false;
-        if (_include.Length > 0 && !_include.Any(r => r.IsMatch(node.Name))) return false;
-        return !_exclude.Any(r => r.IsMatch(node.Name));
+        _opTypes = opTypes?.ToList();
+        _include = includeNodes?.ToList();
+        _exclude = excludeNodes?.ToList();
+        _registry = registry ?? OpQuantizerRegistry.Default;
     }
 
     public TensorSelection Select(OnnxModel model)
@@ -47,45 +35,18 @@ public sealed class CalibrationTensorSelector
         ArgumentNullException.ThrowIfNull(model);
         var g = model.Graph;
         var types = ElementTypeInference.Infer(g);
-        var chosen = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var planned = QuantizationPlanner.ActivationsToCalibrate(model, _registry, _opTypes, _include, _exclude);
+        var chosen = planned.Activations.ToHashSet(StringComparer.Ordinal);
         var skipped = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var node in g.Nodes)
-        {
-            if (node.OpType == "Constant" || !IsSelected(node)) continue;
+        foreach (var node in planned.Nodes)
             foreach (string t in node.Input.Concat(node.Output))
             {
-                if (t.Length == 0 || seen.Contains(t) || skipped.ContainsKey(t)) continue;
-                if (g.IsConstant(t))
-                {
-                    skipped[t] = g.IsInitializer(t) ? "initializer (a weight, not an activation)" : "output of a Constant node (a weight, not an activation)";
-                    continue;
-                }
-                if (types.TryGetValue(t, out int type))
-                {
-                    if (type is not (ElementTypes.Float or ElementTypes.Float16))
-                    {
-                        skipped[t] = $"element type {ElementTypes.Name(type)} is not float";
-                        continue;
-                    }
-                }
-                else if (!IsProducedByFloatPath(g, t, types))
-                {
-                    skipped[t] = "element type unknown (no value_info and not derived from a float tensor)";
-                    continue;
-                }
-                seen.Add(t);
-                chosen.Add(t);
+                if (t.Length == 0 || chosen.Contains(t) || skipped.ContainsKey(t)) continue;
+                skipped[t] = g.IsConstant(t)
+                    ? g.IsInitializer(t) ? "initializer (a weight, not an activation)" : "output of a Constant node (a weight, not an activation)"
+                    : types.TryGetValue(t, out int type) && type != ElementTypes.Float ? $"element type {ElementTypes.Name(type)} is not float"
+                    : "its node's quantizer does not quantize it";
             }
-        }
-        return new TensorSelection(chosen, skipped.Select(kv => new SkippedTensor(kv.Key, kv.Value)).ToList()) { KnownTypes = types };
-    }
-
-    // Unknown type: keep it when a selected float op produced it (checked again at run time).
-    private bool IsProducedByFloatPath(GraphView g, string tensor, Dictionary<string, int> types)
-    {
-        var p = g.Producer(tensor);
-        return p != null && p.OpType is "Conv" or "ConvTranspose" or "MatMul" or "Gemm" or "Relu" or "Clip" or "Sigmoid" or "Softmax"
-            or "LeakyRelu" or "HardSigmoid" or "HardSwish" or "Tanh" or "AveragePool" or "GlobalAveragePool" or "MaxPool" or "Resize";
+        return new TensorSelection(planned.Activations, skipped.Select(kv => new SkippedTensor(kv.Key, kv.Value)).ToList()) { KnownTypes = types };
     }
 }

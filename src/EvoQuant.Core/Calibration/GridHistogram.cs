@@ -12,8 +12,9 @@ namespace EvoQuant.Calibration;
 /// pairs of bins exactly, and two histograms merge exactly onto the coarser of their grids (onto the
 /// common one when they share it: then merged shards equal the histogram of the whole stream). Signed
 /// histograms count x over [-K*w, K*w) (2K bins, K the bins a side allocated); absolute ones count |x|
-/// over [0, K*w).</summary>
-internal sealed class GridHistogram
+/// over [0, K*w). Calibration keeps one per tensor; the accuracy report keeps one per compared activation,
+/// so the report draws the bins calibration searched over.</summary>
+public sealed class GridHistogram
 {
     /// <summary>What a batch is about to do: the width exponent and the finite extremes the histogram will
     /// have, whether the batch holds NaN or infinities, and its number.</summary>
@@ -74,6 +75,12 @@ internal sealed class GridHistogram
 
     public double BinWidth => WidthExponent is int e ? Math.ScaleB(1.0, e) : 0;
 
+    /// <summary>Lower edge of the first bin of <see cref="GetCounts"/> (0 while the width is unknown).</summary>
+    public double Low => -Origin * BinWidth;
+
+    /// <summary>Upper edge of the last bin of <see cref="GetCounts"/>.</summary>
+    public double High => (_counts.Length - Origin) * BinWidth;
+
     /// <summary>The counts, with pending zeros folded into the bin at 0.</summary>
     public long[] GetCounts()
     {
@@ -109,7 +116,7 @@ internal sealed class GridHistogram
             AddFiltered(x, batch, startsBatch, beforeCommit);
             return;
         }
-        beforeCommit?.Invoke(this, new BatchPreview(ShapeAfter(min, max, batch).Exponent, Math.Min(Min, min), Math.Max(Max, max), ContainsNaN(x), batch));
+        beforeCommit?.Invoke(this, new BatchPreview(ShapeAfter(min, max, batch).Exponent, Math.Min(Min, min), Math.Max(Max, max), Kernels.CountNonFinite(x) > 0, batch)); // min and max are finite: a NaN
         if (startsBatch) BatchCount++;
         AddFinite(x, min, max, batch);
     }
@@ -167,20 +174,6 @@ internal sealed class GridHistogram
         NonFinite += x.Length - n;
         if (n > 0) AddFinite(span, min, max, batch);
         ArrayPool<float>.Shared.Return(buf);
-    }
-
-    private static bool ContainsNaN(ReadOnlySpan<float> x)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-            for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                var v = new Vector<float>(x.Slice(i, Vector<float>.Count));
-                if (!Vector.EqualsAll(v, v)) return true;
-            }
-        for (; i < x.Length; i++)
-            if (float.IsNaN(x[i])) return true;
-        return false;
     }
 
     /// <summary>Adds values whose finite ones lie in [min, max]; any NaN among them is counted as non-finite.</summary>
@@ -316,7 +309,7 @@ internal sealed class GridHistogram
     /// is coarser than that shape. Exact: clamping moves a value to lo or hi, whose bin holds every value
     /// the clamp moves there because binning is monotone, and a finer power-of-two grid coarsens exactly.
     /// Signed histograms only; non-finite values are carried over as they are.</summary>
-    public GridHistogram? DeriveClamped(float lo, float hi, int binsPerSide, GridShape shape)
+    internal GridHistogram? DeriveClamped(float lo, float hi, int binsPerSide, GridShape shape)
     {
         if (Absolute) throw new InvalidOperationException("Only signed histograms can be clamped.");
         var y = new GridHistogram(false, binsPerSide) { Count = Count, NonFinite = NonFinite, BatchCount = BatchCount };

@@ -36,6 +36,17 @@ public abstract class HistogramCalibrator : ICalibrator
 
     private protected abstract bool Absolute { get; }
 
+    public CalibrationInput Input => CalibrationInput.Values;
+
+    /// <summary>True: a histogram does not depend on where a batch is cut.</summary>
+    public bool TakesPartialBatches => true;
+
+    public bool UpdatesConcurrently => true;
+
+    bool ICalibrator.FollowsClamps => !Absolute;
+
+    bool ICalibrator.Follow(ClampFollowers.Follower f) => Follow(f);
+
     /// <summary>Bins per side of 0 on the grid (the data fill between half and all of them).</summary>
     private protected abstract int BinsPerSide { get; }
 
@@ -81,7 +92,7 @@ public abstract class HistogramCalibrator : ICalibrator
 
     /// <summary>With <paramref name="startsBatch"/> false the values continue the tensor's last batch: the
     /// session feeds a batch cut into sub-batches this way, so the tensor's BatchCount stays the caller's.</summary>
-    internal void Update(string tensor, ReadOnlySpan<float> values, bool startsBatch)
+    public void Update(string tensor, ReadOnlySpan<float> values, bool startsBatch)
     {
         GridHistogram? h;
         ClampFollowers.Follower[]? followers = null;
@@ -202,6 +213,8 @@ public abstract class HistogramCalibrator : ICalibrator
             h.Merge(theirs);
         }
     }
+
+    void ICalibrator.Load(TensorRange r) => Load(r);
 
     internal void Load(TensorRange r)
     {

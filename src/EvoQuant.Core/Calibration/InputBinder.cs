@@ -1,3 +1,4 @@
+using EvoQuant.Numerics;
 using System.Globalization;
 using EvoQuant.Data;
 using EvoQuant.Onnx;
@@ -138,30 +139,11 @@ public sealed class InputBinder
         long n = 0;
         switch (data)
         {
-            case float[] f:
-                if (AllFinite(f)) return 0;
-                foreach (float v in f) if (!float.IsFinite(v)) n++;
-                break;
+            case float[] f: return Kernels.CountNonFinite(f);
             case double[] d: foreach (double v in d) if (!double.IsFinite(v)) n++; break;
             case Half[] h: foreach (Half v in h) if (!Half.IsFinite(v)) n++; break;
         }
         return n;
-    }
-
-    // x - x is 0 for every finite x and NaN for NaN and ±infinity: one vector compare per lane group.
-    private static bool AllFinite(float[] values)
-    {
-        var span = values.AsSpan();
-        int i = 0;
-        if (System.Numerics.Vector.IsHardwareAccelerated)
-        {
-            var vectors = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(span);
-            foreach (var v in vectors)
-                if (!System.Numerics.Vector.EqualsAll(v - v, System.Numerics.Vector<float>.Zero)) return false;
-            i = vectors.Length * System.Numerics.Vector<float>.Count;
-        }
-        for (; i < span.Length; i++) if (!float.IsFinite(span[i])) return false;
-        return true;
     }
 
     private static bool Fits(IReadOnlyList<long> shape, ReadOnlySpan<long?> dims)

@@ -1,3 +1,5 @@
+using EvoQuant.Numerics;
+
 namespace EvoQuant.Calibration;
 
 /// <summary>Running minimum and maximum of each tensor. With <see cref="CalibrationSettings.MovingAverage"/>
@@ -25,29 +27,46 @@ public sealed class MinMaxCalibrator : ICalibrator
         Settings = settings;
     }
 
+    /// <summary>Only extremes are needed: the session reduces each tensor inside the graph.</summary>
+    public CalibrationInput Input => CalibrationInput.Extremes;
+
+    /// <summary>False: the moving average is of per-batch extremes, so a batch must come whole.</summary>
+    public bool TakesPartialBatches => false;
+
+    public bool UpdatesConcurrently => true;
+
     /// <summary>Safe to call concurrently for distinct tensors (the session updates tensors in parallel).</summary>
-    public void Update(string tensor, ReadOnlySpan<float> values)
+    public void Update(string tensor, ReadOnlySpan<float> values) => Update(tensor, values, startsBatch: true);
+
+    /// <summary>Batches come whole: <paramref name="startsBatch"/> false is refused for a non-empty part.</summary>
+    public void Update(string tensor, ReadOnlySpan<float> values, bool startsBatch)
     {
         if (values.IsEmpty) return;
+        if (!startsBatch) throw new InvalidOperationException("MinMax statistics are per batch: a batch cannot continue in parts.");
         State? s;
         lock (_states)
             if (!_states.TryGetValue(tensor, out s)) _states[tensor] = s = new State();
-        var (min, max) = HistogramMath.MinMax(values);
-        long nonFinite = 0;
+        // NaN and infinities are left out and counted (the policy on ICalibrator).
+        long nonFinite = Kernels.CountNonFinite(values);
+        if (nonFinite == values.Length)
+        {
+            s.NonFinite += nonFinite;
+            return;
+        }
+        var (min, max) = Kernels.MinMax(values); // NaN ignored
         if (!float.IsFinite(min) || !float.IsFinite(max))
         {
-            // Slow path: a NaN poisons min/max and an infinity is no range; leave them out.
+            // An infinity is no range: the rare batch that holds one takes the finite extremes one by one.
             min = float.PositiveInfinity;
             max = float.NegativeInfinity;
             foreach (float v in values)
             {
-                if (!float.IsFinite(v)) { nonFinite++; continue; }
+                if (!float.IsFinite(v)) continue;
                 if (v < min) min = v;
                 if (v > max) max = v;
             }
-            s.NonFinite += nonFinite;
-            if (nonFinite == values.Length) return;
         }
+        s.NonFinite += nonFinite;
         s.Min = Math.Min(s.Min, min);
         s.Max = Math.Max(s.Max, max);
         s.BatchMinSum += min;
@@ -58,9 +77,11 @@ public sealed class MinMaxCalibrator : ICalibrator
 
     /// <summary>Adds one batch of a tensor known only by its extremes and element count (the in-graph
     /// reduction). A NaN extreme means the batch held a NaN: the batch is counted as non-finite.</summary>
-    internal void UpdateExtremes(string tensor, float min, float max, long count)
+    public void UpdateExtremes(string tensor, float min, float max, long count)
     {
-        if (!_states.TryGetValue(tensor, out var s)) _states[tensor] = s = new State();
+        State? s;
+        lock (_states)
+            if (!_states.TryGetValue(tensor, out s)) _states[tensor] = s = new State();
         if (!float.IsFinite(min) || !float.IsFinite(max))
         {
             s.NonFinite += count;
@@ -92,6 +113,8 @@ public sealed class MinMaxCalibrator : ICalibrator
     }
 
     /// <summary>Restores the state of a tensor from a table row (to merge tables).</summary>
+    void ICalibrator.Load(TensorRange r) => Load(r);
+
     internal void Load(TensorRange r)
     {
         _states[r.Tensor] = new State

@@ -92,7 +92,7 @@ public static partial class AccuracyComparer
         var activationAcc = activations.Select(_ => new ErrorAccumulator()).ToArray();
         var branchAcc = branches.Select(_ => new ErrorAccumulator()).ToArray();
         var qdqAcc = qdqs.Select(_ => new ErrorAccumulator()).ToArray();
-        var histograms = activations.Select(_ => new ActivationHistogram(options.HistogramBins)).ToArray();
+        var histograms = activations.Select(_ => new GridHistogram(absolute: false, options.HistogramBins)).ToArray();
         int labelOutput = -1;
         long rows = 0;
         int batches = 0;
@@ -202,7 +202,7 @@ public static partial class AccuracyComparer
         for (int i = 0; i < qdqs.Count; i++)
             if (qdqAcc[i].Count > 0) qdqSqnr[qdqs[i].Tensor] = qdqAcc[i].Summary.Sqnr;
         var tensorRows = new List<TensorComparison>();
-        var histogramMap = new Dictionary<string, ActivationHistogram>(StringComparer.Ordinal);
+        var histogramMap = new Dictionary<string, GridHistogram>(StringComparer.Ordinal);
         for (int i = 0; i < activations.Count; i++)
         {
             var a = activations[i];

@@ -21,8 +21,9 @@ public sealed class AccuracyReport
     /// <summary>Nodes to keep in float (<c>Invoke-Quantization -ExcludeNode $report.Suggestion.ExcludeNode</c>).</summary>
     public ExclusionSuggestion Suggestion { get; init; } = ExclusionSuggestion.None;
 
-    /// <summary>Histograms of the reference activations (per-tensor analysis), by tensor name.</summary>
-    public IReadOnlyDictionary<string, ActivationHistogram> Histograms { get; init; } = new Dictionary<string, ActivationHistogram>();
+    /// <summary>Histograms of the reference activations (per-tensor analysis), by tensor name, on the grid
+    /// calibration uses (power-of-two bin widths anchored at 0).</summary>
+    public IReadOnlyDictionary<string, Calibration.GridHistogram> Histograms { get; init; } = new Dictionary<string, Calibration.GridHistogram>();
 
     /// <summary>What could not be measured, and why.</summary>
     public IReadOnlyList<string> Notes { get; init; } = Array.Empty<string>();

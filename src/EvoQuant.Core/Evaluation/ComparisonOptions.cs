@@ -40,7 +40,8 @@ public sealed record ComparisonOptions
     /// <summary>At most this many nodes in the suggestion.</summary>
     public int MaxSuggestedNodes { get; init; } = 10;
 
-    /// <summary>Bins of the activation histograms kept for the report (per-tensor mode).</summary>
+    /// <summary>Bins a side of 0 of the activation histograms kept for the report (per-tensor mode): the
+    /// values reach between half and all of them (<see cref="Calibration.GridHistogram"/>).</summary>
     public int HistogramBins { get; init; } = 128;
 
     /// <summary>Calibrated ranges (tensor name → min, max) to mark on the histograms; without them the

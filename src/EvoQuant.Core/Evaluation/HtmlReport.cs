@@ -166,7 +166,7 @@ public static class HtmlReport
             if (hist.Count == 0) continue;
             const double w = 300, hh = 120;
             // The axis spans the data and the marked range, not the histogram's grown bin range.
-            double lo = hist.DataMin, hi = hist.DataMax;
+            double lo = hist.Min, hi = hist.Max;
             if (t.QuantRangeMin is double qa && t.QuantRangeMax is double qb) { lo = Math.Min(lo, qa); hi = Math.Max(hi, qb); }
             if (t.CalibrationMin is double ca && t.CalibrationMax is double cb) { lo = Math.Min(lo, ca); hi = Math.Max(hi, cb); }
             if (!(hi > lo)) hi = lo + 1;

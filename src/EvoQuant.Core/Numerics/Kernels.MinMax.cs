@@ -103,6 +103,39 @@ public static partial class Kernels
             mn == float.PositiveInfinity && mx == float.NegativeInfinity ? (float.NaN, float.NaN) : (mn, mx);
     }
 
+    /// <summary>How many elements are NaN or ±infinity (what calibration leaves out of ranges and counts).</summary>
+    public static long CountNonFinite(ReadOnlySpan<float> x)
+    {
+        nuint n = (nuint)x.Length;
+        ref float xs = ref MemoryMarshal.GetReference(x);
+        long count = 0;
+        nuint i = 0;
+        // x - x is 0 for every finite x and NaN for NaN and ±infinity: a lane that does not equal 0 counts.
+        if (Vector256.IsHardwareAccelerated && n >= (nuint)Vector256<float>.Count)
+        {
+            nuint w = (nuint)Vector256<float>.Count;
+            for (; i + w <= n; i += w)
+            {
+                var a = Vector256.LoadUnsafe(ref xs, i);
+                uint finite = Vector256.Equals(a - a, Vector256<float>.Zero).ExtractMostSignificantBits();
+                count += Vector256<float>.Count - System.Numerics.BitOperations.PopCount(finite);
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated && n >= (nuint)Vector128<float>.Count)
+        {
+            nuint w = (nuint)Vector128<float>.Count;
+            for (; i + w <= n; i += w)
+            {
+                var a = Vector128.LoadUnsafe(ref xs, i);
+                uint finite = Vector128.Equals(a - a, Vector128<float>.Zero).ExtractMostSignificantBits();
+                count += Vector128<float>.Count - System.Numerics.BitOperations.PopCount(finite);
+            }
+        }
+        for (; i < n; i++)
+            if (!float.IsFinite(Unsafe.Add(ref xs, i))) count++;
+        return count;
+    }
+
     /// <summary>Largest |x|, NaN ignored; NaN when no element is a number.</summary>
     /// <exception cref="ArgumentException">x is empty.</exception>
     public static float MaxAbs(ReadOnlySpan<float> x)

@@ -50,6 +50,13 @@ internal static class ScalarReference
         return (mn, mx);
     }
 
+    public static long CountNonFinite(ReadOnlySpan<float> x)
+    {
+        long n = 0;
+        foreach (float v in x) if (!float.IsFinite(v)) n++;
+        return n;
+    }
+
     public static float MaxAbs(ReadOnlySpan<float> x)
     {
         float mx = float.NaN;

@@ -4,7 +4,7 @@ namespace EvoQuant.Quantization;
 
 /// <summary>Walks the graph in topological order, asks <see cref="NodeSelector"/> and each op quantizer,
 /// and returns the plan plus a reason for every node left in float. Shared by all formats.</summary>
-public static class QuantizationPlanner
+public static partial class QuantizationPlanner
 {
     public static (QuantizationPlan Plan, List<SkippedNode> Skipped) Build(QuantizationContext context, OpQuantizerRegistry registry, CancellationToken ct = default)
     {

@@ -66,6 +66,19 @@ public class ReductionKernelTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(NumericsData.LengthData), MemberType = typeof(NumericsData))]
+    public void CountNonFiniteMatchesReference(int n)
+    {
+        foreach (int seed in new[] { 1, 2, 3 })
+        {
+            var x = seed == 3 ? NumericsData.Uniform(n, seed) : Mixed(n, n * 7 + seed);
+            Assert.Equal(ScalarReference.CountNonFinite(x), Kernels.CountNonFinite(x));
+        }
+        var all = Enumerable.Range(0, n).Select(i => i % 3 == 0 ? float.NaN : i % 3 == 1 ? float.PositiveInfinity : float.NegativeInfinity).ToArray();
+        Assert.Equal(n, Kernels.CountNonFinite(all));
+    }
+
     [Fact]
     public void EmptyInputThrows()
     {

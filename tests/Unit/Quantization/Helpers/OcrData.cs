@@ -35,7 +35,7 @@ internal static class OcrData
 
     public static QuantizationResult QuantizeCls(CalibrationMethod method, bool perChannel = true)
     {
-        var table = Calibrator.Run(Cls, new object[] { CalibrationCrops(Cls) }, new CalibrationOptions { Method = method, BatchSize = 16 });
+        var table = Calibrator.Run(Cls, new object[] { CalibrationCrops(Cls) }, new CalibrationOptions { Method = method, BatchSize = 16, Symmetric = false });
         // The target's defaults for this CPU: uint8 activations on x86, pair-safe weights where pairs can saturate.
         var defaults = EvoQuant.Targets.TargetProfile.Resolve(EvoQuant.Targets.QuantTarget.Host).StaticDefaults();
         return ModelQuantizer.Quantize(Cls, defaults with { ActivationRanges = QuantizationOptions.RangesOf(table), PerChannel = perChannel, UseContribOps = perChannel });
