@@ -172,9 +172,9 @@ Describe 'Measure-Calibration' {
     }
 
     Context 'errors' {
-        It 'reports a model path that does not load while binding -Model' {
+        It 'reports a -Model path that does not load with the model''s ErrorId, not as a binding error' {
             { Measure-Calibration -Model (Join-Path $TestDrive 'missing.onnx') -InputPath $FashionCalib -ErrorAction Stop } |
-                Should -Throw -ErrorId 'ParameterArgumentTransformationError,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+                Should -Throw -ErrorId 'MeasureCalibrationModelNotFound,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
         }
 
         It 'reports a missing sample file' {

@@ -17,7 +17,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     /// <summary>The float model: a model object, a path or a FileInfo. May also arrive first on the pipeline.</summary>
     [Parameter(Position = 0)]
     [ModelTransformation]
-    public OnnxModel? Model { get; set; }
+    public ModelReference? Model { get; set; }
 
     /// <summary>Samples: .npy/.npz/.pb files, test_data_set_N folders, folders of them, hashtables name -> array, arrays.</summary>
     [Parameter(ValueFromPipeline = true)]
@@ -92,11 +92,21 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
 
     private CalibrationRun? _run;
 
+    // The model, once loaded (from -Model in BeginProcessing, or the first pipeline object).
+    private OnnxModel? _model;
+
     // Paths the samples came from: -OutFile must not replace any of them.
     private readonly List<string> _inputs = new();
 
     protected override void BeginProcessing()
     {
+        if (Model != null)
+        {
+            // Loaded here, not while binding, so that a bad model gets its own ErrorId.
+            try { _model = Model.Load(); }
+            catch (OnnxModelException e) { ThrowTerminatingError(ModelError(e)); }
+            catch (ArgumentException e) { ThrowTerminatingError(NewError(e, "InvalidModel", ErrorCategory.InvalidArgument, Model.Original)); }
+        }
         // Refuse a bad -OutFile before the (long) measurement, not after it.
         if (OutFile == null) return;
         try { CalibrationTableFile.Check(this, OutFile, Force, Inputs().Concat(QuietlyResolved(InputPath))); }
@@ -115,14 +125,14 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         return result;
     }
 
-    private IEnumerable<string> Inputs() => Model?.Path is string p ? _inputs.Append(p) : _inputs;
+    private IEnumerable<string> Inputs() => _model?.Path is string p ? _inputs.Append(p) : _inputs;
 
     protected override void ProcessRecord()
     {
         object? item = PipelineValues.Unwrap(InputObject);
-        if (item is OnnxModel piped && _run == null && Model == null)
+        if (item is OnnxModel piped && _run == null && _model == null)
         {
-            Model = piped; // `Get-OnnxGraph m.onnx | Measure-Calibration -InputPath ...`
+            _model = piped; // `Get-OnnxGraph m.onnx | Measure-Calibration -InputPath ...`
             return;
         }
         if (item == null) return;
@@ -134,11 +144,11 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     {
         if (InputPath != null)
             foreach (string path in ResolvePaths(InputPath, literal: false, models: false)) Feed(path);
-        if (_run == null && Model == null)
+        if (_run == null && _model == null)
             ThrowTerminatingError(NewError(new ArgumentException("No model: give -Model, or pipe a model from Get-OnnxGraph."), "NoModel",
                 ErrorCategory.InvalidArgument, null, "Measure-Calibration -Model ./model.onnx -InputPath ./calib/*.npy"));
         if (_run == null)
-            ThrowTerminatingError(NewError(new ArgumentException("No calibration samples were given."), "NoSamples", ErrorCategory.InvalidArgument, Model,
+            ThrowTerminatingError(NewError(new ArgumentException("No calibration samples were given."), "NoSamples", ErrorCategory.InvalidArgument, _model,
                 "Pipe .npy/.npz/.pb files or folders into Measure-Calibration, or use -InputPath."));
 
         CalibrationTable table;
@@ -153,12 +163,12 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         }
         catch (OnnxModelException e)
         {
-            ThrowTerminatingError(ModelError(e, Model));
+            ThrowTerminatingError(ModelError(e, _model));
             return;
         }
         catch (InvalidOperationException e)
         {
-            ThrowTerminatingError(NewError(e, "NoUsableSamples", ErrorCategory.InvalidData, Model, "Check the sample errors above: shapes and types must match the model's inputs."));
+            ThrowTerminatingError(NewError(e, "NoUsableSamples", ErrorCategory.InvalidData, _model, "Check the sample errors above: shapes and types must match the model's inputs."));
             return;
         }
         finally
@@ -211,18 +221,18 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         catch (OnnxModelException e)
         {
             _run?.Dispose();
-            ThrowTerminatingError(ModelError(e, Model));
+            ThrowTerminatingError(ModelError(e, _model));
         }
     }
 
     // The model, not the samples, is what ONNX Runtime refused: no other sample can help.
-    private ErrorRecord RunError(ModelRunException e) => NewError(e, "ModelNotRunnable", ErrorCategory.InvalidData, Model,
+    private ErrorRecord RunError(ModelRunException e) => NewError(e, "ModelNotRunnable", ErrorCategory.InvalidData, _model,
         "ONNX Runtime cannot run this model as it is (see the message): check it with onnx.checker, re-export it, or fix the tensor or input it names.");
 
     private void EnsureRun()
     {
         if (_run != null) return;
-        if (Model == null)
+        if (_model == null)
             ThrowTerminatingError(NewError(new ArgumentException("Samples arrived before a model: give -Model, or pipe the model first."), "NoModel",
                 ErrorCategory.InvalidArgument, InputObject));
         var options = new CalibrationOptions
@@ -249,7 +259,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         });
         try
         {
-            _run = new CalibrationRun(Model!, options, progress, CancellationToken);
+            _run = new CalibrationRun(_model!, options, progress, CancellationToken);
         }
         catch (ModelRunException e)
         {
@@ -257,18 +267,18 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         }
         catch (OnnxModelException e)
         {
-            ThrowTerminatingError(ModelError(e, Model));
+            ThrowTerminatingError(ModelError(e, _model));
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
-            ThrowTerminatingError(NewError(e, "InvalidSettings", ErrorCategory.InvalidArgument, Model));
+            ThrowTerminatingError(NewError(e, "InvalidSettings", ErrorCategory.InvalidArgument, _model));
         }
         foreach (var t in Merge ?? Array.Empty<CalibrationTable>())
         {
             try { _run!.ContinueFrom(t); }
             catch (ArgumentException e) { ThrowTerminatingError(NewError(e, "MergeMismatch", ErrorCategory.InvalidArgument, t)); }
         }
-        WriteVerbose($"Calibrating {_run!.Selection.Tensors.Count} tensors of '{Model!.Name}' with {options.Method} ({_run.Selection.Skipped.Count} left out).");
+        WriteVerbose($"Calibrating {_run!.Selection.Tensors.Count} tensors of '{_model!.Name}' with {options.Method} ({_run.Selection.Skipped.Count} left out).");
         if (_run.SharedHistograms > 0)
             WriteVerbose($"{_run.SharedHistograms} histograms follow the values of the tensor they clamp or move (Relu, Clip, Reshape...): counted once for both.");
         foreach (var s in _run.Selection.Skipped) WriteDebug($"Not calibrated: '{s.Tensor}': {s.Reason}");

@@ -23,6 +23,7 @@ internal static class DynamicQuantizer
         return new QuantizationResult
         {
             Model = quantized,
+            SourceModel = model,
             Format = QuantFormat.QOperator,
             Mode = QuantMode.Dynamic,
             ActivationType = options.ActivationType,
