@@ -44,18 +44,20 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
     [Parameter]
     public SwitchParameter PerTensor { get; set; }
 
+    // Parameters not given stay null: Core's ComparisonOptions holds the defaults.
+
     [Parameter]
     [ValidateRange(1, 1000)]
-    public int TopK { get; set; } = 5;
+    public int? TopK { get; set; }
 
     [Parameter]
     [ValidateRange(1, 65536)]
-    public int BatchSize { get; set; } = 64;
+    public int? BatchSize { get; set; }
 
     /// <summary>Own-error SQNR (dB) under which a node is suggested for exclusion (with -PerTensor).</summary>
     [Parameter]
     [ValidateRange(0.0, 200.0)]
-    public double TargetSqnr { get; set; } = 20;
+    public double? TargetSqnr { get; set; }
 
     /// <summary>Calibration table whose ranges the report's histograms mark.</summary>
     [Parameter]
@@ -117,15 +119,17 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
             ThrowTerminatingError(NewError(new ArgumentException("No samples: pipe sample files or use -InputPath."), "NoSamples", ErrorCategory.InvalidArgument, candidate,
                 "Compare-QuantAccuracy -Reference m.onnx -Candidate m.int8.onnx -InputPath ./test/*.npy"));
 
-        var options = new ComparisonOptions
+        var defaults = new ComparisonOptions();
+        var options = defaults with
         {
-            BatchSize = BatchSize,
-            TopK = TopK,
+            BatchSize = BatchSize ?? defaults.BatchSize,
+            TopK = TopK ?? defaults.TopK,
             PerTensor = PerTensor,
-            SuggestionSqnrDb = TargetSqnr,
+            SuggestionSqnrDb = TargetSqnr ?? defaults.SuggestionSqnrDb,
             CalibrationRanges = Calibration?.Ranges.ToDictionary(r => r.Tensor, r => (r.RangeMin, r.RangeMax)),
-            Timing = NoTiming ? null : new SpeedOptions { BatchSize = BatchSize },
         };
+        // Throughput is timed at the comparison's batch size.
+        options = options with { Timing = NoTiming ? null : new SpeedOptions { BatchSize = options.BatchSize } };
         try
         {
             if (Label != null) options = options with { Labels = LabelArgument.Read(Label, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)) };

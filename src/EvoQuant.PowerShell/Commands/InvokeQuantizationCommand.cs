@@ -93,7 +93,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     /// <summary>The CPU the model will run on (Host: this one). Decides every default not given here:
     /// activation type, and how 8-bit weights avoid the saturating pair sums of x86 CPUs without VNNI.</summary>
     [Parameter]
-    public QuantTarget Target { get; set; } = QuantTarget.Host;
+    public QuantTarget Target { get; set; }
 
     /// <summary>Static: fold each BatchNormalization into the Conv before it, as ONNX Runtime does to the float model.</summary>
     [Parameter(ParameterSetName = StaticSet)]
@@ -261,7 +261,8 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     private QuantizationOptions BuildOptions(object? calibration)
     {
         // The target's defaults first; every parameter given on the command line then wins.
-        var profile = TargetProfile.Resolve(Target);
+        var bound = MyInvocation.BoundParameters;
+        var profile = TargetProfile.Resolve(bound.ContainsKey(nameof(Target)) ? Target : new QuantizationOptions().Target);
         var options = Dynamic ? profile.DynamicDefaults() : profile.StaticDefaults() with { Format = Format };
         if (!Dynamic)
         {
@@ -270,7 +271,6 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
                 throw new ArgumentException("Static quantization needs activation ranges: pass -Calibration (from Measure-Calibration), or use -Dynamic.");
             options = options with { ActivationRanges = QuantizationArguments.Ranges(calibration, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)) };
         }
-        var bound = MyInvocation.BoundParameters;
         return options with
         {
             ActivationType = ActivationType != null ? QuantizationArguments.ParseType(ActivationType) : options.ActivationType,

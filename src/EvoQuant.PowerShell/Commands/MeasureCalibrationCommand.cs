@@ -28,23 +28,25 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     [Parameter]
     public string[]? InputPath { get; set; }
 
+    // Parameters not given stay null: Core's CalibrationOptions holds every default.
+
     [Parameter]
-    [ValidateSet("MinMax", "Entropy", "Percentile", IgnoreCase = true)]
-    public string Method { get; set; } = "MinMax";
+    public CalibrationMethod Method { get; set; }
 
     /// <summary>Histogram bins (Entropy default 128, Percentile default 2048).</summary>
     [Parameter]
     [ValidateRange(16, 1 << 20)]
-    public int Bins { get; set; }
+    public int? Bins { get; set; }
 
     [Parameter]
     [ValidateRange(2, 1 << 16)]
-    public int QuantizedBins { get; set; } = 128;
+    public int? QuantizedBins { get; set; }
 
     [Parameter]
     [ValidateRange(50.0, 100.0)]
-    public double Percentile { get; set; } = 99.999;
+    public double? Percentile { get; set; }
 
+    /// <summary>Symmetric ranges; not given: the method's default (Percentile symmetric, see CalibrationOptions.Symmetric).</summary>
     [Parameter]
     public SwitchParameter Symmetric { get; set; }
 
@@ -53,7 +55,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
 
     [Parameter]
     [ValidateRange(1, 65536)]
-    public int BatchSize { get; set; } = 32;
+    public int? BatchSize { get; set; }
 
     [Parameter]
     [ArgumentCompleter(typeof(OpTypeCompleter))]
@@ -75,7 +77,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     /// batches run as sub-batches of rows that fit (or, when one row does not, once per group of tensors).</summary>
     [Parameter]
     [ValidateRange(1L << 20, long.MaxValue)]
-    public long MaxOutputMemory { get; set; } = 512L << 20;
+    public long? MaxOutputMemory { get; set; }
 
     /// <summary>Tables measured on earlier shards of the data: this run's samples continue them, and the
     /// result is the table of all their samples.</summary>
@@ -235,20 +237,21 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         if (_model == null)
             ThrowTerminatingError(NewError(new ArgumentException("Samples arrived before a model: give -Model, or pipe the model first."), "NoModel",
                 ErrorCategory.InvalidArgument, InputObject));
-        var options = new CalibrationOptions
+        var defaults = new CalibrationOptions();
+        var options = defaults with
         {
-            Method = Enum.Parse<CalibrationMethod>(Method, ignoreCase: true),
-            Bins = Bins,
-            QuantizedBins = QuantizedBins,
-            Percentile = Percentile,
-            Symmetric = Symmetric || (Method.Equals("Percentile", StringComparison.OrdinalIgnoreCase) && !MyInvocation.BoundParameters.ContainsKey(nameof(Symmetric))),
+            Method = MyInvocation.BoundParameters.ContainsKey(nameof(Method)) ? Method : defaults.Method,
+            Bins = Bins ?? defaults.Bins,
+            QuantizedBins = QuantizedBins ?? defaults.QuantizedBins,
+            Percentile = Percentile ?? defaults.Percentile,
+            Symmetric = MyInvocation.BoundParameters.ContainsKey(nameof(Symmetric)) ? Symmetric.IsPresent : null,
             MovingAverage = MovingAverage,
-            BatchSize = BatchSize,
+            BatchSize = BatchSize ?? defaults.BatchSize,
             OpTypes = OpType,
             IncludeNodes = IncludeNode,
             ExcludeNodes = ExcludeNode,
             IntraOpThreads = IntraOpThreads,
-            MaxBatchOutputBytes = MaxOutputMemory,
+            MaxBatchOutputBytes = MaxOutputMemory ?? defaults.MaxBatchOutputBytes,
             OnSampleError = OnSampleError,
         };
         var progress = new SynchronousProgress<CalibrationProgress>(p =>
