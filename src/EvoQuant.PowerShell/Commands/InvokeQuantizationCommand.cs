@@ -67,7 +67,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter(ParameterSetName = StaticSet)]
     [Parameter(ParameterSetName = AccuracyDropSet)]
     [Parameter(ParameterSetName = MinimumSqnrSet)]
-    public QuantFormat Format { get; set; } = QuantFormat.QDQ;
+    public QuantFormat Format { get; set; }
 
     /// <summary>Weights quantized offline, activations at run time; no calibration needed.</summary>
     [Parameter(Mandatory = true, ParameterSetName = DynamicSet)]
@@ -263,7 +263,8 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         // The target's defaults first; every parameter given on the command line then wins.
         var bound = MyInvocation.BoundParameters;
         var profile = TargetProfile.Resolve(bound.ContainsKey(nameof(Target)) ? Target : new QuantizationOptions().Target);
-        var options = Dynamic ? profile.DynamicDefaults() : profile.StaticDefaults() with { Format = Format };
+        var options = Dynamic ? profile.DynamicDefaults() : profile.StaticDefaults();
+        if (bound.ContainsKey(nameof(Format))) options = options with { Format = Format };
         if (!Dynamic)
         {
             // A piped table carries its ranges; otherwise static quantization needs -Calibration.

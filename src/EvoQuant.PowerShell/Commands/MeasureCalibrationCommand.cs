@@ -236,7 +236,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         if (_run != null) return;
         if (_model == null)
             ThrowTerminatingError(NewError(new ArgumentException("Samples arrived before a model: give -Model, or pipe the model first."), "NoModel",
-                ErrorCategory.InvalidArgument, InputObject));
+                ErrorCategory.InvalidArgument, InputObject, "Measure-Calibration -Model ./model.onnx -InputPath ./calib/*.npy"));
         var defaults = new CalibrationOptions();
         var options = defaults with
         {
