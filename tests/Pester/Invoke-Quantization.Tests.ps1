@@ -150,19 +150,81 @@ Describe 'Invoke-Quantization' {
             Test-Path (Join-Path $TestDrive 'o.onnx') | Should -BeFalse
         }
 
-        It 'needs -ValidationData for accuracy-driven quantization' {
-            { Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'ad.onnx') -MinimumSqnr 30 -ErrorAction Stop } |
-                Should -Throw -ErrorId 'InvokeQuantizationInvalidValidationData,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+        It 'needs -ValidationData (and -Label for an accuracy drop) for accuracy-driven quantization: the binder refuses' {
+            # Mandatory in the accuracy-driven sets; a non-interactive pwsh refuses the call instead of prompting.
+            $sets = (Get-Command Invoke-Quantization).ParameterSets | Where-Object Name -in 'MinimumSqnr', 'TargetAccuracyDrop'
+            $sets | Should -HaveCount 2
+            foreach ($set in $sets) { ($set.Parameters | Where-Object Name -eq ValidationData).IsMandatory | Should -BeTrue -Because $set.Name }
+            $call = "Invoke-Quantization -Model '$FashionModel' -Calibration @{} -Path '$TestDrive/ad.onnx'"
+            $r = Invoke-Pwsh -Command ("Import-Module '$RepoRoot/out/EvoQuant/EvoQuant.psd1'; " +
+                "try { $call -MinimumSqnr 30 -ErrorAction Stop } catch { `$_.FullyQualifiedErrorId }; " +
+                "try { $call -TargetAccuracyDrop 1 -ValidationData '$FashionTestDataSet' -ErrorAction Stop } catch { `$_.FullyQualifiedErrorId; `$_.Exception.Message }")
+            # -MinimumSqnr may go with -TargetAccuracyDrop, so without -ValidationData the binder cannot choose a set.
+            $r.Output[0] | Should -Be 'AmbiguousParameterSet,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+            $r.Output[1] | Should -Be 'MissingMandatoryParameter,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+            $r.Output[2] | Should -Match 'Label'
+            Test-Path (Join-Path $TestDrive 'ad.onnx') | Should -BeFalse
         }
 
-        It 'rejects an unknown format' {
+        It 'rejects an unknown format, naming the formats' {
             { Invoke-Quantization -Model $Model -Calibration $Cal -Path (Join-Path $TestDrive 'x.onnx') -Format Int4Magic } |
-                Should -Throw -ErrorId 'ParameterArgumentValidationError,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+                Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand' -ExpectedMessage '*QDQ, QOperator*'
         }
 
         It 'rejects 16-bit activations with QOperator' {
             { Invoke-Quantization -Model $Model -Calibration $Cal -Format QOperator -ActivationType QInt16 -Path (Join-Path $TestDrive 'q16.onnx') -ErrorAction Stop } |
                 Should -Throw -ErrorId 'InvokeQuantizationInvalidOptions,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+        }
+    }
+
+    Context 'parameter sets' {
+        It 'refuses <Case> while binding, before any work' -ForEach @(
+            @{ Case = '-Calibration with -Dynamic'; Extra = @{ Dynamic = $true; Calibration = @{ x = 0, 1 } } }
+            @{ Case = '-Format with -Dynamic'; Extra = @{ Dynamic = $true; Format = 'QOperator' } }
+            @{ Case = '-ActivationType with -Dynamic'; Extra = @{ Dynamic = $true; ActivationType = 'QInt8' } }
+            @{ Case = '-DedicatedQDQPair with -Dynamic'; Extra = @{ Dynamic = $true; DedicatedQDQPair = $true } }
+            @{ Case = '-FoldBatchNormalization with -Dynamic'; Extra = @{ Dynamic = $true; FoldBatchNormalization = $true } }
+            @{ Case = '-MinimumSqnr with -Dynamic'; Extra = @{ Dynamic = $true; MinimumSqnr = 30; ValidationData = @('x.npy') } }
+            @{ Case = '-Label with -Dynamic'; Extra = @{ Dynamic = $true; Label = @(1) } }
+        ) {
+            $out = Join-Path $TestDrive 'refused.onnx'
+            { Invoke-Quantization -Model $FashionModel -Path $out @Extra } |
+                Should -Throw -ErrorId 'AmbiguousParameterSet,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
+            Test-Path $out | Should -BeFalse
+        }
+
+        It 'has one parameter set per mode, static the default' {
+            $command = Get-Command Invoke-Quantization
+            $command.DefaultParameterSet | Should -Be 'Static'
+            $command.ParameterSets.Name | Sort-Object | Should -Be @('Dynamic', 'MinimumSqnr', 'Static', 'TargetAccuracyDrop')
+            $set = @{}
+            foreach ($s in $command.ParameterSets) { $set[$s.Name] = @($s.Parameters | Where-Object IsMandatory | ForEach-Object Name | Sort-Object) }
+            $set['Static'] | Should -Be @('Model', 'Path')
+            $set['Dynamic'] | Should -Be @('Dynamic', 'Model', 'Path')
+            $set['MinimumSqnr'] | Should -Be @('MinimumSqnr', 'Model', 'Path', 'ValidationData')
+            $set['TargetAccuracyDrop'] | Should -Be @('Label', 'Model', 'Path', 'TargetAccuracyDrop', 'ValidationData')
+        }
+
+        It 'shows the parameter sets in Get-Command -Syntax and Get-Help' {
+            $syntax = (Get-Command Invoke-Quantization -Syntax) -split '\r?\n' | Where-Object { $_ -match '\S' }
+            $syntax | Should -HaveCount 4
+            ($syntax | Where-Object { $_ -match '-Dynamic' }) | Should -Not -Match '-Calibration|-Format'
+            ($syntax | Where-Object { $_ -match '-TargetAccuracyDrop <' }) | Should -Match '-Label <'
+            $help = (Get-Help Invoke-Quantization).syntax.syntaxItem
+            $help | Should -HaveCount 4
+            foreach ($item in $help) {
+                $names = @($item.parameter.name)
+                $names | Should -Contain 'Model'
+                $names | Should -Contain 'Path'
+            }
+            @($help | Where-Object { @($_.parameter.name) -contains 'Dynamic' }) | Should -HaveCount 1
+        }
+
+        It 'takes -Format as QuantFormat (<Value>)' -ForEach @(@{ Value = 'qdq'; Format = 'QDQ' }, @{ Value = 'QOPERATOR'; Format = 'QOperator' }) {
+            (Get-Command Invoke-Quantization).Parameters['Format'].ParameterType | Should -Be ([EvoQuant.Quantization.QuantFormat])
+            $q = Invoke-Quantization -Model $Model -Calibration $Cal -Format $Value -Path (Join-Path $TestDrive "format-$Value.onnx") -ErrorAction Stop
+            $q.Format | Should -Be $Format
+            $q.Model.QuantizationFormat | Should -Be $Format
         }
     }
 
@@ -179,6 +241,11 @@ Describe 'Invoke-Quantization' {
                 Should -Contain '/stem/stem.0/Conv'
             (Get-TabCompletion "Invoke-Quantization -Model '$FashionModel' -OpType Ge").CompletionText | Should -Be 'Gemm'
             (Get-TabCompletion 'Invoke-Quantization -Format ').CompletionText | Sort-Object | Should -Be @('QDQ', 'QOperator')
+            (Get-TabCompletion 'Invoke-Quantization -OpType Ta').CompletionText | Should -Contain 'Tanh'
+            (Get-TabCompletion 'Invoke-Quantization -OpType Hard').CompletionText | Should -Contain 'HardSigmoid'
+            $registry = [EvoQuant.Quantization.OpQuantizerRegistry]::Default
+            (Get-TabCompletion 'Invoke-Quantization -Format QOperator -OpType ').CompletionText |
+                Should -Be @($registry.SupportedOpTypes([EvoQuant.Quantization.QuantFormat]::QOperator))
         }
 
         It 'documents every parameter and has examples' {

@@ -56,6 +56,19 @@ Describe 'Measure-Calibration' {
                 Should -Not -BeNullOrEmpty -Because 'some tail is clipped'
         }
 
+        It 'passes what was not given to Core: Percentile is symmetric unless -Symmetric:$false, MinMax asymmetric unless -Symmetric' {
+            $default = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method Percentile
+            $default.Settings.Symmetric | Should -BeTrue
+            $default.Settings.Percentile | Should -Be ([EvoQuant.Calibration.CalibrationOptions]::new().Percentile)
+            $default.Settings.EffectiveBins | Should -Be 2048
+            foreach ($row in $default.Ranges) { $row.RangeMin | Should -Be (-$row.RangeMax) -Because $row.Tensor }
+            $asymmetric = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method Percentile -Symmetric:$false
+            $asymmetric.Settings.Symmetric | Should -BeFalse
+            @($asymmetric.Ranges | Where-Object { $_.RangeMin -ne -$_.RangeMax }) | Should -Not -BeNullOrEmpty
+            (Measure-Calibration -Model $Model -InputPath $FashionTestDataSet).Settings.Symmetric | Should -BeFalse
+            (Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Symmetric).Settings.Symmetric | Should -BeTrue
+        }
+
         It 'keeps every whole range with Entropy''s default 128 bins, as ONNX Runtime''s tool does' {
             $minMax = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method MinMax
             $entropy = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method Entropy
@@ -172,9 +185,9 @@ Describe 'Measure-Calibration' {
     }
 
     Context 'errors' {
-        It 'reports a model path that does not load while binding -Model' {
+        It 'reports a -Model path that does not load with the model''s ErrorId, not as a binding error' {
             { Measure-Calibration -Model (Join-Path $TestDrive 'missing.onnx') -InputPath $FashionCalib -ErrorAction Stop } |
-                Should -Throw -ErrorId 'ParameterArgumentTransformationError,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+                Should -Throw -ErrorId 'MeasureCalibrationModelNotFound,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
         }
 
         It 'reports a missing sample file' {
@@ -196,9 +209,9 @@ Describe 'Measure-Calibration' {
             { Measure-Calibration -Model $Model -ErrorAction Stop } | Should -Throw -ErrorId 'MeasureCalibrationNoSamples,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
         }
 
-        It 'rejects an unknown method' {
+        It 'rejects an unknown method, naming the methods' {
             { Measure-Calibration -Model $Model -InputPath $FashionCalib -Method Median } |
-                Should -Throw -ErrorId 'ParameterArgumentValidationError,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+                Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand' -ExpectedMessage '*MinMax, Entropy, Percentile*'
         }
     }
 

@@ -28,6 +28,19 @@ Describe 'EvoQuant workflow' {
         $q.Model.QuantizationFormat | Should -Not -Be 'None'
     }
 
+    It 'Invoke-Quantization -Dynamic | Compare-QuantAccuracy compares with the float model the result came from' {
+        $out = Join-Path $TestDrive 'fashion-cnn.dyn-compare.onnx'
+        $r = Invoke-Quantization -Model $FashionModel -Dynamic -Path $out -ErrorAction Stop |
+            Compare-QuantAccuracy -InputPath $FashionTestX -Label $Labels -NoTiming -ErrorAction Stop
+        $r | Should -BeOfType ([EvoQuant.Evaluation.AccuracyReport])
+        $r.Summary.Reference | Should -Be (Get-Item $FashionModel).FullName
+        $r.Summary.Candidate | Should -Be $out
+        $r.Summary.Rows | Should -Be 2000
+        $r.Summary.ReferenceAccuracy | Should -Be 91.25   # the float model's figure: it really is the reference
+        [math]::Abs($r.Summary.AccuracyDrop) | Should -BeLessThan 1
+        $r.Outputs[0].Sqnr | Should -BeGreaterThan 20
+    }
+
     It 'calibration saved to a file and merged from shards quantizes the same way' {
         $file = Join-Path $TestDrive 'calib.json'
         $shard = Measure-Calibration -Model $FashionModel -InputPath $FashionTestDataSet

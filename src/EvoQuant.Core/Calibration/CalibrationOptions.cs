@@ -23,7 +23,9 @@ public sealed record CalibrationOptions
 
     public double Percentile { get; init; } = 99.999;
 
-    public bool Symmetric { get; init; }
+    /// <summary>Symmetric ranges (±max |x|); null: the method's default, symmetric for Percentile (which
+    /// keeps a percentile of |x|, as ONNX Runtime's tool does) and asymmetric for MinMax and Entropy.</summary>
+    public bool? Symmetric { get; init; }
 
     public bool MovingAverage { get; init; }
 
@@ -70,6 +72,6 @@ public sealed record CalibrationOptions
     public CalibrationSettings ToSettings() => new()
     {
         Method = Method, Bins = Bins, QuantizedBins = QuantizedBins, Percentile = Percentile,
-        Symmetric = Symmetric, MovingAverage = MovingAverage,
+        Symmetric = Symmetric ?? Method == CalibrationMethod.Percentile, MovingAverage = MovingAverage,
     };
 }

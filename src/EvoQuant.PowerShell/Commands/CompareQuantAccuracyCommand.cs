@@ -20,11 +20,12 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("SourceModel")]
     [ModelTransformation]
-    public OnnxModel? Reference { get; set; }
+    public ModelReference? Reference { get; set; }
 
     /// <summary>The quantized model: a model, a path, or a result of Invoke-Quantization (also from the pipeline).</summary>
     [Parameter(Position = 1)]
-    public object? Candidate { get; set; }
+    [ModelTransformation]
+    public ModelReference? Candidate { get; set; }
 
     /// <summary>From the pipeline: a result of Invoke-Quantization (the candidate), or samples as Measure-Calibration takes them.</summary>
     [Parameter(ValueFromPipeline = true)]
@@ -43,18 +44,20 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
     [Parameter]
     public SwitchParameter PerTensor { get; set; }
 
+    // Parameters not given stay null: Core's ComparisonOptions holds the defaults.
+
     [Parameter]
     [ValidateRange(1, 1000)]
-    public int TopK { get; set; } = 5;
+    public int? TopK { get; set; }
 
     [Parameter]
     [ValidateRange(1, 65536)]
-    public int BatchSize { get; set; } = 64;
+    public int? BatchSize { get; set; }
 
     /// <summary>Own-error SQNR (dB) under which a node is suggested for exclusion (with -PerTensor).</summary>
     [Parameter]
     [ValidateRange(0.0, 200.0)]
-    public double TargetSqnr { get; set; } = 20;
+    public double? TargetSqnr { get; set; }
 
     /// <summary>Calibration table whose ranges the report's histograms mark.</summary>
     [Parameter]
@@ -74,9 +77,8 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
     public SwitchParameter NoTiming { get; set; }
 
     private readonly List<object> _samples = new();
-    private OnnxModel? _candidate;
-    private OnnxModel? _source;
-    private EvoQuant.Quantization.Provenance.QuantizationProvenance? _provenance;
+    private ModelReference? _candidate;
+    private OnnxModel? _reference;
 
     protected override void ProcessRecord()
     {
@@ -86,10 +88,8 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
             case null:
                 return;
             case QuantizationResult or OnnxModel when _candidate == null && Candidate == null:
-                SetCandidate(item); // `... | Invoke-Quantization ... | Compare-QuantAccuracy -InputPath ...`
-                return;
-            case PSObject { BaseObject: QuantizationResult } when _candidate == null && Candidate == null:
-                SetCandidate(item);
+                // `... | Invoke-Quantization ... | Compare-QuantAccuracy -InputPath ...`
+                _candidate = ModelReference.From(item, SessionState.Path.GetUnresolvedProviderPathFromPSPath);
                 return;
             case FileSystemInfo fsi:
                 _samples.Add(fsi.FullName);
@@ -104,30 +104,34 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
 
     protected override void EndProcessing()
     {
-        if (Candidate != null) SetCandidate(Candidate);
+        _candidate = Candidate ?? _candidate;
         if (_candidate == null)
             ThrowTerminatingError(NewError(new ArgumentException("No candidate model: give -Candidate, or pipe a result of Invoke-Quantization."), "NoCandidate",
                 ErrorCategory.InvalidArgument, null));
-        var candidate = _candidate!; // ThrowTerminatingError above does not return
-        var reference = Reference ?? _source;
+        // Loaded here, not while binding, so that a model that does not load gets its own ErrorId.
+        var candidate = LoadModel(_candidate!);
+        _reference = Reference != null ? LoadModel(Reference) : _candidate!.Result?.SourceModel;
+        var reference = _reference;
         if (reference == null)
-            ThrowTerminatingError(NewError(new ArgumentException("No reference model: give -Reference (the float model)."), "NoReference", ErrorCategory.InvalidArgument, _candidate));
+            ThrowTerminatingError(NewError(new ArgumentException("No reference model: give -Reference (the float model)."), "NoReference", ErrorCategory.InvalidArgument, candidate));
         if (InputPath != null) _samples.AddRange(ResolvePaths(InputPath, literal: false, models: false));
         if (_samples.Count == 0)
-            ThrowTerminatingError(NewError(new ArgumentException("No samples: pipe sample files or use -InputPath."), "NoSamples", ErrorCategory.InvalidArgument, _candidate,
+            ThrowTerminatingError(NewError(new ArgumentException("No samples: pipe sample files or use -InputPath."), "NoSamples", ErrorCategory.InvalidArgument, candidate,
                 "Compare-QuantAccuracy -Reference m.onnx -Candidate m.int8.onnx -InputPath ./test/*.npy"));
 
-        var options = new ComparisonOptions
+        var defaults = new ComparisonOptions();
+        var options = defaults with
         {
-            BatchSize = BatchSize,
-            TopK = TopK,
+            BatchSize = BatchSize ?? defaults.BatchSize,
+            TopK = TopK ?? defaults.TopK,
             PerTensor = PerTensor,
             // What the rewrite recorded describes the result against its own source model only.
-            Provenance = Reference == null || ReferenceEquals(Reference, _source) ? _provenance : null,
-            SuggestionSqnrDb = TargetSqnr,
+            Provenance = ReferenceEquals(reference, _candidate!.Result?.SourceModel) ? _candidate.Result!.Provenance : null,
+            SuggestionSqnrDb = TargetSqnr ?? defaults.SuggestionSqnrDb,
             CalibrationRanges = Calibration?.Ranges.ToDictionary(r => r.Tensor, r => (r.RangeMin, r.RangeMax)),
-            Timing = NoTiming ? null : new SpeedOptions { BatchSize = BatchSize },
         };
+        // Throughput is timed at the comparison's batch size.
+        options = options with { Timing = NoTiming ? null : new SpeedOptions { BatchSize = options.BatchSize } };
         try
         {
             if (Label != null) options = options with { Labels = LabelArgument.Read(Label, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)) };
@@ -152,7 +156,7 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
         }
         catch (Exception e) when (e is ArgumentException or SampleMismatchException or SampleFormatException or InvalidOperationException)
         {
-            ThrowTerminatingError(NewError(e, e is SampleMismatchException or SampleFormatException ? "SampleMismatch" : "CompareFailed", ErrorCategory.InvalidData, _candidate,
+            ThrowTerminatingError(NewError(e, e is SampleMismatchException or SampleFormatException ? "SampleMismatch" : "CompareFailed", ErrorCategory.InvalidData, candidate,
                 "The samples must fit both models' inputs; with -Label, one label per sample row."));
             return;
         }
@@ -182,26 +186,19 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
         foreach (var note in speed.Notes) WriteVerbose(note);
     }
 
-    private void SetCandidate(object value)
+    private OnnxModel LoadModel(ModelReference reference)
     {
-        object? v = PipelineValues.Unwrap(value);
-        if (v is QuantizationResult result)
-        {
-            _candidate = result.Model;
-            _source = result.SourceModel;
-            _provenance = result.Provenance;
-            return;
-        }
-        try { _candidate = ModelArgument.Resolve(v, SessionState); }
+        try { return reference.Load(); }
         catch (OnnxModelException e) { ThrowTerminatingError(ModelError(e)); }
-        catch (ArgumentException e) { ThrowTerminatingError(NewError(e, "InvalidCandidate", ErrorCategory.InvalidArgument, v)); }
+        catch (ArgumentException e) { ThrowTerminatingError(NewError(e, "InvalidModel", ErrorCategory.InvalidArgument, reference.Original)); }
+        return null!; // not reached: ThrowTerminatingError throws
     }
 
     private void WriteReport(AccuracyReport report)
     {
         string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Report!);
         // The models and the sample files are inputs: -Force replaces an old report, never them.
-        var inputs = new[] { Reference?.Path, _source?.Path, _candidate?.Path }.OfType<string>()
+        var inputs = new[] { _reference?.Path, _candidate?.Path }.OfType<string>()
             .Concat(_samples.OfType<string>());
         if (inputs.Any(i => EvoQuant.Onnx.RealPath.SameEntry(i, full)))
         {

@@ -12,37 +12,49 @@ using EvoQuant.Targets;
 namespace EvoQuant.PowerShell.Commands;
 
 /// <summary>Invoke-Quantization: writes a quantized model (static QDQ or QOperator with a calibration
-/// table, or dynamic without one) and returns what was quantized, what was skipped and why.</summary>
-[Cmdlet(VerbsLifecycle.Invoke, "Quantization", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+/// table, or dynamic without one) and returns what was quantized, what was skipped and why. The modes are
+/// parameter sets, so the binder refuses parameters that do not belong to the mode.</summary>
+[Cmdlet(VerbsLifecycle.Invoke, "Quantization", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = StaticSet)]
 [OutputType(typeof(QuantizationResult))]
 public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
 {
+    private const string StaticSet = "Static";
+    private const string DynamicSet = "Dynamic";
+    private const string AccuracyDropSet = "TargetAccuracyDrop";
+    private const string MinimumSqnrSet = "MinimumSqnr";
+
     /// <summary>The float model: a model object, a path or a FileInfo; or a calibration table from
     /// Measure-Calibration, which carries its model and is then the calibration as well.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    [ModelTransformation]
     [ValidateNotNull]
-    public object? Model { get; set; }
+    public ModelReference? Model { get; set; }
 
     /// <summary>Activation ranges for static quantization: a table from Measure-Calibration, its saved file, or @{ tensor = @(min, max) }.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
     public object? Calibration { get; set; }
 
     /// <summary>Accuracy-driven mode: keep nodes in float, worst first, until top-1 accuracy drops by at most this many points (needs -Label).</summary>
-    [Parameter]
+    [Parameter(Mandatory = true, ParameterSetName = AccuracyDropSet)]
     [ValidateRange(0.0, 100.0)]
     public double? TargetAccuracyDrop { get; set; }
 
     /// <summary>Accuracy-driven mode without labels: keep nodes in float until every output's SQNR is at least this many dB.</summary>
-    [Parameter]
+    [Parameter(Mandatory = true, ParameterSetName = MinimumSqnrSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
     [ValidateRange(0.0, 200.0)]
     public double? MinimumSqnr { get; set; }
 
     /// <summary>Validation samples for the accuracy-driven mode (files, folders, arrays), as Measure-Calibration takes them.</summary>
-    [Parameter]
+    [Parameter(Mandatory = true, ParameterSetName = AccuracyDropSet)]
+    [Parameter(Mandatory = true, ParameterSetName = MinimumSqnrSet)]
     public object[]? ValidationData { get; set; }
 
     /// <summary>Class labels of the validation samples: an integer array or a .npy file.</summary>
-    [Parameter]
+    [Parameter(Mandatory = true, ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
     public object? Label { get; set; }
 
     /// <summary>Output model file, or an existing folder (the file is then named &lt;model&gt;.quant.onnx).</summary>
@@ -51,15 +63,20 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
-    [Parameter]
-    [ValidateSet("QDQ", "QOperator", IgnoreCase = true)]
-    public string Format { get; set; } = "QDQ";
+    /// <summary>QDQ pairs or integer operators; dynamic quantization always writes integer operators.</summary>
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
+    public QuantFormat Format { get; set; }
 
     /// <summary>Weights quantized offline, activations at run time; no calibration needed.</summary>
-    [Parameter]
+    [Parameter(Mandatory = true, ParameterSetName = DynamicSet)]
     public SwitchParameter Dynamic { get; set; }
 
-    [Parameter]
+    /// <summary>Static modes only: dynamic quantization's activations are always uint8.</summary>
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
     [ValidateSet("QInt8", "QUInt8", "QInt16", "QUInt16", IgnoreCase = true)]
     public string? ActivationType { get; set; }
 
@@ -76,17 +93,22 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     /// <summary>The CPU the model will run on (Host: this one). Decides every default not given here:
     /// activation type, and how 8-bit weights avoid the saturating pair sums of x86 CPUs without VNNI.</summary>
     [Parameter]
-    public QuantTarget Target { get; set; } = QuantTarget.Host;
+    public QuantTarget Target { get; set; }
 
     /// <summary>Static: fold each BatchNormalization into the Conv before it, as ONNX Runtime does to the float model.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
     public SwitchParameter FoldBatchNormalization { get; set; }
 
     /// <summary>Overrides the target's choice of how int8 weights avoid saturation.</summary>
     [Parameter]
     public SaturationGuard WeightSaturation { get; set; }
 
-    [Parameter]
+    /// <summary>Static modes only: dynamic quantization computes asymmetric uint8 activations at run time.</summary>
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
     public SwitchParameter ActivationSymmetric { get; set; }
 
     /// <summary>Symmetric weights (the default); -WeightSymmetric:$false for asymmetric.</summary>
@@ -109,7 +131,10 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter]
     public Hashtable? TensorOverride { get; set; }
 
-    [Parameter]
+    /// <summary>QDQ pairs per consumer: static modes only.</summary>
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
     public SwitchParameter DedicatedQDQPair { get; set; }
 
     /// <summary>Replace an existing output file (the input model is never replaced).</summary>
@@ -118,14 +143,10 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
 
     protected override void ProcessRecord()
     {
-        object? input = PipelineValues.Unwrap(Model);
-        var pipedTable = input as CalibrationTable;
         OnnxModel model;
         try
         {
-            model = pipedTable != null
-                ? pipedTable.Model ?? throw new ArgumentException("This calibration table was loaded from a file and does not carry its model; pass -Model and -Calibration.")
-                : ModelArgument.Resolve(input, SessionState);
+            model = Model!.Load();
         }
         catch (OnnxModelException e)
         {
@@ -134,7 +155,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         }
         catch (ArgumentException e)
         {
-            WriteError(NewError(e, "InvalidModel", ErrorCategory.InvalidArgument, input));
+            WriteError(NewError(e, "InvalidModel", ErrorCategory.InvalidArgument, Model!.Original));
             return;
         }
         if (UnusableOutputPath(Path, folderAllowed: true) is string bad)
@@ -146,7 +167,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         if (output == null || !CheckOutput(model, output)) return;
 
         QuantizationOptions options;
-        try { options = BuildOptions(Calibration ?? pipedTable); }
+        try { options = BuildOptions(Calibration ?? Model.Table); }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or PSInvalidCastException or IOException or System.Text.Json.JsonException
             or FormatException or UnauthorizedAccessException)
         {
@@ -164,15 +185,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             WriteVerbose($"Quantizing '{model.Name}': {what}.");
             AccuracyDrivenResult? search = AccuracyDriven ? Search(model, options) : null;
             var result = search?.Final ?? ModelQuantizer.Quantize(model, options, progress, CancellationToken);
-            var written = result.Model.Save(output, new ModelSaveOptions
-            {
-                Overwrite = Force,
-                ProtectedPaths = model.Path != null ? new[] { model.Path } : Array.Empty<string>(),
-            });
-            result.Path = written[0];
-            result.Model = OnnxModel.Load(written[0]); // what was written, with its path, for the next cmdlet
-            result.FileSizeBefore = model.FileSize;
-            result.FileSizeAfter = written.Sum(p => new FileInfo(p).Length);
+            result.Save(output, overwrite: Force);
             Report(result);
             var emitted = PSObject.AsPSObject(result);
             if (search != null)
@@ -229,15 +242,13 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         }
     }
 
-    private bool AccuracyDriven => TargetAccuracyDrop != null || MinimumSqnr != null;
+    private bool AccuracyDriven => ParameterSetName is AccuracyDropSet or MinimumSqnrSet;
 
     private AccuracyDrivenResult Search(OnnxModel model, QuantizationOptions options)
     {
-        if (ValidationData is not { Length: > 0 })
-            throw new ArgumentException("-TargetAccuracyDrop and -MinimumSqnr need -ValidationData.");
         long[]? labels = Label == null ? null : LabelArgument.Read(Label, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
         var target = new AccuracyTarget { MaxAccuracyDrop = TargetAccuracyDrop, MinSqnrDb = MinimumSqnr };
-        var items = ValidationData.Select(v => PipelineValues.ToSampleItem(v) is string p ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(p) : PipelineValues.ToSampleItem(v)!).ToList();
+        var items = ValidationData!.Select(v => PipelineValues.ToSampleItem(v) is string p ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(p) : PipelineValues.ToSampleItem(v)!).ToList();
         var steps = new SynchronousProgress<AccuracyDrivenStep>(step =>
         {
             string accuracy = step.AccuracyDrop is double d ? $"accuracy drop {d:N2} points, " : "";
@@ -250,22 +261,17 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     private QuantizationOptions BuildOptions(object? calibration)
     {
         // The target's defaults first; every parameter given on the command line then wins.
-        var profile = TargetProfile.Resolve(Target);
-        var options = Dynamic ? profile.DynamicDefaults() : profile.StaticDefaults() with
-        {
-            Format = Enum.Parse<QuantFormat>(Format, ignoreCase: true),
-        };
+        var bound = MyInvocation.BoundParameters;
+        var profile = TargetProfile.Resolve(bound.ContainsKey(nameof(Target)) ? Target : new QuantizationOptions().Target);
+        var options = Dynamic ? profile.DynamicDefaults() : profile.StaticDefaults();
+        if (bound.ContainsKey(nameof(Format))) options = options with { Format = Format };
         if (!Dynamic)
         {
+            // A piped table carries its ranges; otherwise static quantization needs -Calibration.
             if (calibration == null)
                 throw new ArgumentException("Static quantization needs activation ranges: pass -Calibration (from Measure-Calibration), or use -Dynamic.");
             options = options with { ActivationRanges = QuantizationArguments.Ranges(calibration, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)) };
         }
-        else if (calibration != null)
-        {
-            WriteWarning("-Calibration is ignored with -Dynamic: activations are quantized at run time.");
-        }
-        var bound = MyInvocation.BoundParameters;
         return options with
         {
             ActivationType = ActivationType != null ? QuantizationArguments.ParseType(ActivationType) : options.ActivationType,
@@ -287,19 +293,13 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     private string? OutputPathFor(OnnxModel model)
     {
         string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
-        if (!Directory.Exists(full))
+        if (System.IO.Path.EndsInDirectorySeparator(Path) && !System.IO.Path.EndsInDirectorySeparator(full)) full += System.IO.Path.DirectorySeparatorChar;
+        try { return QuantizationResultFile.OutputPathFor(full, model); }
+        catch (DirectoryNotFoundException e)
         {
-            // `-Path missing/` names a folder: writing there would first create it, and a file named "".
-            if (System.IO.Path.EndsInDirectorySeparator(Path) || System.IO.Path.EndsInDirectorySeparator(full))
-            {
-                WriteError(NewError(new DirectoryNotFoundException($"The folder '{full}' does not exist."), "OutputFolderNotFound", ErrorCategory.ObjectNotFound, Path,
-                    "Create the folder first, or give the path of the .onnx file to write."));
-                return null;
-            }
-            return full;
+            WriteError(NewError(e, "OutputFolderNotFound", ErrorCategory.ObjectNotFound, Path, "Create the folder first, or give the path of the .onnx file to write."));
+            return null;
         }
-        string stem = System.IO.Path.GetFileNameWithoutExtension(model.Name);
-        return System.IO.Path.Combine(full, stem + ".quant.onnx");
     }
 
     // Refuse before any work: the input is never overwritten, an existing output only with -Force.

@@ -17,7 +17,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     /// <summary>The float model: a model object, a path or a FileInfo. May also arrive first on the pipeline.</summary>
     [Parameter(Position = 0)]
     [ModelTransformation]
-    public OnnxModel? Model { get; set; }
+    public ModelReference? Model { get; set; }
 
     /// <summary>Samples: .npy/.npz/.pb files, test_data_set_N folders, folders of them, hashtables name -> array, arrays.</summary>
     [Parameter(ValueFromPipeline = true)]
@@ -28,23 +28,25 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     [Parameter]
     public string[]? InputPath { get; set; }
 
+    // Parameters not given stay null: Core's CalibrationOptions holds every default.
+
     [Parameter]
-    [ValidateSet("MinMax", "Entropy", "Percentile", IgnoreCase = true)]
-    public string Method { get; set; } = "MinMax";
+    public CalibrationMethod Method { get; set; }
 
     /// <summary>Histogram bins (Entropy default 128, Percentile default 2048).</summary>
     [Parameter]
     [ValidateRange(16, 1 << 20)]
-    public int Bins { get; set; }
+    public int? Bins { get; set; }
 
     [Parameter]
     [ValidateRange(2, 1 << 16)]
-    public int QuantizedBins { get; set; } = 128;
+    public int? QuantizedBins { get; set; }
 
     [Parameter]
     [ValidateRange(50.0, 100.0)]
-    public double Percentile { get; set; } = 99.999;
+    public double? Percentile { get; set; }
 
+    /// <summary>Symmetric ranges; not given: the method's default (Percentile symmetric, see CalibrationOptions.Symmetric).</summary>
     [Parameter]
     public SwitchParameter Symmetric { get; set; }
 
@@ -53,7 +55,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
 
     [Parameter]
     [ValidateRange(1, 65536)]
-    public int BatchSize { get; set; } = 32;
+    public int? BatchSize { get; set; }
 
     [Parameter]
     [ArgumentCompleter(typeof(OpTypeCompleter))]
@@ -75,7 +77,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     /// batches run as sub-batches of rows that fit (or, when one row does not, once per group of tensors).</summary>
     [Parameter]
     [ValidateRange(1L << 20, long.MaxValue)]
-    public long MaxOutputMemory { get; set; } = 512L << 20;
+    public long? MaxOutputMemory { get; set; }
 
     /// <summary>Tables measured on earlier shards of the data: this run's samples continue them, and the
     /// result is the table of all their samples.</summary>
@@ -92,11 +94,21 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
 
     private CalibrationRun? _run;
 
+    // The model, once loaded (from -Model in BeginProcessing, or the first pipeline object).
+    private OnnxModel? _model;
+
     // Paths the samples came from: -OutFile must not replace any of them.
     private readonly List<string> _inputs = new();
 
     protected override void BeginProcessing()
     {
+        if (Model != null)
+        {
+            // Loaded here, not while binding, so that a bad model gets its own ErrorId.
+            try { _model = Model.Load(); }
+            catch (OnnxModelException e) { ThrowTerminatingError(ModelError(e)); }
+            catch (ArgumentException e) { ThrowTerminatingError(NewError(e, "InvalidModel", ErrorCategory.InvalidArgument, Model.Original)); }
+        }
         // Refuse a bad -OutFile before the (long) measurement, not after it.
         if (OutFile == null) return;
         try { CalibrationTableFile.Check(this, OutFile, Force, Inputs().Concat(QuietlyResolved(InputPath))); }
@@ -115,14 +127,14 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         return result;
     }
 
-    private IEnumerable<string> Inputs() => Model?.Path is string p ? _inputs.Append(p) : _inputs;
+    private IEnumerable<string> Inputs() => _model?.Path is string p ? _inputs.Append(p) : _inputs;
 
     protected override void ProcessRecord()
     {
         object? item = PipelineValues.Unwrap(InputObject);
-        if (item is OnnxModel piped && _run == null && Model == null)
+        if (item is OnnxModel piped && _run == null && _model == null)
         {
-            Model = piped; // `Get-OnnxGraph m.onnx | Measure-Calibration -InputPath ...`
+            _model = piped; // `Get-OnnxGraph m.onnx | Measure-Calibration -InputPath ...`
             return;
         }
         if (item == null) return;
@@ -134,11 +146,11 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     {
         if (InputPath != null)
             foreach (string path in ResolvePaths(InputPath, literal: false, models: false)) Feed(path);
-        if (_run == null && Model == null)
+        if (_run == null && _model == null)
             ThrowTerminatingError(NewError(new ArgumentException("No model: give -Model, or pipe a model from Get-OnnxGraph."), "NoModel",
                 ErrorCategory.InvalidArgument, null, "Measure-Calibration -Model ./model.onnx -InputPath ./calib/*.npy"));
         if (_run == null)
-            ThrowTerminatingError(NewError(new ArgumentException("No calibration samples were given."), "NoSamples", ErrorCategory.InvalidArgument, Model,
+            ThrowTerminatingError(NewError(new ArgumentException("No calibration samples were given."), "NoSamples", ErrorCategory.InvalidArgument, _model,
                 "Pipe .npy/.npz/.pb files or folders into Measure-Calibration, or use -InputPath."));
 
         CalibrationTable table;
@@ -153,12 +165,12 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         }
         catch (OnnxModelException e)
         {
-            ThrowTerminatingError(ModelError(e, Model));
+            ThrowTerminatingError(ModelError(e, _model));
             return;
         }
         catch (InvalidOperationException e)
         {
-            ThrowTerminatingError(NewError(e, "NoUsableSamples", ErrorCategory.InvalidData, Model, "Check the sample errors above: shapes and types must match the model's inputs."));
+            ThrowTerminatingError(NewError(e, "NoUsableSamples", ErrorCategory.InvalidData, _model, "Check the sample errors above: shapes and types must match the model's inputs."));
             return;
         }
         finally
@@ -211,34 +223,35 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         catch (OnnxModelException e)
         {
             _run?.Dispose();
-            ThrowTerminatingError(ModelError(e, Model));
+            ThrowTerminatingError(ModelError(e, _model));
         }
     }
 
     // The model, not the samples, is what ONNX Runtime refused: no other sample can help.
-    private ErrorRecord RunError(ModelRunException e) => NewError(e, "ModelNotRunnable", ErrorCategory.InvalidData, Model,
+    private ErrorRecord RunError(ModelRunException e) => NewError(e, "ModelNotRunnable", ErrorCategory.InvalidData, _model,
         "ONNX Runtime cannot run this model as it is (see the message): check it with onnx.checker, re-export it, or fix the tensor or input it names.");
 
     private void EnsureRun()
     {
         if (_run != null) return;
-        if (Model == null)
+        if (_model == null)
             ThrowTerminatingError(NewError(new ArgumentException("Samples arrived before a model: give -Model, or pipe the model first."), "NoModel",
-                ErrorCategory.InvalidArgument, InputObject));
-        var options = new CalibrationOptions
+                ErrorCategory.InvalidArgument, InputObject, "Measure-Calibration -Model ./model.onnx -InputPath ./calib/*.npy"));
+        var defaults = new CalibrationOptions();
+        var options = defaults with
         {
-            Method = Enum.Parse<CalibrationMethod>(Method, ignoreCase: true),
-            Bins = Bins,
-            QuantizedBins = QuantizedBins,
-            Percentile = Percentile,
-            Symmetric = Symmetric || (Method.Equals("Percentile", StringComparison.OrdinalIgnoreCase) && !MyInvocation.BoundParameters.ContainsKey(nameof(Symmetric))),
+            Method = MyInvocation.BoundParameters.ContainsKey(nameof(Method)) ? Method : defaults.Method,
+            Bins = Bins ?? defaults.Bins,
+            QuantizedBins = QuantizedBins ?? defaults.QuantizedBins,
+            Percentile = Percentile ?? defaults.Percentile,
+            Symmetric = MyInvocation.BoundParameters.ContainsKey(nameof(Symmetric)) ? Symmetric.IsPresent : null,
             MovingAverage = MovingAverage,
-            BatchSize = BatchSize,
+            BatchSize = BatchSize ?? defaults.BatchSize,
             OpTypes = OpType,
             IncludeNodes = IncludeNode,
             ExcludeNodes = ExcludeNode,
             IntraOpThreads = IntraOpThreads,
-            MaxBatchOutputBytes = MaxOutputMemory,
+            MaxBatchOutputBytes = MaxOutputMemory ?? defaults.MaxBatchOutputBytes,
             OnSampleError = OnSampleError,
         };
         var progress = new SynchronousProgress<CalibrationProgress>(p =>
@@ -249,7 +262,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         });
         try
         {
-            _run = new CalibrationRun(Model!, options, progress, CancellationToken);
+            _run = new CalibrationRun(_model!, options, progress, CancellationToken);
         }
         catch (ModelRunException e)
         {
@@ -257,18 +270,18 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         }
         catch (OnnxModelException e)
         {
-            ThrowTerminatingError(ModelError(e, Model));
+            ThrowTerminatingError(ModelError(e, _model));
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
-            ThrowTerminatingError(NewError(e, "InvalidSettings", ErrorCategory.InvalidArgument, Model));
+            ThrowTerminatingError(NewError(e, "InvalidSettings", ErrorCategory.InvalidArgument, _model));
         }
         foreach (var t in Merge ?? Array.Empty<CalibrationTable>())
         {
             try { _run!.ContinueFrom(t); }
             catch (ArgumentException e) { ThrowTerminatingError(NewError(e, "MergeMismatch", ErrorCategory.InvalidArgument, t)); }
         }
-        WriteVerbose($"Calibrating {_run!.Selection.Tensors.Count} tensors of '{Model!.Name}' with {options.Method} ({_run.Selection.Skipped.Count} left out).");
+        WriteVerbose($"Calibrating {_run!.Selection.Tensors.Count} tensors of '{_model!.Name}' with {options.Method} ({_run.Selection.Skipped.Count} left out).");
         if (_run.SharedHistograms > 0)
             WriteVerbose($"{_run.SharedHistograms} histograms follow the values of the tensor they clamp or move (Relu, Clip, Reshape...): counted once for both.");
         foreach (var s in _run.Selection.Skipped) WriteDebug($"Not calibrated: '{s.Tensor}': {s.Reason}");

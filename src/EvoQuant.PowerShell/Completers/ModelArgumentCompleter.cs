@@ -26,11 +26,14 @@ public abstract class ModelArgumentCompleter : IArgumentCompleter
         {
             // A path that does not load yet (still being typed, or not a model): offer what needs no model.
         }
-        return Complete(GetCandidates(model), wordToComplete);
+        return Complete(GetCandidates(model, fakeBoundParameters), wordToComplete);
     }
 
     /// <summary>Names to offer, with a tooltip each. <paramref name="model"/> is null when the command line names no loadable model.</summary>
     protected abstract IEnumerable<(string Name, string ToolTip)> GetCandidates(OnnxModel? model);
+
+    /// <summary>As <see cref="GetCandidates(OnnxModel?)"/>, for completers that also read other parameters of the command line.</summary>
+    protected virtual IEnumerable<(string Name, string ToolTip)> GetCandidates(OnnxModel? model, IDictionary? fakeBoundParameters) => GetCandidates(model);
 
     /// <summary>Filters by what was typed (a prefix, or a wildcard pattern) and quotes names that need it.</summary>
     public static IEnumerable<CompletionResult> Complete(IEnumerable<(string Name, string ToolTip)> candidates, string? wordToComplete)

@@ -1,4 +1,6 @@
+using System.Collections;
 using EvoQuant.Onnx;
+using EvoQuant.Quantization;
 
 namespace EvoQuant.PowerShell.Completers;
 
@@ -12,21 +14,37 @@ public sealed class NodeNameCompleter : ModelArgumentCompleter
 }
 
 /// <summary>Op types present in the model on the command line (for -OpType); without a model, the op
-/// types EvoQuant quantizes.</summary>
+/// types the quantizer registry supports: in the -Format of the command line, else in any format.</summary>
 public sealed class OpTypeCompleter : ModelArgumentCompleter
 {
-    /// <summary>The op types of the default QDQ registry (ONNX Runtime's QDQ and QLinear tables, plus Flatten).</summary>
-    public static readonly IReadOnlyList<string> QuantizableOpTypes = new[]
-    {
-        "Add", "ArgMax", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv", "ConvTranspose", "CumSum", "Flatten", "Gather",
-        "GatherElements", "Gemm", "GlobalAveragePool", "InstanceNormalization", "LayerNormalization", "LeakyRelu", "MatMul", "MaxPool",
-        "Mul", "Pad", "Relu", "Reshape", "Resize", "Sigmoid", "Slice", "Softmax", "Split", "Squeeze", "TopK", "Transpose", "Unsqueeze", "Where",
-    };
+    /// <summary>The op types <see cref="OpQuantizerRegistry.Default"/> quantizes in <paramref name="format"/>, or in any format when null.</summary>
+    public static IReadOnlyList<string> QuantizableOpTypes(QuantFormat? format = null) =>
+        (format is QuantFormat f ? new[] { f } : Enum.GetValues<QuantFormat>())
+            .SelectMany(OpQuantizerRegistry.Default.SupportedOpTypes)
+            .Distinct(StringComparer.Ordinal).OrderBy(o => o, StringComparer.Ordinal).ToList();
 
-    protected override IEnumerable<(string Name, string ToolTip)> GetCandidates(OnnxModel? model) =>
-        model == null
-            ? QuantizableOpTypes.Select(o => (o, $"{o} (quantizable)"))
-            : model.OpTypeCounts.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, $"{kv.Key}: {kv.Value} node(s)"));
+    protected override IEnumerable<(string Name, string ToolTip)> GetCandidates(OnnxModel? model) => GetCandidates(model, null);
+
+    protected override IEnumerable<(string Name, string ToolTip)> GetCandidates(OnnxModel? model, IDictionary? fakeBoundParameters)
+    {
+        if (model != null)
+            return model.OpTypeCounts.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, $"{kv.Key}: {kv.Value} node(s)"));
+        QuantFormat? format = FormatOf(fakeBoundParameters);
+        return QuantizableOpTypes(format).Select(o => (o, format is QuantFormat f ? $"{o} (quantizable in {f})" : $"{o} (quantizable)"));
+    }
+
+    // -Format as typed on the command line (a string, or the enum value); null when absent or not a format.
+    private static QuantFormat? FormatOf(IDictionary? fakeBoundParameters)
+    {
+        object? value = fakeBoundParameters?["Format"];
+        if (value is System.Management.Automation.PSObject pso) value = pso.BaseObject;
+        return value switch
+        {
+            QuantFormat f => f,
+            string s when Enum.TryParse<QuantFormat>(s.Trim('\'', '"'), ignoreCase: true, out var f) => f,
+            _ => null,
+        };
+    }
 }
 
 /// <summary>Activation tensor names of the model on the command line (for -TensorOverride): graph inputs

@@ -1,44 +1,24 @@
 using System.Management.Automation;
-using EvoQuant.Onnx;
 
 namespace EvoQuant.PowerShell.Infrastructure;
 
-/// <summary>Lets a model parameter take a model object, a path or a FileInfo: `-Model ./m.onnx` and
-/// `-Model $m` both work, as does any object that carries a model in a Model property.</summary>
+/// <summary>Lets a model parameter (typed <see cref="ModelReference"/>) take a model object, a path, a
+/// FileInfo, a quantization result or a calibration table that carries its model: `-Model ./m.onnx` and
+/// `-Model $m` both work. Nothing is loaded while binding: a path is only resolved against the current
+/// location, so a model that does not load is reported by the cmdlet with its specific ErrorId
+/// (...ModelNotFound, ...ModelCorrupt, ...ExternalDataOutsideFolder), not as a binding error.</summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class ModelTransformationAttribute : ArgumentTransformationAttribute
 {
-    public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
+    public override object? Transform(EngineIntrinsics engineIntrinsics, object? inputData)
     {
-        try { return ModelArgument.Resolve(inputData, engineIntrinsics.SessionState); }
-        catch (OnnxModelException e) { throw new ArgumentTransformationMetadataException(e.Message, e); }
-        catch (ArgumentException e) { throw new ArgumentTransformationMetadataException(e.Message, e); }
-    }
-}
-
-/// <summary>Turns what a user passes as a model into an <see cref="OnnxModel"/>.</summary>
-internal static class ModelArgument
-{
-    /// <exception cref="OnnxModelException">The path does not hold a loadable model.</exception>
-    /// <exception cref="ArgumentException">The value is nothing a model can come from.</exception>
-    public static OnnxModel Resolve(object? input, SessionState sessionState)
-    {
-        object? value = PipelineValues.Unwrap(input);
-        switch (value)
+        // Null stays null (an optional parameter bound by property name to an empty property);
+        // values that name no model at all are refused here, as a type mismatch is.
+        if (PipelineValues.Unwrap(inputData) is null) return null;
+        try { return ModelReference.From(inputData, p => engineIntrinsics.SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)); }
+        catch (ArgumentException e)
         {
-            case OnnxModel model:
-                return model;
-            case FileInfo file:
-                return OnnxModel.Load(file.FullName);
-            case string path:
-                return OnnxModel.Load(sessionState.Path.GetUnresolvedProviderPathFromPSPath(path));
-            case null:
-                throw new ArgumentException("No model was given.");
-            default:
-                // Objects that carry a model (a calibration table, a quantization result) expose it as .Model.
-                var property = PSObject.AsPSObject(value).Properties["Model"];
-                if (PipelineValues.Unwrap(property?.Value) is OnnxModel carried) return carried;
-                throw new ArgumentException($"Cannot use a {value.GetType().Name} as a model; give a path, a FileInfo or a model from Get-OnnxGraph.");
+            throw new ArgumentTransformationMetadataException(e.Message, e);
         }
     }
 }

@@ -85,6 +85,24 @@ public sealed class CompleterTests : IDisposable
     }
 
     [Fact]
+    public void WithoutAModelTheOpTypesAreTheRegistrysForTheFormatOnTheCommandLine()
+    {
+        var registry = EvoQuant.Quantization.OpQuantizerRegistry.Default;
+        var formats = Enum.GetValues<EvoQuant.Quantization.QuantFormat>();
+        var any = Complete(new OpTypeCompleter(), "", new Hashtable()).Select(r => r.CompletionText).ToList();
+        Assert.Equal(formats.SelectMany(registry.SupportedOpTypes).Distinct().OrderBy(o => o, StringComparer.Ordinal), any);
+        Assert.Contains("Tanh", any);
+        Assert.Contains("HardSigmoid", any);
+        foreach (var format in formats)
+        {
+            // -Format as the binder holds it while typing: a word, or the enum value.
+            foreach (object typed in new object[] { format.ToString().ToLowerInvariant(), format, PSObject.AsPSObject(format) })
+                Assert.Equal(registry.SupportedOpTypes(format), Complete(new OpTypeCompleter(), "", new Hashtable { ["Format"] = typed }).Select(r => r.CompletionText));
+        }
+        Assert.Equal(any, Complete(new OpTypeCompleter(), "", new Hashtable { ["Format"] = "NoSuchFormat" }).Select(r => r.CompletionText));
+    }
+
+    [Fact]
     public void TensorNamesAreActivationsNotWeights()
     {
         var names = Complete(new TensorNameCompleter(), "", new Hashtable { ["Model"] = Fashion }).Select(r => r.CompletionText.Trim('\'')).ToList();

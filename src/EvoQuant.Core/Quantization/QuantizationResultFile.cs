@@ -1,0 +1,45 @@
+using EvoQuant.Onnx;
+
+namespace EvoQuant.Quantization;
+
+/// <summary>Writing a quantization result: where it goes, and the one save that makes the result
+/// describe its file (path, model as loaded back, sizes).</summary>
+public static class QuantizationResultFile
+{
+    /// <summary>The file to write for <paramref name="requested"/> (a full path): the path itself, or, when it
+    /// is an existing folder, &lt;model name&gt;.quant.onnx in it.</summary>
+    /// <exception cref="DirectoryNotFoundException">The path ends in a separator (it names a folder) and no such folder exists:
+    /// writing there would first create it, and a file named "".</exception>
+    public static string OutputPathFor(string requested, OnnxModel source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        string full = Path.GetFullPath(requested);
+        if (Directory.Exists(full)) return Path.Combine(full, Path.GetFileNameWithoutExtension(source.Name) + ".quant.onnx");
+        if (Path.EndsInDirectorySeparator(requested) || Path.EndsInDirectorySeparator(full))
+            throw new DirectoryNotFoundException($"The folder '{full}' does not exist.");
+        return full;
+    }
+
+    /// <summary>Saves the result's model atomically (see <see cref="OnnxModel.Save"/>), never over its source
+    /// model, and fills the result in: <see cref="QuantizationResult.Path"/>, <see cref="QuantizationResult.Model"/>
+    /// as loaded back from the file (so the next step reads what was written), and the file sizes.</summary>
+    /// <returns>The same result, now describing its file.</returns>
+    /// <exception cref="OnnxModelException">The output would replace the source or an existing file without
+    /// <paramref name="overwrite"/>, or the model is not valid; nothing is written.</exception>
+    /// <exception cref="EvoQuant.IO.OutputNotWritableException">The file system refused the write; nothing is left at the path.</exception>
+    public static QuantizationResult Save(this QuantizationResult result, string path, bool overwrite = false)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var source = result.SourceModel;
+        var written = result.Model.Save(path, new ModelSaveOptions
+        {
+            Overwrite = overwrite,
+            ProtectedPaths = source?.Path != null ? new[] { source.Path } : Array.Empty<string>(),
+        });
+        result.Path = written[0];
+        result.Model = OnnxModel.Load(written[0]);
+        if (source != null) result.FileSizeBefore = source.FileSize;
+        result.FileSizeAfter = written.Sum(p => new FileInfo(p).Length);
+        return result;
+    }
+}
