@@ -112,4 +112,29 @@ public sealed class NewOpExampleTests
         Assert.Empty(result.QuantizedNodes);
         Assert.Contains("not the plain product", Assert.Single(result.Skipped).Reason);
     }
+
+    /// <summary>The same registrations reach calibration (it asks the planner which activations to measure)
+    /// and the evaluation (it reads what the rewrite recorded): nothing else was written for Einsum.</summary>
+    [Fact]
+    public void CalibrationAndThePerTensorComparisonFollowTheRegistrations()
+    {
+        var model = Model();
+        Assert.DoesNotContain("x", QuantizationPlanner.ActivationsToCalibrate(model, OpQuantizerRegistry.Default).Activations);
+        Assert.Contains("x", QuantizationPlanner.ActivationsToCalibrate(model, RegistryWithEinsum()).Activations);
+
+        var ranges = MinMaxRanges.Measure(model, new[] { new Dictionary<string, DenseTensor<float>> { ["x"] = new(X, new[] { M, K }) } });
+        foreach (var format in new[] { QuantFormat.QDQ, QuantFormat.QOperator })
+        {
+            var result = ModelQuantizer.Quantize(model, QuantizationOptions.Static(ranges) with { Format = format }, RegistryWithEinsum());
+            var x = new float[M, K];
+            Buffer.BlockCopy(X, 0, x, 0, X.Length * sizeof(float));
+            var sample = new Dictionary<string, Array> { ["x"] = x };
+            var report = EvoQuant.Evaluation.AccuracyComparer.Compare(model, result.Model, new object[] { sample },
+                new EvoQuant.Evaluation.ComparisonOptions { PerTensor = true, Provenance = result.Provenance });
+            var weight = Assert.Single(report.Tensors, t => t.Kind == EvoQuant.Evaluation.TensorKind.Weight);
+            Assert.Equal("w", weight.Tensor);
+            Assert.True(weight.Sqnr is > 20 and < 80, $"{format}: weight SQNR {weight.Sqnr}");
+            Assert.Contains(report.Tensors, t => t.Kind == EvoQuant.Evaluation.TensorKind.Activation && t.Tensor == "y" && t.Sqnr > 15);
+        }
+    }
 }

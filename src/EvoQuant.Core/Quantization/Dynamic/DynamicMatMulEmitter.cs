@@ -57,7 +57,8 @@ internal sealed class DynamicMatMulEmitter : DynamicEmitter
         var w = owner.Weight(b, bt, bdims, axis, o.WeightType, transB ? ReductionLayout.RowsOf(2) : ReductionLayout.ColumnsOf(2));
         var qt = w.Tensor;
         byte[] raw = transB ? Transpose2D(qt.Raw, (int)bdims[0], (int)bdims[1]) : qt.Raw;
-        var (bq, bs, bz) = owner.Store(b, b + (transB ? "_T" : ""), raw, new[] { k, n }, qt.Type, qt.Params, null, qt.Params.Length > 1 ? 1 : null);
+        var (bq, bs, bz) = owner.Store(b, b + (transB ? "_T" : ""), raw, new[] { k, n }, qt.Type, qt.Params, null, qt.Params.Length > 1 ? 1 : null,
+            transB ? new[] { 1, 0 } : null);
 
         if (!fused) return Standard(node, scope, a, (bq, bs, bz), bias, n);
 

@@ -135,13 +135,14 @@ internal sealed class DynamicScope
     /// named after <paramref name="name"/> (the source, or a name for its new layout), and records it as the
     /// quantized form of <paramref name="source"/>; <paramref name="axis"/> is the axis of the stored layout that the
     /// parameters run along, for the provenance.</summary>
-    public (string Data, string Scale, string ZeroPoint) Store(string source, string name, byte[] raw, long[] dims, QuantType type, QuantParams[] ps, long[]? paramDims, int? axis)
+    public (string Data, string Scale, string ZeroPoint) Store(string source, string name, byte[] raw, long[] dims, QuantType type, QuantParams[] ps, long[]? paramDims, int? axis,
+        IReadOnlyList<int>? permutation = null)
     {
         // A weight read by several nodes of this graph in the same layout is stored once.
         string key = $"{name}|{string.Join(",", dims)}|{type}|{ps.Length}";
         var stored = _store.Get(key) ?? _store.AddQuantized(key, name, raw, dims, type, ps, axis,
             paramDims ?? (ps.Length == 1 ? Array.Empty<long>() : new long[] { ps.Length }));
-        _rewriter.RecordTensor(source, Provenance.ProvenanceKind.Weight, stored, decision: _decisions.GetValueOrDefault(source));
+        _rewriter.RecordTensor(source, Provenance.ProvenanceKind.Weight, stored, decision: _decisions.GetValueOrDefault(source), permutation: permutation);
         return (stored.Quantized, stored.Scale, stored.ZeroPoint!);
     }
 

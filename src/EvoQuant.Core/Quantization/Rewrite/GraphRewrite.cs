@@ -122,9 +122,10 @@ internal abstract class GraphRewrite
     private HashSet<string>? _warned;
 
     /// <summary>Records a tensor's quantized form.</summary>
-    public void RecordTensor(string source, ProvenanceKind kind, StoredTensor stored, string? dequantized = null, string? sharedWith = null, string? decision = null) =>
+    public void RecordTensor(string source, ProvenanceKind kind, StoredTensor stored, string? dequantized = null, string? sharedWith = null, string? decision = null,
+        IReadOnlyList<int>? permutation = null) =>
         Provenance.AddTensor(new TensorProvenance(source, kind, stored.Quantized.Length > 0 ? stored.Quantized : null, stored.Scale.Length > 0 ? stored.Scale : null,
-            stored.ZeroPoint, stored.Axis, dequantized, sharedWith, decision));
+            stored.ZeroPoint, stored.Axis, dequantized, sharedWith, decision, permutation));
 
     /// <summary>Records what became of a source node (keyed by its first output).</summary>
     public void RecordNode(NodeProto source, NodeOutcome outcome, IEnumerable<string> emitted, string? reason = null, string? foldedInto = null) =>
