@@ -23,8 +23,10 @@ internal sealed partial class PerTensorPlanBuilder
             if (_cg.GetConstant(t.QuantizedTensor) is not { } qt || _cg.GetConstant(t.Scale) is not { } st) continue;
             var zt = t.ZeroPoint != null ? _cg.GetConstant(t.ZeroPoint) : null;
             if (t.ZeroPoint != null && zt == null) continue;
-            // A weight stored in another layout is compared in that layout (2-D transposes only).
-            bool transposed = t.Permutation is [1, 0] && rw.Dims.Count == 2;
+            // A weight stored in another layout is compared in that layout (2-D transposes only). A provenance
+            // without the optional Permutation still shows a non-square transpose by its shape.
+            bool transposed = rw.Dims.Count == 2 && (t.Permutation is [1, 0]
+                || (t.Permutation == null && rw.Dims[0] != rw.Dims[1] && qt.Dims.Count == 2 && qt.Dims[0] == rw.Dims[1] && qt.Dims[1] == rw.Dims[0]));
             if (t.Permutation != null && !transposed) continue;
             var dims = transposed ? new[] { rw.Dims[1], rw.Dims[0] } : rw.Dims.ToArray();
             if (!qt.Dims.SequenceEqual(dims)) continue;
