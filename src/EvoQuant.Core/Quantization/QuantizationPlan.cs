@@ -50,6 +50,30 @@ public sealed class QuantizationPlan
     /// <summary>Relu/Clip nodes removed: their producer now writes their output and its quantization clamps.</summary>
     public List<NodeProto> RemovedNodes { get; } = new();
 
+    /// <summary>Whether this very node (not an equal copy) is planned as quantized: a set lookup where
+    /// <c>List.Contains</c> would compare protobuf nodes field by field, per Relu of a long chain.</summary>
+    public bool IsQuantized(NodeProto node) => Contains(QuantizedNodes, _quantizedSet, ref _quantizedSeen, node);
+
+    /// <summary>Whether this very node is removed (folded into its producer).</summary>
+    public bool IsRemoved(NodeProto node) => Contains(RemovedNodes, _removedSet, ref _removedSeen, node);
+
+    private readonly HashSet<NodeProto> _quantizedSet = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<NodeProto> _removedSet = new(ReferenceEqualityComparer.Instance);
+    private int _quantizedSeen, _removedSeen;
+
+    // Op quantizers only append to the lists while planning; the set catches up on what was appended
+    // since the last lookup, and starts over if the list got shorter.
+    private static bool Contains(List<NodeProto> list, HashSet<NodeProto> set, ref int seen, NodeProto node)
+    {
+        if (list.Count < seen)
+        {
+            set.Clear();
+            seen = 0;
+        }
+        for (; seen < list.Count; seen++) set.Add(list[seen]);
+        return set.Contains(node);
+    }
+
     /// <summary>Producer output renames caused by removed nodes (old name to new name).</summary>
     public Dictionary<string, string> OutputRenames { get; } = new(StringComparer.Ordinal);
 

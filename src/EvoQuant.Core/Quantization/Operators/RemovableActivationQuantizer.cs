@@ -32,10 +32,10 @@ public sealed class RemovableActivationQuantizer : IOpQuantizer
         if (o.ActivationSymmetric) return false; // a symmetric range keeps negatives the op must cut
         if (o.Mode != QuantMode.Static) return false;
         if (ctx.Graph.Producer(x) is not { } producer || producer.Output.Count != 1) return false;
-        if (plan.RemovedNodes.Contains(producer)) return false; // Relu after Relu: keep one
+        if (plan.IsRemoved(producer)) return false; // Relu after Relu: keep one
         // The clamp moves into the quantization of the producer's output, which only exists for sure when
         // the producer is quantized (QOperator writes no Q/DQ between two float nodes: the op would vanish).
-        if (!plan.QuantizedNodes.Contains(producer)) return false;
+        if (!plan.IsQuantized(producer)) return false;
         if (ctx.Graph.Consumers(x).Count != 1 || ctx.Graph.IsGraphOutput(x) || ctx.Graph.IsGraphOutput(y)) return false;
         if (ctx.Graph.Proto.Input.Any(i => i.Name == x)) return false;
         // A Clip whose bounds are computed at run time cannot be folded into constants.
