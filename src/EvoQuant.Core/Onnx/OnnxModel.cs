@@ -155,6 +155,14 @@ public sealed partial class OnnxModel
         }
     }
 
+    /// <summary>Checks every external location again (resolved, inside the real folder, in range): done
+    /// right before ONNX Runtime is handed a file that names them, since the folder may have changed.</summary>
+    internal void CheckExternalData()
+    {
+        foreach (var t in AllTensors(Proto.Graph))
+            if (TensorData.IsExternal(t)) CheckExternal(t);
+    }
+
     private void CheckExternal(TensorProto t)
     {
         var ext = ExternalDataInfo.Parse(t);

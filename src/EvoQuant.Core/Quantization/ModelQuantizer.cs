@@ -56,22 +56,23 @@ public static class ModelQuantizer
             Warnings = warnings,
             WeightBytesBefore = model.WeightBytes,
             WeightBytesAfter = quantized.WeightBytes,
-            FileSizeBefore = model.FileSize,
+            FileSizeBefore = model.SizeOnDisk,
         };
     }
 
     internal static void Verify(OnnxModel original, OnnxModel quantized, List<string> warnings)
     {
-        string? error = RuntimeVerifier.TryRun(quantized.ForRuntime().ToBytes());
+        string? error;
+        using (var file = RuntimeModelFile.For(quantized.ForRuntime())) error = RuntimeVerifier.TryRun(file);
         if (error == null) return;
         // Inputs of the declared shapes with symbolic dims set to 1 may not suit the model itself:
         // when the float model fails the same way, that is not a quantization bug.
-        byte[] originalBytes = original.ForRuntime().ToBytes();
-        if (RuntimeVerifier.TryRun(originalBytes) != null)
+        using var originalFile = RuntimeModelFile.For(original.ForRuntime());
+        if (RuntimeVerifier.TryRun(originalFile) != null)
         {
             // A model ONNX Runtime cannot even load (an unknown operator or element type) gives an output
             // nobody can check or run: refused, rather than "succeeding" with a warning.
-            if (RuntimeVerifier.TryLoad(originalBytes) is string load)
+            if (RuntimeVerifier.TryLoad(originalFile) is string load)
                 throw new OnnxModelException(ModelErrorKind.NotRunnable,
                     $"ONNX Runtime cannot load {(original.Path != null ? $"'{original.Path}'" : "the model")}, so its quantized form cannot be checked: {load}", original.Path);
             warnings.Add($"The quantized model was not run: the float model does not run on generated inputs either ({error}).");

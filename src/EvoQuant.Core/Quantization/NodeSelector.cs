@@ -57,10 +57,13 @@ public sealed class NodeSelector
         }
         // An op type the user names explicitly may use the format's generic fallback.
         var q = _registry.Find(_format, node.OpType, useFallback: namedType != null);
+        // In the words of the mode that runs: dynamic quantization selects with the QOperator table, but a
+        // user who asked for -Dynamic never chose a format.
+        string where = _options.Mode == QuantMode.Dynamic ? "by dynamic quantization" : $"in the {_format} format";
         if (q == null && !_registry.HasFallback(_format))
-            reason = $"op type {node.OpType} is not quantized in the {_format} format.";
+            reason = $"op type {node.OpType} is not quantized {where}.";
         else if (q == null)
-            reason = $"op type {node.OpType} is not quantized in the {_format} format (name it in OpTypes to quantize its inputs and outputs anyway).";
+            reason = $"op type {node.OpType} is not quantized {where} (name it in OpTypes to quantize its inputs and outputs anyway).";
         return q;
     }
 }

@@ -116,6 +116,10 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Whether the output keeps its tensors in a side file (&lt;Path&gt;.data): Auto, Always or Never.</summary>
+    [Parameter]
+    public ExternalDataChoice ExternalData { get; set; } = ExternalDataChoice.Auto;
+
     protected override void ProcessRecord()
     {
         object? input = PipelineValues.Unwrap(Model);
@@ -168,10 +172,12 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             {
                 Overwrite = Force,
                 ProtectedPaths = model.Path != null ? new[] { model.Path } : Array.Empty<string>(),
+                ExternalData = ExternalData,
+                Source = model,
             });
             result.Path = written[0];
             result.Model = OnnxModel.Load(written[0]); // what was written, with its path, for the next cmdlet
-            result.FileSizeBefore = model.FileSize;
+            result.FileSizeBefore = model.SizeOnDisk; // external data counted on both sides
             result.FileSizeAfter = written.Sum(p => new FileInfo(p).Length);
             Report(result);
             var emitted = PSObject.AsPSObject(result);
@@ -328,7 +334,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     {
         foreach (var d in r.TargetDecisions) WriteVerbose($"Target: {d}.");
         foreach (var (op, n) in r.QuantizedByOpType) WriteVerbose($"Quantized {n} {op} node(s).");
-        foreach (var s in r.Skipped) WriteVerbose($"Kept in float: {s}");
+        foreach (var line in SkippedSummary.Lines(r.Skipped)) WriteVerbose($"Kept in float: {line}");
         foreach (var w in r.Warnings) WriteWarning(w);
         WriteVerbose($"Wrote '{r.Path}': {r.FileSizeBefore:N0} -> {r.FileSizeAfter:N0} bytes ({r.SizeRatio:N2}x smaller); weights {r.WeightRatio:N2}x smaller.");
     }

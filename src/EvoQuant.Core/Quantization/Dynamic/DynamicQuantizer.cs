@@ -35,7 +35,7 @@ internal static class DynamicQuantizer
             Warnings = warnings,
             WeightBytesBefore = model.WeightBytes,
             WeightBytesAfter = quantized.WeightBytes,
-            FileSizeBefore = model.FileSize,
+            FileSizeBefore = model.SizeOnDisk,
         };
     }
 }
