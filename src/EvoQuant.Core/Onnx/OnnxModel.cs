@@ -214,10 +214,10 @@ public sealed partial class OnnxModel
     }
 
     /// <summary>Raw little-endian bytes of a tensor of this model, wherever they are stored.</summary>
-    public byte[] GetRawBytes(TensorProto t) => TensorData.GetRawBytes(t, ReadExternal);
+    public byte[] GetRawBytes(TensorProto t) => Observed(t, TensorData.GetRawBytes(t, ReadExternal));
 
     /// <summary>A tensor of this model as float32 values, wherever its data is stored.</summary>
-    public float[] GetFloats(TensorProto t) => TensorData.ToFloatArray(t, ReadExternal);
+    public float[] GetFloats(TensorProto t) => Observed(t, TensorData.ToFloatArray(t, ReadExternal));
 
     /// <summary>Every tensor a graph holds: initializers, Constant-node values, and those of subgraphs.</summary>
     internal static IEnumerable<TensorProto> AllTensors(GraphProto g)

@@ -19,14 +19,14 @@ public static class ModelQuantizer
         QuantizationOptionsValidator.Validate(options, model, registry);
         if (options.Mode == QuantMode.Dynamic) return Dynamic.DynamicQuantizer.Quantize(model, options, progress, ct);
 
-        progress?.Report("Planning");
+        WeightReadProgress.Stage(progress, "Planning");
         // The float model as ONNX Runtime runs it: BatchNormalization folded into its Conv.
         var (prepared, foldedNorms) = options.FoldBatchNormalization ? BatchNormFolding.Fold(model, options.ActivationRanges.ContainsKey) : (model, 0);
-        var context = new QuantizationContext(prepared, options);
+        // Planning and rewriting read the weights: the bytes read so far are the percentage.
+        var context = new QuantizationContext(WeightReadProgress.Observe(prepared, progress, "Quantizing weights"), options);
         var (plan, skipped) = QuantizationPlanner.Build(context, registry, ct);
         var parameters = ActivationParamsResolver.Resolve(context, plan);
-
-        progress?.Report($"Rewriting {plan.QuantizedNodes.Count} nodes");
+        if (progress is not IProgress<QuantizationProgress>) progress?.Report($"Rewriting {plan.QuantizedNodes.Count} nodes");
         var warnings = new List<string>();
         var proto = options.Format == QuantFormat.QOperator
             ? new QOperator.QOperatorRewriter(context, plan, parameters, warnings).Rewrite(ct)
@@ -35,7 +35,7 @@ public static class ModelQuantizer
 
         if (options.VerifyWithRuntime)
         {
-            progress?.Report("Verifying with ONNX Runtime");
+            WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
             Verify(model, quantized, warnings);
         }
 

@@ -161,13 +161,14 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         string what = Describe(options);
         if (!ShouldProcess(output, $"Quantize '{model.Name}' ({what}) and write the model")) return;
 
-        var progress = new SynchronousProgress<string>(stage =>
-            WriteProgress(new ProgressRecord(2, "Invoke-Quantization", $"{model.Name}: {stage}")));
+        var progress = new StageProgress((stage, percent) =>
+            WriteProgress(new ProgressRecord(2, "Invoke-Quantization", $"{model.Name}: {stage}") { PercentComplete = percent }));
         try
         {
             WriteVerbose($"Quantizing '{model.Name}': {what}.");
             AccuracyDrivenResult? search = AccuracyDriven ? Search(model, options) : null;
             var result = search?.Final ?? ModelQuantizer.Quantize(model, options, progress, CancellationToken);
+            progress.Report("Writing");
             var written = result.Model.Save(output, new ModelSaveOptions
             {
                 Overwrite = Force,

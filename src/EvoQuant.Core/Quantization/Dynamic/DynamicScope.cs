@@ -127,7 +127,7 @@ internal sealed class DynamicScope
         string s = Names.Take(TensorNames.Scale(tensor));
         string z = Names.Take(TensorNames.ZeroPoint(tensor));
         long[] pd = paramDims ?? (ps.Length == 1 ? Array.Empty<long>() : new long[] { ps.Length });
-        AddInitializer(TensorData.FromRaw(q, type.OnnxDataType(), dims, raw));
+        AddInitializer(TensorData.FromOwnedRaw(q, type.OnnxDataType(), dims, raw)); // shares the quantized bytes, kept for shared weights
         AddInitializer(TensorData.FromFloats(s, pd, ps.Select(p => p.Scale).ToArray()));
         AddInitializer(TensorData.FromRaw(z, type.OnnxDataType(), pd, WeightQuantizer.Pack(ps.Select(p => p.ZeroPoint).ToArray(), type)));
         return (q, s, z);
