@@ -1,5 +1,8 @@
-# Calibration spread over shards of the data, saved, loaded and merged: what ForEach-Object -Parallel,
-# Start-Job or Invoke-Command on other machines would each produce, done here one after the other.
+# Calibration spread over shards of the data, measured in parallel (ForEach-Object -Parallel: one runspace
+# per shard, each with the module imported), saved, loaded and merged. Across machines the same loop is
+#   Invoke-Command -ComputerName $hosts -ScriptBlock { Import-Module EvoQuant
+#       Measure-Calibration -Model $using:modelPath -InputPath $using:shard | Export-CalibrationTable -Path $using:file }
+# with each table copied back (or written to a share); Start-Job works the same way on one machine.
 #   pwsh:          ./examples/calibrate-shards.ps1
 #   only the .NET SDK: dotnet tool restore && dotnet pwsh ./build.ps1 && dotnet pwsh ./examples/calibrate-shards.ps1
 param(
@@ -16,11 +19,18 @@ $model = Get-OnnxGraph -Path "$ModelDir/fashion-cnn.onnx"
 # Two shards: the 8 images of the ONNX test-data folder, and the 200 calibration images.
 $shards = @("$ModelDir/fashion-cnn/test_data_set_0", "$ModelDir/fashion-calib-200.x.npy")
 
-# Each shard: measure and save (in real life, on its own worker).
-$files = for ($i = 0; $i -lt $shards.Count; $i++) {
-    $file = "$OutDir/shard$i.calib.json"
-    Measure-Calibration -Model $model -InputPath $shards[$i] -Method $Method | Export-CalibrationTable -Path $file -Force -PassThru
-}
+# Each shard measured and saved in its own runspace, in parallel. Runspaces share nothing: each imports
+# the module and loads the model from its path.
+$modulePath = (Get-Module EvoQuant).Path
+$modelPath = $model.Path
+$files = 0..($shards.Count - 1) | ForEach-Object -ThrottleLimit 2 -Parallel {
+    Import-Module $using:modulePath
+    $list = $using:shards
+    $file = Join-Path $using:OutDir "shard$_.calib.json"
+    $null = Get-OnnxGraph -Path $using:modelPath | Measure-Calibration -InputPath $list[$_] -Method $using:Method |
+        Export-CalibrationTable -Path $file -Force
+    $file
+} | Sort-Object
 
 # Collect: load the saved tables and merge them. Counts add up exactly; each shard's histograms are on the
 # grid its first batch set, and the merge keeps the coarser of two grids, so a tensor whose shards started

@@ -13,6 +13,9 @@ if (args is ["calib-search", ..]) return ThresholdSearchProfile.Run(args[1..]);
 if (args is ["speed", ..]) return SpeedCheck.Run(args[1..]);
 // `-- big-graphs [scale] [which]`: issue 16's pathological graph sizes, timed through Core (see BigGraphs).
 if (args is ["big-graphs", ..]) return BigGraphs.Run(args[1..]);
+// `-- large-models [blocks] [steps] [folder]`: issue 21's models over 2 GiB, time and peak memory per step (see LargeModels).
+if (args is ["large-models", ..]) return LargeModels.Run(args[1..]);
+if (args is ["large-models-step", ..]) return LargeModels.Step(args[1..]);
 // `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
 if (args is ["--paired", ..])
 {

@@ -75,6 +75,12 @@ Describe 'the other examples' {
         $text | Should -Match 'Largest range difference, continued vs whole: 0'
     }
 
+    It 'calibrate-shards.ps1 merges MinMax shards measured in parallel into exactly the table of one run' {
+        $text = & (Join-Path $RepoRoot 'examples/calibrate-shards.ps1') -Method MinMax -OutDir (Join-Path $TestDrive 'shards-minmax') | Out-String
+        $text | Should -Match 'Shards      : 8 samples \+ 200 samples'
+        $text | Should -Match 'largest range difference: 0\r?\n'
+    }
+
     It 'accuracy-driven.ps1 reaches its target' {
         $text = & (Join-Path $RepoRoot 'examples/accuracy-driven.ps1') -OutDir (Join-Path $TestDrive 'accuracy') | Out-String
         $text | Should -Match 'Automatic search    : target met: True'

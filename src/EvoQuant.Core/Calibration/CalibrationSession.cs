@@ -208,7 +208,8 @@ public sealed class CalibrationSession : IDisposable
         // Entropy 2048: faster than no spinning at all in 10 of 12 alternated runs, by up to 10 %). A reducing session
         // leaves nothing to do between runs, so it keeps ORT's default.
         if (!keepSpinning) options.AddSessionConfigEntry("session.force_spinning_stop", "1");
-        return new InferenceSession(m.ForRuntime().ToBytes(), options);
+        using var file = RuntimeModelFile.For(m.ForRuntime()); // from a file: no 2 GiB protobuf, external data mapped
+        return file.Open(options);
     }
 
     /// <summary>Runs one batch and updates <paramref name="calibrator"/>. Cancelling stops the run in progress.</summary>

@@ -25,7 +25,7 @@ internal static class ClampFollowers
         foreach (var node in graph.Nodes)
         {
             if (node.Output.Count != 1 || !wanted.Contains(node.Output[0])) continue;
-            if (DerivedExtremes.TryStep(node, graph) is not var (x, step) || !wanted.Contains(x)) continue;
+            if (DerivedExtremes.TryStep(node, graph, model) is not var (x, step) || !wanted.Contains(x)) continue;
             float lo = float.NegativeInfinity, hi = float.PositiveInfinity;
             if (step is DerivedExtremes.Step s)
             {

@@ -50,7 +50,7 @@ internal static class DerivedExtremes
         foreach (var node in graph.Nodes)
         {
             if (node.Output.Count != 1 || !wanted.Contains(node.Output[0])) continue;
-            if (TryStep(node, graph) is not var (x, step) || !wanted.Contains(x)) continue;
+            if (TryStep(node, graph, model) is not var (x, step) || !wanted.Contains(x)) continue;
             var how = derived.TryGetValue(x, out var d)
                 ? new Derivation(d.Source, step is Step s && !IsNoOpAfter(d.Steps, s) ? d.Steps.Append(s).ToArray() : d.Steps)
                 : new Derivation(x, step is Step t ? new[] { t } : Array.Empty<Step>());
@@ -66,8 +66,9 @@ internal static class DerivedExtremes
     private static bool IsNoOpAfter(IReadOnlyList<Step> steps, Step next) =>
         steps.Count > 0 && steps[^1] is { Op: "Clip" } last && next.Op == "Clip" && next.Lo <= last.Lo && last.Hi <= next.Hi;
 
-    /// <summary>The input the output follows and the step (null: the values only move), or null.</summary>
-    internal static (string Input, Step? Step)? TryStep(NodeProto node, GraphView graph)
+    /// <summary>The input the output follows and the step (null: the values only move), or null. Constants
+    /// are read through <paramref name="model"/> (they may be external data).</summary>
+    internal static (string Input, Step? Step)? TryStep(NodeProto node, GraphView graph, OnnxModel model)
     {
         if (node.Domain is not ("" or "ai.onnx") || node.Input.Count == 0) return null;
         string x = node.Input[0];
@@ -84,20 +85,20 @@ internal static class DerivedExtremes
                     if (a.Name == "min") lo = a.F;
                     if (a.Name == "max") hi = a.F;
                 }
-                if (!TryBound(node, graph, 1, ref lo) || !TryBound(node, graph, 2, ref hi)) return null;
+                if (!TryBound(node, graph, model, 1, ref lo) || !TryBound(node, graph, model, 2, ref hi)) return null;
                 if (float.IsNaN(lo) || float.IsNaN(hi) || lo > hi) return null;
                 return (x, new Step("Clip", 0, lo, hi));
             }
             case "Add" or "Mul" when node.Input.Count == 2:
             {
                 // Either input may be the constant (both orders compute the same float value).
-                if (Scalar(graph, node.Input[1]) is float c1 && graph.GetConstant(x) == null) return Arithmetic(node.OpType, x, c1);
-                if (Scalar(graph, node.Input[0]) is float c0 && graph.GetConstant(node.Input[1]) == null) return Arithmetic(node.OpType, node.Input[1], c0);
+                if (Scalar(graph, model, node.Input[1]) is float c1 && graph.GetConstant(x) == null) return Arithmetic(node.OpType, x, c1);
+                if (Scalar(graph, model, node.Input[0]) is float c0 && graph.GetConstant(node.Input[1]) == null) return Arithmetic(node.OpType, node.Input[1], c0);
                 return null;
             }
             case "Sub" or "Div" when node.Input.Count == 2:
                 // Only x - c and x / c: c - x and c / x are not non-decreasing.
-                return Scalar(graph, node.Input[1]) is float c && graph.GetConstant(x) == null ? Arithmetic(node.OpType, x, c) : null;
+                return Scalar(graph, model, node.Input[1]) is float c && graph.GetConstant(x) == null ? Arithmetic(node.OpType, x, c) : null;
             default:
                 return null;
         }
@@ -110,20 +111,23 @@ internal static class DerivedExtremes
         return (x, new Step(op, c));
     }
 
-    /// <summary>A constant float32 scalar (one element, any rank), or null.</summary>
-    private static float? Scalar(GraphView graph, string name)
+    /// <summary>A constant float32 scalar (one element, any rank), or null. The element count comes from
+    /// the dims, so a large constant (a bias of a big model) is never read just to be turned down.</summary>
+    private static float? Scalar(GraphView graph, OnnxModel model, string name)
     {
         var t = graph.GetConstant(name);
         if (t == null || t.DataType != ElementTypes.Float) return null;
-        var v = TensorData.ToFloatArray(t);
+        try { if (TensorData.ElementCount(t) != 1) return null; }
+        catch (Exception e) when (e is ArgumentException or OverflowException) { return null; }
+        var v = model.GetFloats(t);
         return v.Length == 1 ? v[0] : null;
     }
 
     // Opset 11+: Clip's bounds are optional inputs, which must be constant scalars to derive anything.
-    private static bool TryBound(NodeProto node, GraphView graph, int input, ref float bound)
+    private static bool TryBound(NodeProto node, GraphView graph, OnnxModel model, int input, ref float bound)
     {
         if (node.Input.Count <= input || node.Input[input].Length == 0) return true;
-        if (Scalar(graph, node.Input[input]) is not float v) return false;
+        if (Scalar(graph, model, node.Input[input]) is not float v) return false;
         bound = v;
         return true;
     }

@@ -61,14 +61,15 @@ public static partial class AccuracyComparer
         // The output figures come from both models run as a user runs them (optimized: integer kernels for
         // Q/DQ groups). The per-tensor runs are separate sessions without optimizations, which would fuse
         // away the tensors they read; their Q/DQ runs as float arithmetic, so they may differ slightly.
-        using var refPlain = new ModelRunner(reference.ToBytes(), optimize: true);
-        byte[] candidateBytes = candidate.ToBytes();
-        using var candPlain = new ModelRunner(candidateBytes, optimize: true);
-        using var refRunner = plan != null ? new ModelRunner(ToBytes(plan.ReferenceModel), optimize: false) : null;
-        using var candRunner = plan != null ? new ModelRunner(ToBytes(plan.CandidateModel), optimize: false) : null;
+        using var refPlain = new ModelRunner(reference, optimize: true);
+        using var candidateFile = RuntimeModelFile.For(candidate);
+        using var candPlain = new ModelRunner(candidateFile, optimize: true);
+        // The per-tensor models read the weights where their models keep them (external data included).
+        using var refRunner = plan != null ? new ModelRunner(reference.With(plan.ReferenceModel), optimize: false) : null;
+        using var candRunner = plan != null ? new ModelRunner(candidate.With(plan.CandidateModel), optimize: false) : null;
         using var branchRunner = plan != null ? TryBranchRunner(plan, refRunner!, notes) : null;
         // The candidate as its Q/DQ simulation, to tell what the integer kernels lose beyond it (first batch).
-        using var simulated = options.CheckKernels && KernelGapMeter.HasQdq(candidate) ? new ModelRunner(candidateBytes, optimize: false) : null;
+        using var simulated = options.CheckKernels && KernelGapMeter.HasQdq(candidate) ? new ModelRunner(candidateFile, optimize: false) : null;
         var gaps = new List<KernelGap>();
         var outputs = PairOutputs(reference, candidate, refPlain, candPlain);
         if (outputs.Count == 0) throw new ArgumentException("The models have no float outputs in common to compare.");
@@ -361,13 +362,6 @@ public static partial class AccuracyComparer
         var part = new long[count];
         for (int i = 0; i < count; i++) part[i] = labels[(int)start + i];
         return part;
-    }
-
-    private static byte[] ToBytes(Onnx.Proto.ModelProto proto)
-    {
-        using var ms = new MemoryStream();
-        using (var cos = new Google.Protobuf.CodedOutputStream(ms, leaveOpen: true)) proto.WriteTo(cos);
-        return ms.ToArray();
     }
 
     /// <summary>Reference and candidate output names to compare: same names, else the same positions.</summary>

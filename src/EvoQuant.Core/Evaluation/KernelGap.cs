@@ -34,10 +34,10 @@ public static class KernelGapMeter
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(candidate);
-        using var r = new ModelRunner(reference.ToBytes(), optimize: true);
-        byte[] candidateBytes = candidate.ToBytes();
-        using var deployed = new ModelRunner(candidateBytes, optimize: true);
-        using var simulated = new ModelRunner(candidateBytes, optimize: false);
+        using var r = new ModelRunner(reference, optimize: true);
+        using var candidateFile = RuntimeModelFile.For(candidate);
+        using var deployed = new ModelRunner(candidateFile, optimize: true);
+        using var simulated = new ModelRunner(candidateFile, optimize: false);
         var names = deployed.OutputMetadata.Keys.Where(o => deployed.IsFloatOutput(o) && r.IsFloatOutput(o)).ToList();
         using var rr = r.Run(inputs, names);
         using var dr = deployed.Run(inputs, names);

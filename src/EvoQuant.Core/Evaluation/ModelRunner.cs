@@ -1,4 +1,5 @@
 using EvoQuant.Data;
+using EvoQuant.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -15,14 +16,26 @@ internal sealed class ModelRunner : IDisposable
     /// <param name="model">Serialized model.</param>
     /// <param name="optimize">False for augmented models: graph optimizations would fuse away the
     /// intermediate tensors (and fold Q/DQ pairs into integer kernels) whose names we read.</param>
-    public ModelRunner(byte[] model, bool optimize)
+    public ModelRunner(byte[] model, bool optimize) : this(o => new InferenceSession(model, o), optimize) { }
+
+    /// <summary>A session over a model file (see <see cref="RuntimeModelFile"/>): any size, external data mapped.</summary>
+    public ModelRunner(RuntimeModelFile model, bool optimize) : this(model.Open, optimize) { }
+
+    /// <summary>A session over <paramref name="model"/>, through a <see cref="RuntimeModelFile"/> removed once loaded.</summary>
+    public ModelRunner(OnnxModel model, bool optimize) : this(o =>
+    {
+        using var file = RuntimeModelFile.For(model);
+        return file.Open(o);
+    }, optimize) { }
+
+    private ModelRunner(Func<SessionOptions, InferenceSession> open, bool optimize)
     {
         _options = new SessionOptions
         {
             GraphOptimizationLevel = optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
-        try { _session = new InferenceSession(model, _options); }
+        try { _session = open(_options); }
         catch
         {
             _options.Dispose();

@@ -138,15 +138,11 @@ public static class SpeedComparer
         }
     }
 
-    /// <summary>The model's file when it is the one loaded (same size), else the model serialized.</summary>
+    /// <summary>The model's file when it is the one loaded (same size), else a temporary one.</summary>
     private static InferenceSession Open(OnnxModel model, SessionOptions options)
     {
-        if (model.Path != null && model.FileSize > 0)
-        {
-            var file = new FileInfo(model.Path);
-            if (file.Exists && file.Length == model.FileSize) return new InferenceSession(model.Path, options);
-        }
-        return new InferenceSession(model.ToBytes(), options);
+        using var file = RuntimeModelFile.For(model);
+        return file.Open(options);
     }
 
     /// <summary>The first <paramref name="batchSize"/> rows bound to the model's inputs (fewer when the data

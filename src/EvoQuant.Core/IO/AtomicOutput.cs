@@ -89,7 +89,7 @@ public sealed class AtomicOutput : IDisposable
     }
 
     /// <summary>Removes temporary files of earlier writes to the same name whose process no longer runs.</summary>
-    private static void SweepStale(string dir, string name)
+    internal static void SweepStale(string dir, string name)
     {
         string prefix = "." + name + TempMarker;
         IEnumerable<string> stale;

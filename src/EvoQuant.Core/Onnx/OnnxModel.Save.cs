@@ -17,7 +17,14 @@ public sealed record ModelSaveOptions
 
     /// <summary>Above this many bytes of tensor data the model is written with external data (a
     /// protobuf cannot exceed 2 GiB; the margin leaves room for the graph).</summary>
-    public long ExternalDataAutoLimit { get; init; } = 2L * 1024 * 1024 * 1024 - 64L * 1024 * 1024;
+    public long ExternalDataAutoLimit { get; init; } = 1800L * 1024 * 1024;
+
+    /// <summary>Whether the output keeps a side file; <see cref="ForceExternalData"/> means <see cref="ExternalDataChoice.Always"/>.</summary>
+    public ExternalDataChoice ExternalData { get; init; } = ExternalDataChoice.Auto;
+
+    /// <summary>The model the written one was made from: with <see cref="ExternalDataChoice.Auto"/>, an
+    /// output of a source stored with external data is stored the same way.</summary>
+    public OnnxModel? Source { get; init; }
 
     /// <summary>Paths that must not be written (the inputs of the operation).</summary>
     public IReadOnlyCollection<string> ProtectedPaths { get; init; } = Array.Empty<string>();
@@ -38,58 +45,99 @@ public sealed partial class OnnxModel
         CheckWritable(full, options);
         EnsureValidOutput(full);
 
-        var proto = Proto.Clone();
-        var tensors = AllTensors(proto.Graph).ToList();
-        long totalBytes = tensors.Sum(t => TensorData.IsExternal(t) ? (ExternalDataInfo.Parse(t).Length ?? 0) : t.RawData.Length + t.FloatData.Count * 4L);
-        bool external = options.ForceExternalData || totalBytes >= options.ExternalDataAutoLimit || tensors.Any(TensorData.IsExternal);
+        long totalBytes = TensorBytes();
+        bool external = options.ExternalData switch
+        {
+            ExternalDataChoice.Always => true,
+            ExternalDataChoice.Never => false,
+            _ => options.ForceExternalData || totalBytes >= options.ExternalDataAutoLimit || AllTensors(Proto.Graph).Any(TensorData.IsExternal)
+                || (options.Source != null && AllTensors(options.Source.Proto.Graph).Any(TensorData.IsExternal)),
+        };
+        if (!external && totalBytes >= options.ExternalDataAutoLimit)
+            throw new OnnxModelException(ModelErrorKind.TooLarge,
+                $"The model holds {totalBytes:N0} bytes of tensors, more than one protobuf file can hold (2 GiB); write it with external data.", full);
 
         using var output = new EvoQuant.IO.AtomicOutput();
         var written = new List<string>();
         string dataName = System.IO.Path.GetFileName(full) + ".data";
         string dataPath = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(full)!, dataName);
+        string? dataTemp = null;
         if (external)
         {
             CheckWritable(dataPath, options);
-            string dataTemp = output.TempFor(dataPath);
-            EvoQuant.IO.AtomicOutput.Guard(dataPath, () => WriteExternalData(dataTemp, dataName, tensors, options));
+            dataTemp = output.TempFor(dataPath);
             written.Add(dataPath);
         }
-
         string modelTemp = output.TempFor(full);
-        EvoQuant.IO.AtomicOutput.Guard(full, () =>
-        {
-            using var fs = new FileStream(modelTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
-            var cos = new CodedOutputStream(fs);
-            proto.WriteTo(cos);
-            cos.Flush();
-        });
+        long threshold = options.ExternalDataThreshold;
+        EvoQuant.IO.AtomicOutput.Guard(external ? dataPath : full, () => WriteFiles(modelTemp, dataTemp, dataName,
+            t => TensorData.IsExternal(t) || t.RawData.Length >= threshold || t.FloatData.Count * 4L >= threshold, inlineExternal: !external));
         output.Commit(); // the data file first: the model that names it appears last
         written.Insert(0, full);
         return written;
     }
 
-    // Moves every large tensor of the (cloned) graph into the data file, 4 KiB aligned so the runtime can map it.
-    private void WriteExternalData(string dataTemp, string dataName, List<TensorProto> tensors, ModelSaveOptions options)
+    /// <summary>Bytes of tensor data the model holds, inline or external.</summary>
+    internal long TensorBytes() => AllTensors(Proto.Graph).Sum(t => TensorData.IsExternal(t)
+        ? (ExternalDataInfo.Parse(t).Length ?? Math.Max(0, ElementTypes.RawByteCount(t.DataType, TensorData.ElementCount(t))))
+        : t.RawData.Length + t.FloatData.Count * 4L);
+
+    /// <summary>Writes the protobuf to <paramref name="modelFile"/>, moving the tensors <paramref name="toData"/>
+    /// picks into <paramref name="dataFile"/> (named <paramref name="dataName"/> in their locations), 4 KiB
+    /// aligned so the runtime can map them. Tensors are copied one at a time, so memory holds at most one
+    /// tensor's bytes beyond the model. External tensors not picked keep their locations: valid only when
+    /// <paramref name="modelFile"/> is in <see cref="BaseDirectory"/>.</summary>
+    internal void WriteFiles(string modelFile, string? dataFile, string dataName, Func<TensorProto, bool> toData, bool inlineExternal = false)
     {
-        using var data = new FileStream(dataTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
-        foreach (var t in tensors)
+        var proto = Proto.Clone();
+        if (inlineExternal)
         {
-            bool isExternal = TensorData.IsExternal(t);
-            if (!isExternal && t.RawData.Length < options.ExternalDataThreshold && t.FloatData.Count * 4L < options.ExternalDataThreshold) continue;
-            if (TensorData.ElementCount(t) == 0 || ElementTypes.BitsPerElement(t.DataType) == 0) continue;
-            byte[] bytes = GetRawBytes(t);
-            long offset = (data.Position + 4095) / 4096 * 4096;
-            data.SetLength(offset);
-            data.Position = offset;
-            data.Write(bytes);
-            t.ClearRawData();
-            t.FloatData.Clear(); t.Int32Data.Clear(); t.Int64Data.Clear(); t.DoubleData.Clear(); t.Uint64Data.Clear();
-            t.ExternalData.Clear();
-            t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.LocationKey, Value = dataName });
-            t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.OffsetKey, Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-            t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.LengthKey, Value = bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-            t.DataLocation = TensorProto.Types.DataLocation.External;
+            foreach (var t in AllTensors(proto.Graph).Where(TensorData.IsExternal).ToList())
+            {
+                byte[] bytes = ReadExternal(t);
+                t.ExternalData.Clear();
+                t.ClearDataLocation();
+                t.RawData = ByteString.CopyFrom(bytes);
+            }
         }
+        if (dataFile != null)
+        {
+            using var data = new FileStream(dataFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+            foreach (var t in AllTensors(proto.Graph))
+            {
+                if (!toData(t)) continue;
+                if (TensorData.ElementCount(t) == 0 || ElementTypes.BitsPerElement(t.DataType) == 0) continue;
+                long offset = (data.Position + 4095) / 4096 * 4096;
+                data.SetLength(offset);
+                data.Position = offset;
+                long length = CopyTensorBytes(t, data);
+                t.ClearRawData();
+                t.FloatData.Clear(); t.Int32Data.Clear(); t.Int64Data.Clear(); t.DoubleData.Clear(); t.Uint64Data.Clear();
+                t.ExternalData.Clear();
+                t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.LocationKey, Value = dataName });
+                t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.OffsetKey, Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.LengthKey, Value = length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                t.DataLocation = TensorProto.Types.DataLocation.External;
+            }
+        }
+        using var fs = new FileStream(modelFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        var cos = new CodedOutputStream(fs);
+        proto.WriteTo(cos);
+        cos.Flush();
+    }
+
+    /// <summary>Appends a tensor's raw bytes to <paramref name="destination"/>; inline bytes are written
+    /// from the protobuf without a copy, external ones read one tensor at a time.</summary>
+    private long CopyTensorBytes(TensorProto t, Stream destination)
+    {
+        if (!TensorData.IsExternal(t) && t.HasRawData)
+        {
+            destination.Write(t.RawData.Span);
+            return t.RawData.Length;
+        }
+        byte[] bytes = GetRawBytes(t);
+        destination.Write(bytes);
+        return bytes.Length;
     }
 
     /// <summary>Refuses to write a model that would not load back: the rules <see cref="Load(string)"/>
@@ -127,10 +175,12 @@ public sealed partial class OnnxModel
             || options.ProtectedPaths.Any(p => RealPath.SameEntry(p, full));
         if (isInput)
             throw new OnnxModelException(ModelErrorKind.WouldOverwrite, $"Refusing to overwrite the input model '{full}'; choose another output path.", full);
-        // The source's own external data files are inputs too (out.onnx.data may be what the source reads).
-        if (BaseDirectory != null && AllTensors(Proto.Graph).Where(TensorData.IsExternal)
-                .Select(t => ExternalDataInfo.Parse(t).Location).Distinct()
-                .Any(location => RealPath.SameEntry(System.IO.Path.Combine(BaseDirectory, location), full)))
+        // The source's own external data files are inputs too (out.onnx.data may be what the source reads),
+        // and so are those of the model this one was made from.
+        static bool Reads(OnnxModel m, string file) => m.BaseDirectory != null && AllTensors(m.Proto.Graph).Where(TensorData.IsExternal)
+            .Select(t => ExternalDataInfo.Parse(t).Location).Distinct()
+            .Any(location => RealPath.SameEntry(System.IO.Path.Combine(m.BaseDirectory, location), file));
+        if (Reads(this, full) || (options.Source != null && Reads(options.Source, full)))
             throw new OnnxModelException(ModelErrorKind.WouldOverwrite, $"Refusing to overwrite '{full}': the model being written reads its external data from it; choose another output path.", full);
         if (Directory.Exists(full))
             throw new OnnxModelException(ModelErrorKind.IsDirectory, $"Output path '{full}' is a directory.", full);

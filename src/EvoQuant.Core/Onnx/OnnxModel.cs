@@ -155,6 +155,14 @@ public sealed partial class OnnxModel
         }
     }
 
+    /// <summary>Checks every external location again (resolved, inside the real folder, in range): done
+    /// right before ONNX Runtime is handed a file that names them, since the folder may have changed.</summary>
+    internal void CheckExternalData()
+    {
+        foreach (var t in AllTensors(Proto.Graph))
+            if (TensorData.IsExternal(t)) CheckExternal(t);
+    }
+
     private void CheckExternal(TensorProto t)
     {
         var ext = ExternalDataInfo.Parse(t);
@@ -180,6 +188,20 @@ public sealed partial class OnnxModel
     /// range checked again: the folder may have changed since the model was loaded.</summary>
     public byte[] ReadExternal(TensorProto t)
     {
+        byte[]? bytes = null;
+        ReadExternal(t, (fs, length) =>
+        {
+            bytes = new byte[length];
+            fs.ReadExactly(bytes);
+        });
+        return bytes!;
+    }
+
+    /// <summary>Opens an external tensor's file at its offset (checked as at load) and lets <paramref name="read"/>
+    /// read its <c>length</c> bytes: a float tensor is read straight into its float array, one large
+    /// allocation per tensor instead of two (a big model's weights are read one after another).</summary>
+    private void ReadExternal(TensorProto t, Action<FileStream, long> read)
+    {
         var ext = ExternalDataInfo.Parse(t);
         if (BaseDirectory == null)
             throw new OnnxModelException(ModelErrorKind.ExternalDataMissing, $"Tensor '{t.Name}' has external data but the model has no folder.", Path);
@@ -193,10 +215,9 @@ public sealed partial class OnnxModel
             ext.CheckRange(length, fs.Length, file, t.Name, Path);
             if (length > Array.MaxLength)
                 throw new OnnxModelException(ModelErrorKind.TooLarge, $"Tensor '{t.Name}' holds {length} bytes of external data; more than one tensor can hold in memory.", Path);
-            var bytes = new byte[length];
             fs.Seek(ext.Offset, SeekOrigin.Begin);
-            fs.ReadExactly(bytes);
-            return bytes;
+            LargeTensorReads.BeforeRead(length);
+            read(fs, length);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -205,11 +226,27 @@ public sealed partial class OnnxModel
         }
     }
 
+    private float[] ReadExternalFloats(TensorProto t)
+    {
+        float[]? values = null;
+        ReadExternal(t, (fs, length) =>
+        {
+            // The length matches the dims (checked at load and by ReadExternal's callers' conversions).
+            if (length % sizeof(float) != 0)
+                throw new OnnxModelException(ModelErrorKind.Invalid, $"Tensor '{t.Name}' holds {length} bytes of float32 data, not a whole number of values.", Path);
+            values = GC.AllocateUninitializedArray<float>((int)(length / sizeof(float))); // every byte is read over
+            fs.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        });
+        return values!;
+    }
+
     /// <summary>Raw little-endian bytes of a tensor of this model, wherever they are stored.</summary>
-    public byte[] GetRawBytes(TensorProto t) => TensorData.GetRawBytes(t, ReadExternal);
+    public byte[] GetRawBytes(TensorProto t) => Observed(t, TensorData.GetRawBytes(t, ReadExternal));
 
     /// <summary>A tensor of this model as float32 values, wherever its data is stored.</summary>
-    public float[] GetFloats(TensorProto t) => TensorData.ToFloatArray(t, ReadExternal);
+    public float[] GetFloats(TensorProto t) => Observed(t, TensorData.IsExternal(t) && t.DataType == ElementTypes.Float
+        ? ReadExternalFloats(t)
+        : TensorData.ToFloatArray(t, ReadExternal));
 
     /// <summary>Every tensor a graph holds: initializers, Constant-node values, and those of subgraphs.</summary>
     internal static IEnumerable<TensorProto> AllTensors(GraphProto g)

@@ -130,6 +130,15 @@ public static class TensorData
         return t;
     }
 
+    /// <summary>A tensor over <paramref name="raw"/> itself, without a copy: the caller hands the array over
+    /// and must never change it (a quantized weight kept for reuse is then stored once, not twice).</summary>
+    public static TensorProto FromOwnedRaw(string name, int dataType, ReadOnlySpan<long> dims, byte[] raw)
+    {
+        var t = new TensorProto { Name = name, DataType = dataType, RawData = UnsafeByteOperations.UnsafeWrap(raw) };
+        foreach (long d in dims) t.Dims.Add(d);
+        return t;
+    }
+
     /// <summary>A tensor from an unmanaged array (int8 weights, int32 biases, int64 shapes ...).</summary>
     public static TensorProto FromArray<T>(string name, int dataType, ReadOnlySpan<long> dims, ReadOnlySpan<T> values) where T : unmanaged =>
         FromRaw(name, dataType, dims, MemoryMarshal.AsBytes(values));

@@ -20,15 +20,15 @@ public static class ModelQuantizer
         QuantizationOptionsValidator.Validate(options, model, registry);
         if (options.Mode == QuantMode.Dynamic) return Dynamic.DynamicQuantizer.Quantize(model, options, registry, progress, ct);
 
-        progress?.Report("Planning");
+        WeightReadProgress.Stage(progress, "Planning");
         // The float model as ONNX Runtime runs it: BatchNormalization folded into its Conv.
         var (prepared, folds) = options.FoldBatchNormalization ? BatchNormFolding.FoldPairs(model, options.ActivationRanges.ContainsKey) : (model, Array.Empty<BatchNormFolding.FoldedPair>());
         int foldedNorms = folds.Count;
-        var context = new QuantizationContext(prepared, options);
+        // Planning and rewriting read the weights: the bytes read so far are the percentage.
+        var context = new QuantizationContext(WeightReadProgress.Observe(prepared, progress, "Quantizing weights"), options);
         var (plan, skipped) = QuantizationPlanner.Build(context, registry, ct);
         var parameters = ActivationParamsResolver.Resolve(context, plan);
-
-        progress?.Report($"Rewriting {plan.QuantizedNodes.Count} nodes");
+        if (progress is not IProgress<QuantizationProgress>) progress?.Report($"Rewriting {plan.QuantizedNodes.Count} nodes");
         var warnings = new List<string>();
         Rewrite.GraphRewrite rewriter;
         ModelProto proto;
@@ -52,7 +52,7 @@ public static class ModelQuantizer
 
         if (options.VerifyWithRuntime)
         {
-            progress?.Report("Verifying with ONNX Runtime");
+            WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
             Verify(model, quantized, warnings);
         }
 
@@ -75,7 +75,7 @@ public static class ModelQuantizer
             Warnings = warnings,
             WeightBytesBefore = model.WeightBytes,
             WeightBytesAfter = quantized.WeightBytes,
-            FileSizeBefore = model.FileSize,
+            FileSizeBefore = model.SizeOnDisk,
         };
     }
 
@@ -93,16 +93,17 @@ public static class ModelQuantizer
 
     internal static void Verify(OnnxModel original, OnnxModel quantized, List<string> warnings)
     {
-        string? error = RuntimeVerifier.TryRun(quantized.ForRuntime().ToBytes());
+        string? error;
+        using (var file = RuntimeModelFile.For(quantized.ForRuntime())) error = RuntimeVerifier.TryRun(file);
         if (error == null) return;
         // Inputs of the declared shapes with symbolic dims set to 1 may not suit the model itself:
         // when the float model fails the same way, that is not a quantization bug.
-        byte[] originalBytes = original.ForRuntime().ToBytes();
-        if (RuntimeVerifier.TryRun(originalBytes) != null)
+        using var originalFile = RuntimeModelFile.For(original.ForRuntime());
+        if (RuntimeVerifier.TryRun(originalFile) != null)
         {
             // A model ONNX Runtime cannot even load (an unknown operator or element type) gives an output
             // nobody can check or run: refused, rather than "succeeding" with a warning.
-            if (RuntimeVerifier.TryLoad(originalBytes) is string load)
+            if (RuntimeVerifier.TryLoad(originalFile) is string load)
                 throw new OnnxModelException(ModelErrorKind.NotRunnable,
                     $"ONNX Runtime cannot load {(original.Path != null ? $"'{original.Path}'" : "the model")}, so its quantized form cannot be checked: {load}", original.Path);
             warnings.Add($"The quantized model was not run: the float model does not run on generated inputs either ({error}).");

@@ -60,13 +60,12 @@ public sealed class NodeSelector
         }
         // An op type the user names explicitly may use the format's generic fallback.
         var q = _registry.Registration(_format, node.OpType, useFallback: namedType != null);
+        // In the words of the mode that runs: a user who asked for -Dynamic never chose a format.
+        string where = _format == Rewrite.RewriteFormat.Dynamic ? "by dynamic quantization" : $"in the {_format} format";
         if (q == null && !_registry.HasFallback(_format))
-            reason = $"op type {node.OpType} is not quantized in the {FormatName} format.";
+            reason = $"op type {node.OpType} is not quantized {where}.";
         else if (q == null)
-            reason = $"op type {node.OpType} is not quantized in the {FormatName} format (name it in OpTypes to quantize its inputs and outputs anyway).";
+            reason = $"op type {node.OpType} is not quantized {where} (name it in OpTypes to quantize its inputs and outputs anyway).";
         return q;
     }
-
-    // Dynamic quantization writes QOperator-style integer ops and has always been reported as that format.
-    private string FormatName => _format == Rewrite.RewriteFormat.Dynamic ? nameof(QuantFormat.QOperator) : _format.ToString();
 }

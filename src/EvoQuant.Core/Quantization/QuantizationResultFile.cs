@@ -27,7 +27,8 @@ public static class QuantizationResultFile
     /// <exception cref="OnnxModelException">The output would replace the source or an existing file without
     /// <paramref name="overwrite"/>, or the model is not valid; nothing is written.</exception>
     /// <exception cref="EvoQuant.IO.OutputNotWritableException">The file system refused the write; nothing is left at the path.</exception>
-    public static QuantizationResult Save(this QuantizationResult result, string path, bool overwrite = false)
+    /// <param name="externalData">Whether the output keeps its tensors in a side file; Auto: when the source did, or when it is large.</param>
+    public static QuantizationResult Save(this QuantizationResult result, string path, bool overwrite = false, ExternalDataChoice externalData = ExternalDataChoice.Auto)
     {
         ArgumentNullException.ThrowIfNull(result);
         var source = result.SourceModel;
@@ -35,10 +36,12 @@ public static class QuantizationResultFile
         {
             Overwrite = overwrite,
             ProtectedPaths = source?.Path != null ? new[] { source.Path } : Array.Empty<string>(),
+            ExternalData = externalData,
+            Source = source,
         });
         result.Path = written[0];
         result.Model = OnnxModel.Load(written[0]);
-        if (source != null) result.FileSizeBefore = source.FileSize;
+        if (source != null) result.FileSizeBefore = source.SizeOnDisk; // external data counted on both sides
         result.FileSizeAfter = written.Sum(p => new FileInfo(p).Length);
         return result;
     }

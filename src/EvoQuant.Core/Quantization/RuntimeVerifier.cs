@@ -9,24 +9,36 @@ namespace EvoQuant.Quantization;
 public static class RuntimeVerifier
 {
     /// <summary>Returns null when ONNX Runtime can load the model (build a session), else its message.</summary>
-    public static string? TryLoad(byte[] modelBytes)
+    public static string? TryLoad(byte[] modelBytes) => TryLoad(o => new InferenceSession(modelBytes, o));
+
+    /// <summary>Returns null when ONNX Runtime can load the model file, else its message.</summary>
+    public static string? TryLoad(RuntimeModelFile model) => TryLoad(model.Open);
+
+    /// <summary>Returns null when the model loads and runs, else ORT's message.</summary>
+    public static string? TryRun(byte[] modelBytes) => TryRun(o => new InferenceSession(modelBytes, o));
+
+    /// <summary>Returns null when the model file loads and runs, else ORT's message.</summary>
+    public static string? TryRun(RuntimeModelFile model) => TryRun(model.Open);
+
+    private static string? TryLoad(Func<SessionOptions, InferenceSession> open)
     {
         try
         {
             using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
-            using var session = new InferenceSession(modelBytes, options);
+            using var session = open(options);
             return null;
         }
         catch (OnnxRuntimeException e) { return e.Message; }
     }
 
-    /// <summary>Returns null when the model loads and runs, else ORT's message.</summary>
-    public static string? TryRun(byte[] modelBytes)
+    private static string? TryRun(Func<SessionOptions, InferenceSession> open)
     {
         try
         {
             using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-            using var session = new InferenceSession(modelBytes, options);
+            // Verification runs once: prepacked copies of the weights would only add to the peak.
+            options.AddSessionConfigEntry("session.disable_prepacking", "1");
+            using var session = open(options);
             var inputs = new List<NamedOnnxValue>();
             var rng = new Random(1234);
             foreach (var (name, meta) in session.InputMetadata)

@@ -141,6 +141,10 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Whether the output keeps its tensors in a side file (&lt;Path&gt;.data): Auto, Always or Never.</summary>
+    [Parameter]
+    public ExternalDataChoice ExternalData { get; set; } = ExternalDataChoice.Auto;
+
     protected override void ProcessRecord()
     {
         OnnxModel model;
@@ -178,14 +182,15 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         string what = Describe(options);
         if (!ShouldProcess(output, $"Quantize '{model.Name}' ({what}) and write the model")) return;
 
-        var progress = new SynchronousProgress<string>(stage =>
-            WriteProgress(new ProgressRecord(2, "Invoke-Quantization", $"{model.Name}: {stage}")));
+        var progress = new StageProgress((stage, percent) =>
+            WriteProgress(new ProgressRecord(2, "Invoke-Quantization", $"{model.Name}: {stage}") { PercentComplete = percent }));
         try
         {
             WriteVerbose($"Quantizing '{model.Name}': {what}.");
             AccuracyDrivenResult? search = AccuracyDriven ? Search(model, options) : null;
             var result = search?.Final ?? ModelQuantizer.Quantize(model, options, progress, CancellationToken);
-            result.Save(output, overwrite: Force);
+            progress.Report("Writing");
+            result.Save(output, overwrite: Force, externalData: ExternalData);
             Report(result);
             var emitted = PSObject.AsPSObject(result);
             if (search != null)
@@ -328,7 +333,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     {
         foreach (var d in r.TargetDecisions) WriteVerbose($"Target: {d}.");
         foreach (var (op, n) in r.QuantizedByOpType) WriteVerbose($"Quantized {n} {op} node(s).");
-        foreach (var s in r.Skipped) WriteVerbose($"Kept in float: {s}");
+        foreach (var line in SkippedSummary.Lines(r.Skipped)) WriteVerbose($"Kept in float: {line}");
         foreach (var w in r.Warnings) WriteWarning(w);
         WriteVerbose($"Wrote '{r.Path}': {r.FileSizeBefore:N0} -> {r.FileSizeAfter:N0} bytes ({r.SizeRatio:N2}x smaller); weights {r.WeightRatio:N2}x smaller.");
     }

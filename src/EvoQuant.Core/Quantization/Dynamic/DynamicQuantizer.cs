@@ -10,14 +10,14 @@ internal static class DynamicQuantizer
     public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, IProgress<string>? progress, CancellationToken ct)
     {
         var warnings = new List<string>();
-        progress?.Report("Rewriting for dynamic quantization");
-        var rewriter = new DynamicRewriter(model, options, registry, warnings);
+        // The rewrite reads each weight once: the bytes read so far are its percentage.
+        var rewriter = new DynamicRewriter(WeightReadProgress.Observe(model, progress, "Rewriting for dynamic quantization"), options, registry, warnings);
         var quantized = model.With(rewriter.Rewrite(ct));
         if (rewriter.QuantizedNodes.Count == 0)
             warnings.Add("No node was quantized: dynamic quantization rewrites MatMul, Gemm, Conv and LSTM with constant float weights.");
         if (options.VerifyWithRuntime)
         {
-            progress?.Report("Verifying with ONNX Runtime");
+            WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
             ModelQuantizer.Verify(model, quantized, warnings);
         }
         return new QuantizationResult
@@ -37,7 +37,7 @@ internal static class DynamicQuantizer
             Warnings = warnings,
             WeightBytesBefore = model.WeightBytes,
             WeightBytesAfter = quantized.WeightBytes,
-            FileSizeBefore = model.FileSize,
+            FileSizeBefore = model.SizeOnDisk,
         };
     }
 }

@@ -38,7 +38,8 @@ internal sealed class InitializerStore
         string s = _names.Take(TensorNames.Scale(source));
         string z = _names.Take(TensorNames.ZeroPoint(source));
         long[] pd = paramDims ?? ParamDims(ps, axis != null);
-        _g.Initializer.Add(TensorData.FromRaw(q, type.OnnxDataType(), dims, raw));
+        // The initializer wraps the quantized bytes (never changed after quantizing): one copy of a large weight, not two.
+        _g.Initializer.Add(TensorData.FromOwnedRaw(q, type.OnnxDataType(), dims, raw));
         _g.Initializer.Add(ScaleTensor(s, ps, pd));
         if (writeZeroPoint) _g.Initializer.Add(ZeroPointTensor(z, ps, pd));
         return _stored[key] = new StoredTensor(q, s, writeZeroPoint ? z : null, ps, axis);
