@@ -125,8 +125,6 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
             BatchSize = BatchSize ?? defaults.BatchSize,
             TopK = TopK ?? defaults.TopK,
             PerTensor = PerTensor,
-            // What the rewrite recorded describes the result against its own source model only.
-            Provenance = ReferenceEquals(reference, _candidate!.Result?.SourceModel) ? _candidate.Result!.Provenance : null,
             SuggestionSqnrDb = TargetSqnr ?? defaults.SuggestionSqnrDb,
             CalibrationRanges = Calibration?.Ranges.ToDictionary(r => r.Tensor, r => (r.RangeMin, r.RangeMax)),
         };

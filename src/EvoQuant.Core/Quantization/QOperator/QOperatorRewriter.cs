@@ -64,7 +64,7 @@ internal sealed class QOperatorRewriter : GraphRewrite
             }
             _output.Add(node);
         }
-        RecordFoldedAndFloat();
+        RecordPlanOutcomes(_ctx.Graph, _plan);
         AddDequantizeForFloatReaders();
         if (Options.ActivationType == QuantType.Int8 && _output.Any(n => n.OpType == "QLinearConv"))
             Warnings.Add("QLinearConv with int8 activations runs on a slow path of ONNX Runtime's x86 CPU kernel (about 7x slower than uint8 on fashion-cnn); ActivationType UInt8 is the fast choice for the QOperator format.");
@@ -91,23 +91,9 @@ internal sealed class QOperatorRewriter : GraphRewrite
         var removed = _plan.RemovedNodes.Where(index.ContainsKey).Select(n => copy[index[n]]).ToHashSet(ReferenceEqualityComparer.Instance);
         Graph.Node.Clear();
         Graph.Node.AddRange(copy.Where(n => !removed.Contains(n)));
-        foreach (var (oldName, newName) in _plan.OutputRenames)
-            foreach (var n in Graph.Node)
-                for (int k = 0; k < n.Output.Count; k++)
-                    if (n.Output[k] == oldName) n.Output[k] = newName;
+        ApplyOutputRenames(_plan.OutputRenames);
     }
 
-    private void RecordFoldedAndFloat()
-    {
-        foreach (var n in _plan.RemovedNodes)
-        {
-            var producer = _ctx.Graph.Producer(n.Input[0]);
-            RecordNode(n, NodeOutcome.Folded, Array.Empty<string>(), $"folded into its producer: the quantization of '{n.Output[0]}' clamps as {n.OpType} does.",
-                producer != null ? SourceKey(producer) : null);
-        }
-        foreach (var (oldName, newName) in _plan.OutputRenames) Provenance.AddRename(oldName, newName);
-        foreach (var (n, reason) in _plan.LeftFloat) RecordNode(n, NodeOutcome.Float, new[] { NodeKey(n) }, reason);
-    }
 
     // ---- what emitters use ----
 

@@ -72,7 +72,7 @@ internal sealed class QdqRewriter : GraphRewrite
         }
         foreach (var n in _plan.QuantizedNodes)
             if (_copyOf.TryGetValue(n, out var copy) && _plan.Registrations.GetValueOrDefault(n)?.Emitter is IQdqEmitter e) e.Emit(n, copy, this);
-        RecordFoldedAndFloat();
+        RecordPlanOutcomes(_ctx.Graph, _plan);
         GraphEdits.RemoveReplacedConstants(Graph, Graph.Node.Concat(_newNodes), Replaced);
         Graph.Node.AddRange(_newNodes);
         FixOpsets();
@@ -99,25 +99,9 @@ internal sealed class QdqRewriter : GraphRewrite
         var kept = Graph.Node.Where((_, i) => !remove.Contains(i)).ToList();
         Graph.Node.Clear();
         Graph.Node.AddRange(kept);
-        foreach (var (oldName, newName) in _plan.OutputRenames)
-            foreach (var n in Graph.Node)
-                for (int k = 0; k < n.Output.Count; k++)
-                    if (n.Output[k] == oldName) n.Output[k] = newName;
+        ApplyOutputRenames(_plan.OutputRenames);
     }
 
-    /// <summary>Folded Relu/Clip and BatchNormalization, and the nodes the planner left float.</summary>
-    private void RecordFoldedAndFloat()
-    {
-        foreach (var n in _plan.RemovedNodes)
-        {
-            string x = n.Input[0];
-            var producer = _ctx.Graph.Producer(x);
-            RecordNode(n, NodeOutcome.Folded, Array.Empty<string>(), $"folded into its producer: the quantization of '{n.Output[0]}' clamps as {n.OpType} does.",
-                producer != null ? SourceKey(producer) : null);
-        }
-        foreach (var (oldName, newName) in _plan.OutputRenames) Provenance.AddRename(oldName, newName);
-        foreach (var (n, reason) in _plan.LeftFloat) RecordNode(n, NodeOutcome.Float, new[] { NodeKey(n) }, reason);
-    }
 
     private void IndexGraph()
     {

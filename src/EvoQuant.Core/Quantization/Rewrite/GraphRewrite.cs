@@ -127,6 +127,30 @@ internal abstract class GraphRewrite
         Provenance.AddTensor(new TensorProvenance(source, kind, stored.Quantized.Length > 0 ? stored.Quantized : null, stored.Scale.Length > 0 ? stored.Scale : null,
             stored.ZeroPoint, stored.Axis, dequantized, sharedWith, decision, permutation));
 
+    /// <summary>Records what the plan decided before any emitter ran: Relu/Clip folded into their producer
+    /// (and the renames that makes), and nodes the planner left float with their reasons.</summary>
+    protected void RecordPlanOutcomes(GraphView source, QuantizationPlan plan)
+    {
+        foreach (var n in plan.RemovedNodes)
+        {
+            var producer = source.Producer(n.Input[0]);
+            RecordNode(n, NodeOutcome.Folded, Array.Empty<string>(), $"folded into its producer: the quantization of '{n.Output[0]}' clamps as {n.OpType} does.",
+                producer != null ? SourceKey(producer) : null);
+        }
+        foreach (var (oldName, newName) in plan.OutputRenames) Provenance.AddRename(oldName, newName);
+        foreach (var (n, reason) in plan.LeftFloat) RecordNode(n, NodeOutcome.Float, new[] { NodeKey(n) }, reason);
+    }
+
+    /// <summary>Producers of folded Relu/Clip write the folded node's output: one lookup per node output
+    /// (a scan of the graph per rename was quadratic on long Conv/Relu chains).</summary>
+    protected void ApplyOutputRenames(IReadOnlyDictionary<string, string> renames)
+    {
+        if (renames.Count == 0) return;
+        foreach (var n in Graph.Node)
+            for (int k = 0; k < n.Output.Count; k++)
+                if (renames.TryGetValue(n.Output[k], out var newName)) n.Output[k] = newName;
+    }
+
     /// <summary>Records what became of a source node (keyed by its first output).</summary>
     public void RecordNode(NodeProto source, NodeOutcome outcome, IEnumerable<string> emitted, string? reason = null, string? foldedInto = null) =>
         Provenance.AddNode(new NodeProvenance(SourceKey(source), source.OpType, outcome, emitted.ToList(), reason, foldedInto));
