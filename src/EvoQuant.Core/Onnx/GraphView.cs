@@ -107,6 +107,18 @@ public sealed class GraphView
         return null; // sparse or string constants are not weights
     }
 
+    /// <summary>The graph and every If/Loop/Scan body nested in it, each before its own bodies (pre-order).</summary>
+    public static IEnumerable<GraphProto> WithSubgraphs(GraphProto graph)
+    {
+        yield return graph;
+        foreach (var n in graph.Node)
+            foreach (var a in n.Attribute)
+            {
+                if (a.G != null) foreach (var inner in WithSubgraphs(a.G)) yield return inner;
+                foreach (var sg in a.Graphs) foreach (var inner in WithSubgraphs(sg)) yield return inner;
+            }
+    }
+
     /// <summary>Names a node's subgraphs read but do not define themselves (outer-scope values).</summary>
     public static IEnumerable<string> OuterScopeReads(NodeProto node)
     {

@@ -45,21 +45,12 @@ public sealed partial class OnnxModel
         var g = Proto.Graph;
         if (g == null || g.Initializer.Count == 0) return this;
         var read = new HashSet<string>(StringComparer.Ordinal);
-        void Collect(GraphProto graph)
+        foreach (var graph in GraphView.WithSubgraphs(g))
         {
-            foreach (var n in graph.Node)
-            {
-                foreach (var i in n.Input) read.Add(i);
-                foreach (var a in n.Attribute)
-                {
-                    if (a.G != null) Collect(a.G);
-                    foreach (var sg in a.Graphs) Collect(sg);
-                }
-            }
+            foreach (var n in graph.Node) foreach (var i in n.Input) read.Add(i);
             foreach (var o in graph.Output) read.Add(o.Name);
             foreach (var i in graph.Input) read.Add(i.Name);
         }
-        Collect(g);
         if (g.Initializer.All(t => read.Contains(t.Name))) return this;
         var proto = Proto.Clone();
         proto.Graph.Initializer.Clear();

@@ -68,21 +68,16 @@ internal static class GraphEdits
     {
         var used = new HashSet<string>(StringComparer.Ordinal);
         var graphs = new List<GraphProto>();
-        void Collect(GraphProto g)
+        void Collect()
         {
-            graphs.Add(g);
-            foreach (var n in g.Node)
+            graphs.AddRange(GraphView.WithSubgraphs(main));
+            foreach (var g in graphs)
             {
-                foreach (var i in n.Input) used.Add(i);
-                foreach (var a in n.Attribute)
-                {
-                    if (a.G != null) Collect(a.G);
-                    foreach (var sg in a.Graphs) Collect(sg);
-                }
+                foreach (var n in g.Node) foreach (var i in n.Input) used.Add(i);
+                foreach (var o in g.Output) used.Add(o.Name);
             }
-            foreach (var o in g.Output) used.Add(o.Name);
         }
-        Collect(main);
+        Collect();
         // A removed Constant may have fed only another removed node (Unsqueeze of an LSTM weight): repeat.
         bool changed = true;
         while (changed)
@@ -110,7 +105,7 @@ internal static class GraphEdits
             // Recount: a dropped node's inputs may now be unused.
             used.Clear();
             graphs.Clear();
-            Collect(main);
+            Collect();
         }
     }
 
@@ -127,20 +122,18 @@ internal static class GraphEdits
 
     /// <summary>Every name the graph uses (nodes, tensors, initializers, value infos), subgraphs
     /// included: what a new name must not collide with.</summary>
-    public static IEnumerable<string> AllNames(GraphProto g)
+    public static IEnumerable<string> AllNames(GraphProto main)
     {
-        foreach (var n in g.Node)
+        foreach (var g in GraphView.WithSubgraphs(main))
         {
-            yield return n.Name;
-            foreach (var i in n.Input) yield return i;
-            foreach (var o in n.Output) yield return o;
-            foreach (var a in n.Attribute)
+            foreach (var n in g.Node)
             {
-                if (a.G != null) foreach (var s in AllNames(a.G)) yield return s;
-                foreach (var sg in a.Graphs) foreach (var s in AllNames(sg)) yield return s;
+                yield return n.Name;
+                foreach (var i in n.Input) yield return i;
+                foreach (var o in n.Output) yield return o;
             }
+            foreach (var t in g.Initializer) yield return t.Name;
+            foreach (var v in g.Input.Concat(g.Output).Concat(g.ValueInfo)) yield return v.Name;
         }
-        foreach (var t in g.Initializer) yield return t.Name;
-        foreach (var v in g.Input.Concat(g.Output).Concat(g.ValueInfo)) yield return v.Name;
     }
 }
