@@ -141,9 +141,9 @@ public static class AccuracyDrivenQuantizer
                 kept = (q, report, excluded.ToArray());
                 if (met) break;
                 if (step < settings.MaxSteps)
-                    // Ranked from the provenance read off the quantized graph: the recorded one still lacks the
-                    // own-error rows of float nodes between Q/DQ pairs, which the search follows (see issue 17).
-                    ranking = AccuracyComparer.Compare(model, q.Model, validation, analyse, null, cancellationToken).Nodes;
+                    // Ranked from what the rewrite recorded, with node outcomes as the graph runs them (a float node
+                    // left between Q/DQ pairs still has its output quantized, and the search must see that error).
+                    ranking = AccuracyComparer.Compare(model, q.Model, validation, analyse with { Provenance = q.Provenance }, null, cancellationToken).Nodes;
             }
             if (step >= settings.MaxSteps) break;
             var next = NextExclusions(ranking, excluded, rejected, settings.NodesPerStep);

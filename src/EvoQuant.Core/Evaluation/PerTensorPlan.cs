@@ -56,12 +56,14 @@ internal sealed class PerTensorPlan
     /// <summary>The provenance the plan was built from.</summary>
     public required QuantizationProvenance Provenance { get; init; }
 
-    /// <param name="provenance">What the rewrite recorded; null infers it from the two graphs.</param>
+    /// <param name="provenance">What the rewrite recorded; null infers it from the two graphs. A recorded map takes
+    /// its node outcomes from the graphs (<see cref="QuantizationProvenance.WithRuntimeOutcomes"/>): both give one report.</param>
     /// <param name="work">Counts the steps of the build (tests show it is linear).</param>
     public static PerTensorPlan Build(OnnxModel reference, OnnxModel candidate, QuantizationProvenance? provenance = null, WorkCounter? work = null)
     {
         work ??= new WorkCounter();
-        provenance ??= ProvenanceReader.Infer(reference.Graph, candidate.Graph, work);
+        var read = ProvenanceReader.Infer(reference.Graph, candidate.Graph, work);
+        provenance = provenance?.WithRuntimeOutcomes(read) ?? read;
         return new PerTensorPlanBuilder(reference, candidate, provenance, work).Build();
     }
 

@@ -127,6 +127,9 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
             PerTensor = PerTensor,
             SuggestionSqnrDb = TargetSqnr ?? defaults.SuggestionSqnrDb,
             CalibrationRanges = Calibration?.Ranges.ToDictionary(r => r.Tensor, r => (r.RangeMin, r.RangeMax)),
+            // A result of Invoke-Quantization compared with its own float model: the rewrite's record of what it
+            // did. Otherwise (files, another tool's model) the per-tensor plan reads it off the two graphs.
+            Provenance = _candidate!.Result is { } result && ReferenceEquals(reference, result.SourceModel) ? result.Provenance : null,
         };
         // Throughput is timed at the comparison's batch size.
         options = options with { Timing = NoTiming ? null : new SpeedOptions { BatchSize = options.BatchSize } };

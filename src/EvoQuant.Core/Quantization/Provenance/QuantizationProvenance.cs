@@ -31,6 +31,26 @@ public sealed class QuantizationProvenance
 
     public void AddRename(string sourceTensor, string outputTensor) => _renames[sourceTensor] = outputTensor;
 
+    /// <summary>This recorded map with the node outcomes of <paramref name="read"/>, the map read off the output
+    /// graph: what runs decides whether a node is quantized. A node kept in float on purpose but left between
+    /// a DequantizeLinear and a QuantizeLinear (its neighbours are quantized) still has its output quantized,
+    /// and ONNX Runtime fuses such a group into an integer op where it can; the evaluation must see its error.
+    /// Folded nodes, tensors, renames and decisions stay as recorded; what only the reading found is added.</summary>
+    public QuantizationProvenance WithRuntimeOutcomes(QuantizationProvenance read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        var merged = new QuantizationProvenance { Recorded = Recorded };
+        foreach (var t in read.Tensors.Values) merged.AddTensor(t);
+        foreach (var t in _tensors.Values) merged.AddTensor(t);
+        foreach (var n in _nodes.Values) merged.AddNode(n);
+        foreach (var n in read.Nodes.Values)
+            if (!_nodes.TryGetValue(n.SourceNode, out var recorded) || recorded.Outcome != NodeOutcome.Folded)
+                merged.AddNode(recorded != null && n.Outcome == NodeOutcome.Float ? recorded : n);
+        foreach (var (source, output) in read.Renames) merged.AddRename(source, output);
+        foreach (var (source, output) in _renames) merged.AddRename(source, output);
+        return merged;
+    }
+
     /// <summary>The name a source tensor has in the output model.</summary>
     public string OutputNameOf(string sourceTensor) => _renames.GetValueOrDefault(sourceTensor, sourceTensor);
 }
