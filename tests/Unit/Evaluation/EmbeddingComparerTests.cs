@@ -83,3 +83,30 @@ public class EmbeddingComparerTests
         Assert.Throws<ArgumentException>(() => c.AddPooled(new float[3], new float[3], 1, 3));   // another width
     }
 }
+
+/// <summary>The HTML report's embedding section.</summary>
+public class EmbeddingHtmlTests
+{
+    private static AccuracyReport Report(EmbeddingComparison? embedding) => new()
+    {
+        Summary = new AccuracySummary { Reference = "m.onnx", Candidate = "m.int8.onnx", Rows = 40, Batches = 2, MinOutputSqnr = 12.5, Elapsed = TimeSpan.FromSeconds(1) },
+        Outputs = Array.Empty<OutputComparison>(),
+        Embedding = embedding,
+    };
+
+    [Fact]
+    public void TheSectionShowsTheCosinesAndTheRetrievalFigures_OnlyWhenMeasured()
+    {
+        var e = new EmbeddingComparison
+        {
+            Output = "last_hidden_state", AttentionMask = "attention_mask", Rows = 40, Hidden = 384,
+            MeanCosine = 0.98765, MinCosine = 0.91234, WorstRow = 17, Queries = 8, Documents = 32,
+            SpearmanCorrelation = 0.97531, NeighbourAgreement = 87.5,
+        };
+        string html = HtmlReport.Render(Report(e));
+        System.Xml.Linq.XDocument.Parse(html.Replace("<!DOCTYPE html>", ""));   // still well-formed
+        foreach (var text in new[] { "Sentence embeddings", "0.98765 / 0.91234 (row 17 of 40)", "8 x 32", "0.97531", "87.50 %" })
+            Assert.Contains(text, html);
+        Assert.DoesNotContain("Sentence embeddings", HtmlReport.Render(Report(null)));
+    }
+}
