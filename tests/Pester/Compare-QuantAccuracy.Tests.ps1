@@ -108,6 +108,35 @@ Describe 'Compare-QuantAccuracy' {
         }
     }
 
+    Context 'sentence embeddings' {
+        It 'refuses -Embedding on a model without an attention-mask input, naming its inputs' {
+            { Compare-QuantAccuracy -Reference $Model -Candidate $Quantized -InputPath $FashionTestDataSet -Embedding -NoTiming -ErrorAction Stop } |
+                Should -Throw -ErrorId 'CompareQuantAccuracyCompareFailed,EvoQuant.PowerShell.Commands.CompareQuantAccuracyCommand' -ExpectedMessage "*no input 'attention_mask'*input*"
+        }
+
+        It 'pools MiniLM embeddings with the given output, mask, queries and documents' -Tag 'Full' {
+            $miniLm = Join-Path $RepoRoot '.testdata/transformers/minilm/model.onnx'
+            $vocab = Join-Path $RepoRoot '.testdata/transformers/minilm/vocab.txt'
+            $sentences = [EvoQuant.Text.SentenceCorpus]::Load((Join-Path $RepoRoot '.testdata/fortunes')).Split(4, 16)[0]
+            $dynamic = Invoke-Quantization -Model $miniLm -Dynamic -Path (Join-Path $TestDrive 'minilm.dyn.onnx')
+            $r = $sentences | ConvertTo-TokenSample -Vocabulary $vocab -BatchSize 8 |
+                Compare-QuantAccuracy -Reference $miniLm -Candidate $dynamic -HiddenStateOutput last_hidden_state -AttentionMaskInput attention_mask `
+                    -QueryCount 4 -DocumentCount 10 -NoTiming
+            $r.Embedding.Queries | Should -Be 4
+            $r.Embedding.Documents | Should -Be 10
+            $r.Embedding.Rows | Should -Be 16
+            $r.Embedding.MeanCosine | Should -BeLessThan 0.99999
+            $r.Embedding.MeanCosine | Should -BeGreaterThan 0.8
+            $r.Embedding.MinCosine | Should -BeLessOrEqual $r.Embedding.MeanCosine
+            $r.Embedding.SpearmanCorrelation | Should -BeGreaterThan 0.5
+            $PSStyle.OutputRendering = 'PlainText'
+            $lines = @(($r.Embedding | Out-String -Width 80) -split '\r?\n')
+            $lines | Where-Object Length -gt 80 | Should -BeNullOrEmpty
+            $lines -match '^SpearmanCorrelation\s+:\s+0[.,]\d{5}$' | Should -Not -BeNullOrEmpty
+            ($r | Format-List | Out-String -Width 80) | Should -Match 'Embedding\s+:\s+cosine mean 0\.\d{4} min'
+        }
+    }
+
     Context 'formatting and help' {
         It 'shows the report and its rows as tables' {
             $r = Compare-QuantAccuracy -Reference $Model -Candidate $Quantized -InputPath $FashionTestX -Label $Labels -PerTensor

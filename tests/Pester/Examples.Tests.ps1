@@ -85,4 +85,15 @@ Describe 'the other examples' {
         $text = & (Join-Path $RepoRoot 'examples/accuracy-driven.ps1') -OutDir (Join-Path $TestDrive 'accuracy') | Out-String
         $text | Should -Match 'Automatic search    : target met: True'
     }
+
+    It 'quantize-minilm.ps1 goes from sentences to tokens, calibration, dynamic and static int8 and embedding figures' -Tag 'Full' {
+        $lines = & (Join-Path $RepoRoot 'examples/quantize-minilm.ps1') -CalibrationCount 16 -EvaluationCount 30 -OutDir (Join-Path $TestDrive 'minilm')
+        @($lines -match '^Sentences   : 16 for calibration, 30 for evaluation \(disjoint, of \d+\)$') | Should -HaveCount 1
+        @($lines -match '^Calibration : MinMax calibration of \d+ tensors over 16 samples$') | Should -HaveCount 1
+        foreach ($name in 'Dynamic', 'Static') {
+            $line = @($lines -match "^$name\s+: ")
+            $line | Should -HaveCount 1
+            $line[0] | Should -Match 'MB -> \d+[.,]\d MB; cosine mean -?\d[.,]\d{4} min -?\d[.,]\d{4}; Spearman -?\d[.,]\d{4} \(6 x 24\); top-1 neighbours \d+[.,]\d%; speed (\d+[.,]\d\dx float|not measured)$'
+        }
+    }
 }

@@ -75,6 +75,7 @@ public static partial class AccuracyComparer
         if (outputs.Count == 0) throw new ArgumentException("The models have no float outputs in common to compare.");
         if (options.LabelOutput != null && !outputs.Any(o => o.Reference == options.LabelOutput))
             throw new ArgumentException($"LabelOutput '{options.LabelOutput}' is not a float output of both models; they have {string.Join(", ", outputs.Select(o => o.Reference))}.", nameof(options));
+        var embedding = options.Embedding == null ? null : EmbeddingTarget.Resolve(reference, outputs, options.Embedding);
         var activations = plan == null ? new() : plan.Activations.Where(a => refRunner!.IsFloatOutput(a.ReferenceOutput) && candRunner!.IsFloatOutput(a.CandidateOutput)).ToList();
         var branches = branchRunner == null ? new() : plan!.Branches.Where(b => refRunner!.IsFloatOutput(b.ReferenceOutput) && branchRunner.IsFloatOutput(b.OwnOutput)).ToList();
         var qdqs = branchRunner == null ? new() : plan!.QdqBranches.Where(b => refRunner!.IsFloatOutput(b.ReferenceOutput) && branchRunner.IsFloatOutput(b.QdqOutput)).ToList();
@@ -105,6 +106,7 @@ public static partial class AccuracyComparer
             using (var cp = candPlain.Run(batch.Inputs, candOutputs))
             {
                 AddOutputs(rp, cp);
+                embedding?.Add(batch, rp, cp);
                 if (batches == 0 && simulated != null) gaps.AddRange(KernelGapMeter.Measure(simulated, batch.Inputs, outputs, rp, cp));
             }
             if (plan != null && refRequest.Length > 0 && candRequest.Length > 0) AddTensors(batch);
@@ -264,6 +266,7 @@ public static partial class AccuracyComparer
             Histograms = histogramMap,
             Notes = notes.Concat(gaps.Where(g => g.IsNoticeable).Select(KernelGapMeter.Explain)).ToList(),
             KernelGaps = gaps,
+            Embedding = embedding?.Result(),
         };
     }
 
@@ -330,6 +333,7 @@ public static partial class AccuracyComparer
         if (double.IsNaN(o.SuggestionSqnrDb)) throw new ArgumentException("SuggestionSqnrDb is NaN.", nameof(o));
         if (o.Labels != null && o.Labels.Count == 0) throw new ArgumentException("Labels is empty.", nameof(o));
         o.Timing?.Validate();
+        o.Embedding?.Validate();
     }
 
     /// <summary>The session of the branch model, or null (with a note) when ONNX Runtime cannot load it:

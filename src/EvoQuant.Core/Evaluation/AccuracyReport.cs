@@ -36,11 +36,15 @@ public sealed class AccuracyReport
     /// <see cref="ComparisonOptions.Timing"/> asked for it; null otherwise or when the timing failed (see <see cref="Notes"/>).</summary>
     public SpeedReport? Speed { get; init; }
 
+    /// <summary>Pooled sentence embeddings, float against quantized, when
+    /// <see cref="ComparisonOptions.Embedding"/> asked for them; null otherwise.</summary>
+    public EmbeddingComparison? Embedding { get; init; }
+
     /// <summary>This report with <see cref="Speed"/> set (every other property carried over).</summary>
     internal AccuracyReport WithSpeed(SpeedReport? speed) => new()
     {
         Summary = Summary, Outputs = Outputs, Tensors = Tensors, Nodes = Nodes, Suggestion = Suggestion,
-        Histograms = Histograms, Notes = Notes, KernelGaps = KernelGaps, Speed = speed,
+        Histograms = Histograms, Notes = Notes, KernelGaps = KernelGaps, Embedding = Embedding, Speed = speed,
     };
 
     /// <summary>Activation tensors in graph order (the order of the per-tensor chart).</summary>

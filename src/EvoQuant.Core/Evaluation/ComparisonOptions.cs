@@ -48,6 +48,11 @@ public sealed record ComparisonOptions
     /// range the candidate's QuantizeLinear actually uses is marked.</summary>
     public IReadOnlyDictionary<string, (float Min, float Max)>? CalibrationRanges { get; init; }
 
+    /// <summary>Also compare the pooled sentence embeddings of a hidden-state output (mean over the
+    /// attention mask, L2-normalised): cosines, Spearman correlation of query x document cosines, nearest
+    /// neighbour agreement (<see cref="AccuracyReport.Embedding"/>); null: not an embedding model.</summary>
+    public EmbeddingOptions? Embedding { get; init; }
+
     /// <summary>After the accuracy pass, time both models on the first rows of the samples
     /// (<see cref="SpeedComparer"/>) into <see cref="AccuracyReport.Speed"/>; null: no timing.</summary>
     public SpeedOptions? Timing { get; init; }

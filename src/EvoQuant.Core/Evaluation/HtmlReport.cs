@@ -44,6 +44,7 @@ public static class HtmlReport
         if (report.Speed is { } sp) Row(h, "Speedup (candidate vs reference)", SpeedupText(sp));
         Row(h, "Elapsed", s.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) + " s");
         h.Append("</table>\n");
+        if (report.Embedding is { } em) AppendEmbedding(h, em);
         foreach (var note in report.Notes) h.Append("<p class=\"note\">").Append(E(note)).Append("</p>\n");
         if (report.Speed != null) AppendSpeed(h, report.Speed);
 
@@ -91,6 +92,18 @@ public static class HtmlReport
         }
         h.Append("</body>\n</html>\n");
         return h.ToString();
+    }
+
+    /// <summary>The pooled sentence embeddings: per-row cosines and the retrieval comparison.</summary>
+    private static void AppendEmbedding(StringBuilder h, EmbeddingComparison e)
+    {
+        h.Append("<h2>Sentence embeddings</h2>\n<table class=\"summary embedding\">\n");
+        Row(h, "Pooled output", $"{e.Output}: mean over {e.AttentionMask}, L2-normalised, {e.Hidden} wide");
+        Row(h, "Cosine to float (mean / worst)", $"{F(e.MeanCosine, "F5")} / {F(e.MinCosine, "F5")} (row {e.WorstRow} of {e.Rows})");
+        Row(h, "Queries x documents", $"{e.Queries} x {e.Documents}");
+        if (e.SpearmanCorrelation is double rho) Row(h, "Spearman of query x document cosines", F(rho, "F5"));
+        if (e.NeighbourAgreement is double nn) Row(h, "Nearest-neighbour (top-1) agreement", Pct(nn));
+        h.Append("</table>\n");
     }
 
     /// <summary>Both models timed on this machine: the CPU and its instruction sets, the threads, and per

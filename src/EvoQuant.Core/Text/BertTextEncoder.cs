@@ -13,6 +13,12 @@ public sealed class BertTextEncoder
     public const string AttentionMaskName = "attention_mask";
     public const string TokenTypeIdsName = "token_type_ids";
 
+    /// <summary>Default of <see cref="MaxLength"/>: the sequence length BERT-family embedding models are usually run at.</summary>
+    public const int DefaultMaxLength = 128;
+
+    /// <summary>Default sentences per sample for callers that batch (ConvertTo-TokenSample).</summary>
+    public const int DefaultBatchSize = 32;
+
     private readonly BertTokenizer _tokenizer;
 
     /// <summary>Longest sequence a row gets, [CLS] and [SEP] included; longer sentences are truncated.</summary>
@@ -22,7 +28,7 @@ public sealed class BertTextEncoder
     /// longest row (less work per batch).</summary>
     public bool PadToMaxLength { get; }
 
-    public BertTextEncoder(string vocabularyPath, int maxLength = 128, bool padToMaxLength = false, bool lowerCase = true)
+    public BertTextEncoder(string vocabularyPath, int maxLength = DefaultMaxLength, bool padToMaxLength = false, bool lowerCase = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(vocabularyPath);
         if (!File.Exists(vocabularyPath)) throw new FileNotFoundException($"The vocabulary '{vocabularyPath}' does not exist.", vocabularyPath);

@@ -44,6 +44,32 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
     [Parameter]
     public SwitchParameter PerTensor { get; set; }
 
+    /// <summary>Compare the pooled sentence embeddings (mean over the attention mask, L2-normalised) of a
+    /// sentence-embedding model: cosines, Spearman correlation of query x document cosines, nearest-neighbour
+    /// agreement (the report's Embedding). Implied by the other embedding parameters.</summary>
+    [Parameter]
+    public SwitchParameter Embedding { get; set; }
+
+    /// <summary>The hidden-state output to pool (default: the model's first output).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? HiddenStateOutput { get; set; }
+
+    /// <summary>The input holding the attention mask (default: attention_mask).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AttentionMaskInput { get; set; }
+
+    /// <summary>The first rows taken as queries (default: a fifth of the rows, at most 500).</summary>
+    [Parameter]
+    [ValidateRange(1, 1_000_000)]
+    public int? QueryCount { get; set; }
+
+    /// <summary>The rows after the queries taken as documents (default: the rest, at most 2000).</summary>
+    [Parameter]
+    [ValidateRange(1, 1_000_000)]
+    public int? DocumentCount { get; set; }
+
     // Parameters not given stay null: Core's ComparisonOptions holds the defaults.
 
     [Parameter]
@@ -131,6 +157,20 @@ public sealed class CompareQuantAccuracyCommand : EvoQuantCmdlet
             // did. Otherwise (files, another tool's model) the per-tensor plan reads it off the two graphs.
             Provenance = _candidate!.Result is { } result && ReferenceEquals(reference, result.SourceModel) ? result.Provenance : null,
         };
+        if (Embedding || HiddenStateOutput != null || AttentionMaskInput != null || QueryCount != null || DocumentCount != null)
+        {
+            var embedding = new EmbeddingOptions();
+            options = options with
+            {
+                Embedding = embedding with
+                {
+                    HiddenStateOutput = HiddenStateOutput,
+                    AttentionMaskInput = AttentionMaskInput ?? embedding.AttentionMaskInput,
+                    Queries = QueryCount,
+                    Documents = DocumentCount,
+                },
+            };
+        }
         // Throughput is timed at the comparison's batch size.
         options = options with { Timing = NoTiming ? null : new SpeedOptions { BatchSize = options.BatchSize } };
         try
