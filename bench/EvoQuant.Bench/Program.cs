@@ -17,6 +17,10 @@ if (args is ["big-graphs", ..]) return BigGraphs.Run(args[1..]);
 if (args is ["large-models", ..]) return LargeModels.Run(args[1..]);
 if (args is ["large-models-step", ..]) return LargeModels.Step(args[1..]);
 if (args is ["transformers", ..]) return TransformerCheck.Run(args[1..]); // issue 18: BERT-family int8 accuracy and speed (see TransformerCheck)
+// `-- weight-numerics [seeds]`: accuracy of ADMM weight scales and stochastic rounding (see WeightNumericsCheck).
+if (args is ["weight-numerics", ..]) return WeightNumericsCheck.Run(args[1..]);
+// `-- log-weights`: logarithmic weights (8/4-bit) against linear at the same width on fashion-cnn (see LogWeightsCheck).
+if (args is ["log-weights", ..]) return LogWeightsCheck.Run(args[1..]);
 // `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
 if (args is ["--paired", ..])
 {

@@ -100,6 +100,20 @@ Describe 'Invoke-Quantization' {
                 Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
             ($verbose.Message -join "`n") | Should -Match 'Quantized 16 Conv'
         }
+
+        It 'searches weight scales with -WeightScale Admm and rounds at random, reproducibly, with -Rounding Stochastic' {
+            $hash = { param($q) (Get-FileHash -LiteralPath $q.Path -Algorithm SHA256).Hash }
+            $plain = Invoke-Quantization -Model $Model -Calibration $Cal -PerChannel -Path (Join-Path $TestDrive 'plain.onnx')
+            $admm = Invoke-Quantization -Model $Model -Calibration $Cal -PerChannel -WeightScale Admm -Path (Join-Path $TestDrive 'admm.onnx')
+            $s1 = Invoke-Quantization -Model $Model -Calibration $Cal -PerChannel -Rounding Stochastic -Seed 1 -Path (Join-Path $TestDrive 's1.onnx')
+            $s1b = Invoke-Quantization -Model $Model -Calibration $Cal -PerChannel -Rounding Stochastic -Seed 1 -Path (Join-Path $TestDrive 's1b.onnx')
+            $s2 = Invoke-Quantization -Model $Model -Calibration $Cal -PerChannel -Rounding Stochastic -Seed 2 -Path (Join-Path $TestDrive 's2.onnx')
+            & $hash $admm | Should -Not -Be (& $hash $plain)
+            & $hash $s1 | Should -Not -Be (& $hash $plain)
+            & $hash $s1b | Should -Be (& $hash $s1)
+            & $hash $s2 | Should -Not -Be (& $hash $s1)
+            $admm.QuantizedNodes.Count | Should -Be $plain.QuantizedNodes.Count
+        }
     }
 
     Context 'ShouldProcess' {

@@ -92,6 +92,7 @@ public static partial class AccuracyComparer
         var outputAcc = outputs.Select(_ => new ErrorAccumulator()).ToArray();
         var counters = new ClassificationCounter?[outputs.Count];
         var activationAcc = activations.Select(_ => new ErrorAccumulator()).ToArray();
+        var logCosts = activations.Select(a => a.QuantRange is var (lo, hi) ? new LogQuantizationCost(lo, hi) : null).ToArray();
         var branchAcc = branches.Select(_ => new ErrorAccumulator()).ToArray();
         var qdqAcc = qdqs.Select(_ => new ErrorAccumulator()).ToArray();
         var histograms = activations.Select(_ => new GridHistogram(absolute: false, options.HistogramBins)).ToArray();
@@ -159,6 +160,7 @@ public static partial class AccuracyComparer
                 if (rd.Length != cd.Length) continue; // a layout the candidate changed: not comparable element-wise
                 activationAcc[i].Add(rd, cd);
                 histograms[i].Add(rd);
+                logCosts[i]?.Add(rd);
             }
             for (int i = 0; i < branches.Count; i++)
             {
@@ -214,6 +216,7 @@ public static partial class AccuracyComparer
             tensorRows.Add(TensorComparison.From(a.Tensor, TensorKind.Activation, a.Node, a.OpType, a.Order, a.CandidateTensor, activationAcc[i].Summary, a.QuantRange) with
             {
                 QdqSqnr = qdqSqnr.TryGetValue(a.Tensor, out var own) ? own : null,
+                LogSqnr = logCosts[i]?.Sqnr,
                 CalibrationMin = calibrated?.Min,
                 CalibrationMax = calibrated?.Max,
             });

@@ -166,6 +166,11 @@ public sealed record TensorComparison
     /// tensor (its own quantization error; null when it is not quantized).</summary>
     public double? QdqSqnr { get; init; }
 
+    /// <summary>SQNR (dB) of 8-bit logarithmic codes of the reference values with the same largest magnitude as
+    /// <see cref="QuantRangeMin"/>..<see cref="QuantRangeMax"/> (what log quantization of this activation would
+    /// cost beside the linear <see cref="QdqSqnr"/>; no ONNX operator runs it; null when not quantized per tensor).</summary>
+    public double? LogSqnr { get; init; }
+
     /// <summary>The float range the candidate's quantization of this tensor can represent, when it is quantized per tensor.</summary>
     public double? QuantRangeMin { get; init; }
     /// <summary>Upper end of <see cref="QuantRangeMin"/>'s range.</summary>

@@ -82,10 +82,11 @@ public static class HtmlReport
 
         if (report.Tensors.Count > 0)
         {
-            h.Append("<h2>Tensors (worst first)</h2>\n<table>\n<tr><th>Tensor</th><th>Kind</th><th>Node</th><th>SQNR</th><th>Q/DQ SQNR</th><th>Cosine</th><th>MSE</th><th>Max abs</th><th>Quantized range</th></tr>\n");
+            h.Append("<h2>Tensors (worst first)</h2>\n<table>\n<tr><th>Tensor</th><th>Kind</th><th>Node</th><th>SQNR</th><th>Q/DQ SQNR</th><th>Log8 SQNR</th><th>Cosine</th><th>MSE</th><th>Max abs</th><th>Quantized range</th></tr>\n");
             foreach (var t in report.Tensors)
                 h.Append("<tr><td>").Append(E(t.Tensor)).Append("</td><td>").Append(t.Kind).Append("</td><td>").Append(E(t.Node ?? "(input)"))
-                 .Append("</td><td>").Append(Db(t.Sqnr)).Append("</td><td>").Append(t.QdqSqnr is double q ? Db(q) : "").Append("</td><td>").Append(F(t.CosineSimilarity, "F5"))
+                 .Append("</td><td>").Append(Db(t.Sqnr)).Append("</td><td>").Append(t.QdqSqnr is double q ? Db(q) : "").Append("</td><td>")
+                 .Append(t.LogSqnr is double l ? Db(l) : "").Append("</td><td>").Append(F(t.CosineSimilarity, "F5"))
                  .Append("</td><td>").Append(G(t.Mse)).Append("</td><td>").Append(G(t.MaxAbsError)).Append("</td><td>")
                  .Append(t.QuantRangeMin is double lo && t.QuantRangeMax is double hi ? $"[{G(lo)}, {G(hi)}]" : "").Append("</td></tr>\n");
             h.Append("</table>\n");

@@ -33,6 +33,9 @@ public sealed record QuantizationOptions
     public bool ActivationSymmetric { get; init; }
     public bool WeightSymmetric { get; init; } = true;
 
+    /// <summary>How weight scales are searched and weights rounded (ADMM scales, stochastic rounding), in every mode.</summary>
+    public WeightNumerics WeightNumerics { get; init; } = WeightNumerics.Default;
+
     /// <summary>Op types to quantize (case-insensitive); empty means every type the format supports.</summary>
     public IReadOnlyCollection<string> OpTypes { get; init; } = Array.Empty<string>();
 

@@ -19,10 +19,14 @@ public static class WeightQuantizer
     /// <param name="pairSafe">When given (int8 symmetric weights only), scales are chosen and pairs pulled back
     /// so that no adjacent pair along this layout can saturate x86's 16-bit pair sums; see <see cref="PairSaturation"/>.</param>
     /// <param name="tensorName">Named in errors.</param>
+    /// <param name="numerics">Scale search and rounding (null: max-abs scales, round to nearest). A user's
+    /// override of the range or scale is kept as given; pair-safe scales (when <paramref name="pairSafe"/> applies)
+    /// replace a searched scale, since they exist to keep the kernel from saturating.</param>
     /// <exception cref="InvalidWeightException">The data holds NaN or infinity, or its range gives no finite scale.</exception>
     public static QuantizedTensor Quantize(ReadOnlySpan<float> data, long[] dims, QuantType type, bool symmetric, bool reduceRange, int? axis, TensorOverride? ov = null,
-        ReductionLayout? pairSafe = null, string? tensorName = null)
+        ReductionLayout? pairSafe = null, string? tensorName = null, WeightNumerics? numerics = null)
     {
+        numerics ??= WeightNumerics.Default;
         CheckFinite(data, tensorName);
         if (ov?.Type is QuantType t) type = t;
         // A user-given range or scale is one value for the whole tensor.
@@ -48,13 +52,15 @@ public static class WeightQuantizer
         foreach (var p in ps)
             if (!float.IsFinite(p.Scale))
                 throw new InvalidWeightException(tensorName, $"has values too large to quantize (scale {p.Scale})");
+        if (numerics.Scale == WeightScaleMethod.Admm && !userParams)
+            ps = AdmmScale.Refine(data, dims, axis, ps, type.QMin(reduceRange, symmetric), type.QMax(reduceRange, symmetric));
 
         int changes = 0;
         var pairs = pairSafe != null && type == QuantType.Int8 && symmetric && !reduceRange && !userParams
             ? PairSaturation.PairIndex.Build(dims, pairSafe, data.Length) : null;
         if (pairs != null) (ps, changes) = WidenForPairs(data, dims, pairs, ps, axis, pairSafe!);
 
-        if (type is QuantType.Int8 or QuantType.UInt8)
+        if (type is QuantType.Int8 or QuantType.UInt8 && numerics.Rounding == WeightRounding.Nearest)
         {
             var raw = Quantize8(data, dims, type, ps, axis);
             // Float rounding of the scale can leave a pair one step over the safe sum: pulled back to it.
@@ -75,12 +81,19 @@ public static class WeightQuantizer
             channels = (int)dims[ax2];
             for (int d = ax2 + 1; d < dims.Length; d++) inner *= dims[d];
         }
+        var stochastic = numerics.Rounding == WeightRounding.Stochastic ? new StochasticRounding(numerics.Seed, tensorName) : null;
         for (int i = 0; i < data.Length; i++)
         {
             var p = ps[channels == 1 ? 0 : (int)(i / inner % channels)];
-            q[i] = QuantizeOne(data[i], p.Scale, p.ZeroPoint, qmin, qmax);
+            q[i] = stochastic?.Quantize(data[i], p.Scale, p.ZeroPoint, qmin, qmax) ?? QuantizeOne(data[i], p.Scale, p.ZeroPoint, qmin, qmax);
         }
-        return new QuantizedTensor(Pack(q, type), dims, type, ps, axis);
+        var packed = Pack(q, type);
+        if (pairs != null)
+        {
+            var scales = axis == pairSafe!.OutputAxis ? ps.Select(p => p.Scale).ToArray() : new[] { ps[0].Scale };
+            changes += PairSaturation.ClipPairs(data, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(packed.AsSpan()), pairs, scales);
+        }
+        return new QuantizedTensor(packed, dims, type, ps, axis) { PairSafeChanges = changes };
     }
 
     /// <summary>Quantizes <paramref name="data"/> again with parameters already chosen (a weight scale widened

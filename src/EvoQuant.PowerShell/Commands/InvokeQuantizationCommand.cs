@@ -115,6 +115,19 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter]
     public SwitchParameter WeightSymmetric { get; set; }
 
+    /// <summary>How weight scales are found: MaxAbs (the default, as the reference tool) or Admm (alternating
+    /// minimisation of the weight's squared error; never a larger error than MaxAbs).</summary>
+    [Parameter]
+    public WeightScaleMethod WeightScale { get; set; }
+
+    /// <summary>Weight rounding: Nearest (the default) or Stochastic (unbiased random rounding, seeded by -Seed).</summary>
+    [Parameter]
+    public WeightRounding Rounding { get; set; }
+
+    /// <summary>Seed of -Rounding Stochastic: the same seed gives the same model.</summary>
+    [Parameter]
+    public int Seed { get; set; }
+
     [Parameter]
     [ArgumentCompleter(typeof(OpTypeCompleter))]
     public string[]? OpType { get; set; }
@@ -292,6 +305,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             ExcludeNodes = ExcludeNode ?? Array.Empty<string>(),
             TensorOverrides = QuantizationArguments.Overrides(TensorOverride),
             DedicatedQdqPair = DedicatedQDQPair,
+            WeightNumerics = new WeightNumerics(WeightScale, Rounding, Seed),
         };
     }
 

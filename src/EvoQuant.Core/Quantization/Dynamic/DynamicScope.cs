@@ -122,7 +122,7 @@ internal sealed class DynamicScope
         Options.TensorOverrides.TryGetValue(tensor, out var ov);
         var guard = _rewriter.WeightGuard;
         var qt = WeightQuantizer.Quantize(data, dims, type, Options.WeightSymmetric, guard == Targets.SaturationGuard.ReduceRange, axis, ov,
-            guard == Targets.SaturationGuard.PairSafe ? layout : null, tensor);
+            guard == Targets.SaturationGuard.PairSafe ? layout : null, tensor, Options.WeightNumerics);
         _rewriter.Context.Tally.Count(qt);
         _decisions[tensor] = Rewrite.GraphRewrite.DecisionFor(qt);
         w = new QuantizedWeight(tensor, qt);

@@ -161,7 +161,8 @@ internal sealed class QOperatorRewriter : GraphRewrite
         if (Store.Get(t) is { } cached) return cached;
         var c = _ctx.Constant(t)!;
         Options.TensorOverrides.TryGetValue(t, out var ov);
-        var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(c), c.Dims.ToArray(), type, symmetric, reduceRange, axis, ov, pairSafe, c.Name);
+        var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(c), c.Dims.ToArray(), type, symmetric, reduceRange, axis, ov, pairSafe, c.Name,
+            isWeight ? Options.WeightNumerics : null);
         if (isWeight) _ctx.Tally.Count(qt);
         var stored = Store.AddQuantized(t, t, qt);
         RecordTensor(t, isWeight ? ProvenanceKind.Weight : ProvenanceKind.Activation, stored, decision: DecisionFor(qt));

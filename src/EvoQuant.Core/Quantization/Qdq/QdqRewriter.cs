@@ -196,7 +196,8 @@ internal sealed class QdqRewriter : GraphRewrite
         bool symmetric = weight ? Options.WeightSymmetric : Options.ActivationSymmetric;
         Options.TensorOverrides.TryGetValue(r.Name, out var ov);
         bool reduce = weight && _ctx.WeightGuard == Targets.SaturationGuard.ReduceRange;
-        var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(t), t.Dims.ToArray(), type, symmetric, reduce, r.Axis, ov, _ctx.PairSafeLayout(r), t.Name);
+        var qt = WeightQuantizer.Quantize(_ctx.Model.GetFloats(t), t.Dims.ToArray(), type, symmetric, reduce, r.Axis, ov, _ctx.PairSafeLayout(r), t.Name,
+            weight ? Options.WeightNumerics : null);
         if (weight) _ctx.Tally.Count(qt);
         if (qt.Axis != null) _usesAxis = true;
 
