@@ -21,6 +21,7 @@ if (args is ["transformers", ..]) return TransformerCheck.Run(args[1..]); // iss
 if (args is ["weight-numerics", ..]) return WeightNumericsCheck.Run(args[1..]);
 // `-- log-weights`: logarithmic weights (8/4-bit) against linear at the same width on fashion-cnn (see LogWeightsCheck).
 if (args is ["log-weights", ..]) return LogWeightsCheck.Run(args[1..]);
+if (args is ["calibration-methods", ..]) return CalibrationMethodsBench.Run(args[1..]); // issue 20's Auto bar (see CalibrationMethodsBench)
 // `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
 if (args is ["--paired", ..])
 {

@@ -16,6 +16,22 @@ Describe 'Export-CalibrationTable' {
         ($back.Ranges | Where-Object Tensor -eq 'input').RangeMax | Should -Be ($Table.Ranges | Where-Object Tensor -eq 'input').RangeMax
     }
 
+    It 'keeps an Auto table''s choice per tensor and its error figures through JSON' {
+        $auto = Measure-Calibration -Model $FashionModel -InputPath $FashionTestDataSet -Method Auto
+        $file = Join-Path $TestDrive 'auto.json'
+        $auto | Export-CalibrationTable -Path $file
+        $back = Import-CalibrationTable $file
+        $back.Settings.Method | Should -Be 'Auto'
+        foreach ($r in $auto.Ranges) {
+            $b = $back.Ranges | Where-Object Tensor -eq $r.Tensor
+            $b.Method | Should -Be $r.Method
+            $b.Method | Should -BeIn 'MinMax', 'Entropy', 'Percentile'
+            $b.Candidates | Should -HaveCount 3
+            $b.Choice | Should -Be $r.Choice
+            $b.RangeMax | Should -Be $r.RangeMax
+        }
+    }
+
     It 'writes calibration.cache text, one "name max_abs" line per tensor, for a .cache path' {
         $file = Join-Path $TestDrive 'calibration.cache'
         Export-CalibrationTable -InputObject $Table -Path $file

@@ -6,6 +6,7 @@ BeforeAll {
     $script:DataSet = $FashionTestDataSet
     $script:Model = Get-OnnxGraph $FashionModel
     $script:Cal = Measure-Calibration -Model $Model -InputPath $DataSet -Method Entropy
+    $script:Auto = Measure-Calibration -Model $Model -InputPath $DataSet -Method Auto
     $script:Quant = Invoke-Quantization -Model $Model -Calibration $Cal -PerChannel -ExcludeNode '*Gemm*' -Path (Join-Path $TestDrive 'a-rather-long-file-name-for-the-quantized-model.int8.onnx')
     $script:Report = $Quant | Compare-QuantAccuracy -InputPath $FashionTestX -Label (Read-NpyInt64 $FashionTestY)
     $script:PerTensor = $Quant | Compare-QuantAccuracy -InputPath $DataSet -PerTensor -TargetSqnr 40
@@ -24,7 +25,9 @@ Describe 'Default views at 80 columns' {
         @{ Name = 'nodes';              Get = { $Model.Nodes };           Header = '^Name\s+OpType\s+Inputs\s+Outputs'; Row = '^/stem/stem\.0/Conv\s+Conv\s' }
         @{ Name = 'initializers';       Get = { $Model.Initializers };    Header = '^Name\s+Type\s+Dims\s+Size\s+Source'; Row = '^fc\.weight\s+float32\s+\[10,32\]\s+\d+[.,]\d KB' }
         @{ Name = 'calibration table';  Get = { $Cal };                   Header = '^Model\s+Method\s+Settings\s+Samples\s+Errors\s+Tensors\s+Skipped'; Row = '^fashion-cnn\.onnx\s+Entropy\s+bins 128, q 128\s+8\s+0\s+\d+\s+\d+$' }
-        @{ Name = 'tensor ranges';      Get = { $Cal.Ranges };            Header = '^Tensor\s+RangeMin\s+RangeMax\s+Min\s+Max\s+Elements'; Row = '^input\s+-?\d[\d.]*\s+\d[\d.]*\s+-?\d[\d.]*\s+\d[\d.]*\s+6[,. ]272$' }
+        @{ Name = 'tensor ranges';      Get = { $Cal.Ranges };            Header = '^Tensor\s+Method\s+RangeMin\s+RangeMax\s+Min\s+Max$'; Row = '^input\s+Entropy\s+-?\d[\d.]*\s+\d[\d.]*\s+-?\d[\d.]*\s+\d[\d.]*$' }
+        @{ Name = 'auto calibration table'; Get = { $Auto };              Header = '^Model\s+Method\s+Settings'; Row = '^fashion-cnn\.onnx\s+Auto\s+[MEP] \d+' }
+        @{ Name = 'auto choice';        Get = { $Auto.Ranges | Format-Table -View Choice }; Header = '^Tensor\s+Method\s+MinMaxMse\s+EntropyMse\s+PercentileMse$'; Row = '^input\s+(MinMax|Entropy|Percentile)\s+\d[\d.]*(E-\d+)?\s+\d' }
         @{ Name = 'skipped tensors';    Get = { [EvoQuant.Calibration.SkippedTensor]::new('/blocks/blocks.3/project/project.0/Conv_output_0_a_long_suffix', 'ONNX Runtime reports element type Int64, not float') }; Header = '^Tensor\s+Reason'; Row = '^/blocks/blocks\.3/' }
         @{ Name = 'quantization result'; Get = { $Quant };                Header = '^Name\s+Format\s+Mode\s+Types\s+Quantized\s+Skipped\s+Size'; Row = '^a-rather-long\S*\s+QDQ\s+Static\s+U?Int8/Int8\s+\d+\s+1\s+\d+[.,]\d KB \(\d[.,]\dx\)$' }
         @{ Name = 'quantized nodes';    Get = { $Quant.QuantizedNodes };  Header = '^Name\s+OpType'; Row = '^/stem/stem\.0/Conv\s+Conv' }
@@ -45,6 +48,7 @@ Describe 'Default views at 80 columns' {
     It 'list views fit 80 columns too: <Name>' -TestCases @(
         @{ Name = 'model';               Get = { $Model | Format-List } }
         @{ Name = 'calibration table';   Get = { $Cal | Format-List } }
+        @{ Name = 'auto calibration';    Get = { $Auto | Format-List } }
         @{ Name = 'quantization result'; Get = { $Quant | Format-List } }
         @{ Name = 'accuracy report';     Get = { $PerTensor | Format-List } }
         @{ Name = 'accuracy summary';    Get = { $Report.Summary } }

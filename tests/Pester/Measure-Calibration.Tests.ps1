@@ -190,6 +190,14 @@ Describe 'Measure-Calibration' {
                 Should -Throw -ErrorId 'MeasureCalibrationModelNotFound,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
         }
 
+        It 'refuses -Bins with -Method Auto, and continuing an Auto table, each with its own ErrorId' {
+            { Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method Auto -Bins 512 -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationInvalidSettings,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+            $auto = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method Auto
+            { Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method Auto -Merge $auto -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationMergeMismatch,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+        }
+
         It 'reports a missing sample file' {
             { Measure-Calibration -Model $Model -InputPath (Join-Path $TestDrive 'missing.npy') -ErrorAction Stop } |
                 Should -Throw -ErrorId 'MeasureCalibrationInputNotFound,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
@@ -220,7 +228,7 @@ Describe 'Measure-Calibration' {
             $line = "Measure-Calibration -Model '$FashionModel' -ExcludeNode /stem/stem.0/C"
             (Get-TabCompletion $line).CompletionText | Should -Contain '/stem/stem.0/Conv'
             (Get-TabCompletion "Measure-Calibration -Model '$FashionModel' -OpType Ge").CompletionText | Should -Be 'Gemm'
-            (Get-TabCompletion 'Measure-Calibration -Method ').CompletionText | Sort-Object | Should -Be @('Entropy', 'MinMax', 'Percentile')
+            (Get-TabCompletion 'Measure-Calibration -Method ').CompletionText | Sort-Object | Should -Be @('Auto', 'Entropy', 'MinMax', 'Percentile')
         }
 
         It 'documents every parameter and has examples' {

@@ -9,4 +9,7 @@ public enum CalibrationMethod
     Entropy,
     /// <summary>The Percentile-th percentile of |x|, as a symmetric range clipped to what was seen.</summary>
     Percentile,
+    /// <summary>Per tensor, whichever of MinMax, Entropy and Percentile quantizes its values with the least
+    /// squared error (clipping included), measured on the calibration data (see <see cref="AutoCalibrator"/>).</summary>
+    Auto,
 }

@@ -34,6 +34,7 @@ public sealed record CalibrationSettings
         if (Bins is 1) throw new ArgumentException("Bins must be at least 2.");
         if (QuantizedBins < 2 || QuantizedBins > 1 << 16) throw new ArgumentException($"QuantizedBins must be between 2 and 65536; got {QuantizedBins}.");
         if (!(Percentile > 0 && Percentile <= 100)) throw new ArgumentException($"Percentile must be in (0, 100]; got {Percentile}.");
+        if (Method == CalibrationMethod.Auto && Bins != 0) throw new ArgumentException("Auto compares the methods at their default bins; Bins cannot be set.");
         if (MovingAverage && Method != CalibrationMethod.MinMax) throw new ArgumentException("MovingAverage applies to the MinMax method only.");
     }
 }

@@ -6,7 +6,8 @@ namespace EvoQuant.Calibration;
 // JSON form of a calibration table. Format "evoquant-calibration", version 1:
 // { format, version, model, sampleCount, errorCount, settings{...}, ranges[{tensor, method, min, max,
 //   rangeMin, rangeMax, elementCount, batchCount, nonFiniteCount, batchMinSum, batchMaxSum,
-//   histogram{absolute, binsPerSide, widthExponent, firstBin, counts[]}}], skipped[{tensor, reason}] }
+//   histogram{absolute, binsPerSide, widthExponent, firstBin, counts[]},
+//   candidates[{method, rangeMin, rangeMax, mse}] (Auto only)}], skipped[{tensor, reason}] }
 public sealed partial class CalibrationTable
 {
     public const string JsonFormatName = "evoquant-calibration";
@@ -47,6 +48,7 @@ public sealed partial class CalibrationTable
         public double BatchMinSum { get; set; }
         public double BatchMaxSum { get; set; }
         public HistogramData? Histogram { get; set; }
+        public List<MethodCandidate>? Candidates { get; set; }
     }
 
     public string ToJson()
@@ -59,6 +61,7 @@ public sealed partial class CalibrationTable
                 Tensor = r.Tensor, Method = r.Method, Min = r.Min, Max = r.Max, RangeMin = r.RangeMin, RangeMax = r.RangeMax,
                 ElementCount = r.ElementCount, BatchCount = r.BatchCount, NonFiniteCount = r.NonFiniteCount,
                 BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram,
+                Candidates = r.Candidates?.ToList(),
             }).ToList(),
         };
         return JsonSerializer.Serialize(dto, JsonOptions);
@@ -82,7 +85,7 @@ public sealed partial class CalibrationTable
         var ranges = dto.Ranges.Select(r => new TensorRange(r.Tensor, r.Method, r.Min, r.Max, r.RangeMin, r.RangeMax)
         {
             ElementCount = r.ElementCount, BatchCount = r.BatchCount, NonFiniteCount = r.NonFiniteCount,
-            BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram,
+            BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram, Candidates = r.Candidates,
         }).ToList();
         ImportedRangeRules.Check(ranges, where);
         try

@@ -13,6 +13,7 @@ public static class Calibrator
         CalibrationMethod.MinMax => new MinMaxCalibrator(settings),
         CalibrationMethod.Entropy => new EntropyCalibrator(settings),
         CalibrationMethod.Percentile => new PercentileCalibrator(settings),
+        CalibrationMethod.Auto => new AutoCalibrator(settings),
         _ => throw new ArgumentException($"Unknown calibration method {settings.Method}."),
     };
 

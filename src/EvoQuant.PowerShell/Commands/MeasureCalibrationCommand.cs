@@ -181,6 +181,12 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
 
         WriteVerbose($"Calibrated {table.Count} tensors over {table.SampleCount} samples ({table.ErrorCount} samples failed).");
         foreach (var s in table.Skipped) WriteVerbose($"Skipped tensor '{s.Tensor}': {s.Reason}");
+        if (table.Settings.Method == CalibrationMethod.Auto)
+        {
+            WriteVerbose("Auto chose " + string.Join(", ", table.Ranges.GroupBy(r => r.Method).OrderBy(g => g.Key).Select(g => $"{g.Key} for {g.Count()}")) +
+                " tensor(s), each the method whose range quantizes its values with the least squared error:");
+            foreach (var r in table.Ranges) WriteVerbose($"  '{r.Tensor}' {r.Choice}");
+        }
         if (Merge is { Length: > 0 }) WriteVerbose($"Continued {Merge.Length} table(s): {table.SampleCount} samples in all.");
         var nonFinite = table.Ranges.Where(r => r.NonFiniteCount > 0).Select(r => r.Tensor)
             .Concat(table.Skipped.Where(s => s.Reason.StartsWith("only NaN", StringComparison.Ordinal)).Select(s => s.Tensor)).ToList();
