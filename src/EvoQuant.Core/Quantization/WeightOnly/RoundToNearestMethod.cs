@@ -3,9 +3,9 @@ namespace EvoQuant.Quantization.WeightOnly;
 /// <summary>Round-to-nearest, the baseline every weight-only tool has: each block's scale and zero point
 /// come from its own values, each value is rounded to the nearest code. Needs no calibration.
 /// Asymmetric blocks span [min(0, lo), max(0, hi)] (zero stays exact, so the integer zero point exists);
-/// symmetric blocks put the value of largest magnitude on an end code: on the most negative code when it is
-/// negative (-8 for 4 bits), on the most positive one otherwise (+7), so no scale is negative and the
-/// largest value is never clipped.</summary>
+/// symmetric blocks take the smallest scale whose codes -8..7 (4 bits) around the middle code cover the block:
+/// max(-lo / 8, hi / 7), so a block led by a negative value uses the extra negative code, no scale is negative
+/// and no value is clipped.</summary>
 public sealed class RoundToNearestMethod : IWeightOnlyMethod
 {
     public static RoundToNearestMethod Instance { get; } = new();
@@ -80,7 +80,7 @@ public sealed class RoundToNearestMethod : IWeightOnlyMethod
     public static (float Scale, int ZeroPoint) SymmetricParams(float lo, float hi, int bits)
     {
         int half = 1 << (bits - 1);
-        float scale = -lo >= hi ? -lo / half : hi / (half - 1);
+        float scale = MathF.Max(-lo / half, hi / (half - 1));
         return (scale > 0 && float.IsFinite(scale) ? scale : 1f, half);
     }
 }

@@ -38,27 +38,7 @@ internal sealed class WeightOnlyRewriter : Rewrite.GraphRewrite
 
     public ModelProto Rewrite(CancellationToken ct)
     {
-        var plan = new QuantizationPlan();
-        var chosen = new List<(NodeProto Node, IWeightOnlyEmitter Emitter)>();
-        foreach (var node in Graph.Node)
-        {
-            ct.ThrowIfCancellationRequested();
-            if (node.OpType == "Constant" && string.IsNullOrEmpty(node.Domain)) continue;
-            var registration = _selector.SelectRegistration(node, out string? reason);
-            if (registration?.Emitter is not IWeightOnlyEmitter emitter)
-            {
-                Skip(node, reason ?? "it has no weight-only form.");
-                continue;
-            }
-            if (node.OpType == "Gather" && !WeightOnly.QuantizeEmbeddings)
-            {
-                Skip(node, "embeddings are not quantized (QuantizeEmbeddings is off).");
-                continue;
-            }
-            reason = registration.Declarer.TryDeclare(node, Context, plan);
-            if (reason != null) Skip(node, reason);
-            else chosen.Add((node, emitter));
-        }
+        var chosen = WeightOnlySelection.Select(Graph.Node, Context, _selector, Skip, ct);
 
         var replacements = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < chosen.Count; i++)
