@@ -27,24 +27,32 @@ public sealed class InputStatisticsCollector : IDisposable
     private readonly OnnxModel _model;
     private bool _stopped;
 
+    /// <summary>Collects for the MatMul/Gemm inputs weight-only quantization with <paramref name="quantization"/>
+    /// will ask statistics for (<see cref="WeightOnlyPlanner.InputsNeedingStatistics"/>).</summary>
     /// <param name="model">The float model.</param>
-    /// <param name="options">Batching, threads, output budget, sample errors and the IncludeNodes/ExcludeNodes
-    /// patterns are read; the calibration method and its parameters are not.</param>
-    public InputStatisticsCollector(OnnxModel model, CalibrationOptions? options = null, CancellationToken cancellationToken = default)
+    /// <param name="quantization">The weight-only options (node selection, embeddings ...) the statistics are for.</param>
+    /// <param name="options">Batching, threads, output budget and sample errors are read; the calibration
+    /// method, its parameters and its node patterns are not.</param>
+    public InputStatisticsCollector(OnnxModel model, QuantizationOptions quantization, CalibrationOptions? options = null, CancellationToken cancellationToken = default)
+        : this(model, WeightOnlyPlanner.InputsNeedingStatistics(model, quantization), options, cancellationToken) { }
+
+    /// <summary>Collects for the given inputs (one statistics per distinct activation tensor).</summary>
+    public InputStatisticsCollector(OnnxModel model, IReadOnlyList<WeightOnlyInput> inputs, CalibrationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(inputs);
         _options = options ?? new CalibrationOptions();
         if (_options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {_options.BatchSize}.");
         if (_options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {_options.MaxBatchOutputBytes}.");
         _model = model;
         _cancellation = cancellationToken;
-        Inputs = WeightInput.Find(model, _options.IncludeNodes, _options.ExcludeNodes);
+        Inputs = inputs;
         if (Inputs.Count == 0) throw new InvalidOperationException($"'{model.Name}' has no MatMul or Gemm with a constant 2-D float weight to collect input statistics for.");
         foreach (var input in Inputs)
         {
-            if (!_statistics.TryGetValue(input.Tensor, out var s)) _statistics[input.Tensor] = new InputStatistics(input.Channels);
+            if (!_statistics.TryGetValue(input.Activation, out var s)) _statistics[input.Activation] = new InputStatistics(input.Channels);
             else if (s.Channels != input.Channels)
-                throw new InvalidOperationException($"'{input.Tensor}' feeds weights of {s.Channels} and {input.Channels} input rows ({input.Node}).");
+                throw new InvalidOperationException($"'{input.Activation}' feeds weights of {s.Channels} and {input.Channels} input rows ({input.Node}).");
         }
         _calibrator = new InputStatisticsCalibrator(_statistics);
         try { _binder = new InputBinder(model); }
@@ -60,8 +68,8 @@ public sealed class InputStatisticsCollector : IDisposable
         _batcher = new SampleBatcher(canBatch, _options.BatchSize);
     }
 
-    /// <summary>The weight-only MatMul/Gemm nodes and the tensors whose statistics they use.</summary>
-    public IReadOnlyList<WeightInput> Inputs { get; }
+    /// <summary>The weight-only MatMul/Gemm inputs whose statistics are collected.</summary>
+    public IReadOnlyList<WeightOnlyInput> Inputs { get; }
 
     /// <summary>Tensors ONNX Runtime could not expose (not float, not an output): their nodes get no statistics.</summary>
     public IReadOnlyList<SkippedTensor> Skipped => _session.Skipped;
@@ -103,11 +111,11 @@ public sealed class InputStatisticsCollector : IDisposable
         return _statistics.Where(kv => kv.Value.RowCount > 0).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
     }
 
-    /// <summary>Collects over all items in one call.</summary>
-    public static IReadOnlyDictionary<string, InputStatistics> Collect(OnnxModel model, IEnumerable<object> items, CalibrationOptions? options = null, CancellationToken cancellationToken = default)
+    /// <summary>Collects over all items in one call, for the inputs weight-only quantization with <paramref name="quantization"/> needs.</summary>
+    public static IReadOnlyDictionary<string, InputStatistics> Collect(OnnxModel model, QuantizationOptions quantization, IEnumerable<object> items, CalibrationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(items);
-        using var collector = new InputStatisticsCollector(model, options, cancellationToken);
+        using var collector = new InputStatisticsCollector(model, quantization, options, cancellationToken);
         foreach (var item in items)
             if (!collector.Add(item)) break;
         return collector.Complete();

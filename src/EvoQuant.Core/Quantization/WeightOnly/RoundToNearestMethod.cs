@@ -47,7 +47,7 @@ public sealed class RoundToNearestMethod : IWeightOnlyMethod
             }
             for (int n = 0; n < columns; n++)
             {
-                var (scale, zp) = spec.Symmetric ? SymmetricParams(lo[n], hi[n], spec.Bits) : AsymmetricParams(lo[n], hi[n], maxCode);
+                var (scale, zp) = BlockScales.Choose(lo[n], hi[n], spec);
                 long index = (long)n * blocks + b;
                 scales[index] = scale;
                 zeroPoints[index] = (byte)zp;
@@ -59,28 +59,10 @@ public sealed class RoundToNearestMethod : IWeightOnlyMethod
                 var row = weight.Slice(k * columns, columns);
                 for (int n = 0; n < columns; n++)
                 {
-                    float q = MathF.Round(row[n] / inverse[n], MidpointRounding.ToEven) + zero[n];
-                    codes[(long)n * rows + k] = (byte)Math.Clamp(q, 0f, maxCode);
+                    codes[(long)n * rows + k] = BlockScales.Code(row[n], inverse[n], zero[n], maxCode);
                 }
             }
         }
         return new BlockQuantizedMatrix(rows, columns, spec, codes, scales, zeroPoints);
-    }
-
-    /// <summary>Scale and zero point of an asymmetric block whose values span [lo, hi] (lo &lt;= 0 &lt;= hi).</summary>
-    public static (float Scale, int ZeroPoint) AsymmetricParams(float lo, float hi, int maxCode)
-    {
-        float scale = (hi - lo) / maxCode;
-        if (!(scale > 0) || !float.IsFinite(scale)) return (1f, 0); // an all-zero block
-        int zp = (int)Math.Clamp(MathF.Round(-lo / scale, MidpointRounding.ToEven), 0f, maxCode);
-        return (scale, zp);
-    }
-
-    /// <summary>Scale of a symmetric block (zero point the middle code) whose values span [lo, hi].</summary>
-    public static (float Scale, int ZeroPoint) SymmetricParams(float lo, float hi, int bits)
-    {
-        int half = 1 << (bits - 1);
-        float scale = MathF.Max(-lo / half, hi / (half - 1));
-        return (scale > 0 && float.IsFinite(scale) ? scale : 1f, half);
     }
 }

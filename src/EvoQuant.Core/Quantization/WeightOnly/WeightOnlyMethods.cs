@@ -7,6 +7,7 @@ public static class WeightOnlyMethods
     private static readonly Dictionary<string, Func<IWeightOnlyMethod>> Known = new(StringComparer.OrdinalIgnoreCase)
     {
         ["RTN"] = () => RoundToNearestMethod.Instance,
+        ["GPTQ"] = () => GptqMethod.Default,
     };
 
     /// <summary>Names of the known methods, in a stable order.</summary>

@@ -23,7 +23,7 @@ public class GptqMethodTests(ITestOutputHelper output)
         var w = Weights(K, N, seed: 2);
         var stats = Statistics(x, K);
 
-        var (rtn, signal) = OutputError.Measure(stats, w, RoundToNearest(w, K, N, spec));
+        var (rtn, signal) = OutputError.Measure(stats, w, RoundToNearestMethod.Instance.Quantize(w, K, N, spec, null));
         var (gptq, _) = OutputError.Measure(stats, w, GptqMethod.Default.Quantize(w, K, N, spec, stats));
         var (actOrder, _) = OutputError.Measure(stats, w, new GptqMethod { ActOrder = true }.Quantize(w, K, N, spec, stats));
 
@@ -46,7 +46,7 @@ public class GptqMethodTests(ITestOutputHelper output)
         for (int i = 0; i < K; i++) identity[i * K + i] = 3;   // X = 3I: H = 9I, uncorrelated inputs
         var stats = Statistics(identity, K);
 
-        var rtn = RoundToNearest(w, K, N, spec);
+        var rtn = RoundToNearestMethod.Instance.Quantize(w, K, N, spec, null);
         var gptq = GptqMethod.Default.Quantize(w, K, N, spec, stats);
         Assert.Equal(rtn.Codes, gptq.Codes);
         Assert.Equal(rtn.Scales, gptq.Scales);
@@ -59,7 +59,7 @@ public class GptqMethodTests(ITestOutputHelper output)
         var spec = new BlockQuantizationSpec(4, 32, false);
         var w = Weights(K, N, seed: 4);
         var gptq = GptqMethod.Default.Quantize(w, K, N, spec, new InputStatistics(K));
-        Assert.Equal(RoundToNearest(w, K, N, spec).Codes, gptq.Codes);
+        Assert.Equal(RoundToNearestMethod.Instance.Quantize(w, K, N, spec, null).Codes, gptq.Codes);
     }
 
     [Fact]
@@ -81,7 +81,7 @@ public class GptqMethodTests(ITestOutputHelper output)
                 Assert.Equal(BlockScales.Code(w[d * N + c], q.Scales[block], q.ZeroPoints[block], spec.MaxCode), q.Codes[c * K + d]);
             }
         Assert.All(q.Dequantize(), v => Assert.True(float.IsFinite(v)));
-        var (rtn, _) = OutputError.Measure(stats, w, RoundToNearest(w, K, N, spec));
+        var (rtn, _) = OutputError.Measure(stats, w, RoundToNearestMethod.Instance.Quantize(w, K, N, spec, null));
         var (gptq, _) = OutputError.Measure(stats, w, q);
         Assert.True(gptq < 0.7 * rtn, $"GPTQ {gptq:g4} vs RTN {rtn:g4}");
     }

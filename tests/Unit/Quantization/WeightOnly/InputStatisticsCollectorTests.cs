@@ -2,6 +2,7 @@ using EvoQuant.Calibration;
 using EvoQuant.Data;
 using EvoQuant.Onnx;
 using EvoQuant.Onnx.Proto;
+using EvoQuant.Quantization;
 using EvoQuant.Quantization.WeightOnly;
 using EvoQuant.Tests.Quantization.Helpers;
 using EvoQuant.Tests.Support;
@@ -91,9 +92,10 @@ public class InputStatisticsCollectorTests(Xunit.Abstractions.ITestOutputHelper 
             at += n;
         }
 
-        using var collector = new InputStatisticsCollector(model, new CalibrationOptions { BatchSize = batchSize, MaxBatchOutputBytes = budget });
-        Assert.Equal(new[] { "mm1", "mm3", "mm2", "gemm" }.OrderBy(s => s), collector.Inputs.Select(i => i.Node).OrderBy(s => s));
-        Assert.Equal(K2, collector.Inputs.Single(i => i.Node == "gemm").Channels); // transB: K is W4's second dim
+        using var collector = new InputStatisticsCollector(model, QuantizationOptions.ForWeightOnly(), new CalibrationOptions { BatchSize = batchSize, MaxBatchOutputBytes = budget });
+        // Once per tensor: mm3 shares mm1's input x.
+        Assert.Equal(new[] { "r", "r2", "x" }, collector.Inputs.Select(i => i.Activation).OrderBy(s => s, StringComparer.Ordinal));
+        Assert.Equal(K2, collector.Inputs.Single(i => i.Activation == "r2").Channels); // Gemm transB: K is W4's second dim
         foreach (var item in items) Assert.True(collector.Add(item));
         var stats = collector.Complete();
 
@@ -110,11 +112,12 @@ public class InputStatisticsCollectorTests(Xunit.Abstractions.ITestOutputHelper 
     }
 
     [Fact]
-    public void NodeFiltersChooseTheWeights()
+    public void TheQuantizationNodeFiltersChooseTheInputs()
     {
-        var inputs = WeightInput.Find(Model(), includeNodes: new[] { "mm*" }, excludeNodes: new[] { "mm3" });
-        Assert.Equal(new[] { "mm1", "mm2" }, inputs.Select(i => i.Node));
-        Assert.Equal(new[] { "x", "r" }, inputs.Select(i => i.Tensor));
+        var options = QuantizationOptions.ForWeightOnly() with { IncludeNodes = new[] { "mm*" }, ExcludeNodes = new[] { "mm1" } };
+        using var collector = new InputStatisticsCollector(Model(), options);
+        Assert.Equal(new[] { "mm2", "mm3" }, collector.Inputs.Select(i => i.Node));
+        Assert.Equal(new[] { "r", "x" }, collector.Inputs.Select(i => i.Activation));
     }
 
     [Fact]
@@ -124,7 +127,7 @@ public class InputStatisticsCollectorTests(Xunit.Abstractions.ITestOutputHelper 
         g.Input.Add(TinyModels.Float("x", 0, 4));
         g.Node.Add(TinyModels.Node("Relu", new[] { "x" }, new[] { "y" }, "relu"));
         g.Output.Add(TinyModels.Float("y", 0, 4));
-        Assert.Throws<InvalidOperationException>(() => new InputStatisticsCollector(TinyModels.Model(g)));
+        Assert.Throws<InvalidOperationException>(() => new InputStatisticsCollector(TinyModels.Model(g), QuantizationOptions.ForWeightOnly()));
     }
 
     [Fact]
@@ -138,14 +141,13 @@ public class InputStatisticsCollectorTests(Xunit.Abstractions.ITestOutputHelper 
         long tokens = samples.Sum(s => s.Tensors[0].ElementCount);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var stats = InputStatisticsCollector.Collect(model, samples, new CalibrationOptions { BatchSize = 4 });
+        var options = QuantizationOptions.ForWeightOnly();
+        var stats = InputStatisticsCollector.Collect(model, options, samples, new CalibrationOptions { BatchSize = 4 });
         output.WriteLine($"collected in {clock.Elapsed.TotalSeconds:f1} s, {tokens} tokens");
-        var inputs = WeightInput.Find(model);
-        foreach (var i in inputs) output.WriteLine($"{i.Node} {i.Tensor} {i.Channels} rows {stats.GetValueOrDefault(i.Tensor)?.RowCount}");
-        // Six layers of Q, K, V, attention output, FFN up and FFN down; Q, K and V share their input.
-        Assert.True(inputs.Count >= 36, $"{inputs.Count} weight MatMuls");
-        Assert.True(stats.Count < inputs.Count, "nodes that share an input share its statistics");
-        Assert.All(inputs, i => Assert.True(stats.ContainsKey(i.Tensor), $"no statistics for {i.Node}'s input {i.Tensor}"));
+        var inputs = WeightOnlyPlanner.InputsNeedingStatistics(model, options);
+        // Six layers of 4 distinct inputs (Q/K/V's shared one, attention output, FFN up, FFN down), and the pooler's.
+        Assert.True(inputs.Count >= 24, $"{inputs.Count} weight MatMul inputs");
+        Assert.All(inputs, i => Assert.True(stats.ContainsKey(i.Activation), $"no statistics for {i.Node}'s input {i.Activation}"));
         foreach (var s in stats.Values)
         {
             // Token rows ([B, S, 384] flattened), or sentence rows for the pooler's Gemm on [CLS].
@@ -159,8 +161,9 @@ public class InputStatisticsCollectorTests(Xunit.Abstractions.ITestOutputHelper 
         var w = model.GetFloats(model.Graph.GetConstant(wide.Weight)!);
         int n = w.Length / wide.Channels;
         var spec = new BlockQuantizationSpec(4, 32, true);
-        var (rtn, _) = OutputError.Measure(stats[wide.Tensor], w, WeightOnlySynthetic.RoundToNearest(w, wide.Channels, n, spec));
-        var (gptq, _) = OutputError.Measure(stats[wide.Tensor], w, GptqMethod.Default.Quantize(w, wide.Channels, n, spec, stats[wide.Tensor]));
+        var s0 = stats[wide.Activation];
+        var (rtn, _) = OutputError.Measure(s0, w, RoundToNearestMethod.Instance.Quantize(w, wide.Channels, n, spec, null));
+        var (gptq, _) = OutputError.Measure(s0, w, GptqMethod.Default.Quantize(w, wide.Channels, n, spec, s0));
         Assert.True(gptq < rtn, $"{wide.Node}: GPTQ {gptq:g4} vs RTN {rtn:g4}");
     }
 }

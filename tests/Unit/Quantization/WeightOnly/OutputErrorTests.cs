@@ -12,7 +12,7 @@ public class OutputErrorTests
         const int k = 40, n = 12, rows = 200;
         var x = CorrelatedInputs(rows, k, latent: 5, seed: 21);
         var w = Weights(k, n, seed: 22);
-        var q = RoundToNearest(w, k, n, new BlockQuantizationSpec(4, 16, false));
+        var q = RoundToNearestMethod.Instance.Quantize(w, k, n, new BlockQuantizationSpec(4, 16, false), null);
         var wq = q.Dequantize();
 
         double error = 0, signal = 0;

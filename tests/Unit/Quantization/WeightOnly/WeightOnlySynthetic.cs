@@ -45,25 +45,4 @@ internal static class WeightOnlySynthetic
         s.Accumulate(x, x.Length / k);
         return s;
     }
-
-    /// <summary>Round-to-nearest through the shared <see cref="BlockScales"/>: each block's own scale, each value rounded.</summary>
-    public static BlockQuantizedMatrix RoundToNearest(float[] w, int k, int n, BlockQuantizationSpec spec)
-    {
-        int bs = spec.BlockSize, blocks = (k + bs - 1) / bs;
-        var codes = new byte[k * n];
-        var scales = new float[blocks * n];
-        var zps = new byte[blocks * n];
-        var column = new float[bs];
-        for (int c = 0; c < n; c++)
-            for (int b = 0; b < blocks; b++)
-            {
-                int r0 = b * bs, r1 = Math.Min(k, r0 + bs);
-                for (int r = r0; r < r1; r++) column[r - r0] = w[r * n + c];
-                var (scale, zp) = BlockScales.Choose(column.AsSpan(0, r1 - r0), spec);
-                scales[c * blocks + b] = scale;
-                zps[c * blocks + b] = zp;
-                for (int r = r0; r < r1; r++) codes[c * k + r] = BlockScales.Code(w[r * n + c], scale, zp, spec.MaxCode);
-            }
-        return new BlockQuantizedMatrix(k, n, spec, codes, scales, zps);
-    }
 }
