@@ -75,7 +75,7 @@ internal sealed class WeightOnlyMatMulEmitter : WeightOnlyEmitter
         if (alpha != 1f) for (int i = 0; i < kn.Length; i++) kn[i] *= alpha;
         var m = rw.Quantize(node, b, kn, k, n, bits, a);
         var stored = form == WeightOnlyForm.MatMulNBits ? StoreMatMulNBits(rw, b, m) : StoreDequantizeLinear(rw, b, m);
-        rw.RecordLayer(node, b, kn, m, stored.Bytes);
+        rw.RecordLayer(node, b, kn, m, stored.Bytes, a);
         return stored;
     }
 

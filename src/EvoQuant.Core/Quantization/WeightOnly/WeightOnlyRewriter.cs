@@ -89,7 +89,7 @@ internal sealed class WeightOnlyRewriter : Rewrite.GraphRewrite
     {
         for (int i = 0; i < kn.Length; i++)
             if (!float.IsFinite(kn[i])) throw new InvalidWeightException(weight, $"holds {kn[i]} at element {i}");
-        var method = WeightOnly.Method;
+        var method = MethodFor(activation);
         InputStatistics? statistics = null;
         if (method.NeedsInputStatistics && activation != null)
         {
@@ -106,8 +106,14 @@ internal sealed class WeightOnlyRewriter : Rewrite.GraphRewrite
         return m;
     }
 
+    /// <summary>The method for a weight: the options' own, except that a method needing input statistics
+    /// rounds embedding tables (<paramref name="activation"/> null: their input is an index, there are no
+    /// activations to weigh the error by) to nearest.</summary>
+    private IWeightOnlyMethod MethodFor(string? activation) =>
+        WeightOnly.Method.NeedsInputStatistics && activation == null ? RoundToNearestMethod.Instance : WeightOnly.Method;
+
     /// <summary>Records a quantized weight's error against its float values and its sizes.</summary>
-    public void RecordLayer(NodeProto node, string weight, float[] kn, BlockQuantizedMatrix m, long bytesAfter)
+    public void RecordLayer(NodeProto node, string weight, float[] kn, BlockQuantizedMatrix m, long bytesAfter, string? activation)
     {
         var errors = new ErrorAccumulator();
         int k = m.Rows, n = m.Columns;
@@ -124,7 +130,7 @@ internal sealed class WeightOnlyRewriter : Rewrite.GraphRewrite
         }
         var e = errors.Summary;
         _layers.Add(new WeightOnlyLayer(QuantizationPlanner.DisplayName(node), node.OpType, weight, k, n, m.Spec.Bits, m.Spec.BlockSize, m.Spec.Symmetric,
-            WeightOnly.Method.Name, Form, e.Sqnr, e.Mse, (long)k * n * sizeof(float), bytesAfter));
+            MethodFor(activation).Name, Form, e.Sqnr, e.Mse, (long)k * n * sizeof(float), bytesAfter));
     }
 
     /// <summary>Adds an initializer to the main graph, under a new name derived from <paramref name="wanted"/>.</summary>

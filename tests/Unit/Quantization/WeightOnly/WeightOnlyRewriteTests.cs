@@ -101,9 +101,11 @@ public sealed class WeightOnlyRewriteTests
 
         var stats = inputs.ToDictionary(i => i.Activation, i => new InputStatistics(i.Channels));
         var method = new StatisticsCheckingMethod(stats);
-        ModelQuantizer.Quantize(model, QuantizationOptions.ForWeightOnly(new WeightOnlyOptions { Method = method, InputStatistics = stats }));
-        // The table (no input statistics), then x's for w1, hc's for w2; the shared w1 was quantized once.
-        Assert.Equal(new[] { null, stats["x"], stats["hc"] }, method.Seen);
+        var result = ModelQuantizer.Quantize(model, QuantizationOptions.ForWeightOnly(new WeightOnlyOptions { Method = method, InputStatistics = stats }));
+        // x's for w1, hc's for w2; the shared w1 was quantized once. The embedding table, whose input is an index,
+        // has no statistics to weigh its error by: it is rounded to nearest, and its layer says so.
+        Assert.Equal(new[] { stats["x"], stats["hc"] }, method.Seen);
+        Assert.Equal(new[] { ("embedding", "RTN"), ("up", "Checking"), ("down", "Checking") }, result.WeightOnlyLayers.Select(l => (l.Node, l.Method)));
 
         var missing = Assert.Throws<MissingInputStatisticsException>(() => ModelQuantizer.Quantize(model,
             QuantizationOptions.ForWeightOnly(new WeightOnlyOptions { Method = method, InputStatistics = new Dictionary<string, InputStatistics> { ["x"] = stats["x"] } })));
