@@ -16,7 +16,7 @@ if (args is ["big-graphs", ..]) return BigGraphs.Run(args[1..]);
 // `-- large-models [blocks] [steps] [folder]`: issue 21's models over 2 GiB, time and peak memory per step (see LargeModels).
 if (args is ["large-models", ..]) return LargeModels.Run(args[1..]);
 if (args is ["large-models-step", ..]) return LargeModels.Step(args[1..]);
-if (args is ["wo-gptq", ..]) return WeightOnlyGptqCheck.Run(args[1..]); // issue 19: GPTQ statistics memory and MiniLM quality
+if (args is ["wo-gptq", ..]) return WeightOnlyGptqCheck.Run(args[1..]); // issue 19: weight-only on MiniLM (quality, GPTQ statistics memory) and a generated decoder (`wo-gptq decoder ...`)
 // `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
 if (args is ["--paired", ..])
 {

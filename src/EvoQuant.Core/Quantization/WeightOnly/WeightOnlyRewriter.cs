@@ -68,7 +68,14 @@ internal sealed class WeightOnlyRewriter : Rewrite.GraphRewrite
     }
 
     /// <summary>The float value of a constant of the source model.</summary>
-    public float[] Floats(string tensor) => Model.GetFloats(Context.Constant(tensor)!);
+    public float[] Floats(string tensor)
+    {
+        var t = Context.Constant(tensor)!;
+        // Each weight becomes garbage once quantized; external reads already pace full collections by the bytes
+        // read, inline weights (a model in one file) are paced the same way, or dead copies pile up to 2-3x the model.
+        if (!Onnx.TensorData.IsExternal(t)) Onnx.LargeTensorReads.BeforeRead(Onnx.TensorData.ElementCount(t) * sizeof(float));
+        return Model.GetFloats(t);
+    }
 
     public long[] Dims(string tensor) => Context.Constant(tensor)!.Dims.ToArray();
 
