@@ -13,7 +13,7 @@ namespace EvoQuant.Bench;
 /// <c>dotnet run -c Release --project bench/EvoQuant.Bench -- wo-gptq stats SENTENCES [BATCH] [padded]</c> collects the
 /// input statistics of every weight-only MatMul over that many fortune sentences and prints the peak working
 /// set (run 100 and 1000 in separate processes: it must not grow);
-/// <c>-- wo-gptq quality CAL EVAL [BLOCK] [sym|asym] [MAXTOKENS]</c> calibrates on CAL sentences, quantizes weight-only
+/// <c>-- wo-gptq quality CAL EVAL [BLOCK] [sym|asym] [MAXTOKENS] [embeddings8]</c> calibrates on CAL sentences, quantizes weight-only
 /// (MatMulNBits) 4-bit with round-to-nearest and with GPTQ and 8-bit with round-to-nearest, and prints the mean embedding cosine of each
 /// to float on EVAL other sentences (seeded disjoint split) and the MatMul weights' size ratio.</summary>
 public static class WeightOnlyGptqCheck
@@ -56,6 +56,9 @@ public static class WeightOnlyGptqCheck
                 if (args.Length > 5) encoder = new BertTextEncoder(Path.Combine(MiniLm, "vocab.txt"), maxLength: int.Parse(args[5]));
                 var clock = Stopwatch.StartNew();
                 var baseOptions = new WeightOnlyOptions { BlockSize = block, Symmetric = symmetric, Form = WeightOnlyForm.MatMulNBits };
+                // `embeddings8`: the Gather tables keep 8 bits (-KeepEightBit 'Gather*'), only 4-bit GPTQ is run.
+                bool embeddings8 = args.Length > 6 && args[6] == "embeddings8";
+                if (embeddings8) baseOptions = baseOptions with { EightBitNodes = new[] { "Gather*" } };
                 var prepared = WeightOnlyCalibration.Prepare(model, QuantizationOptions.ForWeightOnly(baseOptions with { Method = GptqMethod.Default }),
                     encoder.EncodeBatches(split[0], 16).Cast<object>(), new CalibrationOptions { BatchSize = 16 });
                 var stats = prepared.Options.WeightOnly.InputStatistics!;
@@ -63,7 +66,7 @@ public static class WeightOnlyGptqCheck
                 clock.Restart();
                 var reference = Embed(model, encoder, split[1], out int hidden);
                 Console.WriteLine($"float embeddings of {split[1].Count} sentences: {clock.Elapsed.TotalSeconds:F1} s");
-                foreach (var (bits, method) in new (int, IWeightOnlyMethod)[] { (4, RoundToNearestMethod.Instance), (4, GptqMethod.Default), (8, RoundToNearestMethod.Instance) })
+                foreach (var (bits, method) in new (int, IWeightOnlyMethod)[] { (4, RoundToNearestMethod.Instance), (4, GptqMethod.Default), (8, RoundToNearestMethod.Instance) }.Where(m => !embeddings8 || m.Item2 is GptqMethod))
                     {
                         clock.Restart();
                         var result = ModelQuantizer.Quantize(model, QuantizationOptions.ForWeightOnly(baseOptions with { Bits = bits, Method = method, InputStatistics = stats }));
@@ -72,7 +75,7 @@ public static class WeightOnlyGptqCheck
                         var cosines = Enumerable.Range(0, split[1].Count).Select(r => (double)SentenceEmbeddings.Cosine(reference, embedded, r, hidden)).ToArray();
                         var mm = result.WeightOnlyLayers.Where(l => l.OpType == "MatMul").ToList();
                         double mmRatio = (double)mm.Sum(l => l.BytesBefore) / mm.Sum(l => l.BytesAfter);
-                        Console.WriteLine($"QUALITY {method.Name,-5} bits={bits} block={block} {(symmetric ? "sym" : "asym")} mean-cosine={cosines.Average():F5} min={cosines.Min():F4} " +
+                        Console.WriteLine($"QUALITY {method.Name,-5} bits={bits}{(embeddings8 ? " (embeddings 8)" : "")} block={block} {(symmetric ? "sym" : "asym")} mean-cosine={cosines.Average():F5} min={cosines.Min():F4} " +
                             $"matmul-weights {mm.Sum(l => l.BytesBefore) / 1048576.0:F2} -> {mm.Sum(l => l.BytesAfter) / 1048576.0:F2} MiB ({mmRatio:F2}x, {mm.Count} MatMuls) " +
                             $"all-weights {result.WeightBytesBefore / 1048576.0:F1} -> {result.WeightBytesAfter / 1048576.0:F1} MiB quantize={seconds:F1}s eval={split[1].Count}");
                     }
