@@ -22,6 +22,7 @@ if (args is ["weight-numerics", ..]) return WeightNumericsCheck.Run(args[1..]);
 // `-- log-weights`: logarithmic weights (8/4-bit) against linear at the same width on fashion-cnn (see LogWeightsCheck).
 if (args is ["log-weights", ..]) return LogWeightsCheck.Run(args[1..]);
 if (args is ["calibration-methods", ..]) return CalibrationMethodsBench.Run(args[1..]); // issue 20's Auto bar (see CalibrationMethodsBench)
+if (args is ["wo-gptq", ..]) return WeightOnlyGptqCheck.Run(args[1..]); // issue 19: weight-only on MiniLM (quality, GPTQ statistics memory) and a generated decoder (`wo-gptq decoder ...`)
 // `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
 if (args is ["--paired", ..])
 {

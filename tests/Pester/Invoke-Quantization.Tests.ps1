@@ -210,22 +210,23 @@ Describe 'Invoke-Quantization' {
         It 'has one parameter set per mode, static the default' {
             $command = Get-Command Invoke-Quantization
             $command.DefaultParameterSet | Should -Be 'Static'
-            $command.ParameterSets.Name | Sort-Object | Should -Be @('Dynamic', 'MinimumSqnr', 'Static', 'TargetAccuracyDrop')
+            $command.ParameterSets.Name | Sort-Object | Should -Be @('Dynamic', 'MinimumSqnr', 'Static', 'TargetAccuracyDrop', 'WeightOnly')
             $set = @{}
             foreach ($s in $command.ParameterSets) { $set[$s.Name] = @($s.Parameters | Where-Object IsMandatory | ForEach-Object Name | Sort-Object) }
             $set['Static'] | Should -Be @('Model', 'Path')
             $set['Dynamic'] | Should -Be @('Dynamic', 'Model', 'Path')
             $set['MinimumSqnr'] | Should -Be @('MinimumSqnr', 'Model', 'Path', 'ValidationData')
             $set['TargetAccuracyDrop'] | Should -Be @('Label', 'Model', 'Path', 'TargetAccuracyDrop', 'ValidationData')
+            $set['WeightOnly'] | Should -Be @('Model', 'Path', 'WeightOnly')
         }
 
         It 'shows the parameter sets in Get-Command -Syntax and Get-Help' {
             $syntax = (Get-Command Invoke-Quantization -Syntax) -split '\r?\n' | Where-Object { $_ -match '\S' }
-            $syntax | Should -HaveCount 4
+            $syntax | Should -HaveCount 5
             ($syntax | Where-Object { $_ -match '-Dynamic' }) | Should -Not -Match '-Calibration|-Format'
             ($syntax | Where-Object { $_ -match '-TargetAccuracyDrop <' }) | Should -Match '-Label <'
             $help = (Get-Help Invoke-Quantization).syntax.syntaxItem
-            $help | Should -HaveCount 4
+            $help | Should -HaveCount 5
             foreach ($item in $help) {
                 $names = @($item.parameter.name)
                 $names | Should -Contain 'Model'

@@ -19,6 +19,7 @@ public static class ModelQuantizer
         ArgumentNullException.ThrowIfNull(options);
         QuantizationOptionsValidator.Validate(options, model, registry);
         if (options.Mode == QuantMode.Dynamic) return Dynamic.DynamicQuantizer.Quantize(model, options, registry, progress, ct);
+        if (options.Mode == QuantMode.WeightOnly) return WeightOnly.WeightOnlyQuantizer.Quantize(model, options, registry, progress, ct);
 
         WeightReadProgress.Stage(progress, "Planning");
         // The float model as ONNX Runtime runs it: BatchNormalization folded into its Conv.

@@ -72,6 +72,7 @@ public sealed class OpQuantizerRegistry
         Qdq.QdqOps.Register(r);
         QOperator.QOperatorOps.Register(r);
         Dynamic.DynamicOps.Register(r);
+        WeightOnly.WeightOnlyOps.Register(r);
         return r;
     }
 }

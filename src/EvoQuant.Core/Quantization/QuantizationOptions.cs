@@ -66,6 +66,9 @@ public sealed record QuantizationOptions
     /// AVX2 CPU, but the PaddleOCR detector kept 95.2% of its float text pixels, under the 97% it keeps without folding.</summary>
     public bool FoldBatchNormalization { get; init; }
 
+    /// <summary>Bits, blocks, method and form of <see cref="QuantMode.WeightOnly"/>; ignored by the other modes.</summary>
+    public WeightOnly.WeightOnlyOptions WeightOnly { get; init; } = new();
+
     /// <summary>Load and run the produced model once in ONNX Runtime before returning it.</summary>
     public bool VerifyWithRuntime { get; init; } = true;
 
@@ -78,6 +81,13 @@ public sealed record QuantizationOptions
     /// <summary>The chosen range of every tensor of a calibration table.</summary>
     public static IReadOnlyDictionary<string, ActivationRange> RangesOf(EvoQuant.Calibration.CalibrationTable table) =>
         table.Ranges.ToDictionary(r => r.Tensor, r => new ActivationRange(r.RangeMin, r.RangeMax), StringComparer.Ordinal);
+
+    /// <summary>Weight-only quantization with <paramref name="weightOnly"/> (4-bit blocks of 32, symmetric, round-to-nearest by default).</summary>
+    public static QuantizationOptions ForWeightOnly(WeightOnly.WeightOnlyOptions? weightOnly = null) => new()
+    {
+        Mode = QuantMode.WeightOnly,
+        WeightOnly = weightOnly ?? new(),
+    };
 
     /// <summary>Dynamic-mode defaults of the reference tool: uint8 activations, int8 weights, integer operators.</summary>
     public static QuantizationOptions Dynamic() => new()

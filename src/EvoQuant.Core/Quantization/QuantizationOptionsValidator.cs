@@ -12,6 +12,11 @@ public static class QuantizationOptionsValidator
     {
         ArgumentNullException.ThrowIfNull(o);
         registry ??= OpQuantizerRegistry.Default;
+        if (o.Mode == QuantMode.WeightOnly)
+        {
+            ValidateWeightOnly(o, model, registry);
+            return;
+        }
         static bool Is16(QuantType t) => t is QuantType.Int16 or QuantType.UInt16;
         static bool Is4(QuantType t) => t is QuantType.Int4 or QuantType.UInt4;
         bool integerOps = o.Mode == QuantMode.Dynamic || o.Format == QuantFormat.QOperator;
@@ -71,6 +76,29 @@ public static class QuantizationOptionsValidator
             if (o.PerChannel && o.Format == QuantFormat.QDQ && o.Mode == QuantMode.Static && opset < 13 && !o.UseContribOps)
                 Fail(nameof(o.PerChannel), $"Per-channel QDQ needs opset 13 (DequantizeLinear with an axis); the model uses opset {opset}. Convert the model to opset 13, quantize per tensor, or set UseContribOps (ONNX Runtime only).");
         }
+    }
+
+    private static void ValidateWeightOnly(QuantizationOptions o, OnnxModel? model, OpQuantizerRegistry registry)
+    {
+        var w = o.WeightOnly ?? throw new QuantizationOptionsException(nameof(o.WeightOnly), "Weight-only quantization needs its options (WeightOnly).");
+        if (w.Bits is not (4 or 8))
+            Fail("WeightOnly.Bits", $"Weight-only quantization stores 4 or 8 bits per weight (got {w.Bits}).");
+        if (w.BlockSize < 16 || w.BlockSize > 256 || (w.BlockSize & (w.BlockSize - 1)) != 0)
+            Fail("WeightOnly.BlockSize", $"The block size is a power of two from 16 to 256 (got {w.BlockSize}).");
+        if (w.AccuracyLevel is int level && level is < 0 or > 4)
+            Fail("WeightOnly.AccuracyLevel", $"MatMulNBits' accuracy level is 0 (unset), 1 (fp32), 2 (fp16), 3 (bf16) or 4 (int8); got {level}.");
+        if (w.Method == null) Fail("WeightOnly.Method", "No weight-only method was given.");
+        foreach (var p in w.EightBitNodes.Concat(o.IncludeNodes).Concat(o.ExcludeNodes))
+            if (string.IsNullOrWhiteSpace(p)) Fail("WeightOnly.EightBitNodes", "A node-name pattern is empty.");
+        if (o.OpTypes.Count > 0)
+        {
+            var supported = registry.SupportedOpTypes(Rewrite.RewriteFormat.WeightOnly);
+            var unknown = o.OpTypes.Where(t => !supported.Contains(t, StringComparer.OrdinalIgnoreCase)).ToList();
+            if (unknown.Count > 0)
+                Fail(nameof(o.OpTypes), $"Op type(s) {string.Join(", ", unknown)} have no weight-only form; supported: {string.Join(", ", supported)}.");
+        }
+        if (model != null && WeightOnly.WeightOnlyDefaults.FormOf(o) == WeightOnly.WeightOnlyForm.DequantizeLinear && WeightOnly.Opset21Upgrade.Blocker(model.Proto) is string blocker)
+            Fail("WeightOnly.Form", $"The DequantizeLinear form needs opset 21, and {blocker}");
     }
 
     private static void Fail(string option, string message) => throw new QuantizationOptionsException(option, message);

@@ -40,6 +40,15 @@ public sealed class QuantizationResult
     /// <summary>What the rewrite did, node by node and tensor by tensor: what the evaluation reads.</summary>
     public Provenance.QuantizationProvenance? Provenance { get; init; }
 
+    /// <summary>Weight-only results: the ONNX form written, and each quantized weight with its error and sizes.</summary>
+    public WeightOnly.WeightOnlyForm? WeightOnlyForm { get; init; }
+    public IReadOnlyList<WeightOnly.WeightOnlyLayer> WeightOnlyLayers { get; init; } = Array.Empty<WeightOnly.WeightOnlyLayer>();
+
+    /// <summary>Bytes of the weights weight-only quantization replaced (float) and of what replaced them (codes,
+    /// scales, zero points); 0 for the other modes.</summary>
+    public long QuantizedWeightBytesBefore => WeightOnlyLayers.Sum(l => l.BytesBefore);
+    public long QuantizedWeightBytesAfter => WeightOnlyLayers.Sum(l => l.BytesAfter);
+
     public required long WeightBytesBefore { get; init; }
     public required long WeightBytesAfter { get; init; }
 

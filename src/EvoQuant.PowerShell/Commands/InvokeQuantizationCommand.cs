@@ -7,12 +7,13 @@ using EvoQuant.Onnx;
 using EvoQuant.PowerShell.Completers;
 using EvoQuant.PowerShell.Infrastructure;
 using EvoQuant.Quantization;
+using EvoQuant.Quantization.WeightOnly;
 using EvoQuant.Targets;
 
 namespace EvoQuant.PowerShell.Commands;
 
 /// <summary>Invoke-Quantization: writes a quantized model (static QDQ or QOperator with a calibration
-/// table, or dynamic without one) and returns what was quantized, what was skipped and why. The modes are
+/// table, dynamic without one, or weight-only 4/8-bit blocks) and returns what was quantized, what was skipped and why. The modes are
 /// parameter sets, so the binder refuses parameters that do not belong to the mode.</summary>
 [Cmdlet(VerbsLifecycle.Invoke, "Quantization", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = StaticSet)]
 [OutputType(typeof(QuantizationResult))]
@@ -22,6 +23,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     private const string DynamicSet = "Dynamic";
     private const string AccuracyDropSet = "TargetAccuracyDrop";
     private const string MinimumSqnrSet = "MinimumSqnr";
+    private const string WeightOnlySet = "WeightOnly";
 
     /// <summary>The float model: a model object, a path or a FileInfo; or a calibration table from
     /// Measure-Calibration, which carries its model and is then the calibration as well.</summary>
@@ -80,14 +82,25 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [ValidateSet("QInt8", "QUInt8", "QInt16", "QUInt16", IgnoreCase = true)]
     public string? ActivationType { get; set; }
 
-    [Parameter]
+    // Weight type, per channel, reduce range, saturation guard and tensor overrides are the integer modes'
+    // (weight-only has its own -Bits, -BlockSize): not in the WeightOnly set.
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = DynamicSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
     [ValidateSet("QInt8", "QUInt8", "QInt16", "QUInt16", "QInt4", "QUInt4", IgnoreCase = true)]
     public string? WeightType { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = DynamicSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
     public SwitchParameter PerChannel { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = DynamicSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
     public SwitchParameter ReduceRange { get; set; }
 
     /// <summary>The CPU the model will run on (Host: this one). Decides every default not given here:
@@ -102,7 +115,10 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     public SwitchParameter FoldBatchNormalization { get; set; }
 
     /// <summary>Overrides the target's choice of how int8 weights avoid saturation.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = DynamicSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
     public SaturationGuard WeightSaturation { get; set; }
 
     /// <summary>Static modes only: dynamic quantization computes asymmetric uint8 activations at run time.</summary>
@@ -111,7 +127,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter(ParameterSetName = MinimumSqnrSet)]
     public SwitchParameter ActivationSymmetric { get; set; }
 
-    /// <summary>Symmetric weights (the default); -WeightSymmetric:$false for asymmetric.</summary>
+    /// <summary>Symmetric weights (the default); -WeightSymmetric:$false for asymmetric (weight-only: a zero point per block).</summary>
     [Parameter]
     public SwitchParameter WeightSymmetric { get; set; }
 
@@ -141,7 +157,10 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     public string[]? ExcludeNode { get; set; }
 
     /// <summary>@{ tensor = @{ Type = 'QInt16'; Scale = 0.01; ZeroPoint = 0; Min = -1; Max = 1 } }</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = DynamicSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
     public Hashtable? TensorOverride { get; set; }
 
     /// <summary>QDQ pairs per consumer: static modes only.</summary>
@@ -149,6 +168,48 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter(ParameterSetName = AccuracyDropSet)]
     [Parameter(ParameterSetName = MinimumSqnrSet)]
     public SwitchParameter DedicatedQDQPair { get; set; }
+
+    /// <summary>Weight-only: MatMul/Gemm weights and embedding tables stored in blocks of 4 or 8 bits, activations float.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = WeightOnlySet)]
+    public SwitchParameter WeightOnly { get; set; }
+
+    /// <summary>Weight-only: bits per weight (default 4).</summary>
+    [Parameter(ParameterSetName = WeightOnlySet)]
+    [ValidateSet("4", "8")]
+    public int? Bits { get; set; }
+
+    /// <summary>Weight-only: values per block along the reduction axis, each block with its own scale (default 32).</summary>
+    [Parameter(ParameterSetName = WeightOnlySet)]
+    [ValidateSet("16", "32", "64", "128", "256")]
+    public int? BlockSize { get; set; }
+
+    /// <summary>Weight-only: MatMulNBits (ONNX Runtime's fused kernels) or DequantizeLinear (standard opset 21); default: the target's.</summary>
+    [Parameter(ParameterSetName = WeightOnlySet)]
+    public WeightOnlyForm WeightOnlyForm { get; set; }
+
+    /// <summary>Weight-only, MatMulNBits: the accuracy_level attribute (0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8).</summary>
+    [Parameter(ParameterSetName = WeightOnlySet)]
+    [ValidateRange(0, 4)]
+    public int? AccuracyLevel { get; set; }
+
+    /// <summary>Weight-only: how codes are chosen: RTN (round to nearest) or GPTQ (needs -CalibrationData).
+    /// Default: GPTQ when -CalibrationData is given, RTN when not.</summary>
+    [Parameter(ParameterSetName = WeightOnlySet)]
+    [ArgumentCompleter(typeof(WeightOnlyMethodCompleter))]
+    public string? WeightOnlyMethod { get; set; }
+
+    /// <summary>Weight-only: calibration samples for GPTQ (files, folders, arrays), as Measure-Calibration takes them; streamed, not held.</summary>
+    [Parameter(ParameterSetName = WeightOnlySet)]
+    public object[]? CalibrationData { get; set; }
+
+    /// <summary>Weight-only: node-name patterns whose weights keep 8 bits.</summary>
+    [Parameter(ParameterSetName = WeightOnlySet)]
+    [ArgumentCompleter(typeof(NodeNameCompleter))]
+    public string[]? KeepEightBit { get; set; }
+
+    /// <summary>Weight-only: the first and last quantized nodes (usually the embedding and the output projection) keep 8 bits.</summary>
+    [Parameter(ParameterSetName = WeightOnlySet)]
+    public SwitchParameter EightBitFirstAndLast { get; set; }
 
     /// <summary>Replace an existing output file (the input model is never replaced).</summary>
     [Parameter]
@@ -186,7 +247,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         QuantizationOptions options;
         try { options = BuildOptions(Calibration ?? Model.Table); }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or PSInvalidCastException or IOException or System.Text.Json.JsonException
-            or FormatException or UnauthorizedAccessException)
+            or FormatException or UnauthorizedAccessException or QuantizationOptionsException)
         {
             ThrowTerminatingError(NewError(e, "InvalidArgument", ErrorCategory.InvalidArgument, Calibration ?? TensorOverride));
             return;
@@ -201,7 +262,8 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         {
             WriteVerbose($"Quantizing '{model.Name}': {what}.");
             AccuracyDrivenResult? search = AccuracyDriven ? Search(model, options) : null;
-            var result = search?.Final ?? ModelQuantizer.Quantize(model, options, progress, CancellationToken);
+            var result = search?.Final ?? (WeightOnlyMode ? QuantizeWeightOnly(model, options, progress)
+                : ModelQuantizer.Quantize(model, options, progress, CancellationToken));
             progress.Report("Writing");
             result.Save(output, overwrite: Force, externalData: ExternalData);
             Report(result);
@@ -219,7 +281,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         }
         catch (QuantizationOptionsException e)
         {
-            WriteError(NewError(e, "InvalidOptions", ErrorCategory.InvalidArgument, model, $"Change -{e.Option}: {e.Message}"));
+            WriteError(NewError(e, "InvalidOptions", ErrorCategory.InvalidArgument, model, $"Change -{ParameterOf(e.Option)}: {e.Message}"));
         }
         catch (InvalidWeightException e)
         {
@@ -238,6 +300,11 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         catch (EvoQuant.IO.OutputNotWritableException e)
         {
             WriteError(OutputError(e));
+        }
+        catch (Exception e) when (WeightOnlyMode && e is SampleMismatchException or EvoQuant.Data.SampleFormatException or ModelRunException or InvalidOperationException)
+        {
+            WriteError(NewError(e, "InvalidCalibrationData", ErrorCategory.InvalidData, CalibrationData ?? (object)model,
+                "Check -CalibrationData: samples must match the model's input names, element types and shapes (see Get-OnnxGraph ... | ForEach-Object Inputs)."));
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException && !AccuracyDriven)
         {
@@ -262,11 +329,36 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
 
     private bool AccuracyDriven => ParameterSetName is AccuracyDropSet or MinimumSqnrSet;
 
+    private bool WeightOnlyMode => ParameterSetName == WeightOnlySet;
+
+    // Core names weight-only options by their property path; the user knows them as this cmdlet's parameters.
+    private static string ParameterOf(string option) => option switch
+    {
+        "WeightOnly.Method" => nameof(WeightOnlyMethod),
+        "WeightOnly.Form" => nameof(WeightOnlyForm),
+        "WeightOnly.EightBitNodes" => nameof(KeepEightBit),
+        _ when option.StartsWith("WeightOnly.", StringComparison.Ordinal) => option["WeightOnly.".Length..],
+        _ => option,
+    };
+
+    // Sample items as Measure-Calibration takes them, paths resolved against the current location.
+    private List<object> SampleItems(object[] values) =>
+        values.Select(v => PipelineValues.ToSampleItem(v) is string p ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(p) : PipelineValues.ToSampleItem(v)!).ToList();
+
+    private QuantizationResult QuantizeWeightOnly(OnnxModel model, QuantizationOptions options, StageProgress progress)
+    {
+        var items = CalibrationData is { Length: > 0 } ? SampleItems(CalibrationData) : null;
+        var prepared = WeightOnlyCalibration.Prepare(model, options, items, null, progress, CancellationToken);
+        foreach (var note in prepared.Notes) WriteWarning(note);
+        if (prepared.Samples > 0) WriteVerbose($"Input statistics of {prepared.Options.WeightOnly.InputStatistics!.Count} tensors from {prepared.Samples} calibration samples.");
+        return ModelQuantizer.Quantize(model, prepared.Options, progress, CancellationToken);
+    }
+
     private AccuracyDrivenResult Search(OnnxModel model, QuantizationOptions options)
     {
         long[]? labels = Label == null ? null : LabelArgument.Read(Label, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
         var target = new AccuracyTarget { MaxAccuracyDrop = TargetAccuracyDrop, MinSqnrDb = MinimumSqnr };
-        var items = ValidationData!.Select(v => PipelineValues.ToSampleItem(v) is string p ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(p) : PipelineValues.ToSampleItem(v)!).ToList();
+        var items = SampleItems(ValidationData!);
         var steps = new SynchronousProgress<AccuracyDrivenStep>(step =>
         {
             string accuracy = step.AccuracyDrop is double d ? $"accuracy drop {d:N2} points, " : "";
@@ -280,6 +372,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     {
         // The target's defaults first; every parameter given on the command line then wins.
         var bound = MyInvocation.BoundParameters;
+        if (WeightOnlyMode) return WeightOnlyOptions();
         var profile = TargetProfile.Resolve(bound.ContainsKey(nameof(Target)) ? Target : new QuantizationOptions().Target);
         var options = Dynamic ? profile.DynamicDefaults() : profile.StaticDefaults();
         if (bound.ContainsKey(nameof(Format))) options = options with { Format = Format };
@@ -306,6 +399,31 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             TensorOverrides = QuantizationArguments.Overrides(TensorOverride),
             DedicatedQdqPair = DedicatedQDQPair,
             WeightNumerics = new WeightNumerics(WeightScale, Rounding, Seed),
+        };
+    }
+
+    private QuantizationOptions WeightOnlyOptions()
+    {
+        var bound = MyInvocation.BoundParameters;
+        var defaults = QuantizationOptions.ForWeightOnly();
+        var w = defaults.WeightOnly;
+        return defaults with
+        {
+            Target = bound.ContainsKey(nameof(Target)) ? Target : defaults.Target,
+            OpTypes = OpType ?? Array.Empty<string>(),
+            IncludeNodes = IncludeNode ?? Array.Empty<string>(),
+            ExcludeNodes = ExcludeNode ?? Array.Empty<string>(),
+            WeightOnly = w with
+            {
+                Bits = Bits ?? w.Bits,
+                BlockSize = BlockSize ?? w.BlockSize,
+                Symmetric = bound.ContainsKey(nameof(WeightSymmetric)) ? WeightSymmetric.IsPresent : w.Symmetric,
+                Form = bound.ContainsKey(nameof(WeightOnlyForm)) ? WeightOnlyForm : w.Form,
+                AccuracyLevel = AccuracyLevel ?? w.AccuracyLevel,
+                Method = WeightOnlyMethods.Choose(WeightOnlyMethod, CalibrationData is { Length: > 0 }),
+                EightBitNodes = KeepEightBit ?? Array.Empty<string>(),
+                EightBitFirstAndLast = EightBitFirstAndLast,
+            },
         };
     }
 
@@ -340,8 +458,9 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         return true;
     }
 
-    private static string Describe(QuantizationOptions o) =>
-        $"{(o.Mode == QuantMode.Dynamic ? "dynamic" : "static " + o.Format)}, activations {o.ActivationType}, weights {o.WeightType}{(o.PerChannel ? " per channel" : " per tensor")}";
+    private static string Describe(QuantizationOptions o) => o.Mode == QuantMode.WeightOnly
+        ? $"weight-only {o.WeightOnly.Bits}-bit blocks of {o.WeightOnly.BlockSize}, {(o.WeightOnly.Symmetric ? "symmetric" : "asymmetric")}, {o.WeightOnly.Method.Name}, {WeightOnlyDefaults.FormOf(o)}"
+        : $"{(o.Mode == QuantMode.Dynamic ? "dynamic" : "static " + o.Format)}, activations {o.ActivationType}, weights {o.WeightType}{(o.PerChannel ? " per channel" : " per tensor")}";
 
     private void Report(QuantizationResult r)
     {

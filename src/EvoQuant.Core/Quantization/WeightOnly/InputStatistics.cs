@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace EvoQuant.Quantization.WeightOnly;
 
 /// <summary>What calibration-aware weight-only methods know of a MatMul's input X (rows of K values):
@@ -24,24 +26,61 @@ public sealed class InputStatistics
         AbsSum = new double[channels];
     }
 
+    /// <summary>Rows transposed per chunk: the Gram update is then dot products of contiguous channel vectors.</summary>
+    private const int ChunkRows = 256;
+
+    /// <summary>Channels of the chunk kept hot (in L2) while every earlier channel is dotted with them.</summary>
+    private const int TileChannels = 64;
+
     /// <summary>Adds <paramref name="rowCount"/> rows of <see cref="Channels"/> values each (row-major).</summary>
+    /// <remarks>Cost rows·K²/2 multiply-adds: the rows are transposed in chunks of 256 ([K, 256]), the upper
+    /// triangle is updated with float dot products of 256 values (8 lanes of AVX2; relative error about 1e-6)
+    /// added to the double sums, over tiles of channels, then mirrored, so the Gram is symmetric whenever
+    /// this returns.</remarks>
     public void Accumulate(ReadOnlySpan<float> rows, int rowCount)
     {
         int k = Channels;
         if (rows.Length != (long)rowCount * k) throw new ArgumentException($"{rows.Length} values are not {rowCount} rows of {k}.", nameof(rows));
-        for (int r = 0; r < rowCount; r++)
+        if (rowCount == 0) return;
+        int chunk = Math.Min(ChunkRows, rowCount);
+        var xt = new float[(long)k * chunk];
+        for (int r0 = 0; r0 < rowCount; r0 += chunk)
         {
-            var x = rows.Slice(r * k, k);
-            for (int i = 0; i < k; i++)
+            int m = Math.Min(chunk, rowCount - r0);
+            for (int r = 0; r < m; r++)
             {
-                double xi = x[i];
-                if (xi == 0) continue;
-                AbsSum[i] += Math.Abs(xi);
-                var row = Gram.AsSpan(i * k, k);
-                for (int j = 0; j < k; j++) row[j] += xi * x[j];
+                var x = rows.Slice((r0 + r) * k, k);
+                for (int i = 0; i < k; i++)
+                {
+                    float v = x[i];
+                    xt[(long)i * m + r] = v;
+                    AbsSum[i] += Math.Abs(v);
+                }
+            }
+            for (int j0 = 0; j0 < k; j0 += TileChannels)
+            {
+                int j1 = Math.Min(k, j0 + TileChannels);
+                for (int i = 0; i < j1; i++)
+                {
+                    var xi = xt.AsSpan(i * m, m);
+                    var g = Gram.AsSpan(i * k, k);
+                    for (int j = Math.Max(i, j0); j < j1; j++) g[j] += TensorPrimitives.Dot(xi, xt.AsSpan(j * m, m));
+                }
             }
         }
+        for (int i = 0; i < k; i++)
+            for (int j = i + 1; j < k; j++) Gram[(long)j * k + i] = Gram[(long)i * k + j];
         RowCount += rowCount;
+    }
+
+    /// <summary>Adds the statistics of other rows of the same input (another shard of the samples).</summary>
+    public void Add(InputStatistics other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other.Channels != Channels) throw new ArgumentException($"Statistics of {other.Channels} channels cannot be added to {Channels}.", nameof(other));
+        TensorPrimitives.Add<double>(Gram, other.Gram, Gram);
+        TensorPrimitives.Add<double>(AbsSum, other.AbsSum, AbsSum);
+        RowCount += other.RowCount;
     }
 
     /// <summary>Mean |x| per input channel.</summary>

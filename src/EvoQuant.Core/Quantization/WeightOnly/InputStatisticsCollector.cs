@@ -1,0 +1,144 @@
+using EvoQuant.Calibration;
+using EvoQuant.Data;
+using EvoQuant.Onnx;
+
+namespace EvoQuant.Quantization.WeightOnly;
+
+/// <summary>Streams calibration samples through ONNX Runtime and accumulates the <see cref="InputStatistics"/>
+/// of the activations that weight-only MatMul/Gemm nodes multiply (one per distinct tensor: nodes that
+/// share an input, like Q, K and V, share its statistics). Items are what Measure-Calibration takes (files,
+/// folders, arrays, dictionaries, <see cref="Sample"/>s), read, bound, batched, run and dropped one at a
+/// time, as <see cref="CalibrationRun"/> does, on the same <see cref="CalibrationSession"/>: memory is one
+/// batch plus K² doubles per tensor, whatever the number of samples.</summary>
+/// <remarks>A tensor's K is its consumer's weight's; its values of any rank are rows of K (the last axis).
+/// Memory: 8·K² bytes per distinct input (384: 1.2 MB; 4096: 128 MiB; 11008: 0.9 GiB), held for the whole
+/// run, plus one batch's fetched activations (bounded by <see cref="CalibrationOptions.MaxBatchOutputBytes"/>).
+/// Work: K²/2 multiply-adds per row and tensor, in double.</remarks>
+public sealed class InputStatisticsCollector : IDisposable
+{
+    private readonly CalibrationOptions _options;
+    private readonly Dictionary<string, InputStatistics> _statistics = new(StringComparer.Ordinal);
+    private readonly InputStatisticsCalibrator _calibrator;
+    private readonly CalibrationSession _session;
+    private readonly InputBinder _binder;
+    private readonly SampleBatcher _batcher;
+    private readonly SampleSourceOptions _sourceOptions;
+    private readonly CancellationToken _cancellation;
+    private readonly OnnxModel _model;
+    private bool _stopped;
+
+    /// <summary>Collects for the MatMul/Gemm inputs weight-only quantization with <paramref name="quantization"/>
+    /// will ask statistics for (<see cref="WeightOnlyPlanner.InputsNeedingStatistics"/>).</summary>
+    /// <param name="model">The float model.</param>
+    /// <param name="quantization">The weight-only options (node selection, embeddings ...) the statistics are for.</param>
+    /// <param name="options">Batching, threads, output budget and sample errors are read; the calibration
+    /// method, its parameters and its node patterns are not.</param>
+    public InputStatisticsCollector(OnnxModel model, QuantizationOptions quantization, CalibrationOptions? options = null, CancellationToken cancellationToken = default)
+        : this(model, WeightOnlyPlanner.InputsNeedingStatistics(model, quantization), options, cancellationToken) { }
+
+    /// <summary>Collects for the given inputs (one statistics per distinct activation tensor).</summary>
+    public InputStatisticsCollector(OnnxModel model, IReadOnlyList<WeightOnlyInput> inputs, CalibrationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(inputs);
+        _options = options ?? new CalibrationOptions();
+        if (_options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {_options.BatchSize}.");
+        if (_options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {_options.MaxBatchOutputBytes}.");
+        _model = model;
+        _cancellation = cancellationToken;
+        Inputs = inputs;
+        if (Inputs.Count == 0) throw new InvalidOperationException($"'{model.Name}' has no MatMul or Gemm with a constant 2-D float weight to collect input statistics for.");
+        foreach (var input in Inputs)
+        {
+            if (!_statistics.TryGetValue(input.Activation, out var s)) _statistics[input.Activation] = new InputStatistics(input.Channels);
+            else if (s.Channels != input.Channels)
+                throw new InvalidOperationException($"'{input.Activation}' feeds weights of {s.Channels} and {input.Channels} input rows ({input.Node}).");
+        }
+        _calibrator = new InputStatisticsCalibrator(_statistics);
+        try { _binder = new InputBinder(model); }
+        catch (NotSupportedException e) { throw new ModelRunException($"'{model.Name}' cannot be run on samples: {e.Message}", e); }
+        var selection = new TensorSelection(_statistics.Keys.ToList(), Array.Empty<SkippedTensor>()) { KnownTypes = ElementTypeInference.Infer(model.Graph) };
+        try { _session = new CalibrationSession(model, selection, _options.IntraOpThreads, reduceInGraph: false, maxOutputBytes: _options.MaxBatchOutputBytes); }
+        catch (Exception e) when (ModelRunException.IsRuntimeFailure(e))
+        {
+            throw new ModelRunException($"ONNX Runtime cannot load '{model.Name}' to collect input statistics: {e.Message}", e);
+        }
+        bool canBatch = _binder.CanBatch;
+        _sourceOptions = new SampleSourceOptions { SplitRows = canBatch && _binder.Inputs.Count == 1 ? _options.BatchSize : null };
+        _batcher = new SampleBatcher(canBatch, _options.BatchSize);
+    }
+
+    /// <summary>The weight-only MatMul/Gemm inputs whose statistics are collected.</summary>
+    public IReadOnlyList<WeightOnlyInput> Inputs { get; }
+
+    /// <summary>Tensors ONNX Runtime could not expose (not float, not an output): their nodes get no statistics.</summary>
+    public IReadOnlyList<SkippedTensor> Skipped => _session.Skipped;
+
+    public long SamplesDone { get; private set; }
+    public int Errors { get; private set; }
+
+    /// <summary>Reads one item and runs every full batch it completes; false once a sample error asked to stop.</summary>
+    public bool Add(object item)
+    {
+        if (_stopped) return false;
+        foreach (var read in new SampleSource(new[] { item }, _sourceOptions).Read())
+        {
+            _cancellation.ThrowIfCancellationRequested();
+            if (read.Error != null)
+            {
+                if (!Fail(read.Source, read.Error)) return false;
+                continue;
+            }
+            BoundSample bound;
+            try { bound = _binder.Bind(read.Sample!); }
+            catch (SampleMismatchException e)
+            {
+                if (!Fail(read.Source, e)) return false;
+                continue;
+            }
+            foreach (var b in _batcher.Add(bound)) RunBatch(b);
+        }
+        return true;
+    }
+
+    /// <summary>Runs the last partial batch and returns the statistics by activation tensor name (the key
+    /// <see cref="WeightOnlyOptions"/> reads): those of tensors that produced no rows are left out.</summary>
+    public IReadOnlyDictionary<string, InputStatistics> Complete()
+    {
+        if (!_stopped) foreach (var b in _batcher.Flush()) RunBatch(b);
+        if (SamplesDone == 0)
+            throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
+        return _statistics.Where(kv => kv.Value.RowCount > 0).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+    }
+
+    /// <summary>Collects over all items in one call, for the inputs weight-only quantization with <paramref name="quantization"/> needs.</summary>
+    public static IReadOnlyDictionary<string, InputStatistics> Collect(OnnxModel model, QuantizationOptions quantization, IEnumerable<object> items, CalibrationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        using var collector = new InputStatisticsCollector(model, quantization, options, cancellationToken);
+        foreach (var item in items)
+            if (!collector.Add(item)) break;
+        return collector.Complete();
+    }
+
+    public void Dispose() => _session.Dispose();
+
+    private void RunBatch(SampleBatch b)
+    {
+        try { _session.Run(b.Inputs, _calibrator, _cancellation); }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            throw new ModelRunException($"ONNX Runtime failed to run '{_model.Name}' on the batch ending with '{b.Sources[^1]}': {e.Message}", e);
+        }
+        SamplesDone += b.Rows;
+    }
+
+    private bool Fail(string where, Exception e)
+    {
+        Errors++;
+        if (_options.OnSampleError == null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+        if (_options.OnSampleError(new SampleError(where, e)) == SampleErrorAction.Continue) return true;
+        _stopped = true;
+        return false;
+    }
+}

@@ -1,0 +1,13 @@
+namespace EvoQuant.Quantization.WeightOnly;
+
+/// <summary>How block-quantized weights are written into the model.</summary>
+public enum WeightOnlyForm
+{
+    /// <summary>ONNX Runtime's com.microsoft MatMulNBits (and GatherBlockQuantized for embeddings): fused
+    /// kernels that read the packed blocks directly. Runs on ONNX Runtime only.</summary>
+    MatMulNBits,
+
+    /// <summary>Standard ONNX: a DequantizeLinear with block_size (opset 21, int4/uint4 or int8/uint8 data)
+    /// feeding the MatMul, Gemm or Gather. The model's opset is raised to 21.</summary>
+    DequantizeLinear,
+}
