@@ -90,9 +90,12 @@ public static class QuantizationOptionsValidator
         if (w.Method == null) Fail("WeightOnly.Method", "No weight-only method was given.");
         foreach (var p in w.EightBitNodes.Concat(o.IncludeNodes).Concat(o.ExcludeNodes))
             if (string.IsNullOrWhiteSpace(p)) Fail("WeightOnly.EightBitNodes", "A node-name pattern is empty.");
+        bool logarithmic = WeightOnly.WeightOnlyDefaults.FormOf(o) == WeightOnly.WeightOnlyForm.Logarithmic;
+        if (logarithmic && w.Method.NeedsInputStatistics)
+            Fail("WeightOnly.Method", $"The Logarithmic form rounds each weight to its nearest level; {w.Method.Name} is for the block forms (use RTN, or no calibration data).");
         if (o.OpTypes.Count > 0)
         {
-            var supported = registry.SupportedOpTypes(Rewrite.RewriteFormat.WeightOnly);
+            var supported = logarithmic ? (IReadOnlyCollection<string>)WeightOnly.LogarithmicWeightOnly.OpTypes : registry.SupportedOpTypes(Rewrite.RewriteFormat.WeightOnly);
             var unknown = o.OpTypes.Where(t => !supported.Contains(t, StringComparer.OrdinalIgnoreCase)).ToList();
             if (unknown.Count > 0)
                 Fail(nameof(o.OpTypes), $"Op type(s) {string.Join(", ", unknown)} have no weight-only form; supported: {string.Join(", ", supported)}.");

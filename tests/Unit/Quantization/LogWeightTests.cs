@@ -3,6 +3,8 @@ using EvoQuant.Numerics;
 using EvoQuant.Onnx;
 using EvoQuant.Onnx.Proto;
 using EvoQuant.Quantization.Logarithmic;
+using EvoQuant.Quantization;
+using EvoQuant.Quantization.WeightOnly;
 using EvoQuant.Tests.Evaluation;
 using Xunit;
 
@@ -50,5 +52,44 @@ public class LogWeightTests
     public void BadWidthIsRefused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => LogWeightQuantizer.Quantize(FashionWorkload.Model, new LogWeightOptions(6)));
+    }
+}
+
+/// <summary>The Logarithmic weight-only form through ModelQuantizer: what the cmdlet's -WeightOnly -WeightOnlyForm Logarithmic runs.</summary>
+public class LogarithmicWeightOnlyTests
+{
+    [Fact]
+    public void FourBitCodes_AreCastFromInt4AtOpset21_AndTheFirstAndLastLayersKeepEightBits()
+    {
+        var options = QuantizationOptions.ForWeightOnly(new WeightOnlyOptions { Bits = 4, Form = WeightOnlyForm.Logarithmic, EightBitFirstAndLast = true });
+        var result = ModelQuantizer.Quantize(FashionWorkload.Model, options);
+        var weighted = FashionWorkload.Model.Proto.Graph.Node.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul").ToList();
+        Assert.Equal(weighted.Count, result.WeightOnlyLayers.Count);
+        Assert.Equal(WeightOnlyForm.Logarithmic, result.WeightOnlyForm);
+        Assert.Equal(new[] { 8, 8 }, new[] { result.WeightOnlyLayers[0].Bits, result.WeightOnlyLayers[^1].Bits });
+        Assert.All(result.WeightOnlyLayers.Skip(1).SkipLast(1), l => Assert.Equal(4, l.Bits));
+        var g = result.Model.Proto.Graph;
+        // Foldable: every code tensor is Cast (int4 needs opset 21), none goes through com.microsoft DequantizeLinear.
+        Assert.DoesNotContain(g.Node, n => n.OpType == "DequantizeLinear");
+        Assert.Equal(weighted.Count, g.Node.Count(n => n.OpType == "Cast" && n.Input[0].EndsWith("_logcodes", StringComparison.Ordinal)));
+        Assert.Equal(21, result.Model.Proto.OpsetImport.Single(o => o.Domain is "" or "ai.onnx").Version);
+        Assert.True(result.WeightRatio > 4, $"weights {result.WeightRatio:F2}x smaller");
+
+        var (items, _) = FashionWorkload.TestSubset(64);
+        var r = AccuracyComparer.Compare(FashionWorkload.Model, result.Model, items, new ComparisonOptions { CheckKernels = false });
+        Assert.True(r.Summary.MinOutputSqnr > 10, $"{r.Summary.MinOutputSqnr:F1} dB");
+    }
+
+    [Fact]
+    public void ExcludedNodesStayFloat_AndGptqIsRefused()
+    {
+        var first = FashionWorkload.Model.Proto.Graph.Node.First(n => n.OpType == "Conv").Name;
+        var options = QuantizationOptions.ForWeightOnly(new WeightOnlyOptions { Bits = 8, Form = WeightOnlyForm.Logarithmic }) with { ExcludeNodes = new[] { first } };
+        var result = ModelQuantizer.Quantize(FashionWorkload.Model, options);
+        Assert.DoesNotContain(result.QuantizedNodes, n => n.Name == first);
+        Assert.Contains(result.Skipped, s => s.Name == first && s.Reason.Contains("ExcludeNodes"));
+        var gptq = QuantizationOptions.ForWeightOnly(new WeightOnlyOptions { Form = WeightOnlyForm.Logarithmic, Method = GptqMethod.Default });
+        var e = Assert.Throws<QuantizationOptionsException>(() => ModelQuantizer.Quantize(FashionWorkload.Model, gptq));
+        Assert.Equal("WeightOnly.Method", e.Option);
     }
 }

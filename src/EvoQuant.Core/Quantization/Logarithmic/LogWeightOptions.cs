@@ -14,10 +14,10 @@ public sealed record LogWeightOptions(int Bits = 8, bool PerChannel = true, int?
 }
 
 /// <summary>One weight stored logarithmically: its steps per octave and error, beside linear symmetric codes of the same width.</summary>
-public sealed record LogWeightReport(string Tensor, string OpType, long Elements, int StepsPerOctave, double Sqnr, double LinearSqnr);
+public sealed record LogWeightReport(string Tensor, string Node, string OpType, long[] Dims, int Bits, int StepsPerOctave, double Sqnr, double Mse, double LinearSqnr, long BytesBefore, long BytesAfter);
 
 /// <summary>The model with logarithmic weights, what each weight lost and the weight bytes on both sides.</summary>
-public sealed record LogWeightResult(Onnx.OnnxModel Model, IReadOnlyList<LogWeightReport> Weights, long WeightBytesBefore, long WeightBytesAfter)
+public sealed record LogWeightResult(Onnx.OnnxModel Model, IReadOnlyList<LogWeightReport> Weights, long WeightBytesBefore, long WeightBytesAfter, IReadOnlyList<string> Warnings)
 {
     public double WeightRatio => WeightBytesAfter == 0 ? 0 : (double)WeightBytesBefore / WeightBytesAfter;
 }

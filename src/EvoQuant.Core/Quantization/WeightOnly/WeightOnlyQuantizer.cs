@@ -8,6 +8,7 @@ internal static class WeightOnlyQuantizer
 {
     public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, IProgress<string>? progress, CancellationToken ct)
     {
+        if (WeightOnlyDefaults.FormOf(options) == WeightOnlyForm.Logarithmic) return LogarithmicWeightOnly.Quantize(model, options, progress);
         var warnings = new List<string>();
         // The rewrite reads each weight once: the bytes read so far are its percentage.
         var rewriter = new WeightOnlyRewriter(WeightReadProgress.Observe(model, progress, "Quantizing weights (weight-only)"), options, registry, warnings);
