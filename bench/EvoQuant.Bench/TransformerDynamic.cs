@@ -87,6 +87,18 @@ public static class TransformerDynamic
         yield return ("no-guard", m => ModelQuantizer.Quantize(m, d with { WeightSaturation = SaturationGuard.None }));
         yield return ("contrib", m => ModelQuantizer.Quantize(m, d with { UseContribOps = true }));
         yield return ("no-gather", m => ModelQuantizer.Quantize(m, d with { OpTypes = new[] { "MatMul", "Gemm" } }));
+        // The feed-forward down projections (the MatMuls whose weight narrows, [4h, h]) kept float: their input,
+        // after GELU, has the widest outliers of a BERT layer; all of them, or the last layer's only.
+        yield return ("ffn-out-float", m => ModelQuantizer.Quantize(m, d with { ExcludeNodes = DownProjections(m).ToArray() }));
+        yield return ("last-ffn-out-float", m => ModelQuantizer.Quantize(m, d with { ExcludeNodes = DownProjections(m).TakeLast(1).ToArray() }));
+    }
+
+    /// <summary>Names of the MatMuls whose constant weight [K, N] has K greater than N, in graph order.</summary>
+    private static IEnumerable<string> DownProjections(OnnxModel m)
+    {
+        var weights = m.Proto.Graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        return m.Proto.Graph.Node.Where(n => n.OpType == "MatMul" && n.Input.Count > 1 && weights.TryGetValue(n.Input[1], out var w)
+            && w.Dims.Count == 2 && w.Dims[0] > w.Dims[1]).Select(n => n.Name);
     }
 
     /// <summary>quantize_dynamic's defaults as the reference tool applies them to a transformer: per tensor,
