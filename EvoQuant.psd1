@@ -8,7 +8,7 @@
     Description           = 'Quantize ONNX models from PowerShell: inspect graphs, calibrate in bounded memory (MinMax, Entropy, Percentile), write static QDQ/QOperator or dynamic int8 models, and find where the accuracy went.'
     PowerShellVersion     = '7.4'
     CompatiblePSEditions  = @('Core')
-    CmdletsToExport       = @('Get-OnnxGraph', 'Measure-Calibration', 'Invoke-Quantization', 'Compare-QuantAccuracy', 'Export-CalibrationTable', 'Import-CalibrationTable', 'ConvertTo-TokenSample')
+    CmdletsToExport       = @('Get-OnnxGraph', 'Measure-Calibration', 'Invoke-Quantization', 'Compare-QuantAccuracy', 'Export-CalibrationTable', 'Import-CalibrationTable', 'ConvertTo-TokenSample', 'Optimize-OnnxGraph')
     FunctionsToExport     = @()
     VariablesToExport     = @()
     AliasesToExport       = @()

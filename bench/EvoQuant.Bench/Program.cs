@@ -23,6 +23,8 @@ if (args is ["weight-numerics", ..]) return WeightNumericsCheck.Run(args[1..]);
 if (args is ["log-weights", ..]) return LogWeightsCheck.Run(args[1..]);
 if (args is ["calibration-methods", ..]) return CalibrationMethodsBench.Run(args[1..]); // issue 20's Auto bar (see CalibrationMethodsBench)
 if (args is ["wo-gptq", ..]) return WeightOnlyGptqCheck.Run(args[1..]); // issue 19: weight-only on MiniLM (quality, GPTQ statistics memory) and a generated decoder (`wo-gptq decoder ...`)
+// `-- tf-dynamic [model] [sentences] [queries] [rounds] [variants]`: dynamic int8 of BERT-family models (see TransformerDynamic).
+if (args is ["tf-dynamic", ..]) return TransformerDynamic.Run(args[1..]);
 // `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
 if (args is ["--paired", ..])
 {

@@ -37,7 +37,11 @@ public sealed class NodeSelector
             reason = "it is already a quantization node.";
             return null;
         }
-        if (!string.IsNullOrEmpty(node.Domain) && node.Domain != "ai.onnx")
+        // ONNX Runtime's fused ops are registered under their qualified name (com.microsoft.Attention): ONNX
+        // has ops of the same names with other inputs.
+        bool custom = !string.IsNullOrEmpty(node.Domain) && node.Domain != "ai.onnx";
+        string opKey = custom ? node.Domain + "." + node.OpType : node.OpType;
+        if (custom && !_registry.IsRegistered(_format, opKey))
         {
             reason = $"it is a custom-domain op ({node.Domain}); only ONNX-domain ops are quantized.";
             return null;
@@ -52,14 +56,14 @@ public sealed class NodeSelector
             reason = "not matched by any IncludeNodes pattern.";
             return null;
         }
-        string? namedType = _opTypes?.FirstOrDefault(t => string.Equals(t, node.OpType, StringComparison.OrdinalIgnoreCase));
+        string? namedType = _opTypes?.FirstOrDefault(t => string.Equals(t, node.OpType, StringComparison.OrdinalIgnoreCase) || string.Equals(t, opKey, StringComparison.OrdinalIgnoreCase));
         if (_opTypes != null && namedType == null)
         {
             reason = $"op type {node.OpType} is not in OpTypes.";
             return null;
         }
         // An op type the user names explicitly may use the format's generic fallback.
-        var q = _registry.Registration(_format, node.OpType, useFallback: namedType != null);
+        var q = _registry.Registration(_format, opKey, useFallback: namedType != null && !custom);
         // In the words of the mode that runs: a user who asked for -Dynamic never chose a format.
         string where = _format == Rewrite.RewriteFormat.Dynamic ? "by dynamic quantization" : $"in the {_format} format";
         if (q == null && !_registry.HasFallback(_format))

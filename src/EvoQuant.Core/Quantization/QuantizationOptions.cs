@@ -19,6 +19,12 @@ public sealed record QuantizationOptions
     /// <summary>One scale (and zero point) per output channel of each weight instead of one per tensor.</summary>
     public bool PerChannel { get; init; }
 
+    /// <summary>Dynamic mode, with <see cref="PerChannel"/> off: still give a weight (MatMul and Gemm B, an
+    /// embedding table) one scale per output channel (row of a table) where that cuts its rounding noise by
+    /// <see cref="ChannelGranularity.MinimumGainDb"/> or more. The target's dynamic defaults turn it on; an
+    /// explicit -PerChannel decides alone.</summary>
+    public bool PerChannelWhereItPays { get; init; }
+
     /// <summary>7-bit weights, for CPUs without VNNI where 8-bit products can overflow.</summary>
     public bool ReduceRange { get; init; }
 

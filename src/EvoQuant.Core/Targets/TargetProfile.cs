@@ -37,8 +37,10 @@ public sealed record TargetProfile(QuantTarget Requested, QuantTarget Resolved, 
     /// <summary>Static defaults for this target (everything a user did not set).</summary>
     public QuantizationOptions StaticDefaults() => new() { Target = Requested, ActivationType = ActivationType, WeightType = QuantType.Int8 };
 
-    /// <summary>Dynamic defaults: DynamicQuantizeLinear always gives uint8 activations.</summary>
-    public QuantizationOptions DynamicDefaults() => QuantizationOptions.Dynamic() with { Target = Requested };
+    /// <summary>Dynamic defaults: DynamicQuantizeLinear always gives uint8 activations; weights per channel
+    /// where their values say it pays (<see cref="ChannelGranularity"/>): ONNX Runtime's integer MatMuls take
+    /// per-column scales at no cost, and transformers' weights need them on every CPU.</summary>
+    public QuantizationOptions DynamicDefaults() => QuantizationOptions.Dynamic() with { Target = Requested, PerChannelWhereItPays = true };
 
     /// <summary>Why dynamic quantization of this op type would make the model slower than float on
     /// ONNX Runtime's CPU provider, or null when it pays. Naming the op type in OpTypes overrides it.</summary>

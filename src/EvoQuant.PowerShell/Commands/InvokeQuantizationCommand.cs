@@ -388,6 +388,8 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             ActivationType = ActivationType != null ? QuantizationArguments.ParseType(ActivationType) : options.ActivationType,
             WeightType = WeightType != null ? QuantizationArguments.ParseType(WeightType) : options.WeightType,
             PerChannel = PerChannel,
+            // -PerChannel given (on or off) decides alone; otherwise the target's per-weight choice stands.
+            PerChannelWhereItPays = !bound.ContainsKey(nameof(PerChannel)) && options.PerChannelWhereItPays,
             ReduceRange = ReduceRange,
             ActivationSymmetric = ActivationSymmetric,
             WeightSymmetric = bound.ContainsKey(nameof(WeightSymmetric)) ? WeightSymmetric.IsPresent : options.WeightSymmetric,

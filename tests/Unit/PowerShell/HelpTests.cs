@@ -20,7 +20,7 @@ public sealed class HelpTests : IDisposable
     public void Dispose() => _ps.Dispose();
 
     public static IEnumerable<object[]> Cmdlets() =>
-        new[] { "Get-OnnxGraph", "Measure-Calibration", "Invoke-Quantization", "Compare-QuantAccuracy", "Export-CalibrationTable", "Import-CalibrationTable", "ConvertTo-TokenSample" }.Select(c => new object[] { c });
+        new[] { "Get-OnnxGraph", "Measure-Calibration", "Invoke-Quantization", "Compare-QuantAccuracy", "Export-CalibrationTable", "Import-CalibrationTable", "ConvertTo-TokenSample", "Optimize-OnnxGraph" }.Select(c => new object[] { c });
 
     [Fact]
     public void EveryExportedCmdletIsCoveredHere()

@@ -52,7 +52,8 @@ internal sealed class DynamicMatMulEmitter : DynamicEmitter
         }
 
         var o = scope.Options;
-        int? axis = o.PerChannel ? (transB ? 0 : 1) : null;
+        int channelAxis = transB ? 0 : 1;
+        int? axis = o.PerChannel || (o.PerChannelWhereItPays && ChannelGranularity.PaysOff(bt, bdims, channelAxis)) ? channelAxis : null;
         var owner = scope.OwnerOf(b);
         var w = owner.Weight(b, bt, bdims, axis, o.WeightType, transB ? ReductionLayout.RowsOf(2) : ReductionLayout.ColumnsOf(2));
         var qt = w.Tensor;

@@ -14,7 +14,10 @@ internal static class DynamicQuantizer
         var rewriter = new DynamicRewriter(WeightReadProgress.Observe(model, progress, "Rewriting for dynamic quantization"), options, registry, warnings);
         var quantized = model.With(rewriter.Rewrite(ct));
         if (rewriter.QuantizedNodes.Count == 0)
-            warnings.Add("No node was quantized: dynamic quantization rewrites MatMul, Gemm, Conv and LSTM with constant float weights.");
+            warnings.Add("No node was quantized: dynamic quantization rewrites MatMul, Gemm, Conv, LSTM and Gather with constant float weights.");
+        var decisions = rewriter.Target.Describe(options, rewriter.Context.Tally.Adjusted, rewriter.Context.Tally.Weights).ToList();
+        if (options.PerChannelWhereItPays && !options.PerChannel)
+            decisions.Add($"weights per channel where it cuts rounding noise by {ChannelGranularity.MinimumGainDb:0} dB or more: {rewriter.PerChannelByValues} of {rewriter.Context.Tally.Weights} weight tensors");
         if (options.VerifyWithRuntime)
         {
             WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
@@ -30,7 +33,7 @@ internal static class DynamicQuantizer
             WeightType = options.WeightType,
             PerChannel = options.PerChannel,
             Target = rewriter.Target,
-            TargetDecisions = rewriter.Target.Describe(options, rewriter.Context.Tally.Adjusted, rewriter.Context.Tally.Weights),
+            TargetDecisions = decisions,
             QuantizedNodes = rewriter.QuantizedNodes,
             Skipped = rewriter.Skipped,
             Provenance = rewriter.Provenance,

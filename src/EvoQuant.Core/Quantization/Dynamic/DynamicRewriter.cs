@@ -29,6 +29,9 @@ internal sealed class DynamicRewriter : Rewrite.GraphRewrite
     public Targets.TargetProfile Target => Context.Target;
     public Targets.SaturationGuard WeightGuard => Context.WeightGuard;
 
+    /// <summary>Weights given per-channel scales because their values asked for it (<see cref="QuantizationOptions.PerChannelWhereItPays"/>).</summary>
+    public int PerChannelByValues { get; set; }
+
     public IReadOnlyList<QuantizedNode> QuantizedNodes => _quantized;
     public IReadOnlyList<SkippedNode> Skipped => _skipped;
 

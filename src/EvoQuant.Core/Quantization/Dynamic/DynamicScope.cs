@@ -124,6 +124,7 @@ internal sealed class DynamicScope
         var qt = WeightQuantizer.Quantize(data, dims, type, Options.WeightSymmetric, guard == Targets.SaturationGuard.ReduceRange, axis, ov,
             guard == Targets.SaturationGuard.PairSafe ? layout : null, tensor, Options.WeightNumerics);
         _rewriter.Context.Tally.Count(qt);
+        if (axis != null && !Options.PerChannel) _rewriter.PerChannelByValues++;
         _decisions[tensor] = Rewrite.GraphRewrite.DecisionFor(qt);
         w = new QuantizedWeight(tensor, qt);
         _weights[cacheKey] = w;
