@@ -42,6 +42,20 @@ Describe 'Invoke-Quantization -WeightOnly' {
             $r.Outputs[0].Sqnr | Should -BeGreaterThan 35
         }
 
+        It 'stores every Conv and Gemm weight as logarithmic codes with -WeightOnlyForm Logarithmic, and the model runs' {
+            $out = Join-Path $TestDrive 'fashion.log4.onnx'
+            $q = Invoke-Quantization -Model $Model -WeightOnly -WeightOnlyForm Logarithmic -Bits 4 -EightBitFirstAndLast -Path $out -ErrorAction Stop -WarningVariable warnings
+            $q.WeightOnlyForm | Should -Be 'Logarithmic'
+            $q.WeightOnlyLayers | Should -HaveCount ($Model.OpTypeCounts['Conv'] + $Model.OpTypeCounts['Gemm'])
+            $q.WeightOnlyLayers[0].Bits | Should -Be 8
+            @($q.WeightOnlyLayers | Where-Object Bits -eq 4).Count | Should -Be ($q.WeightOnlyLayers.Count - 2)
+            $q.FileSizeAfter | Should -BeLessThan ($q.FileSizeBefore / 2)
+            $warnings -match 'opset was raised' | Should -Not -BeNullOrEmpty
+            (Get-OnnxGraph $out).OpTypeCounts.Keys | Should -Not -Contain 'DequantizeLinear'
+            $r = Compare-QuantAccuracy -Candidate $q -InputPath $FashionTestX -Label $FashionTestY -NoTiming
+            $r.Summary.AccuracyDrop | Should -BeLessThan 3
+        }
+
         It 'writes nothing with -WhatIf' {
             $out = Join-Path $TestDrive 'whatif.onnx'
             $q = Invoke-Quantization -Model $FashionModel -WeightOnly -Path $out -WhatIf
@@ -88,7 +102,7 @@ Describe 'Invoke-Quantization -WeightOnly' {
 
         It 'completes <Parameter>' -ForEach @(
             @{ Parameter = 'WeightOnlyMethod'; Expected = @('GPTQ', 'RTN') }
-            @{ Parameter = 'WeightOnlyForm'; Expected = @('DequantizeLinear', 'MatMulNBits') }
+            @{ Parameter = 'WeightOnlyForm'; Expected = @('DequantizeLinear', 'Logarithmic', 'MatMulNBits') }
             @{ Parameter = 'BlockSize'; Expected = @('128', '16', '256', '32', '64') }
             @{ Parameter = 'Bits'; Expected = @('4', '8') }
         ) {
