@@ -93,6 +93,9 @@ public static class QuantizationOptionsValidator
         bool logarithmic = WeightOnly.WeightOnlyDefaults.FormOf(o) == WeightOnly.WeightOnlyForm.Logarithmic;
         if (logarithmic && w.Method.NeedsInputStatistics)
             Fail("WeightOnly.Method", $"The Logarithmic form rounds each weight to its nearest level; {w.Method.Name} is for the block forms (use RTN, or no calibration data).");
+        if (w.Scale == WeightScaleMethod.Admm && (logarithmic || w.Method is not WeightOnly.RoundToNearestMethod))
+            Fail("WeightOnly.Scale", logarithmic ? "ADMM scales are for linear blocks; the Logarithmic form scales each channel by its largest magnitude."
+                : $"ADMM block scales apply to round-to-nearest; {w.Method.Name} chooses its scales itself.");
         if (o.OpTypes.Count > 0)
         {
             var supported = logarithmic ? (IReadOnlyCollection<string>)WeightOnly.LogarithmicWeightOnly.OpTypes : registry.SupportedOpTypes(Rewrite.RewriteFormat.WeightOnly);

@@ -337,6 +337,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         "WeightOnly.Method" => nameof(WeightOnlyMethod),
         "WeightOnly.Form" => nameof(WeightOnlyForm),
         "WeightOnly.EightBitNodes" => nameof(KeepEightBit),
+        "WeightOnly.Scale" => nameof(WeightScale),
         _ when option.StartsWith("WeightOnly.", StringComparison.Ordinal) => option["WeightOnly.".Length..],
         _ => option,
     };
@@ -425,6 +426,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
                 Method = WeightOnlyMethods.Choose(WeightOnlyMethod, CalibrationData is { Length: > 0 }),
                 EightBitNodes = KeepEightBit ?? Array.Empty<string>(),
                 EightBitFirstAndLast = EightBitFirstAndLast,
+                Scale = WeightScale,
             },
         };
     }

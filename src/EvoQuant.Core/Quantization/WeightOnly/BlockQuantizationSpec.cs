@@ -2,8 +2,9 @@ namespace EvoQuant.Quantization.WeightOnly;
 
 /// <summary>How a weight matrix is stored weight-only: <see cref="Bits"/> per value (4 or 8), in blocks of
 /// <see cref="BlockSize"/> consecutive values along the reduction axis (K of a [K, N] MatMul weight), each
-/// block with its own scale and, when not symmetric, its own zero point.</summary>
-public sealed record BlockQuantizationSpec(int Bits = 4, int BlockSize = 32, bool Symmetric = true)
+/// block with its own scale and, when not symmetric, its own zero point. <see cref="AdmmScales"/>: each block's
+/// scale refined by <see cref="Numerics.AdmmScale"/> from the covering one (round-to-nearest; GPTQ chooses its own).</summary>
+public sealed record BlockQuantizationSpec(int Bits = 4, int BlockSize = 32, bool Symmetric = true, bool AdmmScales = false)
 {
     /// <summary>Largest code: 15 for 4 bits, 255 for 8 bits (codes are unsigned, as MatMulNBits stores them).</summary>
     public int MaxCode => (1 << Bits) - 1;

@@ -29,6 +29,7 @@ public sealed class RoundToNearestMethod : IWeightOnlyMethod
         var inverse = new float[columns];
         var zero = new int[columns];
         int maxCode = spec.MaxCode;
+        var column = spec.AdmmScales ? new float[bs] : Array.Empty<float>();
         for (int b = 0; b < blocks; b++)
         {
             int k0 = b * bs, k1 = Math.Min(rows, k0 + bs);
@@ -48,6 +49,7 @@ public sealed class RoundToNearestMethod : IWeightOnlyMethod
             for (int n = 0; n < columns; n++)
             {
                 var (scale, zp) = BlockScales.Choose(lo[n], hi[n], spec);
+                if (spec.AdmmScales) scale = AdmmBlockScale(weight, columns, n, k0, k1, scale, zp, maxCode, column);
                 long index = (long)n * blocks + b;
                 scales[index] = scale;
                 zeroPoints[index] = (byte)zp;
@@ -64,5 +66,13 @@ public sealed class RoundToNearestMethod : IWeightOnlyMethod
             }
         }
         return new BlockQuantizedMatrix(rows, columns, spec, codes, scales, zeroPoints);
+    }
+
+    /// <summary>The block's scale refined for the least squared error from the covering one (zero point kept).</summary>
+    private static float AdmmBlockScale(ReadOnlySpan<float> weight, int columns, int n, int k0, int k1, float scale, int zeroPoint, int maxCode, float[] column)
+    {
+        for (int k = k0; k < k1; k++) column[k - k0] = weight[k * columns + n];
+        var start = new Numerics.QuantParams(scale, zeroPoint, Numerics.QuantType.UInt8);
+        return Numerics.AdmmScale.Refine(column.AsSpan(0, k1 - k0), new long[] { k1 - k0 }, null, new[] { start }, 0, maxCode)[0].Scale;
     }
 }

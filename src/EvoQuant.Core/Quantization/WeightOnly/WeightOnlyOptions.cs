@@ -38,5 +38,8 @@ public sealed record WeightOnlyOptions
     public bool QuantizeEmbeddings { get; init; } = true;
 
     /// <summary>The block layout of a weight with <paramref name="bits"/> bits.</summary>
-    public BlockQuantizationSpec SpecFor(int bits) => new(bits, BlockSize, Symmetric);
+    public BlockQuantizationSpec SpecFor(int bits) => new(bits, BlockSize, Symmetric, Scale == WeightScaleMethod.Admm);
+
+    /// <summary>How block scales are found: MaxAbs (covering the block) or Admm (the least squared error, round-to-nearest only).</summary>
+    public WeightScaleMethod Scale { get; init; }
 }
