@@ -16,6 +16,8 @@ if (args is ["big-graphs", ..]) return BigGraphs.Run(args[1..]);
 // `-- large-models [blocks] [steps] [folder]`: issue 21's models over 2 GiB, time and peak memory per step (see LargeModels).
 if (args is ["large-models", ..]) return LargeModels.Run(args[1..]);
 if (args is ["large-models-step", ..]) return LargeModels.Step(args[1..]);
+// `-- tf-static [model] [calibration] [evaluation] [rounds]`: static int8 of a sentence-embedding model with the defaults (see TransformerStatic).
+if (args is ["tf-static", ..]) return TransformerStatic.Run(args[1..]);
 // `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
 if (args is ["--paired", ..])
 {
