@@ -21,8 +21,8 @@ public sealed class EmbeddingGatherQuantizer : IOpQuantizer
         int rank = ctx.Constant(table)!.Dims.Count;
         int axis = (int)QuantizationContext.IntAttribute(node, "axis", 0);
         if (axis < 0) axis += rank;
-        // A scalar or a single slice gains nothing from per-slice scales.
-        plan.AddWeight(table, rank >= 2 && axis >= 0 && axis < rank ? axis : null);
+        // Per-slice scales need DequantizeLinear's axis (opset 13); before it, one scale for the table.
+        plan.AddWeight(table, rank >= 2 && axis >= 0 && axis < rank && ctx.Opset >= 13 ? axis : null);
         return null;
     }
 }

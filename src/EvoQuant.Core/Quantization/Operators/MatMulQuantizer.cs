@@ -9,7 +9,8 @@ namespace EvoQuant.Quantization.Operators;
 /// else ONNX Runtime runs the QDQ MatMul as MatMulIntegerToFloat (integer product, float output) and no
 /// range of the product is needed. A range there would requantize a transformer's projections, whose
 /// outlier channels per-tensor 8 bits cannot hold. QLinearMatMul (QOperator) needs the output's range.</param>
-/// <param name="channelsFromData">Per channel also where <see cref="ColumnsDiffer"/>, without PerChannel.</param>
+/// <param name="channelsFromData">Per channel also where <see cref="ColumnsDiffer"/>, without PerChannel (from opset 13,
+/// where DequantizeLinear takes an axis; an older model keeps one scale rather than failing).</param>
 public sealed class MatMulQuantizer(bool outputToConsumers = false, bool channelsFromData = false) : IOpQuantizer
 {
     public string? TryDeclare(NodeProto node, QuantizationContext ctx, QuantizationPlan plan)
@@ -30,7 +31,7 @@ public sealed class MatMulQuantizer(bool outputToConsumers = false, bool channel
             {
                 int rank = ctx.Constant(t)!.Dims.Count;
                 // Per channel only for B: a per-row scale of A would not factor out of the product.
-                int? axis = k == 1 && rank >= 2 && (ctx.Options.PerChannel || channelsFromData && ColumnsDiffer(ctx, t)) ? rank - 1 : null;
+                int? axis = k == 1 && rank >= 2 && (ctx.Options.PerChannel || channelsFromData && ctx.Opset >= 13 && ColumnsDiffer(ctx, t)) ? rank - 1 : null;
                 // B is what the integer GEMM reads column by column along K.
                 plan.AddWeight(t, axis, k == 1 && rank >= 2 ? EvoQuant.Numerics.ReductionLayout.ColumnsOf(rank) : null);
             }
