@@ -25,6 +25,8 @@ if (args is ["calibration-methods", ..]) return CalibrationMethodsBench.Run(args
 if (args is ["wo-gptq", ..]) return WeightOnlyGptqCheck.Run(args[1..]); // issue 19: weight-only on MiniLM (quality, GPTQ statistics memory) and a generated decoder (`wo-gptq decoder ...`)
 // `-- tf-dynamic [model] [sentences] [queries] [rounds] [variants]`: dynamic int8 of BERT-family models (see TransformerDynamic).
 if (args is ["tf-dynamic", ..]) return TransformerDynamic.Run(args[1..]);
+// `-- tf-static [model] [calibration] [evaluation] [rounds]`: static int8 of a sentence-embedding model with the defaults (see TransformerStatic).
+if (args is ["tf-static", ..]) return TransformerStatic.Run(args[1..]);
 // `-- --paired [rounds] [name filter]` runs the kernel set interleaved (see PairedRun).
 if (args is ["--paired", ..])
 {

@@ -13,7 +13,8 @@ internal static class QdqOps
         var e = QdqNodeEmitter.Instance;
         var weighted = new WeightedOpQuantizer();
         foreach (var op in new[] { "Conv", "ConvTranspose", "Gemm" }) r.Register(F, op, weighted, e);
-        r.Register(F, "MatMul", new MatMulQuantizer(), e);
+        // The product stays float unless a quantized consumer wants it (MatMulIntegerToFloat); weights per channel where their columns differ.
+        r.Register(F, "MatMul", new MatMulQuantizer(outputToConsumers: true, channelsFromData: true), e);
 
         var removable = new RemovableActivationQuantizer();
         r.Register(F, "Relu", removable, e);
@@ -23,19 +24,21 @@ internal static class QdqOps
         foreach (var op in new[] { "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Slice", "AveragePool", "Resize", "Split", "TopK" })
             r.Register(F, op, pass, e);
         r.Register(F, "MaxPool", new PassThroughQuantizer(minOpset: 12), e);
-        var gather = new PassThroughQuantizer(quantizeConstantData: true);
-        r.Register(F, "Gather", gather, e);
-        r.Register(F, "GatherElements", gather, e);
+        // Embedding tables: int8 weights, one scale per row, float output (EmbeddingGatherQuantizer).
+        r.Register(F, "Gather", new EmbeddingGatherQuantizer(), e);
+        r.Register(F, "GatherElements", new PassThroughQuantizer(quantizeConstantData: true), e);
 
+        // Elementwise, normalization and probability ops only between quantized tensors (AfterQuantizedInputs).
         var generic = new GenericOpQuantizer();
+        var afterQuantized = new AfterQuantizedInputs(generic);
         foreach (var op in new[] { "Add", "Mul", "Concat", "GlobalAveragePool", "LeakyRelu", "ArgMax", "CumSum" })
-            r.Register(F, op, generic, e);
-        r.Register(F, "Pad", new GenericOpQuantizer(0), e);
-        r.Register(F, "Where", new GenericOpQuantizer(1, 2), e);
-        var probability = new BoundedOutputQuantizer(0f, 1f);
+            r.Register(F, op, afterQuantized, e);
+        r.Register(F, "Pad", new AfterQuantizedInputs(new GenericOpQuantizer(0), 0), e);
+        r.Register(F, "Where", new AfterQuantizedInputs(new GenericOpQuantizer(1, 2), 1, 2), e);
+        var probability = new AfterQuantizedInputs(new BoundedOutputQuantizer(0f, 1f), 0);
         foreach (var op in new[] { "Softmax", "Sigmoid", "HardSigmoid" }) r.Register(F, op, probability, e);
-        r.Register(F, "Tanh", new BoundedOutputQuantizer(-1f, 1f), e);
-        var norm = new NormalizationQuantizer();
+        r.Register(F, "Tanh", new AfterQuantizedInputs(new BoundedOutputQuantizer(-1f, 1f), 0), e);
+        var norm = new AfterQuantizedInputs(new NormalizationQuantizer(), 0);
         foreach (var op in new[] { "BatchNormalization", "InstanceNormalization", "LayerNormalization" }) r.Register(F, op, norm, e);
 
         r.RegisterFallback(F, generic, e);

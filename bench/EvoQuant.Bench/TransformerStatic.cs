@@ -1,0 +1,133 @@
+using System.Globalization;
+using EvoQuant.Calibration;
+using EvoQuant.Data;
+using EvoQuant.Evaluation;
+using EvoQuant.Onnx;
+using EvoQuant.Quantization;
+using EvoQuant.Targets;
+using EvoQuant.Text;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EvoQuant.Bench;
+
+/// <summary>
+/// Static int8 of a BERT-family sentence-embedding model as a user makes it with the defaults
+/// (`dotnet run -c Release --project bench/EvoQuant.Bench -- tf-static [minilm|arctic-xs] [calibration] [evaluation] [rounds]`):
+/// Measure-Calibration's default method on <c>calibration</c> fortune sentences, Invoke-Quantization's
+/// defaults for this CPU (-Target Host), then on <c>evaluation</c> other sentences the cosine of each
+/// mean-pooled embedding to float's (mean and worst), file sizes, and speed (SpeedComparer's paired runs at
+/// batch 32, sequence 128). tf-eval's `transformers` mode has the ranking metrics; this one is quick.
+/// </summary>
+public static class TransformerStatic
+{
+    public static int Run(string[] args)
+    {
+        string which = args.Length > 0 ? args[0] : "minilm";
+        int calibration = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 128;
+        int evaluation = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2000;
+        int rounds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 3;
+        string folder = Path.Combine(BenchFiles.Root, ".testdata", "transformers", which);
+        var model = OnnxModel.Load(Path.Combine(folder, "model.onnx"));
+        var corpus = SentenceCorpus.Load(Path.Combine(BenchFiles.Root, ".testdata", "fortunes"));
+        var parts = corpus.Split(18, calibration, evaluation);
+        var encoder = new BertTextEncoder(Path.Combine(folder, "vocab.txt"));
+        var inputs = model.Graph.Proto.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        Sample Fit(Sample s) => new(s.Tensors.Where(t => inputs.Contains(t.Name)).ToList(), s.Source);
+
+        var cpu = HostCpu.Current;
+        Console.WriteLine($"CPU: {cpu.Model}; {cpu.InstructionSetText}; {cpu.LogicalProcessors} logical processors");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var method = Enum.Parse<CalibrationMethod>(Environment.GetEnvironmentVariable("TF_METHOD") is { Length: > 0 } m ? m : "MinMax");
+        var table = Calibrator.Run(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList(), new CalibrationOptions { Method = method });
+        Console.WriteLine($"calibration: {calibration} sentences, {table.Ranges.Count} tensors, {clock.Elapsed.TotalSeconds:F1} s");
+        var options = TargetProfile.Resolve(QuantTarget.Host).StaticDefaults() with { ActivationRanges = QuantizationOptions.RangesOf(table) };
+        // Variants for exploring (environment): TF_OPTYPES=MatMul,Gather  TF_PERCHANNEL=1  TF_EXCLUDE=pattern,...
+        if (Environment.GetEnvironmentVariable("TF_OPTYPES") is { Length: > 0 } ops) options = options with { OpTypes = ops.Split(',') };
+        if (Environment.GetEnvironmentVariable("TF_PERCHANNEL") == "1") options = options with { PerChannel = true };
+        if (Environment.GetEnvironmentVariable("TF_GUARD") is { Length: > 0 } g) options = options with { WeightSaturation = Enum.Parse<SaturationGuard>(g) };
+        if (Environment.GetEnvironmentVariable("TF_EXCLUDE") is { Length: > 0 } ex) options = options with { ExcludeNodes = ex.Split(',') };
+        clock.Restart();
+        var result = ModelQuantizer.Quantize(model, options);
+        Console.WriteLine($"quantization: {clock.Elapsed.TotalSeconds:F1} s; quantized {string.Join(", ", result.QuantizedByOpType.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}"))}");
+        foreach (var d in result.TargetDecisions) Console.WriteLine($"  {d}");
+
+        string dir = Directory.CreateTempSubdirectory("tf-static-").FullName;
+        string qPath = Path.Combine(dir, "int8.onnx");
+        result.Model.Save(qPath);
+        long floatBytes = new FileInfo(Path.Combine(folder, "model.onnx")).Length, quantBytes = new FileInfo(qPath).Length;
+        Console.WriteLine($"file: {floatBytes / 1e6:F1} MB -> {quantBytes / 1e6:F1} MB ({(double)floatBytes / quantBytes:F2}x smaller)");
+
+        var (mean, min) = Cosines(Path.Combine(folder, "model.onnx"), qPath, parts[1].Select(s => s).ToList(), encoder, inputs);
+        Console.WriteLine($"embedding cosine to float on {evaluation} sentences: mean {mean:F4}, min {min:F4}");
+
+        if (Environment.GetEnvironmentVariable("TF_PERTENSOR") == "1")
+        {
+            var report = AccuracyComparer.Compare(model, result.Model, encoder.EncodeBatches(parts[1].Take(32), 16).Select(Fit).Cast<object>().ToList(),
+                new ComparisonOptions { PerTensor = true, Provenance = result.Provenance, CheckKernels = false });
+            foreach (var n in report.Nodes.OrderBy(n => n.OwnSqnr).Take(15))
+                Console.WriteLine($"  node {n.Node} ({n.OpType}) own {n.OwnSqnr:F1} dB, accumulated {n.AccumulatedSqnr:F1} dB, output Q/DQ {n.OutputQdqSqnr:F1}");
+            foreach (var t in report.Tensors.Where(t => t.QdqSqnr != null).OrderBy(t => t.QdqSqnr).Take(10))
+                Console.WriteLine($"  tensor {t.Tensor} Q/DQ alone {t.QdqSqnr:F1} dB, range [{t.QuantRangeMin:G3}, {t.QuantRangeMax:G3}]");
+        }
+        var fixedEncoder = new BertTextEncoder(Path.Combine(folder, "vocab.txt"), 128, padToMaxLength: true);
+        var batch = Fit(fixedEncoder.Encode(parts[1].Take(32).ToList()));
+        var quantModel = OnnxModel.Load(qPath);
+        for (int r = 1; r <= rounds; r++)
+        {
+            var s = SpeedComparer.Measure(model, quantModel, new object[] { batch }, new SpeedOptions { BatchSize = 32, MaxPairs = 20, TimeBudget = TimeSpan.FromSeconds(20) });
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"round {r}: {s.Threads} threads, batch 32 x 128: float {s.Throughput.Reference.Median:F1} ms, int8 {s.Throughput.Candidate.Median:F1} ms, speedup {s.Speedup:F2}x; batch 1: {s.LatencySpeedup:F2}x"));
+        }
+        Directory.Delete(dir, true);
+        return 0;
+    }
+
+    /// <summary>Mean and worst cosine of the int8 model's pooled embeddings to float's.</summary>
+    private static (double Mean, double Min) Cosines(string floatPath, string quantPath, IReadOnlyList<string> sentences, BertTextEncoder encoder, HashSet<string> inputs)
+    {
+        using var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var f = new InferenceSession(floatPath, so);
+        using var q = new InferenceSession(quantPath, so);
+        double sum = 0, min = 1;
+        int n = 0;
+        foreach (var sample in encoder.EncodeBatches(sentences, 32))
+        {
+            var a = Embed(f, sample, inputs, out int rows, out int hidden);
+            var b = Embed(q, sample, inputs, out _, out _);
+            for (int r = 0; r < rows; r++)
+            {
+                double c = SentenceEmbeddings.Cosine(a, b, r, hidden);
+                sum += c;
+                min = Math.Min(min, c);
+                n++;
+            }
+        }
+        return (sum / n, min);
+    }
+
+    internal static float[] Embed(InferenceSession session, Sample sample, HashSet<string> inputs, out int rows, out int hidden)
+    {
+        var values = new List<OrtValue>();
+        var names = new List<string>();
+        long[] mask = null!;
+        long[] shape = null!;
+        foreach (var t in sample.Tensors)
+        {
+            if (!inputs.Contains(t.Name)) continue;
+            var data = (long[])t.Data;
+            shape = t.GetShape();
+            if (t.Name == BertTextEncoder.AttentionMaskName) mask = data;
+            values.Add(OrtValue.CreateTensorValueFromMemory(data, shape));
+            names.Add(t.Name);
+        }
+        string output = session.OutputNames[0];
+        using var results = session.Run(new RunOptions(), names, values, new[] { output });
+        var hiddenStates = results[0].GetTensorDataAsSpan<float>();
+        var outShape = results[0].GetTensorTypeAndShape().Shape;
+        rows = (int)outShape[0];
+        hidden = (int)outShape[2];
+        var pooled = SentenceEmbeddings.MeanPool(hiddenStates, mask, rows, (int)outShape[1], hidden);
+        foreach (var v in values) v.Dispose();
+        return pooled;
+    }
+}
