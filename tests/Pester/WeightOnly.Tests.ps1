@@ -56,6 +56,17 @@ Describe 'Invoke-Quantization -WeightOnly' {
             $r.Summary.AccuracyDrop | Should -BeLessThan 3
         }
 
+        It 'refines round-to-nearest block scales with -WeightScale Admm: no layer loses' {
+            $rtn = Invoke-Quantization -Model $Model -WeightOnly -WeightOnlyMethod RTN -Path (Join-Path $TestDrive 'rtn.onnx') -ErrorAction Stop
+            $admm = Invoke-Quantization -Model $Model -WeightOnly -WeightOnlyMethod RTN -WeightScale Admm -Path (Join-Path $TestDrive 'admm.onnx') -ErrorAction Stop
+            $admm.WeightOnlyLayers | Should -HaveCount $rtn.WeightOnlyLayers.Count
+            for ($i = 0; $i -lt $rtn.WeightOnlyLayers.Count; $i++) {
+                $admm.WeightOnlyLayers[$i].Mse | Should -BeLessThan $rtn.WeightOnlyLayers[$i].Mse
+            }
+            { Invoke-Quantization -Model $Model -WeightOnly -WeightOnlyMethod GPTQ -CalibrationData $FashionCalib -WeightScale Admm -Path (Join-Path $TestDrive 'no.onnx') -ErrorAction Stop } |
+                Should -Throw -ErrorId "InvokeQuantizationInvalidOptions$CommandId"
+        }
+
         It 'writes nothing with -WhatIf' {
             $out = Join-Path $TestDrive 'whatif.onnx'
             $q = Invoke-Quantization -Model $FashionModel -WeightOnly -Path $out -WhatIf

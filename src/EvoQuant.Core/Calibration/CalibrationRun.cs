@@ -14,12 +14,11 @@ public sealed class CalibrationRun : IDisposable
     private readonly CancellationToken _cancellation;
     private readonly ICalibrator _calibrator;
     private readonly CalibrationSession _session;
-    private readonly SampleBatcher _batcher;
-    private readonly SampleSourceOptions _sourceOptions;
+    private readonly SampleFeed _feed;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly OnnxModel _model;
     private long _batches;
-    private bool _stopped, _started;
+    private bool _started;
     private readonly List<CalibrationTable> _continued = new();
 
     public CalibrationRun(OnnxModel model, CalibrationOptions options, IProgress<CalibrationProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -56,9 +55,7 @@ public sealed class CalibrationRun : IDisposable
         foreach (var f in _session.Followers)
             if (!_calibrator.Follow(f)) throw new InvalidOperationException($"'{f.Tensor}' cannot follow '{f.Source}'.");
         SharedHistograms = _session.Followers.Count;
-        bool canBatch = Binder.CanBatch;
-        _sourceOptions = new SampleSourceOptions { SplitRows = canBatch && Binder.Inputs.Count == 1 ? options.BatchSize : null };
-        _batcher = new SampleBatcher(canBatch, options.BatchSize);
+        _feed = new SampleFeed(Binder, options, RunBatch, cancellationToken);
         _model = model;
     }
 
@@ -77,32 +74,15 @@ public sealed class CalibrationRun : IDisposable
     public long? TotalSamples { get; set; }
 
     public long SamplesDone { get; private set; }
-    public int Errors { get; private set; }
+    public int Errors => _feed.Errors;
 
     /// <summary>Reads one item (a file, a folder, a named tensor, a dictionary of arrays, an array) and
     /// runs every full batch it completes. Returns false once a sample error asked to stop.</summary>
     public bool Add(object item)
     {
-        if (_stopped) return false;
+        if (_feed.Stopped) return false;
         _started = true;
-        foreach (var read in new SampleSource(new[] { item }, _sourceOptions).Read())
-        {
-            _cancellation.ThrowIfCancellationRequested();
-            if (read.Error != null)
-            {
-                if (!Fail(read.Source, read.Error)) return false;
-                continue;
-            }
-            BoundSample bound;
-            try { bound = Binder.Bind(read.Sample!); }
-            catch (SampleMismatchException e)
-            {
-                if (!Fail(read.Source, e)) return false;
-                continue;
-            }
-            foreach (var b in _batcher.Add(bound)) RunBatch(b);
-        }
-        return true;
+        return _feed.Add(item);
     }
 
     /// <summary>Starts from a table measured earlier, with the same settings, on samples that come before
@@ -122,7 +102,7 @@ public sealed class CalibrationRun : IDisposable
     /// <summary>Runs the last partial batch and computes the ranges.</summary>
     public CalibrationTable Complete()
     {
-        if (!_stopped) foreach (var b in _batcher.Flush()) RunBatch(b);
+        _feed.Flush();
         if (SamplesDone == 0)
             throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
         var all = _calibrator.ComputeRanges();
@@ -155,15 +135,5 @@ public sealed class CalibrationRun : IDisposable
         SamplesDone += b.Rows;
         _batches++;
         _progress?.Report(new CalibrationProgress(SamplesDone, TotalSamples, _batches, Errors, _clock.Elapsed, b.Sources[^1]));
-    }
-
-    // True to go on. Without a handler the first bad sample is thrown, as Calibrator.Run documents.
-    private bool Fail(string where, Exception e)
-    {
-        Errors++;
-        if (_options.OnSampleError == null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
-        if (_options.OnSampleError(new SampleError(where, e)) == SampleErrorAction.Continue) return true;
-        _stopped = true;
-        return false;
     }
 }

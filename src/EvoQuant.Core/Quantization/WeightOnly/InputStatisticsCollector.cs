@@ -21,11 +21,9 @@ public sealed class InputStatisticsCollector : IDisposable
     private readonly InputStatisticsCalibrator _calibrator;
     private readonly CalibrationSession _session;
     private readonly InputBinder _binder;
-    private readonly SampleBatcher _batcher;
-    private readonly SampleSourceOptions _sourceOptions;
+    private readonly SampleFeed _feed;
     private readonly CancellationToken _cancellation;
     private readonly OnnxModel _model;
-    private bool _stopped;
 
     /// <summary>Collects for the MatMul/Gemm inputs weight-only quantization with <paramref name="quantization"/>
     /// will ask statistics for (<see cref="WeightOnlyPlanner.InputsNeedingStatistics"/>).</summary>
@@ -33,6 +31,7 @@ public sealed class InputStatisticsCollector : IDisposable
     /// <param name="quantization">The weight-only options (node selection, embeddings ...) the statistics are for.</param>
     /// <param name="options">Batching, threads, output budget and sample errors are read; the calibration
     /// method, its parameters and its node patterns are not.</param>
+    /// <param name="cancellationToken">Stops between samples and batches.</param>
     public InputStatisticsCollector(OnnxModel model, QuantizationOptions quantization, CalibrationOptions? options = null, CancellationToken cancellationToken = default)
         : this(model, WeightOnlyPlanner.InputsNeedingStatistics(model, quantization), options, cancellationToken) { }
 
@@ -63,9 +62,7 @@ public sealed class InputStatisticsCollector : IDisposable
         {
             throw new ModelRunException($"ONNX Runtime cannot load '{model.Name}' to collect input statistics: {e.Message}", e);
         }
-        bool canBatch = _binder.CanBatch;
-        _sourceOptions = new SampleSourceOptions { SplitRows = canBatch && _binder.Inputs.Count == 1 ? _options.BatchSize : null };
-        _batcher = new SampleBatcher(canBatch, _options.BatchSize);
+        _feed = new SampleFeed(_binder, _options, RunBatch, cancellationToken);
     }
 
     /// <summary>The weight-only MatMul/Gemm inputs whose statistics are collected.</summary>
@@ -75,37 +72,16 @@ public sealed class InputStatisticsCollector : IDisposable
     public IReadOnlyList<SkippedTensor> Skipped => _session.Skipped;
 
     public long SamplesDone { get; private set; }
-    public int Errors { get; private set; }
+    public int Errors => _feed.Errors;
 
     /// <summary>Reads one item and runs every full batch it completes; false once a sample error asked to stop.</summary>
-    public bool Add(object item)
-    {
-        if (_stopped) return false;
-        foreach (var read in new SampleSource(new[] { item }, _sourceOptions).Read())
-        {
-            _cancellation.ThrowIfCancellationRequested();
-            if (read.Error != null)
-            {
-                if (!Fail(read.Source, read.Error)) return false;
-                continue;
-            }
-            BoundSample bound;
-            try { bound = _binder.Bind(read.Sample!); }
-            catch (SampleMismatchException e)
-            {
-                if (!Fail(read.Source, e)) return false;
-                continue;
-            }
-            foreach (var b in _batcher.Add(bound)) RunBatch(b);
-        }
-        return true;
-    }
+    public bool Add(object item) => _feed.Add(item);
 
     /// <summary>Runs the last partial batch and returns the statistics by activation tensor name (the key
     /// <see cref="WeightOnlyOptions"/> reads): those of tensors that produced no rows are left out.</summary>
     public IReadOnlyDictionary<string, InputStatistics> Complete()
     {
-        if (!_stopped) foreach (var b in _batcher.Flush()) RunBatch(b);
+        _feed.Flush();
         if (SamplesDone == 0)
             throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
         return _statistics.Where(kv => kv.Value.RowCount > 0).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
@@ -131,14 +107,5 @@ public sealed class InputStatisticsCollector : IDisposable
             throw new ModelRunException($"ONNX Runtime failed to run '{_model.Name}' on the batch ending with '{b.Sources[^1]}': {e.Message}", e);
         }
         SamplesDone += b.Rows;
-    }
-
-    private bool Fail(string where, Exception e)
-    {
-        Errors++;
-        if (_options.OnSampleError == null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
-        if (_options.OnSampleError(new SampleError(where, e)) == SampleErrorAction.Continue) return true;
-        _stopped = true;
-        return false;
     }
 }
