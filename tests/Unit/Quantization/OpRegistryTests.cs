@@ -45,8 +45,8 @@ public sealed class OpRegistryTests
         var registry = OpQuantizerRegistry.Default;
         Assert.Equal(registry.SupportedOpTypes(RewriteFormat.QDQ), registry.SupportedOpTypes(QuantFormat.QDQ));
         Assert.Equal(registry.SupportedOpTypes(RewriteFormat.QOperator), registry.SupportedOpTypes(QuantFormat.QOperator));
-        // Dynamic quantization: ONNX Runtime's IntegerOps table plus Gemm.
-        Assert.Equal(new[] { "Conv", "Gemm", "LSTM", "MatMul" }, registry.SupportedOpTypes(RewriteFormat.Dynamic));
+        // Dynamic quantization: ONNX Runtime's IntegerOps table plus Gemm, embedding Gathers and the fused Attention.
+        Assert.Equal(new[] { "Conv", "Gather", "Gemm", "LSTM", "MatMul", "com.microsoft.Attention" }, registry.SupportedOpTypes(RewriteFormat.Dynamic).Order(StringComparer.Ordinal));
         Assert.True(registry.HasFallback(QuantFormat.QDQ));
         Assert.False(registry.HasFallback(QuantFormat.QOperator));
         Assert.Null(registry.Registration(RewriteFormat.QOperator, "Einsum"));
