@@ -40,7 +40,7 @@ public static class TransformerDynamic
         var cpu = HostCpu.Current;
         Console.WriteLine($"CPU: {cpu.Model}; {cpu.InstructionSetText}; {cpu.LogicalProcessors} logical, {cpu.PhysicalCores} physical cores; ORT {OrtEnv.Instance().GetVersionString()}");
         Console.WriteLine($"model {which}, {sentences.Length} sentences, {queries} queries");
-        var reference = Embed(model, encoder, sentences);
+        var reference = SentenceEmbedder.Embed(model, encoder, sentences, 32, out _);
         Console.WriteLine();
         Console.WriteLine("| variant | MB | mean cos | min cos | Spearman q x d | top-1 NN | speedup (float / int8 ms, batch 32 x 128) |");
         Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
@@ -49,7 +49,7 @@ public static class TransformerDynamic
             if (wanted != null && !wanted.Contains(name)) continue;
             var result = make(model);
             var q = result.Model;
-            var emb = Embed(q, encoder, sentences);
+            var emb = SentenceEmbedder.Embed(q, encoder, sentences, 32, out _);
             var (mean, min) = Cosines(reference, emb, sentences.Length);
             var (rho, top1) = Ranking(reference, emb, sentences.Length, Math.Min(queries, sentences.Length));
             string speed = "";
@@ -121,34 +121,10 @@ public static class TransformerDynamic
         return FusedCache[m] = OnnxModel.Load(path);
     }
 
-    /// <summary>Pooled, normalised embeddings [rows, hidden] of the sentences, batch 32.</summary>
-    internal static float[] Embed(OnnxModel model, BertTextEncoder encoder, IReadOnlyList<string> sentences)
-    {
-        using var runner = new ModelRunner(model, optimize: true);
-        var output = runner.OutputMetadata.Keys.First();
-        var all = new List<float>();
-        foreach (var batch in encoder.EncodeBatches(sentences, 32))
-        {
-            var inputs = batch.Tensors.Where(t => runner.InputMetadata.ContainsKey(t.Name!)).ToDictionary(t => t.Name!, t => t, StringComparer.Ordinal);
-            using var r = runner.Run(inputs, new[] { output });
-            var shape = r.Shape(output);
-            var mask = (long[])batch[BertTextEncoder.AttentionMaskName]!.Data;
-            all.AddRange(SentenceEmbeddings.MeanPool(r.Data(output), mask, (int)shape[0], (int)shape[1], (int)shape[2]));
-        }
-        return all.ToArray();
-    }
-
     internal static (double Mean, double Min) Cosines(float[] a, float[] b, int rows)
     {
-        int hidden = a.Length / rows;
-        double sum = 0, min = 1;
-        for (int r = 0; r < rows; r++)
-        {
-            double c = SentenceEmbeddings.Cosine(a, b, r, hidden);
-            sum += c;
-            min = Math.Min(min, c);
-        }
-        return (sum / rows, min);
+        var cosines = SentenceEmbeddings.RowCosines(a, b, a.Length / rows);
+        return (cosines.Average(), cosines.Min());
     }
 
     /// <summary>Spearman correlation of the query x document cosines (self pairs left out) and the share of

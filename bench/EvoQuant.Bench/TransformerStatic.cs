@@ -57,7 +57,10 @@ public static class TransformerStatic
         long floatBytes = new FileInfo(Path.Combine(folder, "model.onnx")).Length, quantBytes = new FileInfo(qPath).Length;
         Console.WriteLine($"file: {floatBytes / 1e6:F1} MB -> {quantBytes / 1e6:F1} MB ({(double)floatBytes / quantBytes:F2}x smaller)");
 
-        var (mean, min) = Cosines(Path.Combine(folder, "model.onnx"), qPath, parts[1].Select(s => s).ToList(), encoder, inputs);
+        var quantModel = OnnxModel.Load(qPath);
+        var cosines = SentenceEmbeddings.RowCosines(SentenceEmbedder.Embed(model, encoder, parts[1], 32, out int hidden),
+            SentenceEmbedder.Embed(quantModel, encoder, parts[1], 32, out _), hidden);
+        var (mean, min) = (cosines.Average(), cosines.Min());
         Console.WriteLine($"embedding cosine to float on {evaluation} sentences: mean {mean:F4}, min {min:F4}");
 
         if (Environment.GetEnvironmentVariable("TF_PERTENSOR") == "1")
@@ -71,7 +74,6 @@ public static class TransformerStatic
         }
         var fixedEncoder = new BertTextEncoder(Path.Combine(folder, "vocab.txt"), 128, padToMaxLength: true);
         var batch = Fit(fixedEncoder.Encode(parts[1].Take(32).ToList()));
-        var quantModel = OnnxModel.Load(qPath);
         for (int r = 1; r <= rounds; r++)
         {
             var s = SpeedComparer.Measure(model, quantModel, new object[] { batch }, new SpeedOptions { BatchSize = 32, MaxPairs = 20, TimeBudget = TimeSpan.FromSeconds(20) });
@@ -82,52 +84,4 @@ public static class TransformerStatic
         return 0;
     }
 
-    /// <summary>Mean and worst cosine of the int8 model's pooled embeddings to float's.</summary>
-    private static (double Mean, double Min) Cosines(string floatPath, string quantPath, IReadOnlyList<string> sentences, BertTextEncoder encoder, HashSet<string> inputs)
-    {
-        using var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        using var f = new InferenceSession(floatPath, so);
-        using var q = new InferenceSession(quantPath, so);
-        double sum = 0, min = 1;
-        int n = 0;
-        foreach (var sample in encoder.EncodeBatches(sentences, 32))
-        {
-            var a = Embed(f, sample, inputs, out int rows, out int hidden);
-            var b = Embed(q, sample, inputs, out _, out _);
-            for (int r = 0; r < rows; r++)
-            {
-                double c = SentenceEmbeddings.Cosine(a, b, r, hidden);
-                sum += c;
-                min = Math.Min(min, c);
-                n++;
-            }
-        }
-        return (sum / n, min);
-    }
-
-    internal static float[] Embed(InferenceSession session, Sample sample, HashSet<string> inputs, out int rows, out int hidden)
-    {
-        var values = new List<OrtValue>();
-        var names = new List<string>();
-        long[] mask = null!;
-        long[] shape = null!;
-        foreach (var t in sample.Tensors)
-        {
-            if (!inputs.Contains(t.Name)) continue;
-            var data = (long[])t.Data;
-            shape = t.GetShape();
-            if (t.Name == BertTextEncoder.AttentionMaskName) mask = data;
-            values.Add(OrtValue.CreateTensorValueFromMemory(data, shape));
-            names.Add(t.Name);
-        }
-        string output = session.OutputNames[0];
-        using var results = session.Run(new RunOptions(), names, values, new[] { output });
-        var hiddenStates = results[0].GetTensorDataAsSpan<float>();
-        var outShape = results[0].GetTensorTypeAndShape().Shape;
-        rows = (int)outShape[0];
-        hidden = (int)outShape[2];
-        var pooled = SentenceEmbeddings.MeanPool(hiddenStates, mask, rows, (int)outShape[1], hidden);
-        foreach (var v in values) v.Dispose();
-        return pooled;
-    }
 }

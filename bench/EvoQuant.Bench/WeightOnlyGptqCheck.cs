@@ -64,15 +64,15 @@ public static class WeightOnlyGptqCheck
                 var stats = prepared.Options.WeightOnly.InputStatistics!;
                 Console.WriteLine($"statistics of {stats.Count} inputs from {split[0].Count} sentences ({prepared.Samples} sentence rows, {stats.Values.Max(s => s.RowCount)} token rows): {clock.Elapsed.TotalSeconds:F1} s");
                 clock.Restart();
-                var reference = Embed(model, encoder, split[1], out int hidden);
+                var reference = SentenceEmbedder.Embed(model, encoder, split[1], 32, out int hidden);
                 Console.WriteLine($"float embeddings of {split[1].Count} sentences: {clock.Elapsed.TotalSeconds:F1} s");
                 foreach (var (bits, method) in new (int, IWeightOnlyMethod)[] { (4, RoundToNearestMethod.Instance), (4, GptqMethod.Default), (8, RoundToNearestMethod.Instance) }.Where(m => !embeddings8 || m.Item2 is GptqMethod))
                     {
                         clock.Restart();
                         var result = ModelQuantizer.Quantize(model, QuantizationOptions.ForWeightOnly(baseOptions with { Bits = bits, Method = method, InputStatistics = stats }));
                         double seconds = clock.Elapsed.TotalSeconds;
-                        var embedded = Embed(result.Model, encoder, split[1], out _);
-                        var cosines = Enumerable.Range(0, split[1].Count).Select(r => (double)SentenceEmbeddings.Cosine(reference, embedded, r, hidden)).ToArray();
+                        var embedded = SentenceEmbedder.Embed(result.Model, encoder, split[1], 32, out _);
+                        var cosines = SentenceEmbeddings.RowCosines(reference, embedded, hidden);
                         var mm = result.WeightOnlyLayers.Where(l => l.OpType == "MatMul").ToList();
                         double mmRatio = (double)mm.Sum(l => l.BytesBefore) / mm.Sum(l => l.BytesAfter);
                         Console.WriteLine($"QUALITY {method.Name,-5} bits={bits}{(embeddings8 ? " (embeddings 8)" : "")} block={block} {(symmetric ? "sym" : "asym")} mean-cosine={cosines.Average():F5} min={cosines.Min():F4} " +
@@ -87,31 +87,4 @@ public static class WeightOnlyGptqCheck
         }
     }
 
-    private static float[] Embed(OnnxModel model, BertTextEncoder encoder, IReadOnlyList<string> sentences, out int hidden)
-    {
-        using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-        using var session = new InferenceSession(model.ToBytes(), options);
-        string output = session.OutputMetadata.Keys.First();
-        var result = new List<float>();
-        hidden = 0;
-        using var run = new RunOptions();
-        foreach (var sample in encoder.EncodeBatches(sentences, 32))
-        {
-            var names = sample.Tensors.Where(t => session.InputMetadata.ContainsKey(t.Name!)).ToList();
-            var values = names.Select(t => t.ToOrtValue()).ToList();
-            try
-            {
-                using var outputs = session.Run(run, names.Select(t => t.Name!).ToList(), values, new[] { output });
-                var shape = outputs[0].GetTensorTypeAndShape().Shape;
-                hidden = (int)shape[2];
-                var mask = (long[])sample[BertTextEncoder.AttentionMaskName]!.Data;
-                result.AddRange(SentenceEmbeddings.MeanPool(outputs[0].GetTensorDataAsSpan<float>(), mask, (int)shape[0], (int)shape[1], hidden));
-            }
-            finally
-            {
-                foreach (var v in values) v.Dispose();
-            }
-        }
-        return result.ToArray();
-    }
 }

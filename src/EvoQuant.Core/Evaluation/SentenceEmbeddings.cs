@@ -38,4 +38,14 @@ public static class SentenceEmbeddings
     /// <summary>Cosine of row <paramref name="row"/> of two normalised embedding sets.</summary>
     public static float Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int row, int hidden) =>
         TensorPrimitives.Dot(a.Slice(row * hidden, hidden), b.Slice(row * hidden, hidden));
+
+    /// <summary>The cosine of every row of two normalised embedding sets [rows, hidden].</summary>
+    public static double[] RowCosines(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int hidden)
+    {
+        if (hidden < 1 || a.Length != b.Length || a.Length % hidden != 0)
+            throw new ArgumentException($"Embeddings of {a.Length} and {b.Length} values are not two [rows, {hidden}] sets.");
+        var cosines = new double[a.Length / hidden];
+        for (int r = 0; r < cosines.Length; r++) cosines[r] = Cosine(a, b, r, hidden);
+        return cosines;
+    }
 }

@@ -115,21 +115,10 @@ public class TransformerDynamicTests
     {
         var encoder = new BertTextEncoder(TestData.Require(vocabulary));
         var sentences = Sentences.Value.Take(count).ToList();
-        var a = Embed(reference, encoder, sentences);
-        var b = Embed(candidate, encoder, sentences);
-        int hidden = a.Length / sentences.Count;
-        var cos = Enumerable.Range(0, sentences.Count).Select(r => (double)SentenceEmbeddings.Cosine(a, b, r, hidden)).ToList();
+        var a = SentenceEmbedder.Embed(reference, encoder, sentences, sentences.Count, out int hidden);
+        var b = SentenceEmbedder.Embed(candidate, encoder, sentences, sentences.Count, out _);
+        var cos = SentenceEmbeddings.RowCosines(a, b, hidden);
         return (cos.Average(), cos.Min());
     }
 
-    private static float[] Embed(OnnxModel model, BertTextEncoder encoder, IReadOnlyList<string> sentences)
-    {
-        using var runner = new ModelRunner(model, optimize: true);
-        string output = runner.OutputMetadata.Keys.First();
-        var sample = encoder.Encode(sentences);
-        var inputs = sample.Tensors.Where(t => runner.InputMetadata.ContainsKey(t.Name!)).ToDictionary(t => t.Name!, t => t, StringComparer.Ordinal);
-        using var r = runner.Run(inputs, new[] { output });
-        var shape = r.Shape(output);
-        return SentenceEmbeddings.MeanPool(r.Data(output), (long[])sample[BertTextEncoder.AttentionMaskName]!.Data, (int)shape[0], (int)shape[1], (int)shape[2]);
-    }
 }
