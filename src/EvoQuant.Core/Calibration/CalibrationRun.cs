@@ -11,7 +11,6 @@ public sealed class CalibrationRun : IDisposable
 {
     private readonly CalibrationOptions _options;
     private readonly IProgress<CalibrationProgress>? _progress;
-    private readonly CancellationToken _cancellation;
     private readonly ICalibrator _calibrator;
     private readonly CalibrationSession _session;
     private readonly SampleFeed _feed;
@@ -27,7 +26,6 @@ public sealed class CalibrationRun : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _progress = progress;
-        _cancellation = cancellationToken;
         Settings = options.ToSettings();
         Settings.Validate();
         if (options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {options.BatchSize}.");
@@ -55,7 +53,7 @@ public sealed class CalibrationRun : IDisposable
         foreach (var f in _session.Followers)
             if (!_calibrator.Follow(f)) throw new InvalidOperationException($"'{f.Tensor}' cannot follow '{f.Source}'.");
         SharedHistograms = _session.Followers.Count;
-        _feed = new SampleFeed(Binder, options, RunBatch, cancellationToken);
+        _feed = new SampleFeed(Binder, options, _session, _calibrator, model.Name, cancellationToken, Report);
         _model = model;
     }
 
@@ -73,7 +71,7 @@ public sealed class CalibrationRun : IDisposable
     /// <summary>Total samples when the caller knows it (for progress); null when unknown.</summary>
     public long? TotalSamples { get; set; }
 
-    public long SamplesDone { get; private set; }
+    public long SamplesDone => _feed.SamplesDone;
     public int Errors => _feed.Errors;
 
     /// <summary>Reads one item (a file, a folder, a named tensor, a dictionary of arrays, an array) and
@@ -125,14 +123,8 @@ public sealed class CalibrationRun : IDisposable
 
     public void Dispose() => _session.Dispose();
 
-    private void RunBatch(SampleBatch b)
+    private void Report(SampleBatch b)
     {
-        try { _session.Run(b.Inputs, _calibrator, _cancellation); }
-        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
-        {
-            throw new ModelRunException($"ONNX Runtime failed to run '{_model.Name}' on the batch ending with '{b.Sources[^1]}': {e.Message}", e);
-        }
-        SamplesDone += b.Rows;
         _batches++;
         _progress?.Report(new CalibrationProgress(SamplesDone, TotalSamples, _batches, Errors, _clock.Elapsed, b.Sources[^1]));
     }

@@ -22,8 +22,6 @@ public sealed class InputStatisticsCollector : IDisposable
     private readonly CalibrationSession _session;
     private readonly InputBinder _binder;
     private readonly SampleFeed _feed;
-    private readonly CancellationToken _cancellation;
-    private readonly OnnxModel _model;
 
     /// <summary>Collects for the MatMul/Gemm inputs weight-only quantization with <paramref name="quantization"/>
     /// will ask statistics for (<see cref="WeightOnlyPlanner.InputsNeedingStatistics"/>).</summary>
@@ -43,8 +41,6 @@ public sealed class InputStatisticsCollector : IDisposable
         _options = options ?? new CalibrationOptions();
         if (_options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {_options.BatchSize}.");
         if (_options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {_options.MaxBatchOutputBytes}.");
-        _model = model;
-        _cancellation = cancellationToken;
         Inputs = inputs;
         if (Inputs.Count == 0) throw new InvalidOperationException($"'{model.Name}' has no MatMul or Gemm with a constant 2-D float weight to collect input statistics for.");
         foreach (var input in Inputs)
@@ -62,7 +58,7 @@ public sealed class InputStatisticsCollector : IDisposable
         {
             throw new ModelRunException($"ONNX Runtime cannot load '{model.Name}' to collect input statistics: {e.Message}", e);
         }
-        _feed = new SampleFeed(_binder, _options, RunBatch, cancellationToken);
+        _feed = new SampleFeed(_binder, _options, _session, _calibrator, model.Name, cancellationToken);
     }
 
     /// <summary>The weight-only MatMul/Gemm inputs whose statistics are collected.</summary>
@@ -71,7 +67,7 @@ public sealed class InputStatisticsCollector : IDisposable
     /// <summary>Tensors ONNX Runtime could not expose (not float, not an output): their nodes get no statistics.</summary>
     public IReadOnlyList<SkippedTensor> Skipped => _session.Skipped;
 
-    public long SamplesDone { get; private set; }
+    public long SamplesDone => _feed.SamplesDone;
     public int Errors => _feed.Errors;
 
     /// <summary>Reads one item and runs every full batch it completes; false once a sample error asked to stop.</summary>
@@ -98,14 +94,4 @@ public sealed class InputStatisticsCollector : IDisposable
     }
 
     public void Dispose() => _session.Dispose();
-
-    private void RunBatch(SampleBatch b)
-    {
-        try { _session.Run(b.Inputs, _calibrator, _cancellation); }
-        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
-        {
-            throw new ModelRunException($"ONNX Runtime failed to run '{_model.Name}' on the batch ending with '{b.Sources[^1]}': {e.Message}", e);
-        }
-        SamplesDone += b.Rows;
-    }
 }
