@@ -51,11 +51,7 @@ public static class ModelQuantizer
         }
         var quantized = model.With(proto);
 
-        if (options.VerifyWithRuntime)
-        {
-            WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
-            Verify(model, quantized, warnings);
-        }
+        VerifyIfAsked(options, model, quantized, warnings, progress);
 
         return new QuantizationResult
         {
@@ -90,6 +86,14 @@ public static class ModelQuantizer
             rewriter.Provenance.AddNode(new Provenance.NodeProvenance(f.NormOutput, "BatchNormalization", Provenance.NodeOutcome.Folded, Array.Empty<string>(),
                 "folded into its Conv, as ONNX Runtime runs the float model.", f.ConvOutput));
         }
+    }
+
+    /// <summary>With <see cref="QuantizationOptions.VerifyWithRuntime"/>: the progress stage and <see cref="Verify"/>, in every mode.</summary>
+    internal static void VerifyIfAsked(QuantizationOptions options, OnnxModel original, OnnxModel quantized, List<string> warnings, IProgress<string>? progress)
+    {
+        if (!options.VerifyWithRuntime) return;
+        WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
+        Verify(original, quantized, warnings);
     }
 
     internal static void Verify(OnnxModel original, OnnxModel quantized, List<string> warnings)

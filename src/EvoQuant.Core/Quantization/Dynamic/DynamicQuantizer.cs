@@ -18,11 +18,7 @@ internal static class DynamicQuantizer
         var decisions = rewriter.Target.Describe(options, rewriter.Context.Tally.Adjusted, rewriter.Context.Tally.Weights).ToList();
         if (options.PerChannelWhereItPays && !options.PerChannel)
             decisions.Add($"weights per channel where it cuts rounding noise by {ChannelGranularity.MinimumGainDb:0} dB or more: {rewriter.PerChannelByValues} of {rewriter.Context.Tally.Weights} weight tensors");
-        if (options.VerifyWithRuntime)
-        {
-            WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
-            ModelQuantizer.Verify(model, quantized, warnings);
-        }
+        ModelQuantizer.VerifyIfAsked(options, model, quantized, warnings, progress);
         return new QuantizationResult
         {
             Model = quantized,

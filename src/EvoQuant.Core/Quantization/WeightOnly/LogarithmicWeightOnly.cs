@@ -33,17 +33,13 @@ internal static class LogarithmicWeightOnly
         var firstAndLast = w.EightBitFirstAndLast && selected.Count > 0 ? new HashSet<NodeProto> { selected[0], selected[^1] } : new HashSet<NodeProto>();
         var chosen = selected.ToHashSet();
 
-        progress?.Report("Storing weights as logarithmic codes");
+        WeightReadProgress.Stage(progress, "Storing weights as logarithmic codes");
         var log = LogWeightQuantizer.Quantize(model, new LogWeightOptions(w.Bits), n =>
             !chosen.Contains(n) ? null : firstAndLast.Contains(n) || eight.Any(p => p.IsMatch(n.Name)) ? 8 : w.Bits);
         var warnings = log.Warnings.ToList();
         if (log.Weights.Count == 0)
             warnings.Add("No weight was stored logarithmically: the Logarithmic form rewrites Conv, ConvTranspose, MatMul and Gemm with a constant float weight of 16 values or more.");
-        if (options.VerifyWithRuntime)
-        {
-            progress?.Report("Verifying with ONNX Runtime");
-            ModelQuantizer.Verify(model, log.Model, warnings);
-        }
+        ModelQuantizer.VerifyIfAsked(options, model, log.Model, warnings, progress);
         var layers = log.Weights.Select(r => new WeightOnlyLayer(r.Node, r.OpType, r.Tensor, (int)r.Dims[0], (int)(r.Dims.Aggregate(1L, (a, d) => a * d) / Math.Max(1, r.Dims[0])),
             r.Bits, 0, true, $"Log (1/{r.StepsPerOctave} octave)", WeightOnlyForm.Logarithmic, r.Sqnr, r.Mse, r.BytesBefore, r.BytesAfter)).ToList();
         return new QuantizationResult

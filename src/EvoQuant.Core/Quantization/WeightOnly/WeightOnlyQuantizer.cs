@@ -15,11 +15,7 @@ internal static class WeightOnlyQuantizer
         var quantized = model.With(rewriter.Rewrite(ct));
         if (rewriter.QuantizedNodes.Count == 0)
             warnings.Add("No node was quantized: weight-only quantization rewrites MatMul and Gemm with a constant 2-D float weight, and Gather of a constant 2-D table.");
-        if (options.VerifyWithRuntime)
-        {
-            WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
-            ModelQuantizer.Verify(model, quantized, warnings);
-        }
+        ModelQuantizer.VerifyIfAsked(options, model, quantized, warnings, progress);
         var w = options.WeightOnly;
         return new QuantizationResult
         {
