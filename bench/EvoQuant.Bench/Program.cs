@@ -7,6 +7,8 @@ if (args is ["peer-check", ..]) return InferencePeerCheck.Run(args[1..]);
 // `-- calib-profile ...` / `-- calib-mem ...`: where calibration time goes, and its peak memory (see those classes).
 if (args is ["calib-profile", ..]) return CalibrationProfile.Run(args[1..]);
 if (args is ["calib-mem", ..]) return CalibrationMemoryProbe.Run(args[1..]);
+// `-- calib-bins [bins] [method] [budget-MiB]`: fashion-cnn's peak resident memory at a histogram bin count (see CalibrationBinsMemory).
+if (args is ["calib-bins", ..]) return CalibrationBinsMemory.Run(args[1..]);
 // `-- calib-search ...`: the Entropy threshold searches alone, on a real calibration's histograms.
 if (args is ["calib-search", ..]) return ThresholdSearchProfile.Run(args[1..]);
 // `-- speed [rounds] [threads]`: float vs int8 fashion-cnn timed as Compare-QuantAccuracy times them (see SpeedCheck).

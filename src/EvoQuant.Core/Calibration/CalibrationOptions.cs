@@ -57,6 +57,12 @@ public sealed record CalibrationOptions
     /// slack on top of it. Default 512 MiB; long.MaxValue: never split.</summary>
     public long MaxBatchOutputBytes { get; init; } = 512L << 20;
 
+    /// <summary>Memory budget for the Entropy and Percentile histograms and their threshold searches, which
+    /// grow with the bins (per tensor), not with the samples: bins that do not fit are reduced, never below
+    /// the method's default (<see cref="HistogramMemoryPlan"/>). Default 512 MiB; Measure-Calibration's
+    /// -MaxOutputMemory sets it too.</summary>
+    public long MaxHistogramBytes { get; init; } = 512L << 20;
+
     /// <summary>Entropy: a tensor that only clamps or moves another calibrated tensor's values (Relu, ReLU6's
     /// Clip, Reshape, ...) takes its histogram from that tensor's, counted once for both; the tables are
     /// identical either way. Off only to measure or test the difference.</summary>

@@ -26,17 +26,21 @@ public sealed class CalibrationRun : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _progress = progress;
-        Settings = options.ToSettings();
-        Settings.Validate();
+        var asked = options.ToSettings();
+        asked.Validate();
         if (options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {options.BatchSize}.");
+        if (options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {options.MaxBatchOutputBytes}.");
+        if (options.MaxHistogramBytes < 1) throw new ArgumentException($"MaxHistogramBytes must be positive; got {options.MaxHistogramBytes}.");
 
         Selection = new CalibrationTensorSelector(options.OpTypes, options.IncludeNodes, options.ExcludeNodes, options.Registry).Select(model);
         if (Selection.Tensors.Count == 0)
             throw new InvalidOperationException("No tensor of the model is selected for calibration (check OpTypes / IncludeNodes / ExcludeNodes).");
+        // More bins than the histogram budget holds are reduced (the table's settings record the bins used).
+        HistogramPlan = HistogramMemoryPlan.For(asked, Selection.Tensors.Count, options.MaxHistogramBytes);
+        Settings = HistogramPlan.Apply(asked);
         try { Binder = new InputBinder(model); }
         catch (NotSupportedException e) { throw new ModelRunException($"'{model.Name}' cannot be calibrated: {e.Message}", e); }
         _calibrator = Calibrator.Create(Settings);
-        if (options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {options.MaxBatchOutputBytes}.");
         // Entropy takes the histogram of a tensor that clamps or moves another's from that one's values, and
         // does not fetch it (see ClampFollowers).
         var followers = _calibrator.FollowsClamps && options.ShareClampedHistograms ? ClampFollowers.Plan(model, Selection.Tensors) : null;
@@ -57,7 +61,11 @@ public sealed class CalibrationRun : IDisposable
         _model = model;
     }
 
+    /// <summary>The settings in effect: those asked for, with fewer bins when <see cref="HistogramPlan"/> reduced them.</summary>
     public CalibrationSettings Settings { get; }
+
+    /// <summary>The histograms' planned memory, and whether the budget reduced the bins.</summary>
+    public HistogramMemoryPlan HistogramPlan { get; }
 
     /// <summary>The tensors chosen for calibration and those left out, with reasons.</summary>
     public TensorSelection Selection { get; }

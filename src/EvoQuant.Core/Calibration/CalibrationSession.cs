@@ -380,7 +380,8 @@ public sealed class CalibrationSession : IDisposable
     private static void UpdateAll(ICalibrator calibrator, List<string> fetch, IReadOnlyList<OrtValue> results, bool[] starts)
     {
         if (results.Count > 1 && Environment.ProcessorCount > 1 && calibrator.UpdatesConcurrently)
-            Parallel.For(0, results.Count, k => Update(calibrator, fetch[k], results[k], starts[k]));
+            Parallel.For(0, results.Count, new ParallelOptions { MaxDegreeOfParallelism = HistogramMemoryPlan.Workers },
+                k => Update(calibrator, fetch[k], results[k], starts[k]));
         else
             for (int k = 0; k < results.Count; k++) Update(calibrator, fetch[k], results[k], starts[k]);
     }

@@ -270,7 +270,10 @@ internal static class EntropyThreshold
             var rows = _rows;
             if (rows[0] == null || rows[0].Length < m + positions)
             {
-                int size = Math.Max(m + positions, 2 * (rows[0]?.Length ?? 0));
+                // Doubling, but never past the most any width needs (m + positions <= n + n / 2 + 1): at a
+                // million bins a row is megabytes, and twelve of them.
+                int most = _h.Length + _h.Length / 2 + 1;
+                int size = Math.Max(m + positions, Math.Min(2 * (rows[0]?.Length ?? 0), most));
                 for (int f = 0; f < Fields; f++) rows[f] = new double[size];
             }
             foreach (var f in rows) Array.Clear(f, 0, m);

@@ -234,7 +234,10 @@ public abstract class HistogramCalibrator : ICalibrator
         // proportion to the bins the data span): the longest first, one at a time, keeps both cores busy to the end.
         static double Span(GridHistogram h) => h.Count > 0 && h.BinWidth > 0 ? ((double)h.Max - h.Min) / h.BinWidth : 0;
         var longestFirst = Enumerable.Range(0, hists.Length).OrderByDescending(k => Span(hists[k].Value)).ToArray();
+        // One search per core: the thread pool would add threads to long searches, each holding its own
+        // working memory (HistogramMemoryPlan counts Workers of them).
         Parallel.ForEach(Partitioner.Create(longestFirst, EnumerablePartitionerOptions.NoBuffering),
+            new ParallelOptions { MaxDegreeOfParallelism = HistogramMemoryPlan.Workers },
             k => ranges[k] = ComputeRange(hists[k].Key, hists[k].Value));
         return ranges;
     }

@@ -258,6 +258,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
             ExcludeNodes = ExcludeNode,
             IntraOpThreads = IntraOpThreads,
             MaxBatchOutputBytes = MaxOutputMemory ?? defaults.MaxBatchOutputBytes,
+            MaxHistogramBytes = MaxOutputMemory ?? defaults.MaxHistogramBytes,
             OnSampleError = OnSampleError,
         };
         var progress = new SynchronousProgress<CalibrationProgress>(p =>
@@ -288,6 +289,10 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
             catch (ArgumentException e) { ThrowTerminatingError(NewError(e, "MergeMismatch", ErrorCategory.InvalidArgument, t)); }
         }
         WriteVerbose($"Calibrating {_run!.Selection.Tensors.Count} tensors of '{_model!.Name}' with {options.Method} ({_run.Selection.Skipped.Count} left out).");
+        var plan = _run.HistogramPlan;
+        if (plan.Reduced)
+            WriteWarning($"{plan.RequestedBins} bins for {plan.Tensors} tensors would need up to {Mib(HistogramMemoryPlan.Bytes(options.Method, plan.RequestedBins, plan.Tensors))} MiB of histograms, " +
+                $"more than -MaxOutputMemory ({Mib(plan.BudgetBytes)} MiB): using {plan.Bins} bins (the table's Settings.Bins). Raise -MaxOutputMemory to keep more bins.");
         if (_run.SharedHistograms > 0)
             WriteVerbose($"{_run.SharedHistograms} histograms follow the values of the tensor they clamp or move (Relu, Clip, Reshape...): counted once for both.");
         foreach (var s in _run.Selection.Skipped) WriteDebug($"Not calibrated: '{s.Tensor}': {s.Reason}");
@@ -306,4 +311,6 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         WriteError(NewError(error.Exception, reason, ErrorCategory.InvalidData, error.Source, action));
         return SampleErrorAction.Continue;
     }
+
+    private static long Mib(long bytes) => (bytes + (1 << 20) - 1) >> 20;
 }
