@@ -41,6 +41,7 @@ public static class BigGraphs
             });
             Time("  dynamic, no ORT check", () => ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic() with { VerifyWithRuntime = false }));
             Time("  dynamic (with ORT check)", () => ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic()));
+            Time("  ORT check of the dynamic output, per optimization level", () => CheckLevels(model));
             Time("  tensor selection", () => new CalibrationTensorSelector().Select(model));
             Time("  ORT alone: reduced session + 1 run", () => OrtReduced(model));
             Time("  calibration MinMax", () => Calibrator.Run(model, new object[] { LargeGraphs.Input() }, new CalibrationOptions { Method = CalibrationMethod.MinMax }));
@@ -63,6 +64,42 @@ public static class BigGraphs
         var outputs = s.OutputMetadata.Keys.ToList();
         using var r = s.Run(new Microsoft.ML.OnnxRuntime.RunOptions(), new[] { "x" }, new[] { x }, outputs);
         Console.WriteLine($"run with {outputs.Count} outputs {sw.Elapsed.TotalSeconds:F2})");
+    }
+
+    // ONNX Runtime's check of the quantized model (session creation and one run), at each graph optimization level.
+    private static void CheckLevels(OnnxModel model)
+    {
+        var quantized = ModelQuantizer.Quantize(model, QuantizationOptions.Dynamic() with { VerifyWithRuntime = false }).Model;
+        using var file = RuntimeModelFile.For(quantized.ForRuntime());
+        foreach (var level in Environment.GetEnvironmentVariable("BIG_GRAPHS_PROBE") != null ? Array.Empty<Microsoft.ML.OnnxRuntime.GraphOptimizationLevel>() : new[] { Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_DISABLE_ALL, Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL })
+        {
+            var sw = Stopwatch.StartNew();
+            using var o = new Microsoft.ML.OnnxRuntime.SessionOptions { GraphOptimizationLevel = level, LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+            o.AddSessionConfigEntry("session.disable_prepacking", "1");
+            using var s = file.Open(o);
+            double created = sw.Elapsed.TotalSeconds;
+            var input = LargeGraphs.Input();
+            using var x = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory((float[])input.Data, new long[] { 1, LargeGraphs.Width });
+            using var r = s.Run(new Microsoft.ML.OnnxRuntime.RunOptions(), new[] { "x" }, new[] { x }, s.OutputMetadata.Keys.ToList());
+            Console.WriteLine($"    {level}: session {created:F2}, run {sw.Elapsed.TotalSeconds - created:F2}");
+            if (sw.Elapsed.TotalSeconds > 60) break; // the levels run in order of cost
+        }
+        // BIG_GRAPHS_PROBE=<path prefix>: skip the levels, save the quantized model there and time session creation
+        // with and without prepacking (BIG_GRAPHS_VARIANTS: plain; no-prepacking; all-levels; all-levels no-prepacking).
+        if (Environment.GetEnvironmentVariable("BIG_GRAPHS_PROBE") is string probe)
+        {
+            quantized.Save(probe + ".onnx");
+            foreach (var variant in (Environment.GetEnvironmentVariable("BIG_GRAPHS_VARIANTS") ?? "plain;no-prepacking;all-levels;all-levels no-prepacking").Split(';'))
+            {
+                var sw = Stopwatch.StartNew();
+                using var o = new Microsoft.ML.OnnxRuntime.SessionOptions { GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_DISABLE_ALL, LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+                if (variant.Contains("no-prepacking")) o.AddSessionConfigEntry("session.disable_prepacking", "1");
+                if (variant.StartsWith("all-levels")) o.GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL;
+                using var s = file.Open(o);
+                Console.WriteLine($"    DISABLE_ALL {variant}: session {sw.Elapsed.TotalSeconds:F2}");
+            }
+        }
     }
 
     private static string _phases = "all";
