@@ -232,6 +232,29 @@ public sealed class HostileInputFuzzTests : IDisposable
     }
 
     [Fact]
+    public void ParameterExtremesOfMeasureCalibrationAreRefusedOrBounded()
+    {
+        using var ps = new PowerShellSession();
+        string model = TestData.Require(TestData.FashionCnn), calib = TestData.Require(TestData.FashionCalib);
+        // Out of range: refused at binding, before any work.
+        foreach (string extreme in new[] { "-Method Entropy -Bins 1", "-Method Entropy -Bins 2097152", "-Method Percentile -Percentile 0",
+                     "-Method Entropy -QuantizedBins 1", "-Method Entropy -MaxOutputMemory 1", "-BatchSize 0" })
+        {
+            var r = ps.Run($"Measure-Calibration -Model $args[0] -InputPath $args[1] {extreme}", model, calib);
+            var e = Assert.Single(r.Errors);
+            Assert.StartsWith("ParameterArgumentValidationError", e.FullyQualifiedErrorId);
+        }
+        // The documented maximum bins with a small budget: fewer bins, said so, and the histograms within it.
+        var big = ps.Run("Measure-Calibration -Model $args[0] -InputPath $args[1] -Method Entropy -Bins 1048576 -MaxOutputMemory 16MB -BatchSize 100", model, calib);
+        Assert.Empty(big.Errors);
+        var table = Assert.Single(big.Objects<CalibrationTable>());
+        Assert.InRange(table.Settings.Bins, 129, (1 << 20) - 1);
+        Assert.Contains(big.Warnings, w => w.Contains("-MaxOutputMemory", StringComparison.Ordinal) && w.Contains($"using {table.Settings.Bins} bins", StringComparison.Ordinal));
+        Assert.True(HistogramMemoryPlan.Bytes(CalibrationMethod.Entropy, table.Settings.Bins, table.Count) <= 16L << 20);
+        Assert.All(table.Ranges, r => Assert.True(float.IsFinite(r.RangeMin) && r.RangeMin < r.RangeMax, r.Tensor));
+    }
+
+    [Fact]
     public void MutatedCalibrationSamplesAreSampleErrorsAndNeverPoisonTheRanges()
     {
         using var ps = new PowerShellSession();
