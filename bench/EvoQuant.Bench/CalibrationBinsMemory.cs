@@ -25,17 +25,8 @@ public static class CalibrationBinsMemory
         long storedBins = table.Ranges.Sum(r => (long)(r.Histogram?.Counts.Length ?? 0));
         var first = table.Ranges[0];
         Console.WriteLine($"CALIB-BINS model=fashion-cnn method={method} bins={bins} effectiveBins={table.Settings.EffectiveBins} " +
-            $"tensors={table.Ranges.Count} storedBins={storedBins} seconds={seconds:F1} VmHWM-MiB={PeakResidentMiB():F1} " +
+            $"tensors={table.Ranges.Count} storedBins={storedBins} seconds={seconds:F1} VmHWM-MiB={LargeModels.PeakBytes() / 1048576.0:F1} " +
             $"first={first.Tensor}:[{first.RangeMin:G6}, {first.RangeMax:G6}]");
         return 0;
-    }
-
-    /// <summary>The process's peak resident set (VmHWM of /proc/self/status), in MiB.</summary>
-    internal static double PeakResidentMiB()
-    {
-        foreach (string line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
-        return double.NaN;
     }
 }

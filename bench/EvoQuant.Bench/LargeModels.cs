@@ -111,7 +111,7 @@ public static class LargeModels
     }
 
     // VmHWM: the resident peak of this process, native allocations (ONNX Runtime) included.
-    private static long PeakBytes()
+    internal static long PeakBytes()
     {
         foreach (string line in File.ReadLines("/proc/self/status"))
             if (line.StartsWith("VmHWM:")) return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
