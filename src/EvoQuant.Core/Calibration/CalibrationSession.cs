@@ -219,6 +219,7 @@ public sealed class CalibrationSession : IDisposable
         ArgumentNullException.ThrowIfNull(calibrator);
         cancellationToken.ThrowIfCancellationRequested();
 
+        calibrator.BeginPart(inputs, startsBatch: true);
         foreach (string t in _fromInputs)
             if (inputs.TryGetValue(t, out var x)) UpdateFrom(calibrator, t, x);
 
@@ -273,7 +274,12 @@ public sealed class CalibrationSession : IDisposable
             try
             {
                 // Sliced inputs are copies (one sub-batch of input rows, small next to the activations).
-                if (n != rows) foreach (var name in names) part.Add(inputs[name].SliceRows(start, n).ToOrtValue());
+                if (n != rows)
+                {
+                    var sliced = names.ToDictionary(name => name, name => inputs[name].SliceRows(start, n), StringComparer.Ordinal);
+                    foreach (var name in names) part.Add(sliced[name].ToOrtValue());
+                    calibrator.BeginPart(sliced, startsBatch: false);
+                }
                 foreach (var g in _groups!)
                 {
                     using var results = Execute(g.Session, names, part, g.Fetch, cancellationToken);

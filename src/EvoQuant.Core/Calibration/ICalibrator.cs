@@ -51,6 +51,11 @@ public interface ICalibrator
         Update(tensor, values);
     }
 
+    /// <summary>Called with the model inputs of each batch (<paramref name="startsBatch"/> true), then with
+    /// those of each sub-batch of rows when the session cuts it (false), before that part's values arrive:
+    /// for calibrators that weigh rows by an input, like a padding mask. By default ignored.</summary>
+    internal void BeginPart(IReadOnlyDictionary<string, Data.NamedTensor> inputs, bool startsBatch) { }
+
     /// <summary>Adds one batch of a tensor known only by its extremes and element count (when
     /// <see cref="Input"/> is <see cref="CalibrationInput.Extremes"/>). A NaN extreme means the batch
     /// held a NaN: see the NaN policy on <see cref="MinMaxCalibrator"/>.</summary>

@@ -351,7 +351,9 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         var items = CalibrationData is { Length: > 0 } ? SampleItems(CalibrationData) : null;
         var prepared = WeightOnlyCalibration.Prepare(model, options, items, null, progress, CancellationToken);
         foreach (var note in prepared.Notes) WriteWarning(note);
-        if (prepared.Samples > 0) WriteVerbose($"Input statistics of {prepared.Options.WeightOnly.InputStatistics!.Count} tensors from {prepared.Samples} calibration samples.");
+        if (prepared.Samples > 0)
+            WriteVerbose($"Input statistics of {prepared.Options.WeightOnly.InputStatistics!.Count} tensors from {prepared.Samples} calibration samples"
+                + (prepared.PaddingMaskInput == null ? "." : $"; {prepared.PaddedPositions} padded positions ({prepared.PaddingMaskInput} = 0) left out."));
         return ModelQuantizer.Quantize(model, prepared.Options, progress, CancellationToken);
     }
 

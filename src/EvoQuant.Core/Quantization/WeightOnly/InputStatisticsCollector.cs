@@ -11,6 +11,7 @@ namespace EvoQuant.Quantization.WeightOnly;
 /// time, as <see cref="CalibrationRun"/> does, on the same <see cref="CalibrationSession"/>: memory is one
 /// batch plus K² doubles per tensor, whatever the number of samples.</summary>
 /// <remarks>A tensor's K is its consumer's weight's; its values of any rank are rows of K (the last axis).
+/// Positions the model's attention_mask marks as padding are left out (<see cref="PaddingMask"/>).
 /// Memory: 8·K² bytes per distinct input (384: 1.2 MB; 4096: 128 MiB; 11008: 0.9 GiB), held for the whole
 /// run, plus one batch's fetched activations (bounded by <see cref="CalibrationOptions.MaxBatchOutputBytes"/>).
 /// Work: K²/2 multiply-adds per row and tensor, in double.</remarks>
@@ -49,7 +50,9 @@ public sealed class InputStatisticsCollector : IDisposable
             else if (s.Channels != input.Channels)
                 throw new InvalidOperationException($"'{input.Activation}' feeds weights of {s.Channels} and {input.Channels} input rows ({input.Node}).");
         }
-        _calibrator = new InputStatisticsCalibrator(_statistics);
+        var mask = PaddingMask.Find(model);
+        PaddingMaskInput = mask?.Input;
+        _calibrator = new InputStatisticsCalibrator(_statistics, mask);
         try { _binder = new InputBinder(model); }
         catch (NotSupportedException e) { throw new ModelRunException($"'{model.Name}' cannot be run on samples: {e.Message}", e); }
         var selection = new TensorSelection(_statistics.Keys.ToList(), Array.Empty<SkippedTensor>()) { KnownTypes = ElementTypeInference.Infer(model.Graph) };
@@ -66,6 +69,13 @@ public sealed class InputStatisticsCollector : IDisposable
 
     /// <summary>Tensors ONNX Runtime could not expose (not float, not an output): their nodes get no statistics.</summary>
     public IReadOnlyList<SkippedTensor> Skipped => _session.Skipped;
+
+    /// <summary>The input whose zeros mark padded positions, left out of the statistics (attention_mask when
+    /// the model has it); null: every position counts.</summary>
+    public string? PaddingMaskInput { get; }
+
+    /// <summary>Positions left out as padding so far.</summary>
+    public long PaddedPositions => _calibrator.PaddedPositions;
 
     public long SamplesDone => _feed.SamplesDone;
     public int Errors => _feed.Errors;

@@ -8,7 +8,10 @@ namespace EvoQuant.Quantization.WeightOnly;
 /// <param name="Options">The options, with <see cref="WeightOnlyOptions.InputStatistics"/> when the method needs them.</param>
 /// <param name="Samples">Calibration samples streamed through the model, counted in rows of the batch axis as calibration counts them (0 when the method needs none).</param>
 /// <param name="Notes">Things worth a warning: samples given to a method that ignores them, inputs without statistics.</param>
-public sealed record WeightOnlyCalibrationResult(QuantizationOptions Options, long Samples, IReadOnlyList<string> Notes);
+/// <param name="PaddingMaskInput">The input whose zeros marked padded positions (attention_mask); null: none.</param>
+/// <param name="PaddedPositions">Positions left out of the statistics as padding.</param>
+public sealed record WeightOnlyCalibrationResult(QuantizationOptions Options, long Samples, IReadOnlyList<string> Notes,
+    string? PaddingMaskInput = null, long PaddedPositions = 0);
 
 /// <summary>Prepares weight-only quantization from calibration samples (what Invoke-Quantization -WeightOnly
 /// -CalibrationData does before quantizing): a method that needs input statistics (GPTQ) gets them streamed
@@ -63,6 +66,7 @@ public static class WeightOnlyCalibration
             list.Add($"{missing.Count} weight input(s) got no calibration rows (e.g. '{missing[0].Activation}' of node '{missing[0].Node}'): their weights are rounded to nearest.");
         if (collector.Errors > 0)
             list.Add($"{collector.Errors} calibration sample(s) could not be used.");
-        return new WeightOnlyCalibrationResult(options with { WeightOnly = options.WeightOnly with { InputStatistics = statistics } }, collector.SamplesDone, list);
+        return new WeightOnlyCalibrationResult(options with { WeightOnly = options.WeightOnly with { InputStatistics = statistics } }, collector.SamplesDone, list,
+            collector.PaddingMaskInput, collector.PaddedPositions);
     }
 }

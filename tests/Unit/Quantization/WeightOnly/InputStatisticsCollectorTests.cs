@@ -111,6 +111,63 @@ public class InputStatisticsCollectorTests(Xunit.Abstractions.ITestOutputHelper 
         Assert.Equal(rows.Sum(), collector.SamplesDone);
     }
 
+    // x [N, 3, 8] -> MatMul W1 -> Relu -> MatMul W2, with an attention_mask [N, 3] beside it (1 = token, 0 = padding).
+    private static OnnxModel MaskedModel()
+    {
+        var g = new GraphProto { Name = "masked" };
+        g.Input.Add(TinyModels.Float("x", 0, S, K));
+        g.Input.Add(new ValueInfoProto { Name = "attention_mask", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = ElementTypes.Int64, Shape = new TensorShapeProto { Dim = { new TensorShapeProto.Types.Dimension { DimParam = "N" }, new TensorShapeProto.Types.Dimension { DimValue = S } } } } } });
+        g.Initializer.Add(TensorData.FromFloats("W1", new long[] { K, H }, TinyModels.Random(K * H, 1)));
+        g.Initializer.Add(TensorData.FromFloats("W2", new long[] { H, P }, TinyModels.Random(H * P, 2)));
+        g.Node.Add(TinyModels.Node("MatMul", new[] { "x", "W1" }, new[] { "h" }, "mm1"));
+        g.Node.Add(TinyModels.Node("Relu", new[] { "h" }, new[] { "r" }, "relu"));
+        g.Node.Add(TinyModels.Node("MatMul", new[] { "r", "W2" }, new[] { "y" }, "mm2"));
+        g.Output.Add(TinyModels.Float("y", 0, S, P));
+        return TinyModels.Model(g);
+    }
+
+    [Theory]
+    [InlineData(64, long.MaxValue)]
+    [InlineData(3, long.MaxValue)]
+    [InlineData(64, 200L)] // sub-batches: each gets its own rows of the mask
+    public void PaddedPositionsAreLeftOutOfTheStatistics(int batchSize, long budget)
+    {
+        var model = MaskedModel();
+        int n = 7;
+        var x = TinyModels.Random(n * S * K, 12, 2f);
+        // Sentences of 3, 1, 2, 3, 2, 1, 3 tokens, padded to 3.
+        int[] lengths = { 3, 1, 2, 3, 2, 1, 3 };
+        var mask = new long[n * S];
+        for (int i = 0; i < n; i++) for (int j = 0; j < lengths[i]; j++) mask[i * S + j] = 1;
+        var items = Enumerable.Range(0, n).Select(i => (object)new Sample(new[]
+        {
+            new NamedTensor("x", x[(i * S * K)..((i + 1) * S * K)], new long[] { 1, S, K }),
+            new NamedTensor("attention_mask", mask[(i * S)..((i + 1) * S)], new long[] { 1, S }),
+        }, $"sentence {i}")).ToList();
+
+        using var collector = new InputStatisticsCollector(model, QuantizationOptions.ForWeightOnly(), new CalibrationOptions { BatchSize = batchSize, MaxBatchOutputBytes = budget });
+        Assert.Equal("attention_mask", collector.PaddingMaskInput);
+        foreach (var item in items) Assert.True(collector.Add(item));
+        var stats = collector.Complete();
+
+        var tokens = Enumerable.Range(0, n * S).Where(p => mask[p] != 0).ToArray();
+        float[] Rows(float[] all, int k) => tokens.SelectMany(p => all.Skip(p * k).Take(k)).ToArray();
+        var r = Relu(MatMul(x, TinyModels.Random(K * H, 1), K, H));
+        AssertGram(Gram(Rows(x, K), K), stats["x"]);
+        AssertGram(Gram(Rows(r, H), H), stats["r"]);
+        Assert.Equal(tokens.Length, stats["x"].RowCount);
+        Assert.Equal(tokens.Length, stats["r"].RowCount);
+        Assert.Equal(n * S - tokens.Length, collector.PaddedPositions);
+    }
+
+    [Fact]
+    public void WithoutAMaskEveryPositionCounts()
+    {
+        using var collector = new InputStatisticsCollector(Model(), QuantizationOptions.ForWeightOnly());
+        Assert.Null(collector.PaddingMaskInput);
+        Assert.Equal(0, collector.PaddedPositions);
+    }
+
     [Fact]
     public void TheQuantizationNodeFiltersChooseTheInputs()
     {
@@ -138,7 +195,10 @@ public class InputStatisticsCollectorTests(Xunit.Abstractions.ITestOutputHelper 
         var sentences = SentenceCorpus.Load(TestData.Require(TestData.Fortunes)).Split(seed: 19, 12)[0];
         var encoder = new BertTextEncoder(TestData.Require(TestData.MiniLmVocab), maxLength: 64);
         var samples = encoder.EncodeBatches(sentences, 4).ToList();
-        long tokens = samples.Sum(s => s.Tensors[0].ElementCount);
+        long positions = samples.Sum(s => s.Tensors[0].ElementCount);
+        // Padded positions (attention_mask 0) are left out: the rows are the sentences' real tokens.
+        long tokens = samples.Sum(s => s.Tensors.Single(t => t.Name == "attention_mask").ToFloatArray().Count(v => v != 0));
+        Assert.True(tokens < positions, "the sentences are padded to the longest of each batch");
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var options = QuantizationOptions.ForWeightOnly();
