@@ -22,6 +22,13 @@ internal static class LargeTensorReads
     {
         if (bytes < Large) return;
         if (Interlocked.Add(ref _sinceCollection, bytes) < Budget) return;
+        Collect();
+    }
+
+    /// <summary>Returns dead weights now: a full, non-compacting collection (also once a model's
+    /// weights are written and let go, before a session maps the written ones).</summary>
+    public static void Collect()
+    {
         Interlocked.Exchange(ref _sinceCollection, 0);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
     }
