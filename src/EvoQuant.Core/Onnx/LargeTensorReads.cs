@@ -25,11 +25,19 @@ internal static class LargeTensorReads
         Collect();
     }
 
-    /// <summary>Returns dead weights now: a full, non-compacting collection (also once a model's
-    /// weights are written and let go, before a session maps the written ones).</summary>
-    public static void Collect()
+    /// <summary>Returns dead weights to the next reads: a full, non-compacting collection.</summary>
+    private static void Collect()
     {
         Interlocked.Exchange(ref _sinceCollection, 0);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+    }
+
+    /// <summary>Gives the memory of dead weights back to the operating system, not only to the next reads:
+    /// before a native consumer (an ONNX Runtime session) allocates beside them, freed regions the collector
+    /// keeps committed would still count in the peak. Compacts, so only for rare points, not per read.</summary>
+    public static void ReturnToSystem()
+    {
+        Interlocked.Exchange(ref _sinceCollection, 0);
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 }

@@ -48,7 +48,7 @@ public static class QuantizationResultFile
             if (external)
             {
                 result.Model = OnnxModel.Load(temporary);
-                LargeTensorReads.Collect();
+                LargeTensorReads.ReturnToSystem();
             }
             WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
             ModelQuantizer.VerifyFile(source!, temporary, warnings);
