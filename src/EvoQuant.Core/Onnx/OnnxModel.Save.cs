@@ -43,7 +43,8 @@ public sealed partial class OnnxModel
     /// <summary><see cref="Save(string, ModelSaveOptions?)"/> with <paramref name="checkBeforeCommit"/> run on the written
     /// temporary files before they are renamed: the path of a model file that loads (its external data
     /// included) and whether the tensors went to a side file. When it throws, nothing is left at the output
-    /// path. Called after the last use of this model's tensors, so the caller may have let the model go.</summary>
+    /// path. With a side file, the tensors written to it are cleared from this model before the check: the
+    /// caller must use the written model instead (see <see cref="EvoQuant.Quantization.QuantizationResultFile"/>).</summary>
     internal IReadOnlyList<string> Save(string path, ModelSaveOptions? options, Action<string, bool>? checkBeforeCommit)
     {
         options ??= new ModelSaveOptions();
@@ -84,6 +85,12 @@ public sealed partial class OnnxModel
             t => TensorData.IsExternal(t) || t.RawData.Length >= threshold || t.FloatData.Count * 4L >= threshold, inlineExternal: !external));
         if (checkBeforeCommit != null)
         {
+            // The check's session maps the written weights: the copies in this model go first (whatever
+            // still refers to the model, a closure or a frame, would keep them alive), so the caller
+            // replaces this model by the written one.
+            if (external)
+                foreach (var t in AllTensors(Proto.Graph))
+                    if (!TensorData.IsExternal(t) && t.RawData.Length >= threshold) t.ClearRawData();
             checkBeforeCommit(modelTemp, external);
             if (writtenDataName != dataName)
             {
