@@ -13,7 +13,10 @@ namespace EvoQuant.Bench;
 /// generates blocks x (MatMul 4096x4096 + Add + Relu) with external data (default 46 blocks: 3.09 GB of
 /// float weights) in a temporary folder (or <c>folder</c>), runs each step in a child process of its own
 /// (peak = the child's VmHWM from /proc, ONNX Runtime included) and deletes the folder after.
-/// Steps: graph, minmax, entropy, static, dynamic, compare (or all; a list separated by ',').
+/// Steps: graph, minmax, entropy, static, dynamic, compare (or all; a list separated by ','); also
+/// static-nv, dynamic-nv, weightonly-nv (4-bit round-to-nearest) without the ONNX Runtime check of the output,
+/// and run-dynamic / run-weightonly, which load the -nv output in ONNX Runtime and run it once (the check a
+/// model larger than memory gets: the quantization's own peak and the session's, each measured alone).
 /// The steps do what the cmdlets do, through Core: Get-OnnxGraph, Measure-Calibration -Method MinMax/Entropy,
 /// Invoke-Quantization (static QDQ from the MinMax table; -Dynamic), Compare-QuantAccuracy.</summary>
 public static class LargeModels
@@ -35,9 +38,9 @@ public static class LargeModels
             long weights = LargeModelFile.WeightBytes(blocks, Width);
             Console.WriteLine($"{blocks} blocks, {weights / 1e9:F2} GB of float weights (written in {sw.Elapsed.TotalSeconds:F1} s); {Rows} rows of calibration");
             Console.WriteLine("step; seconds; peak GB; peak / weights");
-            foreach (string step in new[] { "graph", "minmax", "entropy", "static", "static-nv", "dynamic", "dynamic-nv", "compare" })
+            foreach (string step in new[] { "graph", "minmax", "entropy", "static", "static-nv", "dynamic", "dynamic-nv", "run-dynamic", "weightonly-nv", "run-weightonly", "compare" })
             {
-                if (steps == "all" ? step.EndsWith("-nv") : !steps.Split(',').Contains(step)) continue;
+                if (steps == "all" ? step.EndsWith("-nv") || step.StartsWith("run-") || step.StartsWith("weightonly") : !steps.Split(',').Contains(step)) continue;
                 var (seconds, peak, error) = Child(step, folder);
                 Console.WriteLine(error != null ? $"{step}; failed: {error}" : $"{step}; {seconds:F1}; {peak / 1e9:F2}; {(double)peak / weights:F2}");
             }
@@ -87,15 +90,26 @@ public static class LargeModels
                 if (step == "minmax") t.Save(table);
                 break;
             }
-            case "static" or "dynamic" or "static-nv" or "dynamic-nv":
+            case "static" or "dynamic" or "static-nv" or "dynamic-nv" or "weightonly-nv":
             {
                 // -nv: without the ONNX Runtime check, to tell its memory from ours.
-                var options = step.StartsWith("static") ? QuantizationOptions.Static(CalibrationTable.Load(table)) : QuantizationOptions.Dynamic();
-                if (step.EndsWith("-nv")) options = options with { VerifyWithRuntime = false };
+                var options = step.StartsWith("static") ? QuantizationOptions.Static(CalibrationTable.Load(table))
+                    : step.StartsWith("weightonly") ? QuantizationOptions.ForWeightOnly(new() { Bits = 4 }) : QuantizationOptions.Dynamic();
+                // Else the check runs on the written output before it is committed, as the cmdlet does.
+                bool verify = !step.EndsWith("-nv");
+                options = options with { VerifyWithRuntime = verify, VerifyWhenSaved = verify };
                 var r = ModelQuantizer.Quantize(m, options);
                 string path = step == "static" ? qdq : Path.Combine(folder, "out", $"large.{step}.onnx");
-                var written = r.Model.Save(path, new ModelSaveOptions { Overwrite = true, Source = m });
-                Console.WriteLine($"{written.Sum(f => new FileInfo(f).Length):N0} bytes written");
+                r.Save(path, overwrite: true, verifyWithRuntime: verify);
+                Console.WriteLine($"{r.FileSizeAfter:N0} bytes written");
+                break;
+            }
+            case "run-dynamic" or "run-weightonly":
+            {
+                string path = Path.Combine(folder, "out", $"large.{step[4..]}-nv.onnx");
+                using var file = RuntimeModelFile.For(OnnxModel.Load(path));
+                if (RuntimeVerifier.TryRun(file) is string error) throw new InvalidOperationException(error);
+                Console.WriteLine($"{path} loaded and run once in ONNX Runtime");
                 break;
             }
             case "compare":

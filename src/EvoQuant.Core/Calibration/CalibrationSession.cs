@@ -194,9 +194,11 @@ public sealed class CalibrationSession : IDisposable
         catch (OnnxRuntimeException) { return false; } // e.g. already registered by the host: use that one
     });
 
-    private InferenceSession CreateSession(OnnxModel m, bool shared = false, bool keepSpinning = false)
+    private InferenceSession CreateSession(OnnxModel m, bool shared = false, bool keepSpinning = false, bool runsOnce = false)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+        // A session run once gains nothing from prepacked copies of the weights, which would double its memory.
+        if (runsOnce) options.AddSessionConfigEntry("session.disable_prepacking", "1");
         if (_intraOpThreads > 0) options.IntraOpNumThreads = _intraOpThreads;
         if (shared)
         {
@@ -336,8 +338,13 @@ public sealed class CalibrationSession : IDisposable
     {
         if (_bytes.Count == 0)
         {
+            // One session over the weights at a time (issue 21: Entropy peaked at 2x a 3 GB model's weights
+            // with the all-tensor session kept beside the probe): the all-tensor one is opened again if
+            // the plan has a single group.
+            _session?.Dispose();
+            _session = null;
             InferenceSession? probe = null;
-            try { probe = CreateSession(AugmentedModelBuilder.BuildWithReductions(_model, _tensors)); }
+            try { probe = CreateSession(AugmentedModelBuilder.BuildWithReductions(_model, _tensors), runsOnce: true); }
             catch (OnnxRuntimeException) { } // no reduction kernel for some type: sizes stay unknown, one group
             if (probe != null)
             {

@@ -22,7 +22,22 @@ internal static class LargeTensorReads
     {
         if (bytes < Large) return;
         if (Interlocked.Add(ref _sinceCollection, bytes) < Budget) return;
+        Collect();
+    }
+
+    /// <summary>Returns dead weights to the next reads: a full, non-compacting collection.</summary>
+    private static void Collect()
+    {
         Interlocked.Exchange(ref _sinceCollection, 0);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+    }
+
+    /// <summary>Gives the memory of dead weights back to the operating system, not only to the next reads:
+    /// before a native consumer (an ONNX Runtime session) allocates beside them, freed regions the collector
+    /// keeps committed would still count in the peak. Compacts, so only for rare points, not per read.</summary>
+    public static void ReturnToSystem()
+    {
+        Interlocked.Exchange(ref _sinceCollection, 0);
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 }

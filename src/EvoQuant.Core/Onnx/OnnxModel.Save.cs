@@ -38,7 +38,14 @@ public sealed partial class OnnxModel
     /// <exception cref="OnnxModelException">The output would replace an input or an existing file
     /// (<see cref="ModelErrorKind.WouldOverwrite"/>), or the model is not valid (<see cref="ModelErrorKind.OutputInvalid"/>); nothing is written.</exception>
     /// <exception cref="EvoQuant.IO.OutputNotWritableException">The file system refused the write; nothing is left at the path.</exception>
-    public IReadOnlyList<string> Save(string path, ModelSaveOptions? options = null)
+    public IReadOnlyList<string> Save(string path, ModelSaveOptions? options = null) => Save(path, options, null);
+
+    /// <summary><see cref="Save(string, ModelSaveOptions?)"/> with <paramref name="checkBeforeCommit"/> run on the written
+    /// temporary files before they are renamed: the path of a model file that loads (its external data
+    /// included) and whether the tensors went to a side file. When it throws, nothing is left at the output
+    /// path. With a side file, the tensors written to it are cleared from this model before the check: the
+    /// caller must use the written model instead (see <see cref="EvoQuant.Quantization.QuantizationResultFile"/>).</summary>
+    internal IReadOnlyList<string> Save(string path, ModelSaveOptions? options, Action<string, bool>? checkBeforeCommit)
     {
         options ??= new ModelSaveOptions();
         string full = System.IO.Path.GetFullPath(path);
@@ -70,8 +77,28 @@ public sealed partial class OnnxModel
         }
         string modelTemp = output.TempFor(full);
         long threshold = options.ExternalDataThreshold;
-        EvoQuant.IO.AtomicOutput.Guard(external ? dataPath : full, () => WriteFiles(modelTemp, dataTemp, dataName,
+        // With a check, the temporary model names the temporary data file first (so it loads as written),
+        // then is written again naming the final one; the graph alone is written twice, not the weights.
+        string writtenDataName = checkBeforeCommit != null && dataTemp != null ? System.IO.Path.GetFileName(dataTemp) : dataName;
+        ModelProto? written0 = null;
+        EvoQuant.IO.AtomicOutput.Guard(external ? dataPath : full, () => written0 = WriteFiles(modelTemp, dataTemp, writtenDataName,
             t => TensorData.IsExternal(t) || t.RawData.Length >= threshold || t.FloatData.Count * 4L >= threshold, inlineExternal: !external));
+        if (checkBeforeCommit != null)
+        {
+            // The check's session maps the written weights: the copies in this model go first (whatever
+            // still refers to the model, a closure or a frame, would keep them alive), so the caller
+            // replaces this model by the written one.
+            if (external)
+                foreach (var t in AllTensors(Proto.Graph))
+                    if (!TensorData.IsExternal(t) && t.RawData.Length >= threshold) t.ClearRawData();
+            checkBeforeCommit(modelTemp, external);
+            if (writtenDataName != dataName)
+            {
+                foreach (var entry in AllTensors(written0!.Graph).SelectMany(t => t.ExternalData))
+                    if (entry.Key == ExternalDataInfo.LocationKey && entry.Value == writtenDataName) entry.Value = dataName;
+                EvoQuant.IO.AtomicOutput.Guard(full, () => WriteProto(modelTemp, written0!, FileMode.Create));
+            }
+        }
         output.Commit(); // the data file first: the model that names it appears last
         written.Insert(0, full);
         return written;
@@ -87,7 +114,8 @@ public sealed partial class OnnxModel
     /// aligned so the runtime can map them. Tensors are copied one at a time, so memory holds at most one
     /// tensor's bytes beyond the model. External tensors not picked keep their locations: valid only when
     /// <paramref name="modelFile"/> is in <see cref="BaseDirectory"/>.</summary>
-    internal void WriteFiles(string modelFile, string? dataFile, string dataName, Func<TensorProto, bool> toData, bool inlineExternal = false)
+    /// <returns>The protobuf written (its tensors naming their data locations).</returns>
+    internal ModelProto WriteFiles(string modelFile, string? dataFile, string dataName, Func<TensorProto, bool> toData, bool inlineExternal = false)
     {
         var proto = Proto.Clone();
         if (inlineExternal)
@@ -120,7 +148,13 @@ public sealed partial class OnnxModel
                 t.DataLocation = TensorProto.Types.DataLocation.External;
             }
         }
-        using var fs = new FileStream(modelFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        WriteProto(modelFile, proto, FileMode.CreateNew);
+        return proto;
+    }
+
+    private static void WriteProto(string modelFile, ModelProto proto, FileMode mode)
+    {
+        using var fs = new FileStream(modelFile, mode, FileAccess.Write, FileShare.None, 1 << 16);
         var cos = new CodedOutputStream(fs);
         proto.WriteTo(cos);
         cos.Flush();

@@ -91,7 +91,7 @@ public static class ModelQuantizer
     /// <summary>With <see cref="QuantizationOptions.VerifyWithRuntime"/>: the progress stage and <see cref="Verify"/>, in every mode.</summary>
     internal static void VerifyIfAsked(QuantizationOptions options, OnnxModel original, OnnxModel quantized, List<string> warnings, IProgress<string>? progress)
     {
-        if (!options.VerifyWithRuntime) return;
+        if (!options.VerifyWithRuntime || options.VerifyWhenSaved) return;
         WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
         Verify(original, quantized, warnings);
     }
@@ -100,6 +100,17 @@ public static class ModelQuantizer
     {
         string? error;
         using (var file = RuntimeModelFile.For(quantized.ForRuntime())) error = RuntimeVerifier.TryRun(file);
+        Judge(original, error, warnings);
+    }
+
+    /// <summary>The check of a quantized model already written to <paramref name="quantizedFile"/> (see
+    /// <see cref="QuantizationOptions.VerifyWhenSaved"/>): the session maps its external data.</summary>
+    internal static void VerifyFile(OnnxModel original, string quantizedFile, List<string> warnings) =>
+        Judge(original, RuntimeVerifier.TryRunFile(quantizedFile), warnings);
+
+    /// <summary>ONNX Runtime's verdict on the quantized model: nothing, a warning, or the exception to throw.</summary>
+    private static void Judge(OnnxModel original, string? error, List<string> warnings)
+    {
         if (error == null) return;
         // Inputs of the declared shapes with symbolic dims set to 1 may not suit the model itself:
         // when the float model fails the same way, that is not a quantization bug.

@@ -78,6 +78,12 @@ public sealed record QuantizationOptions
     /// <summary>Load and run the produced model once in ONNX Runtime before returning it.</summary>
     public bool VerifyWithRuntime { get; init; } = true;
 
+    /// <summary>With <see cref="VerifyWithRuntime"/>: the check runs on the written output instead, when
+    /// <see cref="QuantizationResultFile.Save"/> is asked to verify (before the files are committed; a
+    /// model ONNX Runtime rejects leaves nothing behind). The quantized weights in memory are let go first,
+    /// so the check's session (mapping the written data) does not come on top of them.</summary>
+    public bool VerifyWhenSaved { get; init; }
+
     /// <summary>Static-mode defaults with the given calibrated ranges.</summary>
     public static QuantizationOptions Static(IReadOnlyDictionary<string, ActivationRange> ranges) => new() { ActivationRanges = ranges };
 

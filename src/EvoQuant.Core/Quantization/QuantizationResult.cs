@@ -30,7 +30,8 @@ public sealed class QuantizationResult
     public required bool PerChannel { get; init; }
     public required IReadOnlyList<QuantizedNode> QuantizedNodes { get; init; }
     public required IReadOnlyList<SkippedNode> Skipped { get; init; }
-    public required IReadOnlyList<string> Warnings { get; init; }
+    /// <summary>What the user should know; a check of the written file (<see cref="QuantizationResultFile.Save"/>) may add to it.</summary>
+    public required IReadOnlyList<string> Warnings { get; set; }
     /// <summary>The CPU the model was made for, resolved (Host becomes the kind of this machine's CPU).</summary>
     public Targets.TargetProfile? Target { get; init; }
 

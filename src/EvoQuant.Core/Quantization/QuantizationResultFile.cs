@@ -28,19 +28,41 @@ public static class QuantizationResultFile
     /// <paramref name="overwrite"/>, or the model is not valid; nothing is written.</exception>
     /// <exception cref="EvoQuant.IO.OutputNotWritableException">The file system refused the write; nothing is left at the path.</exception>
     /// <param name="externalData">Whether the output keeps its tensors in a side file; Auto: when the source did, or when it is large.</param>
-    public static QuantizationResult Save(this QuantizationResult result, string path, bool overwrite = false, ExternalDataChoice externalData = ExternalDataChoice.Auto)
+    /// <param name="verifyWithRuntime">Run the written files once in ONNX Runtime before they are committed (for
+    /// results quantized with <see cref="QuantizationOptions.VerifyWhenSaved"/>): a model it rejects throws
+    /// <see cref="QuantizationException"/> (or <see cref="OnnxModelException"/> when the source itself cannot be
+    /// loaded) and nothing is written; after such a failure the result's model is no longer usable. The
+    /// quantized weights in memory are let go before the check's session maps the written ones.</param>
+    /// <param name="progress">Receives the "Verifying with ONNX Runtime" stage.</param>
+    public static QuantizationResult Save(this QuantizationResult result, string path, bool overwrite = false, ExternalDataChoice externalData = ExternalDataChoice.Auto,
+        bool verifyWithRuntime = false, IProgress<string>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(result);
         var source = result.SourceModel;
+        if (verifyWithRuntime && source == null) throw new ArgumentException("Verifying a result needs its source model (QuantizationResult.SourceModel).", nameof(verifyWithRuntime));
+        var warnings = new List<string>();
+        Action<string, bool>? check = !verifyWithRuntime ? null : (temporary, external) =>
+        {
+            // The weights are on disk now: the result holds the written graph instead of the weights in
+            // memory, which go back before ONNX Runtime maps the written ones.
+            if (external)
+            {
+                result.Model = OnnxModel.Load(temporary);
+                LargeTensorReads.ReturnToSystem();
+            }
+            WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
+            ModelQuantizer.VerifyFile(source!, temporary, warnings);
+        };
         var written = result.Model.Save(path, new ModelSaveOptions
         {
             Overwrite = overwrite,
             ProtectedPaths = source?.Path != null ? new[] { source.Path } : Array.Empty<string>(),
             ExternalData = externalData,
             Source = source,
-        });
+        }, check);
         result.Path = written[0];
         result.Model = OnnxModel.Load(written[0]);
+        if (warnings.Count > 0) result.Warnings = result.Warnings.Concat(warnings).ToList();
         if (source != null) result.FileSizeBefore = source.SizeOnDisk; // external data counted on both sides
         result.FileSizeAfter = written.Sum(p => new FileInfo(p).Length);
         return result;

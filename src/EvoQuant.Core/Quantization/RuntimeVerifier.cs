@@ -20,6 +20,10 @@ public static class RuntimeVerifier
     /// <summary>Returns null when the model file loads and runs, else ORT's message.</summary>
     public static string? TryRun(RuntimeModelFile model) => TryRun(model.Open);
 
+    /// <summary>Returns null when the model at <paramref name="modelPath"/> (a file of ours: its external
+    /// locations are not re-checked) loads and runs, else ORT's message.</summary>
+    internal static string? TryRunFile(string modelPath) => TryRun(o => new InferenceSession(modelPath, o));
+
     private static string? TryLoad(Func<SessionOptions, InferenceSession> open)
     {
         try

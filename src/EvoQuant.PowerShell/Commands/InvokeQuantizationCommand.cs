@@ -262,10 +262,14 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         {
             WriteVerbose($"Quantizing '{model.Name}': {what}.");
             AccuracyDrivenResult? search = AccuracyDriven ? Search(model, options) : null;
+            // The ONNX Runtime check runs on the written output before it is committed (the search's
+            // models were all run already): its session does not come on top of the weights in memory.
+            bool verifyWritten = search == null && options.VerifyWithRuntime;
+            if (verifyWritten) options = options with { VerifyWhenSaved = true };
             var result = search?.Final ?? (WeightOnlyMode ? QuantizeWeightOnly(model, options, progress)
                 : ModelQuantizer.Quantize(model, options, progress, CancellationToken));
             progress.Report("Writing");
-            result.Save(output, overwrite: Force, externalData: ExternalData);
+            result.Save(output, overwrite: Force, externalData: ExternalData, verifyWithRuntime: verifyWritten, progress: progress);
             Report(result);
             var emitted = PSObject.AsPSObject(result);
             if (search != null)

@@ -70,4 +70,39 @@ public sealed class QuantizationResultFileTests : IDisposable
         Assert.Throws<DirectoryNotFoundException>(() => QuantizationResultFile.OutputPathFor(missing, source));
         Assert.False(Directory.Exists(missing));
     }
+
+    [Fact]
+    public void SaveCanCheckTheWrittenFilesBeforeCommittingThem()
+    {
+        var source = OnnxModel.Load(CopyOfFashion());
+        var options = QuantizationOptions.Dynamic() with { VerifyWhenSaved = true };
+        var result = ModelQuantizer.Quantize(source, options);
+        string output = Path.Combine(_dir, "out.onnx");
+
+        result.Save(output, externalData: ExternalDataChoice.Always, verifyWithRuntime: true);
+
+        // The model checked named the temporary data file; the one committed names the final one.
+        var locations = OnnxModel.AllTensors(result.Model.Proto.Graph).Where(TensorData.IsExternal).Select(t => ExternalDataInfo.Parse(t).Location).Distinct();
+        Assert.Equal(new[] { "out.onnx.data" }, locations);
+        using (var file = RuntimeModelFile.For(result.Model)) Assert.Null(RuntimeVerifier.TryRun(file));
+        Assert.Empty(Directory.GetFiles(_dir, ".*"));
+    }
+
+    [Fact]
+    public void AWrittenModelOnnxRuntimeRejectsIsNotCommitted()
+    {
+        var source = OnnxModel.Load(CopyOfFashion());
+        var result = ModelQuantizer.Quantize(source, QuantizationOptions.Dynamic() with { VerifyWhenSaved = true });
+        // A convolution ONNX Runtime cannot shape (7 groups over one input channel): valid protobuf, refused at load.
+        var conv = result.Model.Proto.Graph.Node.First(n => n.OpType.StartsWith("Conv", StringComparison.Ordinal));
+        conv.Attribute.Add(new EvoQuant.Onnx.Proto.AttributeProto { Name = "group", Type = EvoQuant.Onnx.Proto.AttributeProto.Types.AttributeType.Int, I = 7 });
+        string output = Path.Combine(_dir, "out.onnx");
+
+        foreach (var external in new[] { ExternalDataChoice.Never, ExternalDataChoice.Always })
+        {
+            var e = Assert.Throws<QuantizationException>(() => result.Save(output, externalData: external, verifyWithRuntime: true));
+            Assert.Contains("ONNX Runtime rejects the quantized model", e.Message);
+            Assert.Equal(new[] { Path.Combine(_dir, "fashion-cnn.onnx") }, Directory.GetFiles(_dir)); // nothing written, no temporary file
+        }
+    }
 }
