@@ -219,6 +219,12 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter]
     public ExternalDataChoice ExternalData { get; set; } = ExternalDataChoice.Auto;
 
+    /// <summary>Write the output without loading and running it once in ONNX Runtime first. The check keeps a
+    /// model ONNX Runtime refuses from being written; on graphs of tens of thousands of nodes ONNX Runtime's
+    /// session creation alone can take minutes.</summary>
+    [Parameter]
+    public SwitchParameter SkipRuntimeCheck { get; set; }
+
     protected override void ProcessRecord()
     {
         OnnxModel model;
@@ -264,6 +270,11 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             AccuracyDrivenResult? search = AccuracyDriven ? Search(model, options) : null;
             // The ONNX Runtime check runs on the written output before it is committed (the search's
             // models were all run already): its session does not come on top of the weights in memory.
+            if (SkipRuntimeCheck)
+            {
+                options = options with { VerifyWithRuntime = false };
+                WriteVerbose("The output is not run in ONNX Runtime before it is written (-SkipRuntimeCheck).");
+            }
             bool verifyWritten = search == null && options.VerifyWithRuntime;
             if (verifyWritten) options = options with { VerifyWhenSaved = true };
             var result = search?.Final ?? (WeightOnlyMode ? QuantizeWeightOnly(model, options, progress)

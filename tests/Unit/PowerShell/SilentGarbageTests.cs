@@ -91,6 +91,21 @@ public sealed class SilentGarbageTests : IDisposable
         Assert.False(File.Exists(output));
     }
 
+    [Fact]
+    public void SkipRuntimeCheckWritesWhatOnnxRuntimeWouldHaveRefused()
+    {
+        // The user's choice: without the check, a model ONNX Runtime cannot load is written as quantized.
+        var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(TestData.Require(TestData.FashionCnn)));
+        proto.Graph.Node.First(n => n.OpType is "Relu" or "Clip" or "Add").OpType = "NoSuchOperator";
+        string model = Path.Combine(_dir, "skip-check.onnx");
+        File.WriteAllBytes(model, proto.ToByteArray());
+        string output = Path.Combine(_dir, "skip-check-out.onnx");
+        var r = _ps.Run("Invoke-Quantization -Model $args[0] -Dynamic -Path $args[1] -SkipRuntimeCheck -Verbose", model, output);
+        Assert.True(r.Errors.Count == 0, Ids(r));
+        Assert.True(File.Exists(output));
+        Assert.Contains(r.Verbose, v => v.Contains("-SkipRuntimeCheck", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(".pb")]
     [InlineData(".npz")]
