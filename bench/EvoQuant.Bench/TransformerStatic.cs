@@ -4,6 +4,7 @@ using EvoQuant.Data;
 using EvoQuant.Evaluation;
 using EvoQuant.Onnx;
 using EvoQuant.Quantization;
+using EvoQuant.Quantization.Smoothing;
 using EvoQuant.Targets;
 using EvoQuant.Text;
 using Microsoft.ML.OnnxRuntime;
@@ -46,6 +47,14 @@ public static class TransformerStatic
         if (Environment.GetEnvironmentVariable("TF_PERCHANNEL") == "1") options = options with { PerChannel = true };
         if (Environment.GetEnvironmentVariable("TF_GUARD") is { Length: > 0 } g) options = options with { WeightSaturation = Enum.Parse<SaturationGuard>(g) };
         if (Environment.GetEnvironmentVariable("TF_EXCLUDE") is { Length: > 0 } ex) options = options with { ExcludeNodes = ex.Split(',') };
+        // SmoothQuant-style migration: TF_SMOOTH=alpha, TF_SMOOTH_MUL=0 to fold only (no inserted Mul).
+        if (Environment.GetEnvironmentVariable("TF_SMOOTH") is { Length: > 0 } sa)
+        {
+            var channels = ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
+            options = options with { Smoothing = new SmoothingOptions { Alpha = double.Parse(sa, CultureInfo.InvariantCulture), InsertMul = Environment.GetEnvironmentVariable("TF_SMOOTH_MUL") != "0", ChannelRanges = channels } };
+            var probe = ActivationSmoothing.Smooth(model, options.Smoothing);
+            Console.WriteLine($"smoothing alpha {sa}: {probe.Folded} inputs folded into their producer, {probe.Inserted} Muls inserted, {probe.Weights} weights scaled");
+        }
         clock.Restart();
         var result = ModelQuantizer.Quantize(model, options);
         Console.WriteLine($"quantization: {clock.Elapsed.TotalSeconds:F1} s; quantized {string.Join(", ", result.QuantizedByOpType.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}"))}");
