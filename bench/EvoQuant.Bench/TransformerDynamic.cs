@@ -3,6 +3,7 @@ using EvoQuant.Data;
 using EvoQuant.Evaluation;
 using EvoQuant.Onnx;
 using EvoQuant.Quantization;
+using EvoQuant.Quantization.Smoothing;
 using EvoQuant.Targets;
 using EvoQuant.Text;
 using Microsoft.ML.OnnxRuntime;
@@ -36,6 +37,11 @@ public static class TransformerDynamic
         var encoder = new BertTextEncoder(Path.Combine(folder, "vocab.txt"), maxLength: 128);
         var speedEncoder = new BertTextEncoder(Path.Combine(folder, "vocab.txt"), maxLength: 128, padToMaxLength: true);
         var speedItems = new object[] { speedEncoder.Encode(sentences.Take(32).ToArray()) };
+        // Smoothing's calibration sentences: the first of the same shuffle, disjoint from the evaluated last ones.
+        var inputs = model.Graph.Proto.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        int calibration = int.TryParse(Environment.GetEnvironmentVariable("TF_SMOOTH_CALIBRATION"), out int c) ? c : 128;
+        SmoothingItems = encoder.EncodeBatches(corpus.Split(1811, corpus.Sentences.Count)[0].Take(calibration), 16)
+            .Select(b => (object)new Sample(b.Tensors.Where(t => inputs.Contains(t.Name)).ToList(), b.Source)).ToList();
 
         var cpu = HostCpu.Current;
         Console.WriteLine($"CPU: {cpu.Model}; {cpu.InstructionSetText}; {cpu.LogicalProcessors} logical, {cpu.PhysicalCores} physical cores; ORT {OrtEnv.Instance().GetVersionString()}");
@@ -91,6 +97,22 @@ public static class TransformerDynamic
         // after GELU, has the widest outliers of a BERT layer; all of them, or the last layer's only.
         yield return ("ffn-out-float", m => ModelQuantizer.Quantize(m, d with { ExcludeNodes = DownProjections(m).ToArray() }));
         yield return ("last-ffn-out-float", m => ModelQuantizer.Quantize(m, d with { ExcludeNodes = DownProjections(m).TakeLast(1).ToArray() }));
+        // SmoothQuant-style migration (alpha 0.5 / 0.75), with a Mul inserted where 1/s cannot be folded, or without.
+        foreach (var alpha in new[] { 0.5, 0.75 })
+            foreach (bool mul in new[] { true, false })
+                yield return ($"smooth{alpha * 100:F0}{(mul ? "" : "-nomul")}", m => ModelQuantizer.Quantize(m, d with { Smoothing = Smoothing(m, alpha, mul) }));
+    }
+
+    /// <summary>Tokenized calibration batches for smoothing's channel ranges (set by the run).</summary>
+    internal static IReadOnlyList<object> SmoothingItems { get; set; } = Array.Empty<object>();
+
+    private static readonly Dictionary<OnnxModel, IReadOnlyDictionary<string, ChannelRange>> ChannelRangeCache = new();
+
+    internal static SmoothingOptions Smoothing(OnnxModel m, double alpha, bool insertMul)
+    {
+        if (!ChannelRangeCache.TryGetValue(m, out var ranges))
+            ChannelRangeCache[m] = ranges = ChannelRangeCollector.Collect(m, SmoothingItems);
+        return new SmoothingOptions { Alpha = alpha, InsertMul = insertMul, ChannelRanges = ranges };
     }
 
     /// <summary>Names of the MatMuls whose constant weight [K, N] has K greater than N, in graph order.</summary>

@@ -4,6 +4,7 @@ using EvoQuant.Data;
 using EvoQuant.Evaluation;
 using EvoQuant.Onnx;
 using EvoQuant.Quantization;
+using EvoQuant.Quantization.Smoothing;
 using EvoQuant.Targets;
 using EvoQuant.Text;
 using Microsoft.ML.OnnxRuntime;
@@ -46,7 +47,35 @@ public static class TransformerStatic
         if (Environment.GetEnvironmentVariable("TF_PERCHANNEL") == "1") options = options with { PerChannel = true };
         if (Environment.GetEnvironmentVariable("TF_GUARD") is { Length: > 0 } g) options = options with { WeightSaturation = Enum.Parse<SaturationGuard>(g) };
         if (Environment.GetEnvironmentVariable("TF_EXCLUDE") is { Length: > 0 } ex) options = options with { ExcludeNodes = ex.Split(',') };
-        clock.Restart();
+        // SmoothQuant-style migration, variants in one run: TF_SMOOTH=none,0.5,0.5:nomul,0.75:noguard ... (alpha,
+        // ":nomul" folds only, inserting no Mul; ":noguard" with full 8-bit weights); calibrated once.
+        var specs = (Environment.GetEnvironmentVariable("TF_SMOOTH") is { Length: > 0 } sa ? sa : "none").Split(',');
+        IReadOnlyDictionary<string, ChannelRange>? channels = null;
+        float[]? reference = null;
+        int hidden = 0;
+        var baseOptions = options;
+        foreach (var spec in specs)
+        {
+            options = baseOptions;
+            var parts2 = spec.Split(':');
+            if (parts2[0] != "none")
+            {
+                channels ??= ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
+                options = options with { Smoothing = new SmoothingOptions { Alpha = double.Parse(parts2[0], CultureInfo.InvariantCulture), InsertMul = !parts2.Contains("nomul"), ChannelRanges = channels } };
+                var probe = ActivationSmoothing.Smooth(model, options.Smoothing);
+                Console.WriteLine($"smoothing {spec}: {probe.Folded} inputs folded into their producer, {probe.Inserted} Muls inserted, {probe.Weights} weights scaled");
+            }
+            if (parts2.Contains("noguard")) options = options with { WeightSaturation = SaturationGuard.None };
+            Console.WriteLine($"== variant {spec}");
+            RunVariant(model, options, folder, encoder, parts, evaluation, rounds, Fit, ref reference, ref hidden);
+        }
+        return 0;
+    }
+
+    private static void RunVariant(OnnxModel model, QuantizationOptions options, string folder, BertTextEncoder encoder, IReadOnlyList<string>[] parts, int evaluation, int rounds,
+        Func<Sample, Sample> Fit, ref float[]? reference, ref int hidden)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var result = ModelQuantizer.Quantize(model, options);
         Console.WriteLine($"quantization: {clock.Elapsed.TotalSeconds:F1} s; quantized {string.Join(", ", result.QuantizedByOpType.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}"))}");
         foreach (var d in result.TargetDecisions) Console.WriteLine($"  {d}");
@@ -58,8 +87,8 @@ public static class TransformerStatic
         Console.WriteLine($"file: {floatBytes / 1e6:F1} MB -> {quantBytes / 1e6:F1} MB ({(double)floatBytes / quantBytes:F2}x smaller)");
 
         var quantModel = OnnxModel.Load(qPath);
-        var cosines = SentenceEmbeddings.RowCosines(SentenceEmbedder.Embed(model, encoder, parts[1], 32, out int hidden),
-            SentenceEmbedder.Embed(quantModel, encoder, parts[1], 32, out _), hidden);
+        reference ??= SentenceEmbedder.Embed(model, encoder, parts[1], 32, out hidden);
+        var cosines = SentenceEmbeddings.RowCosines(reference, SentenceEmbedder.Embed(quantModel, encoder, parts[1], 32, out _), hidden);
         var (mean, min) = (cosines.Average(), cosines.Min());
         Console.WriteLine($"embedding cosine to float on {evaluation} sentences: mean {mean:F4}, min {min:F4}");
 
@@ -81,7 +110,6 @@ public static class TransformerStatic
                 $"round {r}: {s.Threads} threads, batch 32 x 128: float {s.Throughput.Reference.Median:F1} ms, int8 {s.Throughput.Candidate.Median:F1} ms, speedup {s.Speedup:F2}x; batch 1: {s.LatencySpeedup:F2}x"));
         }
         Directory.Delete(dir, true);
-        return 0;
     }
 
 }

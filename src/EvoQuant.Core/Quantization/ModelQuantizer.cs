@@ -18,6 +18,13 @@ public static class ModelQuantizer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         QuantizationOptionsValidator.Validate(options, model, registry);
+        if (options.Smoothing is { } smoothing && options.Mode != QuantMode.WeightOnly)
+        {
+            // The float model with its activation outliers moved into the weights: an identity in float.
+            var smoothed = Smoothing.ActivationSmoothing.Smooth(model, smoothing, registry);
+            model = smoothed.Model;
+            options = options with { Smoothing = null, ActivationRanges = smoothed.Rescale(options.ActivationRanges) };
+        }
         if (options.Mode == QuantMode.Dynamic) return Dynamic.DynamicQuantizer.Quantize(model, options, registry, progress, ct);
         if (options.Mode == QuantMode.WeightOnly) return WeightOnly.WeightOnlyQuantizer.Quantize(model, options, registry, progress, ct);
 

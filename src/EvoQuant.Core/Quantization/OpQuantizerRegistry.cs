@@ -11,6 +11,7 @@ public sealed class OpQuantizerRegistry
 {
     private readonly Dictionary<(RewriteFormat, string), OpRegistration> _map = new();
     private readonly Dictionary<RewriteFormat, OpRegistration> _fallback = new();
+    private readonly Dictionary<string, Smoothing.IChannelScaleAbsorber> _absorbers = new(StringComparer.Ordinal);
 
     /// <summary>The op types of ONNX Runtime's tool for QDQ, QOperator (its QLinear table) and dynamic
     /// quantization (its IntegerOps table, plus Gemm), plus a few (Flatten, ...).</summary>
@@ -29,12 +30,24 @@ public sealed class OpQuantizerRegistry
         _fallback[format] = new OpRegistration(declarer, emitter);
     }
 
+    /// <summary>Registers how an op type (default domain) rescales its output channels through its constants,
+    /// which smoothing uses to fold its factors instead of inserting a Mul.</summary>
+    public void RegisterScaleAbsorber(string opType, Smoothing.IChannelScaleAbsorber absorber)
+    {
+        ArgumentNullException.ThrowIfNull(absorber);
+        _absorbers[opType] = absorber;
+    }
+
+    /// <summary>The op type's channel-scale absorber, or null when its output cannot be rescaled for free.</summary>
+    public Smoothing.IChannelScaleAbsorber? ScaleAbsorber(string opType) => _absorbers.GetValueOrDefault(opType);
+
     /// <summary>A new registry with every registration of this one, to extend without touching the original.</summary>
     public OpQuantizerRegistry Copy()
     {
         var r = new OpQuantizerRegistry();
         foreach (var (k, v) in _map) r._map[k] = v;
         foreach (var (k, v) in _fallback) r._fallback[k] = v;
+        foreach (var (k, v) in _absorbers) r._absorbers[k] = v;
         return r;
     }
 
@@ -73,6 +86,7 @@ public sealed class OpQuantizerRegistry
         QOperator.QOperatorOps.Register(r);
         Dynamic.DynamicOps.Register(r);
         WeightOnly.WeightOnlyOps.Register(r);
+        Smoothing.SmoothingOps.Register(r);
         return r;
     }
 }

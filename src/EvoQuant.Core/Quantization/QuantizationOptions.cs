@@ -57,6 +57,10 @@ public sealed record QuantizationOptions
     /// <summary>Tensor name to settings that replace the computed ones.</summary>
     public IReadOnlyDictionary<string, TensorOverride> TensorOverrides { get; init; } = new Dictionary<string, TensorOverride>();
 
+    /// <summary>SmoothQuant-style migration of activation outliers into the MatMul weights before quantizing
+    /// (static and dynamic); null: none. Static ranges of the tensors it rescales are derived from its channel ranges.</summary>
+    public Smoothing.SmoothingOptions? Smoothing { get; init; }
+
     /// <summary>Calibrated ranges of activation tensors (static mode needs one per quantized activation).</summary>
     public IReadOnlyDictionary<string, ActivationRange> ActivationRanges { get; init; } = new Dictionary<string, ActivationRange>();
 

@@ -198,9 +198,29 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [ArgumentCompleter(typeof(WeightOnlyMethodCompleter))]
     public string? WeightOnlyMethod { get; set; }
 
-    /// <summary>Weight-only: calibration samples for GPTQ (files, folders, arrays), as Measure-Calibration takes them; streamed, not held.</summary>
+    /// <summary>Calibration samples (files, folders, arrays), as Measure-Calibration takes them; streamed, not held.
+    /// Weight-only: for GPTQ. Static and dynamic: for -SmoothQuant's per-channel activation ranges.</summary>
     [Parameter(ParameterSetName = WeightOnlySet)]
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = DynamicSet)]
     public object[]? CalibrationData { get; set; }
+
+    /// <summary>SmoothQuant-style migration before quantizing: each MatMul input's per-channel outliers (measured on
+    /// -CalibrationData) move into its weight, 1/s folded into the producer where it can be, else a Mul inserted.</summary>
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = DynamicSet)]
+    public SwitchParameter SmoothQuant { get; set; }
+
+    /// <summary>-SmoothQuant: the share of the activations' range moved into the weights, 0 to 1 (default 0.5).</summary>
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = DynamicSet)]
+    [ValidateRange(0.0, 1.0)]
+    public double? SmoothAlpha { get; set; }
+
+    /// <summary>-SmoothQuant: only fold 1/s into producers' constants, never insert a Mul (smooths fewer inputs, costs no time).</summary>
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = DynamicSet)]
+    public SwitchParameter SmoothFoldOnly { get; set; }
 
     /// <summary>Weight-only: node-name patterns whose weights keep 8 bits.</summary>
     [Parameter(ParameterSetName = WeightOnlySet)]
@@ -250,6 +270,12 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         string? output = OutputPathFor(model);
         if (output == null || !CheckOutput(model, output)) return;
 
+        if (SmoothQuant && CalibrationData is not { Length: > 0 })
+        {
+            WriteError(NewError(new ArgumentException("-SmoothQuant needs -CalibrationData: samples to measure the per-channel ranges of the MatMul inputs."),
+                "SmoothQuantNeedsCalibrationData", ErrorCategory.InvalidArgument, model, "Pass -CalibrationData with a few hundred representative samples (as Measure-Calibration takes them)."));
+            return;
+        }
         QuantizationOptions options;
         try { options = BuildOptions(Calibration ?? Model.Table); }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or PSInvalidCastException or IOException or System.Text.Json.JsonException
@@ -268,13 +294,14 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         {
             WriteVerbose($"Quantizing '{model.Name}': {what}.");
             AccuracyDrivenResult? search = AccuracyDriven ? Search(model, options) : null;
-            // The ONNX Runtime check runs on the written output before it is committed (the search's
-            // models were all run already): its session does not come on top of the weights in memory.
+            if (SmoothQuant) options = WithSmoothing(model, options, progress);
             if (SkipRuntimeCheck)
             {
                 options = options with { VerifyWithRuntime = false };
                 WriteVerbose("The output is not run in ONNX Runtime before it is written (-SkipRuntimeCheck).");
             }
+            // The ONNX Runtime check runs on the written output before it is committed (the search's
+            // models were all run already): its session does not come on top of the weights in memory.
             bool verifyWritten = search == null && options.VerifyWithRuntime;
             if (verifyWritten) options = options with { VerifyWhenSaved = true };
             var result = search?.Final ?? (WeightOnlyMode ? QuantizeWeightOnly(model, options, progress)
@@ -316,7 +343,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         {
             WriteError(OutputError(e));
         }
-        catch (Exception e) when (WeightOnlyMode && e is SampleMismatchException or EvoQuant.Data.SampleFormatException or ModelRunException or InvalidOperationException)
+        catch (Exception e) when ((WeightOnlyMode || SmoothQuant) && e is SampleMismatchException or EvoQuant.Data.SampleFormatException or ModelRunException or InvalidOperationException)
         {
             WriteError(NewError(e, "InvalidCalibrationData", ErrorCategory.InvalidData, CalibrationData ?? (object)model,
                 "Check -CalibrationData: samples must match the model's input names, element types and shapes (see Get-OnnxGraph ... | ForEach-Object Inputs)."));
@@ -361,6 +388,17 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     private List<object> SampleItems(object[] values) =>
         values.Select(v => PipelineValues.ToSampleItem(v) is string p ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(p) : PipelineValues.ToSampleItem(v)!).ToList();
 
+    // -SmoothQuant: the MatMul inputs' per-channel ranges streamed from -CalibrationData through the float model.
+    private QuantizationOptions WithSmoothing(OnnxModel model, QuantizationOptions options, StageProgress progress)
+    {
+        progress.Report("Measuring per-channel activation ranges for -SmoothQuant");
+        var ranges = EvoQuant.Quantization.Smoothing.ChannelRangeCollector.Collect(model, SampleItems(CalibrationData!), null, CancellationToken);
+        return options with
+        {
+            Smoothing = new EvoQuant.Quantization.Smoothing.SmoothingOptions { Alpha = SmoothAlpha ?? 0.5, InsertMul = !SmoothFoldOnly, ChannelRanges = ranges },
+        };
+    }
+
     private QuantizationResult QuantizeWeightOnly(OnnxModel model, QuantizationOptions options, StageProgress progress)
     {
         var items = CalibrationData is { Length: > 0 } ? SampleItems(CalibrationData) : null;
@@ -391,6 +429,8 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         // The target's defaults first; every parameter given on the command line then wins.
         var bound = MyInvocation.BoundParameters;
         if (WeightOnlyMode) return WeightOnlyOptions();
+        if (!SmoothQuant && (bound.ContainsKey(nameof(SmoothAlpha)) || SmoothFoldOnly || CalibrationData is { Length: > 0 }))
+            throw new ArgumentException("-SmoothAlpha, -SmoothFoldOnly and -CalibrationData apply to static or dynamic quantization only with -SmoothQuant.");
         var profile = TargetProfile.Resolve(bound.ContainsKey(nameof(Target)) ? Target : new QuantizationOptions().Target);
         var options = Dynamic ? profile.DynamicDefaults() : profile.StaticDefaults();
         if (bound.ContainsKey(nameof(Format))) options = options with { Format = Format };

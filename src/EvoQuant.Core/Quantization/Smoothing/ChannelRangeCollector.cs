@@ -1,0 +1,88 @@
+using EvoQuant.Calibration;
+using EvoQuant.Onnx;
+
+namespace EvoQuant.Quantization.Smoothing;
+
+/// <summary>Streams calibration samples through the float model and keeps, per activation tensor that
+/// smoothing may rescale (<see cref="ActivationSmoothing.Candidates"/>), each channel's minimum and maximum:
+/// one pair of vectors per tensor whatever the number of samples, fed through the same
+/// <see cref="SampleFeed"/> and <see cref="CalibrationSession"/> calibration uses.</summary>
+public sealed class ChannelRangeCollector : IDisposable
+{
+    private readonly Dictionary<string, ChannelRange> _ranges = new(StringComparer.Ordinal);
+    private readonly CalibrationSession _session;
+    private readonly SampleFeed _feed;
+
+    /// <param name="tensors">Activation tensor name to its channel count (the last axis).</param>
+    public ChannelRangeCollector(OnnxModel model, IReadOnlyDictionary<string, int> tensors, CalibrationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tensors);
+        options ??= new CalibrationOptions();
+        if (tensors.Count == 0) throw new InvalidOperationException($"'{model.Name}' has no MatMul with a constant 2-D float weight whose input smoothing could rescale.");
+        foreach (var (name, channels) in tensors) _ranges[name] = new ChannelRange(channels);
+        InputBinder binder;
+        try { binder = new InputBinder(model); }
+        catch (NotSupportedException e) { throw new ModelRunException($"'{model.Name}' cannot be run on samples: {e.Message}", e); }
+        var selection = new TensorSelection(_ranges.Keys.ToList(), Array.Empty<SkippedTensor>()) { KnownTypes = ElementTypeInference.Infer(model.Graph) };
+        try { _session = new CalibrationSession(model, selection, options.IntraOpThreads, reduceInGraph: false, maxOutputBytes: options.MaxBatchOutputBytes); }
+        catch (Exception e) when (ModelRunException.IsRuntimeFailure(e))
+        {
+            throw new ModelRunException($"ONNX Runtime cannot load '{model.Name}' to measure channel ranges: {e.Message}", e);
+        }
+        _feed = new SampleFeed(binder, options, _session, new ChannelRangeCalibrator(_ranges), model.Name, cancellationToken);
+    }
+
+    public long SamplesDone => _feed.SamplesDone;
+    public int Errors => _feed.Errors;
+
+    /// <summary>Reads one item and runs every full batch it completes; false once a sample error asked to stop.</summary>
+    public bool Add(object item) => _feed.Add(item);
+
+    /// <summary>Runs the last partial batch; the ranges of tensors that saw rows, by name.</summary>
+    public IReadOnlyDictionary<string, ChannelRange> Complete()
+    {
+        _feed.Flush();
+        if (SamplesDone == 0)
+            throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
+        return _ranges.Where(kv => kv.Value.Rows > 0).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+    }
+
+    /// <summary>The channel ranges of every tensor smoothing may rescale in <paramref name="model"/>, over all items.</summary>
+    public static IReadOnlyDictionary<string, ChannelRange> Collect(OnnxModel model, IEnumerable<object> items, CalibrationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        using var collector = new ChannelRangeCollector(model, ActivationSmoothing.Candidates(model), options, cancellationToken);
+        foreach (var item in items)
+            if (!collector.Add(item)) break;
+        return collector.Complete();
+    }
+
+    public void Dispose() => _session.Dispose();
+
+    // Per-channel extremes: cutting a batch anywhere gives the same extremes; tensors are independent.
+    private sealed class ChannelRangeCalibrator(IReadOnlyDictionary<string, ChannelRange> ranges) : ICalibrator
+    {
+        public CalibrationSettings Settings { get; } = new();
+        public bool TakesPartialBatches => true;
+        public bool UpdatesConcurrently => true;
+
+        public void Update(string tensor, ReadOnlySpan<float> values) => Update(tensor, values, startsBatch: true);
+
+        public void Update(string tensor, ReadOnlySpan<float> values, bool startsBatch)
+        {
+            if (ranges.TryGetValue(tensor, out var r) && !values.IsEmpty) r.Accumulate(values);
+        }
+
+        public void Merge(ICalibrator other)
+        {
+            if (other is not ChannelRangeCalibrator o) throw new ArgumentException("Only channel ranges merge with channel ranges.", nameof(other));
+            foreach (var (t, r) in o.Ranges)
+                if (ranges.TryGetValue(t, out var mine)) mine.Add(r);
+        }
+
+        private IReadOnlyDictionary<string, ChannelRange> Ranges => ranges;
+
+        public IReadOnlyList<TensorRange> ComputeRanges() => Array.Empty<TensorRange>();
+    }
+}
