@@ -1,0 +1,41 @@
+using EvoQuant.Data;
+
+namespace EvoQuant.Calibration;
+
+/// <summary>The first rows of the calibration stream, up to a fixed number, kept (copied: the batcher's buffers are not the caller's) for a search that
+/// runs after the stream (<see cref="CalibrationMethod.EQ"/>); later batches are not kept, so what it holds
+/// does not grow with the number of samples.</summary>
+internal sealed class SearchSamples
+{
+    private readonly List<IReadOnlyDictionary<string, NamedTensor>> _batches = new();
+
+    public SearchSamples(int maxRows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        MaxRows = maxRows;
+    }
+
+    public int MaxRows { get; }
+
+    /// <summary>Rows kept.</summary>
+    public long Rows { get; private set; }
+
+    /// <summary>Bytes of the kept inputs.</summary>
+    public long Bytes { get; private set; }
+
+    public IReadOnlyList<IReadOnlyDictionary<string, NamedTensor>> Batches => _batches;
+
+    /// <summary>Keeps the batch's first rows that still fit (a batch whose rows cannot be cut is kept whole
+    /// while rows remain: one sample).</summary>
+    public void Add(SampleBatch batch)
+    {
+        long room = MaxRows - Rows;
+        if (room <= 0) return;
+        bool cut = batch.Rows > room && batch.Inputs.Values.All(t => t.Rank > 0 && t.Rows == batch.Rows);
+        long rows = cut ? room : batch.Rows;
+        var kept = batch.Inputs.ToDictionary(p => p.Key, p => p.Value.Rank == 0 ? p.Value : p.Value.SliceRows(0, cut ? rows : p.Value.Rows), StringComparer.Ordinal);
+        _batches.Add(kept);
+        Rows += rows;
+        Bytes += kept.Values.Sum(t => (long)Buffer.ByteLength(t.Data));
+    }
+}
