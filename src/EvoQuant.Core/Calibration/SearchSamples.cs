@@ -25,6 +25,14 @@ internal sealed class SearchSamples
 
     public IReadOnlyList<IReadOnlyDictionary<string, NamedTensor>> Batches => _batches;
 
+    private static IReadOnlyDictionary<string, NamedTensor>? TryJoin(IReadOnlyDictionary<string, NamedTensor> last, Dictionary<string, NamedTensor> next)
+    {
+        if (last.Count != next.Count || !last.Keys.All(next.ContainsKey)) return null;
+        if (last.Values.Any(t => t.Rank == 0) || last.Select(p => p.Value.Rows).Distinct().Count() != 1) return null;
+        try { return last.ToDictionary(p => p.Key, p => NamedTensor.ConcatRows(new[] { p.Value, next[p.Key] }), StringComparer.Ordinal); }
+        catch (ArgumentException) { return null; } // other trailing dims or types: a batch of its own
+    }
+
     /// <summary>Keeps the batch's first rows that still fit (a batch whose rows cannot be cut is kept whole
     /// while rows remain: one sample).</summary>
     public void Add(SampleBatch batch)
@@ -34,7 +42,13 @@ internal sealed class SearchSamples
         bool cut = batch.Rows > room && batch.Inputs.Values.All(t => t.Rank > 0 && t.Rows == batch.Rows);
         long rows = cut ? room : batch.Rows;
         var kept = batch.Inputs.ToDictionary(p => p.Key, p => p.Value.Rank == 0 ? p.Value : p.Value.SliceRows(0, cut ? rows : p.Value.Rows), StringComparer.Ordinal);
-        _batches.Add(kept);
+        // Rows that can join the last batch do (one ONNX Runtime run per candidate instead of one per batch).
+        if (cut || batch.Inputs.Values.All(t => t.Rank > 0 && t.Rows == batch.Rows))
+        {
+            if (_batches.Count > 0 && TryJoin(_batches[^1], kept) is { } joined) _batches[^1] = joined;
+            else _batches.Add(kept);
+        }
+        else _batches.Add(kept);
         Rows += rows;
         Bytes += kept.Values.Sum(t => (long)Buffer.ByteLength(t.Data));
     }
