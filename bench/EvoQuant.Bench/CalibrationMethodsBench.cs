@@ -69,10 +69,12 @@ public static class CalibrationMethodsBench
         Console.WriteLine($"| {name} | float | {Percent(Hits(refTop, truth), truth.Length)} | | | |");
         var defaults = TargetProfile.Resolve(QuantTarget.Host).StaticDefaults();
         var format = defaults with { PerChannel = true, UseContribOps = perChannelContrib };
-        foreach (var method in s_methods)
+        var runs = s_methods.Select(m => (Label: m.ToString(), Method: m, Base: (CalibrationMethod?)null)).ToList();
+        if (s_methods.Contains(CalibrationMethod.EQ)) runs.Add(("EQ over Auto", CalibrationMethod.EQ, CalibrationMethod.Auto));
+        foreach (var (label, method, searchBase) in runs)
         {
             var sw = Stopwatch.StartNew();
-            var table = Calibrator.Run(model, calib, new CalibrationOptions { Method = method, BatchSize = 16, SearchQuantization = format });
+            var table = Calibrator.Run(model, calib, new CalibrationOptions { Method = method, BatchSize = 16, SearchQuantization = format, SearchBase = searchBase });
             double seconds = sw.Elapsed.TotalSeconds;
             var options = format with { ActivationRanges = QuantizationOptions.RangesOf(table) };
             var q = ModelQuantizer.Quantize(model, options);
@@ -82,7 +84,7 @@ public static class CalibrationMethodsBench
                 ? string.Join(", ", table.Ranges.GroupBy(r => r.Method).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}"))
                 : method == CalibrationMethod.EQ ? EqSummary(table, seconds) : "";
             Console.WriteLine(FormattableString.Invariant(
-                $"| {name} | {method} | {Percent(Hits(top, truth), truth.Length)} | {Hits(top, refTop)}/{truth.Length} | {ErrorMetrics.Sqnr(reference, outputs):F2} | {chose} |"));
+                $"| {name} | {label} | {Percent(Hits(top, truth), truth.Length)} | {Hits(top, refTop)}/{truth.Length} | {ErrorMetrics.Sqnr(reference, outputs):F2} | {chose} |"));
         }
     }
 

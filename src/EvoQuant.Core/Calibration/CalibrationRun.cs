@@ -37,9 +37,9 @@ public sealed class CalibrationRun : IDisposable
             throw new InvalidOperationException("No tensor of the model is selected for calibration (check OpTypes / IncludeNodes / ExcludeNodes).");
         try { Binder = new InputBinder(model); }
         catch (NotSupportedException e) { throw new ModelRunException($"'{model.Name}' cannot be calibrated: {e.Message}", e); }
-        // EQ starts from MinMax's statistics and keeps the first rows for its search.
+        // EQ starts from its base method's statistics (MinMax's by default) and keeps the first rows for its search.
         _calibrator = Settings.Method == CalibrationMethod.EQ
-            ? Calibrator.Create(Settings with { Method = CalibrationMethod.MinMax, SearchRows = null })
+            ? Calibrator.Create(Settings.BaseSettings)
             : Calibrator.Create(Settings);
         if (Settings.Method == CalibrationMethod.EQ) _searchSamples = new SearchSamples(Settings.EffectiveSearchRows);
         if (options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {options.MaxBatchOutputBytes}.");

@@ -30,6 +30,16 @@ public sealed record CalibrationSettings
 
     public const int DefaultSearchRows = 64;
 
+    /// <summary>EQ: the method whose ranges the search starts from (and that tensors it does not search keep);
+    /// null: MinMax, as in the paper. Entropy, Percentile or Auto at their default settings.</summary>
+    public CalibrationMethod? SearchBase { get; init; }
+
+    /// <summary>EQ's base in effect.</summary>
+    public CalibrationMethod EffectiveSearchBase => SearchBase ?? CalibrationMethod.MinMax;
+
+    /// <summary>EQ: the settings of its base calibration.</summary>
+    internal CalibrationSettings BaseSettings => this with { Method = EffectiveSearchBase, SearchRows = null, SearchBase = null };
+
     /// <summary>EQ's rows in effect.</summary>
     public int EffectiveSearchRows => SearchRows ?? DefaultSearchRows;
 
@@ -47,6 +57,8 @@ public sealed record CalibrationSettings
         if (Method == CalibrationMethod.Auto && Bins != 0) throw new ArgumentException("Auto compares the methods at their default bins; Bins cannot be set.");
         if (Method == CalibrationMethod.EQ && Bins != 0) throw new ArgumentException("EQ starts from MinMax ranges; Bins cannot be set.");
         if (SearchRows is < 1 or > 1 << 16) throw new ArgumentException($"SearchRows must be between 1 and 65536; got {SearchRows}.");
+        if (SearchBase is CalibrationMethod b && (Method != CalibrationMethod.EQ || b == CalibrationMethod.EQ || !Enum.IsDefined(b)))
+            throw new ArgumentException($"SearchBase applies to EQ only and names another method; got {b} with {Method}.");
         if (MovingAverage && Method != CalibrationMethod.MinMax) throw new ArgumentException("MovingAverage applies to the MinMax method only.");
     }
 }

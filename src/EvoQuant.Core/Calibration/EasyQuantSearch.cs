@@ -28,7 +28,7 @@ public static class EasyQuantSearch
     /// <summary>The ranges of <paramref name="baseRanges"/> with the searched ones replaced (their
     /// <see cref="TensorRange.Search"/> says what was chosen); rows the search does not reach are returned as they are.</summary>
     /// <param name="model">The float model.</param>
-    /// <param name="baseRanges">The ranges to start from (MinMax's for EQ).</param>
+    /// <param name="baseRanges">The ranges to start from (EQ's base method's: MinMax's by default).</param>
     /// <param name="batches">The sample rows to score on, bound to the model's inputs.</param>
     /// <param name="quantization">The options the model will be quantized with (their ranges are replaced).</param>
     public static IReadOnlyList<TensorRange> Run(OnnxModel model, IReadOnlyList<TensorRange> baseRanges,
@@ -134,6 +134,7 @@ public static class EasyQuantSearch
             if (f == 1f) baseCosine = cosine;
             if (cosine > bestCosine) { bestCosine = cosine; best = f; }
         }
+        // The caller names the row's base method.
         return new ScaleSearch(CalibrationMethod.MinMax, best, baseCosine, bestCosine, outputs.Count);
     }
 

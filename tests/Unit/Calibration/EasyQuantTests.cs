@@ -111,6 +111,28 @@ public class EasyQuantTests
     }
 
     [Fact]
+    public void Over_Auto_the_search_starts_from_each_tensor_s_Auto_range()
+    {
+        var options = new CalibrationOptions { Method = CalibrationMethod.Auto, BatchSize = 50 };
+        var items = new object[] { TestData.Require(TestData.FashionCalib) };
+        var auto = Calibrator.Run(FashionData.Model, items, options);
+        var eq = Calibrator.Run(FashionData.Model, items,
+            options with { Method = CalibrationMethod.EQ, SearchBase = CalibrationMethod.Auto, SearchRows = 16, SearchQuantization = Format });
+        Assert.Equal(CalibrationMethod.Auto, eq.Settings.SearchBase);
+        Assert.Contains(eq.Ranges, r => r.Search != null);
+        foreach (var r in eq.Ranges)
+        {
+            var a = auto[r.Tensor]!;
+            float f = r.Search?.Factor ?? 1f;
+            Assert.Equal((a.RangeMin * f, a.RangeMax * f), (r.RangeMin, r.RangeMax));
+            Assert.Equal(r.Search == null ? a.Method : CalibrationMethod.EQ, r.Method);
+            if (r.Search != null) Assert.Equal(a.Method, r.Search.Base);
+        }
+        Assert.Throws<ArgumentException>(() => new CalibrationSettings { Method = CalibrationMethod.Auto, SearchBase = CalibrationMethod.MinMax }.Validate());
+        Assert.Throws<ArgumentException>(() => new CalibrationSettings { Method = CalibrationMethod.EQ, SearchBase = CalibrationMethod.EQ }.Validate());
+    }
+
+    [Fact]
     public void The_choice_survives_JSON_and_an_EQ_table_cannot_be_merged()
     {
         var eq = s_eq.Value;
