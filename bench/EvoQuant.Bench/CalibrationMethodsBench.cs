@@ -22,13 +22,17 @@ namespace EvoQuant.Bench;
 /// run each N in its own process.</summary>
 public static class CalibrationMethodsBench
 {
+    private static CalibrationMethod[] s_methods = Methods;
+
     private static readonly CalibrationMethod[] Methods =
-        { CalibrationMethod.MinMax, CalibrationMethod.Entropy, CalibrationMethod.Percentile, CalibrationMethod.Auto };
+        { CalibrationMethod.MinMax, CalibrationMethod.Entropy, CalibrationMethod.Percentile, CalibrationMethod.Auto, CalibrationMethod.EQ };
 
     public static int Run(string[] args)
     {
         if (args is ["memory", var method, var n]) return Memory(Enum.Parse<CalibrationMethod>(method), int.Parse(n, CultureInfo.InvariantCulture));
-        Console.WriteLine("| model | method | top-1 | agreement with float | output SQNR (dB) | Auto's choice |");
+        var only = args is ["only", var m] ? Enum.Parse<CalibrationMethod>(m) : (CalibrationMethod?)null;
+        if (only != null) s_methods = new[] { only.Value };
+        Console.WriteLine("| model | method | top-1 | agreement with float | output SQNR (dB) | Auto's choice / EQ's search |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
         Fashion();
         OcrCls();
@@ -64,19 +68,33 @@ public static class CalibrationMethodsBench
         var refTop = Top1(reference, classes);
         Console.WriteLine($"| {name} | float | {Percent(Hits(refTop, truth), truth.Length)} | | | |");
         var defaults = TargetProfile.Resolve(QuantTarget.Host).StaticDefaults();
-        foreach (var method in Methods)
+        var format = defaults with { PerChannel = true, UseContribOps = perChannelContrib };
+        var runs = s_methods.Select(m => (Label: m.ToString(), Method: m, Base: (CalibrationMethod?)null)).ToList();
+        if (s_methods.Contains(CalibrationMethod.EQ)) runs.Add(("EQ over Auto", CalibrationMethod.EQ, CalibrationMethod.Auto));
+        foreach (var (label, method, searchBase) in runs)
         {
-            var table = Calibrator.Run(model, calib, new CalibrationOptions { Method = method, BatchSize = 16 });
-            var options = defaults with { ActivationRanges = QuantizationOptions.RangesOf(table), PerChannel = true, UseContribOps = perChannelContrib };
+            var sw = Stopwatch.StartNew();
+            var table = Calibrator.Run(model, calib, new CalibrationOptions { Method = method, BatchSize = 16, SearchQuantization = format, SearchBase = searchBase });
+            double seconds = sw.Elapsed.TotalSeconds;
+            var options = format with { ActivationRanges = QuantizationOptions.RangesOf(table) };
             var q = ModelQuantizer.Quantize(model, options);
             var outputs = Outputs(q.Model, x, shape);
             var top = Top1(outputs, classes);
             string chose = method == CalibrationMethod.Auto
                 ? string.Join(", ", table.Ranges.GroupBy(r => r.Method).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}"))
-                : "";
+                : method == CalibrationMethod.EQ ? EqSummary(table, seconds) : "";
             Console.WriteLine(FormattableString.Invariant(
-                $"| {name} | {method} | {Percent(Hits(top, truth), truth.Length)} | {Hits(top, refTop)}/{truth.Length} | {ErrorMetrics.Sqnr(reference, outputs):F2} | {chose} |"));
+                $"| {name} | {label} | {Percent(Hits(top, truth), truth.Length)} | {Hits(top, refTop)}/{truth.Length} | {ErrorMetrics.Sqnr(reference, outputs):F2} | {chose} |"));
         }
+    }
+
+    // Searched tensors, how many moved off the base range, the factors, the mean layer cosine before and after.
+    private static string EqSummary(CalibrationTable table, double seconds)
+    {
+        var s = table.Ranges.Where(r => r.Search != null).Select(r => r.Search!).ToList();
+        if (s.Count == 0) return "nothing searched";
+        return FormattableString.Invariant(
+            $"{s.Count} searched, {s.Count(x => x.Factor != 1f)} moved (x{s.Min(x => x.Factor):0.##}..x{s.Max(x => x.Factor):0.##}), mean layer cosine {s.Average(x => x.BaseCosine):F5} -> {s.Average(x => x.Cosine):F5}, {seconds:F0} s");
     }
 
     private static int Memory(CalibrationMethod method, int samples)

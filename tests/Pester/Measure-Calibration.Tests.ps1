@@ -198,6 +198,23 @@ Describe 'Measure-Calibration' {
                 Should -Throw -ErrorId 'MeasureCalibrationMergeMismatch,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
         }
 
+        It 'searches the layer inputs with -Method EQ, never below the base cosine, and refuses its options without it' {
+            $eq = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method EQ -SearchRows 8 -PerChannel
+            $eq.Settings.Method | Should -Be 'EQ'
+            $eq.Settings.SearchRows | Should -Be 8
+            $searched = @($eq.Ranges | Where-Object Search)
+            $searched.Count | Should -BeGreaterThan 0
+            foreach ($r in $searched) {
+                $r.Method | Should -Be 'EQ'
+                $r.Search.Cosine | Should -BeGreaterOrEqual $r.Search.BaseCosine
+                $r.Choice | Should -BeLike 'EQ: x* of MinMax, cosine *'
+            }
+            { Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -SearchRows 8 -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationInvalidSettings,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+            { Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method EQ -Merge $eq -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationMergeMismatch,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+        }
+
         It 'reports a missing sample file' {
             { Measure-Calibration -Model $Model -InputPath (Join-Path $TestDrive 'missing.npy') -ErrorAction Stop } |
                 Should -Throw -ErrorId 'MeasureCalibrationInputNotFound,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'

@@ -19,6 +19,8 @@ public sealed class CalibrationRun : IDisposable
     private long _batches;
     private bool _started;
     private readonly List<CalibrationTable> _continued = new();
+    private readonly SearchSamples? _searchSamples;
+    private readonly CancellationToken _cancellation;
 
     public CalibrationRun(OnnxModel model, CalibrationOptions options, IProgress<CalibrationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -40,7 +42,11 @@ public sealed class CalibrationRun : IDisposable
         Settings = HistogramPlan.Apply(asked);
         try { Binder = new InputBinder(model); }
         catch (NotSupportedException e) { throw new ModelRunException($"'{model.Name}' cannot be calibrated: {e.Message}", e); }
-        _calibrator = Calibrator.Create(Settings);
+        // EQ starts from its base method's statistics (MinMax's by default) and keeps the first rows for its search.
+        _calibrator = Settings.Method == CalibrationMethod.EQ
+            ? Calibrator.Create(Settings.BaseSettings)
+            : Calibrator.Create(Settings);
+        if (Settings.Method == CalibrationMethod.EQ) _searchSamples = new SearchSamples(Settings.EffectiveSearchRows);
         // Entropy takes the histogram of a tensor that clamps or moves another's from that one's values, and
         // does not fetch it (see ClampFollowers).
         var followers = _calibrator.FollowsClamps && options.ShareClampedHistograms ? ClampFollowers.Plan(model, Selection.Tensors) : null;
@@ -59,6 +65,7 @@ public sealed class CalibrationRun : IDisposable
         SharedHistograms = _session.Followers.Count;
         _feed = new SampleFeed(Binder, options, _session, _calibrator, model.Name, cancellationToken, Report);
         _model = model;
+        _cancellation = cancellationToken;
     }
 
     /// <summary>The settings in effect: those asked for, with fewer bins when <see cref="HistogramPlan"/> reduced them.</summary>
@@ -80,6 +87,12 @@ public sealed class CalibrationRun : IDisposable
     public long? TotalSamples { get; set; }
 
     public long SamplesDone => _feed.SamplesDone;
+
+    /// <summary>EQ: sample rows and bytes kept for the search (at most <see cref="CalibrationSettings.EffectiveSearchRows"/>
+    /// rows, whatever the number of samples); 0 for the other methods.</summary>
+    public long SearchRowsKept => _searchSamples?.Rows ?? 0;
+
+    public long SearchBytesKept => _searchSamples?.Bytes ?? 0;
     public int Errors => _feed.Errors;
 
     /// <summary>Reads one item (a file, a folder, a named tensor, a dictionary of arrays, an array) and
@@ -99,6 +112,7 @@ public sealed class CalibrationRun : IDisposable
     {
         ArgumentNullException.ThrowIfNull(table);
         if (_started) throw new InvalidOperationException("Tables to continue from must come before the first sample.");
+        if (Settings.Method == CalibrationMethod.EQ) Calibrator.Create(Settings); // refuses, with the reason
         if (table.Settings != Settings)
             throw new ArgumentException($"Tables calibrated with different settings cannot be merged: {table.Settings} vs {Settings}.", nameof(table));
         _calibrator.Merge(CalibrationTable.ToCalibrator(table));
@@ -112,6 +126,11 @@ public sealed class CalibrationRun : IDisposable
         if (SamplesDone == 0)
             throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
         var all = _calibrator.ComputeRanges();
+        if (_searchSamples != null)
+            all = EasyQuantSearch.Run(_model, all.Where(r => r.ElementCount > 0).ToList(), _searchSamples.Batches,
+                _options.SearchQuantization ?? Targets.TargetProfile.Resolve(Targets.QuantTarget.Host).StaticDefaults(),
+                _options.Registry, _options.IntraOpThreads, _cancellation)
+                .Concat(all.Where(r => r.ElementCount == 0)).ToList();
         // A tensor that produced only NaN or infinity (NaN weights upstream) has no range: its [0, 0]
         // would be silently used. It is skipped, with the reason.
         var poisoned = all.Where(r => r.ElementCount == 0 && r.NonFiniteCount > 0).ToList();
@@ -134,6 +153,7 @@ public sealed class CalibrationRun : IDisposable
     private void Report(SampleBatch b)
     {
         _batches++;
+        _searchSamples?.Add(b);
         _progress?.Report(new CalibrationProgress(SamplesDone, TotalSamples, _batches, Errors, _clock.Elapsed, b.Sources[^1]));
     }
 }

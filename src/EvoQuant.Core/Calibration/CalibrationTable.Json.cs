@@ -7,7 +7,7 @@ namespace EvoQuant.Calibration;
 // { format, version, model, sampleCount, errorCount, settings{...}, ranges[{tensor, method, min, max,
 //   rangeMin, rangeMax, elementCount, batchCount, nonFiniteCount, batchMinSum, batchMaxSum,
 //   histogram{absolute, binsPerSide, widthExponent, firstBin, counts[]},
-//   candidates[{method, rangeMin, rangeMax, mse}] (Auto only)}], skipped[{tensor, reason}] }
+//   candidates[{method, rangeMin, rangeMax, mse}] (Auto only), search{base, factor, baseCosine, cosine, layers} (EQ only)}], skipped[{tensor, reason}] }
 public sealed partial class CalibrationTable
 {
     public const string JsonFormatName = "evoquant-calibration";
@@ -49,6 +49,7 @@ public sealed partial class CalibrationTable
         public double BatchMaxSum { get; set; }
         public HistogramData? Histogram { get; set; }
         public List<MethodCandidate>? Candidates { get; set; }
+        public ScaleSearch? Search { get; set; }
     }
 
     public string ToJson()
@@ -61,7 +62,7 @@ public sealed partial class CalibrationTable
                 Tensor = r.Tensor, Method = r.Method, Min = r.Min, Max = r.Max, RangeMin = r.RangeMin, RangeMax = r.RangeMax,
                 ElementCount = r.ElementCount, BatchCount = r.BatchCount, NonFiniteCount = r.NonFiniteCount,
                 BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram,
-                Candidates = r.Candidates?.ToList(),
+                Candidates = r.Candidates?.ToList(), Search = r.Search,
             }).ToList(),
         };
         return JsonSerializer.Serialize(dto, JsonOptions);
@@ -85,7 +86,7 @@ public sealed partial class CalibrationTable
         var ranges = dto.Ranges.Select(r => new TensorRange(r.Tensor, r.Method, r.Min, r.Max, r.RangeMin, r.RangeMax)
         {
             ElementCount = r.ElementCount, BatchCount = r.BatchCount, NonFiniteCount = r.NonFiniteCount,
-            BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram, Candidates = r.Candidates,
+            BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram, Candidates = r.Candidates, Search = r.Search,
         }).ToList();
         ImportedRangeRules.Check(ranges, where);
         try

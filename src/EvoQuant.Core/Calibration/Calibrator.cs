@@ -14,6 +14,8 @@ public static class Calibrator
         CalibrationMethod.Entropy => new EntropyCalibrator(settings),
         CalibrationMethod.Percentile => new PercentileCalibrator(settings),
         CalibrationMethod.Auto => new AutoCalibrator(settings),
+        // EQ's statistics are MinMax's (CalibrationRun then searches); its table is not a calibrator's state.
+        CalibrationMethod.EQ => throw new ArgumentException("An EQ table cannot be merged or continued: each search ran on its own samples. Calibrate all the samples in one run."),
         _ => throw new ArgumentException($"Unknown calibration method {settings.Method}."),
     };
 

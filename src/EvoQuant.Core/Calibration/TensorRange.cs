@@ -27,8 +27,13 @@ public sealed record TensorRange(string Tensor, CalibrationMethod Method, float 
     /// one chosen (the least error). Null for the other methods.</summary>
     public IReadOnlyList<MethodCandidate>? Candidates { get; init; }
 
-    /// <summary>Auto: why <see cref="Method"/> was chosen, e.g. "Entropy: MSE 1.2E-05 (MinMax 3.1E-05, Percentile 0.0021)".</summary>
-    public string? Choice => Candidates == null ? null : FormattableString.Invariant(
+    /// <summary>EQ: the factor its base range was scaled by and the layer cosines at both; null for the
+    /// other methods and for tensors EQ does not search (they keep the base method's range).</summary>
+    public ScaleSearch? Search { get; init; }
+
+    /// <summary>Auto: why <see cref="Method"/> was chosen, e.g. "Entropy: MSE 1.2E-05 (MinMax 3.1E-05, Percentile 0.0021)";
+    /// EQ: what the search chose, e.g. "EQ: x0.85 of MinMax, cosine 0.99912 (MinMax 0.99871) over 1 layer(s)".</summary>
+    public string? Choice => Search != null ? $"EQ: {Search}" : Candidates == null ? null : FormattableString.Invariant(
         $"{Method}: MSE {Candidates.First(c => c.Method == Method).Mse:G3} ({string.Join(", ", Candidates.Where(c => c.Method != Method).Select(c => FormattableString.Invariant($"{c.Method} {c.Mse:G3}")))})");
 
     /// <summary>Largest |value| of the chosen range.</summary>

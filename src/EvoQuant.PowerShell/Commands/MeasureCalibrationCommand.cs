@@ -57,6 +57,20 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     [ValidateRange(1, 65536)]
     public int? BatchSize { get; set; }
 
+    /// <summary>EQ: sample rows kept for the scale search (the first ones; default 64).</summary>
+    [Parameter]
+    [ValidateRange(1, 65536)]
+    public int? SearchRows { get; set; }
+
+    /// <summary>EQ: the method whose ranges the search starts from (MinMax by default; Entropy, Percentile or Auto).</summary>
+    [Parameter]
+    [ValidateSet(nameof(CalibrationMethod.MinMax), nameof(CalibrationMethod.Entropy), nameof(CalibrationMethod.Percentile), nameof(CalibrationMethod.Auto))]
+    public CalibrationMethod? SearchBase { get; set; }
+
+    /// <summary>EQ: search the scales of the model Invoke-Quantization -PerChannel makes (per-tensor weights otherwise).</summary>
+    [Parameter]
+    public SwitchParameter PerChannel { get; set; }
+
     [Parameter]
     [ArgumentCompleter(typeof(OpTypeCompleter))]
     public string[]? OpType { get; set; }
@@ -187,6 +201,13 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
                 " tensor(s), each the method whose range quantizes its values with the least squared error:");
             foreach (var r in table.Ranges) WriteVerbose($"  '{r.Tensor}' {r.Choice}");
         }
+        if (table.Settings.Method == CalibrationMethod.EQ)
+        {
+            var searched = table.Ranges.Where(r => r.Search != null).ToList();
+            WriteVerbose($"EQ searched the input scales of {searched.Count} tensor(s) read by layers with weights ({searched.Count(r => r.Search!.Factor != 1f)} moved off the {table.Settings.EffectiveSearchBase} range); " +
+                $"the others keep {table.Settings.EffectiveSearchBase}'s range:");
+            foreach (var r in searched) WriteVerbose($"  '{r.Tensor}' {r.Choice}");
+        }
         if (Merge is { Length: > 0 }) WriteVerbose($"Continued {Merge.Length} table(s): {table.SampleCount} samples in all.");
         var nonFinite = table.Ranges.Where(r => r.NonFiniteCount > 0).Select(r => r.Tensor)
             .Concat(table.Skipped.Where(s => s.Reason.StartsWith("only NaN", StringComparison.Ordinal)).Select(s => s.Tensor)).ToList();
@@ -244,8 +265,15 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
             ThrowTerminatingError(NewError(new ArgumentException("Samples arrived before a model: give -Model, or pipe the model first."), "NoModel",
                 ErrorCategory.InvalidArgument, InputObject, "Measure-Calibration -Model ./model.onnx -InputPath ./calib/*.npy"));
         var defaults = new CalibrationOptions();
+        bool eq = MyInvocation.BoundParameters.ContainsKey(nameof(Method)) && Method == CalibrationMethod.EQ;
+        if (!eq && (SearchRows != null || SearchBase != null || PerChannel.IsPresent))
+            ThrowTerminatingError(NewError(new ArgumentException("-SearchRows, -SearchBase and -PerChannel apply to -Method EQ only."), "InvalidSettings", ErrorCategory.InvalidArgument, _model));
         var options = defaults with
         {
+            SearchRows = SearchRows,
+            SearchBase = SearchBase,
+            // The model EQ scores is the one Invoke-Quantization makes by default (with -PerChannel when given).
+            SearchQuantization = eq ? EvoQuant.Targets.TargetProfile.Resolve(EvoQuant.Targets.QuantTarget.Host).StaticDefaults() with { PerChannel = PerChannel.IsPresent } : null,
             Method = MyInvocation.BoundParameters.ContainsKey(nameof(Method)) ? Method : defaults.Method,
             Bins = Bins ?? defaults.Bins,
             QuantizedBins = QuantizedBins ?? defaults.QuantizedBins,
