@@ -10,41 +10,28 @@ namespace EvoQuant.Quantization.Smoothing;
 public sealed class ChannelRangeCollector : IDisposable
 {
     private readonly Dictionary<string, ChannelRange> _ranges = new(StringComparer.Ordinal);
-    private readonly CalibrationSession _session;
-    private readonly SampleFeed _feed;
+    private readonly TensorStatisticsRun _run;
 
     /// <param name="tensors">Activation tensor name to its channel count (the last axis).</param>
     public ChannelRangeCollector(OnnxModel model, IReadOnlyDictionary<string, int> tensors, CalibrationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tensors);
-        options ??= new CalibrationOptions();
         if (tensors.Count == 0) throw new InvalidOperationException($"'{model.Name}' has no MatMul with a constant 2-D float weight whose input smoothing could rescale.");
         foreach (var (name, channels) in tensors) _ranges[name] = new ChannelRange(channels);
-        InputBinder binder;
-        try { binder = new InputBinder(model); }
-        catch (NotSupportedException e) { throw new ModelRunException($"'{model.Name}' cannot be run on samples: {e.Message}", e); }
-        var selection = new TensorSelection(_ranges.Keys.ToList(), Array.Empty<SkippedTensor>()) { KnownTypes = ElementTypeInference.Infer(model.Graph) };
-        try { _session = new CalibrationSession(model, selection, options.IntraOpThreads, reduceInGraph: false, maxOutputBytes: options.MaxBatchOutputBytes); }
-        catch (Exception e) when (ModelRunException.IsRuntimeFailure(e))
-        {
-            throw new ModelRunException($"ONNX Runtime cannot load '{model.Name}' to measure channel ranges: {e.Message}", e);
-        }
-        _feed = new SampleFeed(binder, options, _session, new ChannelRangeCalibrator(_ranges), model.Name, cancellationToken);
+        _run = new TensorStatisticsRun(model, _ranges.Keys, new ChannelRangeCalibrator(_ranges), options ?? new CalibrationOptions(), "to measure channel ranges", cancellationToken);
     }
 
-    public long SamplesDone => _feed.SamplesDone;
-    public int Errors => _feed.Errors;
+    public long SamplesDone => _run.SamplesDone;
+    public int Errors => _run.Errors;
 
     /// <summary>Reads one item and runs every full batch it completes; false once a sample error asked to stop.</summary>
-    public bool Add(object item) => _feed.Add(item);
+    public bool Add(object item) => _run.Add(item);
 
     /// <summary>Runs the last partial batch; the ranges of tensors that saw rows, by name.</summary>
     public IReadOnlyDictionary<string, ChannelRange> Complete()
     {
-        _feed.Flush();
-        if (SamplesDone == 0)
-            throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
+        _run.Complete();
         return _ranges.Where(kv => kv.Value.Rows > 0).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
     }
 
@@ -58,7 +45,7 @@ public sealed class ChannelRangeCollector : IDisposable
         return collector.Complete();
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose() => _run.Dispose();
 
     // Per-channel extremes: cutting a batch anywhere gives the same extremes; tensors are independent.
     private sealed class ChannelRangeCalibrator(IReadOnlyDictionary<string, ChannelRange> ranges) : ICalibrator

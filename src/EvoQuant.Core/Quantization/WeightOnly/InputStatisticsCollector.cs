@@ -17,12 +17,9 @@ namespace EvoQuant.Quantization.WeightOnly;
 /// Work: K²/2 multiply-adds per row and tensor, in double.</remarks>
 public sealed class InputStatisticsCollector : IDisposable
 {
-    private readonly CalibrationOptions _options;
     private readonly Dictionary<string, InputStatistics> _statistics = new(StringComparer.Ordinal);
     private readonly InputStatisticsCalibrator _calibrator;
-    private readonly CalibrationSession _session;
-    private readonly InputBinder _binder;
-    private readonly SampleFeed _feed;
+    private readonly TensorStatisticsRun _run;
 
     /// <summary>Collects for the MatMul/Gemm inputs weight-only quantization with <paramref name="quantization"/>
     /// will ask statistics for (<see cref="WeightOnlyPlanner.InputsNeedingStatistics"/>).</summary>
@@ -39,9 +36,6 @@ public sealed class InputStatisticsCollector : IDisposable
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(inputs);
-        _options = options ?? new CalibrationOptions();
-        if (_options.BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {_options.BatchSize}.");
-        if (_options.MaxBatchOutputBytes < 1) throw new ArgumentException($"MaxBatchOutputBytes must be positive; got {_options.MaxBatchOutputBytes}.");
         Inputs = inputs;
         if (Inputs.Count == 0) throw new InvalidOperationException($"'{model.Name}' has no MatMul or Gemm with a constant 2-D float weight to collect input statistics for.");
         foreach (var input in Inputs)
@@ -53,22 +47,14 @@ public sealed class InputStatisticsCollector : IDisposable
         var mask = PaddingMask.Find(model);
         PaddingMaskInput = mask?.Input;
         _calibrator = new InputStatisticsCalibrator(_statistics, mask);
-        try { _binder = new InputBinder(model); }
-        catch (NotSupportedException e) { throw new ModelRunException($"'{model.Name}' cannot be run on samples: {e.Message}", e); }
-        var selection = new TensorSelection(_statistics.Keys.ToList(), Array.Empty<SkippedTensor>()) { KnownTypes = ElementTypeInference.Infer(model.Graph) };
-        try { _session = new CalibrationSession(model, selection, _options.IntraOpThreads, reduceInGraph: false, maxOutputBytes: _options.MaxBatchOutputBytes); }
-        catch (Exception e) when (ModelRunException.IsRuntimeFailure(e))
-        {
-            throw new ModelRunException($"ONNX Runtime cannot load '{model.Name}' to collect input statistics: {e.Message}", e);
-        }
-        _feed = new SampleFeed(_binder, _options, _session, _calibrator, model.Name, cancellationToken);
+        _run = new TensorStatisticsRun(model, _statistics.Keys, _calibrator, options ?? new CalibrationOptions(), "to collect input statistics", cancellationToken);
     }
 
     /// <summary>The weight-only MatMul/Gemm inputs whose statistics are collected.</summary>
     public IReadOnlyList<WeightOnlyInput> Inputs { get; }
 
     /// <summary>Tensors ONNX Runtime could not expose (not float, not an output): their nodes get no statistics.</summary>
-    public IReadOnlyList<SkippedTensor> Skipped => _session.Skipped;
+    public IReadOnlyList<SkippedTensor> Skipped => _run.Skipped;
 
     /// <summary>The input whose zeros mark padded positions, left out of the statistics (attention_mask when
     /// the model has it); null: every position counts.</summary>
@@ -77,19 +63,17 @@ public sealed class InputStatisticsCollector : IDisposable
     /// <summary>Positions left out as padding so far.</summary>
     public long PaddedPositions => _calibrator.PaddedPositions;
 
-    public long SamplesDone => _feed.SamplesDone;
-    public int Errors => _feed.Errors;
+    public long SamplesDone => _run.SamplesDone;
+    public int Errors => _run.Errors;
 
     /// <summary>Reads one item and runs every full batch it completes; false once a sample error asked to stop.</summary>
-    public bool Add(object item) => _feed.Add(item);
+    public bool Add(object item) => _run.Add(item);
 
     /// <summary>Runs the last partial batch and returns the statistics by activation tensor name (the key
     /// <see cref="WeightOnlyOptions"/> reads): those of tensors that produced no rows are left out.</summary>
     public IReadOnlyDictionary<string, InputStatistics> Complete()
     {
-        _feed.Flush();
-        if (SamplesDone == 0)
-            throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
+        _run.Complete();
         return _statistics.Where(kv => kv.Value.RowCount > 0).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
     }
 
@@ -103,5 +87,5 @@ public sealed class InputStatisticsCollector : IDisposable
         return collector.Complete();
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose() => _run.Dispose();
 }
