@@ -168,7 +168,7 @@ public sealed class CompleterTests : IDisposable
         Assert.All(exclude, c => Assert.StartsWith("/stem/stem.0/C", c, StringComparison.OrdinalIgnoreCase));
         Assert.Equal(new[] { "Gemm" }, TabExpand("$m = Get-OnnxGraph '" + TestData.FashionCnn + "'", "Measure-Calibration -Model $m -OpType Ge"));
         Assert.Equal(new[] { "/stem/stem.0/Conv" }, TabExpand("", $"Measure-Calibration -Model '{TestData.FashionCnn}' -IncludeNode /stem/stem.0/Conv"));
-        Assert.Equal(new[] { "Auto", "Entropy", "MinMax", "Percentile" }, TabExpand("", "Measure-Calibration -Method ").Order());
+        Assert.Equal(new[] { "Auto", "Entropy", "EQ", "MinMax", "Percentile" }, TabExpand("", "Measure-Calibration -Method ").Order());
         Assert.Equal(new[] { "QDQ", "QOperator" }, TabExpand("", "Invoke-Quantization -Format "));
     }
 
