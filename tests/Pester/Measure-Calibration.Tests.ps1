@@ -245,7 +245,7 @@ Describe 'Measure-Calibration' {
             $line = "Measure-Calibration -Model '$FashionModel' -ExcludeNode /stem/stem.0/C"
             (Get-TabCompletion $line).CompletionText | Should -Contain '/stem/stem.0/Conv'
             (Get-TabCompletion "Measure-Calibration -Model '$FashionModel' -OpType Ge").CompletionText | Should -Be 'Gemm'
-            (Get-TabCompletion 'Measure-Calibration -Method ').CompletionText | Sort-Object | Should -Be @('Auto', 'Entropy', 'MinMax', 'Percentile')
+            (Get-TabCompletion 'Measure-Calibration -Method ').CompletionText | Sort-Object | Should -Be @('Auto', 'Entropy', 'EQ', 'MinMax', 'Percentile')
         }
 
         It 'documents every parameter and has examples' {
