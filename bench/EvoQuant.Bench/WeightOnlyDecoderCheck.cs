@@ -39,9 +39,10 @@ public static class WeightOnlyDecoderCheck
                 var clock = Stopwatch.StartNew();
                 var model = OnnxModel.Load(Path.Combine(folder, "decoder.onnx"));
                 long loaded = PeakBytes();
-                var options = QuantizationOptions.ForWeightOnly(new WeightOnlyOptions { Bits = 4, BlockSize = 32, Form = WeightOnlyForm.MatMulNBits }) with { VerifyWithRuntime = verify };
+                var options = QuantizationOptions.ForWeightOnly(new WeightOnlyOptions { Bits = 4, BlockSize = 32, Form = WeightOnlyForm.MatMulNBits }) with { VerifyWithRuntime = verify, VerifyWhenSaved = verify };
                 var result = ModelQuantizer.Quantize(model, options);
-                result.Save(Path.Combine(folder, "decoder.int4.onnx"), overwrite: true);
+                // As Invoke-Quantization does: the check runs on the written file, before it is committed.
+                result.Save(Path.Combine(folder, "decoder.int4.onnx"), overwrite: true, verifyWithRuntime: verify);
                 Console.WriteLine($"QUANTIZE verify={verify} seconds={clock.Elapsed.TotalSeconds:F1} float-weights={model.WeightBytes / 1048576.0:F1} MiB " +
                     $"int4-weights={result.WeightBytesAfter / 1048576.0:F1} MiB peak-after-load={loaded / 1048576.0:F0} MiB peak={PeakBytes() / 1048576.0:F0} MiB");
                 return 0;
