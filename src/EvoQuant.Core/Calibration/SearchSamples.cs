@@ -39,15 +39,13 @@ internal sealed class SearchSamples
     {
         long room = MaxRows - Rows;
         if (room <= 0) return;
-        bool cut = batch.Rows > room && batch.Inputs.Values.All(t => t.Rank > 0 && t.Rows == batch.Rows);
+        // Whether every input has the batch's rows along axis 0: only then can the batch be cut or joined.
+        bool byRows = batch.Inputs.Values.All(t => t.Rank > 0 && t.Rows == batch.Rows);
+        bool cut = byRows && batch.Rows > room;
         long rows = cut ? room : batch.Rows;
         var kept = batch.Inputs.ToDictionary(p => p.Key, p => p.Value.Rank == 0 ? p.Value : p.Value.SliceRows(0, cut ? rows : p.Value.Rows), StringComparer.Ordinal);
         // Rows that can join the last batch do (one ONNX Runtime run per candidate instead of one per batch).
-        if (cut || batch.Inputs.Values.All(t => t.Rank > 0 && t.Rows == batch.Rows))
-        {
-            if (_batches.Count > 0 && TryJoin(_batches[^1], kept) is { } joined) _batches[^1] = joined;
-            else _batches.Add(kept);
-        }
+        if (byRows && _batches.Count > 0 && TryJoin(_batches[^1], kept) is { } joined) _batches[^1] = joined;
         else _batches.Add(kept);
         Rows += rows;
         Bytes += kept.Values.Sum(t => (long)Buffer.ByteLength(t.Data));
