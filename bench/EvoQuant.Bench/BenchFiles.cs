@@ -10,6 +10,12 @@ internal static class BenchFiles
     /// <summary>../shared/models beside the repository.</summary>
     public static string SharedModels => Path.GetFullPath(Path.Combine(Root, "..", "shared", "models"));
 
+    /// <summary>A BERT-family model the test-data step extracted (minilm, arctic-xs): model.onnx and vocab.txt.</summary>
+    public static string Transformer(string name) => Path.Combine(Root, ".testdata", "transformers", name);
+
+    /// <summary>The Debian fortune files the test-data step extracted (real English sentences).</summary>
+    public static string Fortunes => Path.Combine(Root, ".testdata", "fortunes");
+
     private static string FindRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)

@@ -39,7 +39,7 @@ public static class TransformerCheck
     public static int Run(string[] args)
     {
         var o = Parse(args);
-        string fortunes = Path.Combine(BenchFiles.Root, ".testdata", "fortunes");
+        string fortunes = BenchFiles.Fortunes;
         var corpus = SentenceCorpus.Load(fortunes);
         var parts = corpus.Split(o.Seed, o.Calibration, o.Queries, o.Documents);
         var encoder = new BertTextEncoder(o.Vocabulary, maxLength: 128);
@@ -154,7 +154,7 @@ public static class TransformerCheck
                 default: throw new ArgumentException($"Unknown option '{args[i]}'; see TransformerCheck's remarks.");
             }
         }
-        if (model is "minilm" or "arctic-xs") model = Path.Combine(BenchFiles.Root, ".testdata", "transformers", model, "model.onnx");
+        if (model is "minilm" or "arctic-xs") model = Path.Combine(BenchFiles.Transformer(model), "model.onnx");
         model = Path.GetFullPath(model);
         vocab ??= Path.Combine(Path.GetDirectoryName(model)!, "vocab.txt");
         outDir ??= Path.Combine(BenchFiles.Root, "out", "bench", "transformers");

@@ -29,9 +29,9 @@ public static class TransformerDynamic
         int rounds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1;
         var wanted = args.Length > 4 ? args[4].Split(',') : null;
 
-        string folder = Path.Combine(BenchFiles.Root, ".testdata", "transformers", which);
+        string folder = BenchFiles.Transformer(which);
         var model = OnnxModel.Load(Path.Combine(folder, "model.onnx"));
-        var corpus = SentenceCorpus.Load(Path.Combine(BenchFiles.Root, ".testdata", "fortunes"));
+        var corpus = SentenceCorpus.Load(BenchFiles.Fortunes);
         // Seed and offset as far from any calibration split as possible: the last sentences of a fixed shuffle.
         var sentences = corpus.Split(1811, corpus.Sentences.Count)[0].TakeLast(count).ToArray();
         var encoder = new BertTextEncoder(Path.Combine(folder, "vocab.txt"), maxLength: 128);

@@ -27,9 +27,9 @@ public static class TransformerStatic
         int calibration = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 128;
         int evaluation = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2000;
         int rounds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 3;
-        string folder = Path.Combine(BenchFiles.Root, ".testdata", "transformers", which);
+        string folder = BenchFiles.Transformer(which);
         var model = OnnxModel.Load(Path.Combine(folder, "model.onnx"));
-        var corpus = SentenceCorpus.Load(Path.Combine(BenchFiles.Root, ".testdata", "fortunes"));
+        var corpus = SentenceCorpus.Load(BenchFiles.Fortunes);
         var parts = corpus.Split(18, calibration, evaluation);
         var encoder = new BertTextEncoder(Path.Combine(folder, "vocab.txt"));
         var inputs = model.Graph.Proto.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);

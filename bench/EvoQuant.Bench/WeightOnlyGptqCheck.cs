@@ -18,14 +18,14 @@ namespace EvoQuant.Bench;
 /// to float on EVAL other sentences (seeded disjoint split) and the MatMul weights' size ratio.</summary>
 public static class WeightOnlyGptqCheck
 {
-    private static string MiniLm => Path.Combine(BenchFiles.Root, ".testdata", "transformers", "minilm");
+    private static string MiniLm => BenchFiles.Transformer("minilm");
 
     public static int Run(string[] args)
     {
         if (args is ["decoder", ..]) return WeightOnlyDecoderCheck.Run(args[1..]); // the generated decoder, not MiniLM
         var model = OnnxModel.Load(Path.Combine(MiniLm, "model.onnx"));
         var encoder = new BertTextEncoder(Path.Combine(MiniLm, "vocab.txt"), maxLength: 128);
-        var corpus = SentenceCorpus.Load(Path.Combine(BenchFiles.Root, ".testdata", "fortunes"));
+        var corpus = SentenceCorpus.Load(BenchFiles.Fortunes);
         switch (args)
         {
             case ["stats", var n, ..]:
