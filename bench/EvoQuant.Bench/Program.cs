@@ -23,6 +23,10 @@ if (args is ["transformers", ..]) return TransformerCheck.Run(args[1..]); // iss
 if (args is ["weight-numerics", ..]) return WeightNumericsCheck.Run(args[1..]);
 // `-- log-weights`: logarithmic weights (8/4-bit) against linear at the same width on fashion-cnn (see LogWeightsCheck).
 if (args is ["log-weights", ..]) return LogWeightsCheck.Run(args[1..]);
+// `-- fold-probe [folder]` / `-- fold-tensors a.onnx b.onnx` / `-- det-fold [method]`: what folding Relu/Clip (and BatchNormalization) costs on the PaddleOCR classifier and detector (see FoldProbe, DetFoldProbe).
+if (args is ["fold-probe", ..]) return FoldProbe.Run(args[1..]);
+if (args is ["fold-tensors", ..]) return FoldTensors.Run(args[1..]);
+if (args is ["det-fold", ..]) return DetFoldProbe.Run(args[1..]);
 if (args is ["calibration-methods", ..]) return CalibrationMethodsBench.Run(args[1..]); // issue 20's Auto bar (see CalibrationMethodsBench)
 if (args is ["wo-gptq", ..]) return WeightOnlyGptqCheck.Run(args[1..]); // issue 19: weight-only on MiniLM (quality, GPTQ statistics memory) and a generated decoder (`wo-gptq decoder ...`)
 // `-- tf-dynamic [model] [sentences] [queries] [rounds] [variants]`: dynamic int8 of BERT-family models (see TransformerDynamic).
