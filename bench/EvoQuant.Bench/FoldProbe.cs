@@ -89,10 +89,10 @@ public static class FoldProbe
 
     /// <summary>The model's first output, or the named tensor, on the input.</summary>
     internal static float[] Outputs(OnnxModel model, float[] x, int[] shape, GraphOptimizationLevel level, string? tensor = null) =>
-        Tensors(model, x, shape, level, tensor == null ? null : new[] { tensor }).First().Value;
+        Tensors(model, x, shape, level, tensor == null ? null : new[] { tensor }).First().Value.Data;
 
     /// <summary>The named tensors (the model's outputs when null) of one run.</summary>
-    internal static Dictionary<string, float[]> Tensors(OnnxModel model, float[] x, int[] shape, GraphOptimizationLevel level, IReadOnlyCollection<string>? names)
+    internal static Dictionary<string, (float[] Data, int[] Dims)> Tensors(OnnxModel model, float[] x, int[] shape, GraphOptimizationLevel level, IReadOnlyCollection<string>? names)
     {
         if (names != null)
         {
@@ -104,7 +104,7 @@ public static class FoldProbe
         using var so = new SessionOptions { GraphOptimizationLevel = level };
         using var session = new InferenceSession(model.ToBytes(), so);
         using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), new DenseTensor<float>(x, shape)) });
-        return results.ToDictionary(r => r.Name, r => r.AsTensor<float>().ToArray());
+        return results.Where(r => r.Value is DenseTensor<float>).ToDictionary(r => r.Name, r => (r.AsTensor<float>().ToArray(), r.AsTensor<float>().Dimensions.ToArray()));
     }
 }
 
@@ -126,25 +126,23 @@ public static class FoldTensors
         {
             var q = OnnxModel.Load(path);
             var produced = q.Graph.Nodes.SelectMany(nd => nd.Output).ToHashSet();
-            var map = names.Where(s => produced.Contains(s + "_dq") || produced.Contains(s)).ToDictionary(s => s, s => produced.Contains(s + "_dq") ? s + "_dq" : s);
+            var map = names.Where(s => reference.ContainsKey(s) && (produced.Contains(s + "_dq") || produced.Contains(s))).ToDictionary(s => s, s => produced.Contains(s + "_dq") ? s + "_dq" : s);
             var got = FoldProbe.Tensors(q, x, shape, GraphOptimizationLevel.ORT_DISABLE_ALL, map.Values.Distinct().ToList());
-            return map.ToDictionary(kv => kv.Key, kv => got[kv.Value]);
+            return map.Where(kv => got.ContainsKey(kv.Value)).ToDictionary(kv => kv.Key, kv => got[kv.Value].Data);
         }).ToList();
-        foreach (var s in names)
+        foreach (var s in names.Where(reference.ContainsKey))
         {
-            var r = reference[s];
+            var (r, dims) = reference[s];
             string Cell(Dictionary<string, float[]> c) => c.TryGetValue(s, out var v)
-                ? FormattableString.Invariant($"{ErrorMetrics.Sqnr(r, v),7:F2} bias {WorstBias(r, v, n, model.Graph.ValueInfo(s)):F3}") : "      -";
+                ? FormattableString.Invariant($"{ErrorMetrics.Sqnr(r, v),7:F2} bias {WorstBias(r, v, n, dims.Length >= 2 ? dims[1] : 1):F3}") : "      -";
             Console.WriteLine($"{model.Graph.Producer(s)?.OpType,-20} {s,-32} {Cell(columns[0])}   {Cell(columns[1])}");
         }
         return 0;
     }
 
-    // Largest |mean error| / rms over the channels (axis 1 of an NCHW tensor; the whole tensor otherwise).
-    private static double WorstBias(float[] r, float[] q, int n, EvoQuant.Onnx.Proto.ValueInfoProto? info)
+    // Largest |mean error| / rms over the channels (axis 1).
+    private static double WorstBias(float[] r, float[] q, int n, int channels)
     {
-        var dims = info?.Type?.TensorType?.Shape?.Dim;
-        int channels = dims is { Count: >= 2 } && dims[1].DimValue > 0 ? (int)dims[1].DimValue : 1;
         int per = r.Length / n, hw = per / channels;
         double worst = 0;
         for (int c = 0; c < channels; c++)
