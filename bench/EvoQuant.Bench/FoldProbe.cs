@@ -12,10 +12,10 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace EvoQuant.Bench;
 
 /// <summary>What folding Relu/Clip into the producer's QuantizeLinear costs on PaddleOCR's direction classifier
-/// (`dotnet run -c Release --project bench/EvoQuant.Bench -- fold-probe [save-folder]`): Auto's ranges on the
+/// (`dotnet run -c Release --project bench/EvoQuant.Bench -- fold-probe [save-folder|-] [label filter]`): Auto's ranges on the
 /// first 51 crops, static QDQ per channel with this CPU's defaults, evaluated on all 102 crops. Variants: the
 /// ranges as calibrated (every one-sided Relu/Clip folded); the fold prevented (the lower end of those ranges
-/// moved to -0.01/6 of the max, which moves no zero point); Relu or Clip alone kept; and neutral perturbations
+/// moved to -0.01/6 of the max, which moves no zero point; also -0.5/6 and -3/6); Relu or Clip alone kept; and neutral perturbations
 /// that keep the fold (Relu maxima x0.99 .. x1.03), each also with the fold prevented. Per variant: the softmax
 /// output's SQNR, the margin's (logit 0 - logit 1, the only thing the two-class softmax depends on), top-1
 /// agreement, and the same SQNR with ONNX Runtime's optimizations off (Q/DQ simulated in float). With a folder,
@@ -41,12 +41,17 @@ public static class FoldProbe
             ("unfolded", Edit(model, ranges, "Relu", "Clip", keepFold: false, 1)),
             ("Relu kept, Clip folded", Edit(model, ranges, "Relu", null, keepFold: false, 1)),
             ("Clip kept, Relu folded", Edit(model, ranges, "Clip", null, keepFold: false, 1)),
+            ("unfolded at -0.5/6 of the max", Edit(model, ranges, "Relu", "Clip", keepFold: false, 1, lower: 0.5f / 6)),
+            ("unfolded at -3/6 of the max", Edit(model, ranges, "Relu", "Clip", keepFold: false, 1, lower: 3f / 6)),
         };
+        variants.Add(("folded, Relu max x1.5", Edit(model, ranges, "Relu", null, keepFold: true, 1.5)));
+        variants.Add(("folded, Relu max x2", Edit(model, ranges, "Relu", null, keepFold: true, 2)));
         foreach (double f in new[] { 0.99, 1.0017, 1.01, 1.03 })
         {
             variants.Add(($"folded, Relu max x{f}", Edit(model, ranges, "Relu", null, keepFold: true, f)));
             variants.Add(($"unfolded, Relu max x{f}", Edit(Edit(model, ranges, "Relu", "Clip", keepFold: false, 1), model, f)));
         }
+        if (args.Length > 1) variants = variants.Where(v => v.Label.Contains(args[1], StringComparison.Ordinal)).ToList();
         var reference = Outputs(model, data, shape, GraphOptimizationLevel.ORT_ENABLE_ALL);
         var refMargin = Margins(Outputs(model, data, shape, GraphOptimizationLevel.ORT_ENABLE_ALL, Logits));
         Console.WriteLine("| variant | softmax SQNR (dB) | margin SQNR (dB) | agreement | softmax SQNR, ORT optimizations off |");
@@ -54,7 +59,7 @@ public static class FoldProbe
         foreach (var (label, r) in variants)
         {
             var q = ModelQuantizer.Quantize(model, format with { ActivationRanges = r }).Model;
-            if (args.Length > 0 && label is "folded" or "unfolded") File.WriteAllBytes(Path.Combine(args[0], label + ".onnx"), q.ToBytes());
+            if (args.Length > 0 && args[0] != "-" && label is "folded" or "unfolded") File.WriteAllBytes(Path.Combine(args[0], label + ".onnx"), q.ToBytes());
             var y = Outputs(q, data, shape, GraphOptimizationLevel.ORT_ENABLE_ALL);
             var margin = Margins(Outputs(q, data, shape, GraphOptimizationLevel.ORT_ENABLE_ALL, Logits));
             var simulated = Outputs(q, data, shape, GraphOptimizationLevel.ORT_DISABLE_ALL);
@@ -66,13 +71,13 @@ public static class FoldProbe
     }
 
     // Ranges with the one-sided outputs of the given op types either kept folded with the max scaled, or given a
-    // lower end of -0.01/6 of the max (the fold's condition fails; uint8's zero point stays 0).
-    private static Dictionary<string, ActivationRange> Edit(OnnxModel model, IReadOnlyDictionary<string, ActivationRange> ranges, string op, string? op2, bool keepFold, double factor)
+    // lower end of -lower x the max (the fold's condition fails; at 0.01/6 uint8's zero point stays 0).
+    private static Dictionary<string, ActivationRange> Edit(OnnxModel model, IReadOnlyDictionary<string, ActivationRange> ranges, string op, string? op2, bool keepFold, double factor, float lower = 0.01f / 6)
     {
         var edited = new Dictionary<string, ActivationRange>(ranges);
         foreach (var node in model.Graph.Nodes.Where(n => n.OpType == op || n.OpType == op2))
             if (ranges.TryGetValue(node.Output[0], out var r) && r.Min >= 0)
-                edited[node.Output[0]] = keepFold ? new ActivationRange(0, (float)(r.Max * factor)) : new ActivationRange(-0.01f / 6 * r.Max, r.Max);
+                edited[node.Output[0]] = keepFold ? new ActivationRange(0, (float)(r.Max * factor)) : new ActivationRange(-lower * r.Max, r.Max);
         return edited;
     }
 
