@@ -39,8 +39,15 @@ public sealed record TargetProfile(QuantTarget Requested, QuantTarget Resolved, 
 
     /// <summary>Dynamic defaults: DynamicQuantizeLinear always gives uint8 activations; weights per channel
     /// where their values say it pays (<see cref="ChannelGranularity"/>): ONNX Runtime's integer MatMuls take
-    /// per-column scales at no cost, and transformers' weights need them on every CPU.</summary>
-    public QuantizationOptions DynamicDefaults() => QuantizationOptions.Dynamic() with { Target = Requested, PerChannelWhereItPays = true };
+    /// per-column scales at no cost, and transformers' weights need them on every CPU. A transformer's first
+    /// feed-forward down projection stays float: its activation's outliers are not the CPU's doing, so on
+    /// every target.</summary>
+    public QuantizationOptions DynamicDefaults() => QuantizationOptions.Dynamic() with
+    {
+        Target = Requested,
+        PerChannelWhereItPays = true,
+        KeepFirstDownProjectionFloat = true,
+    };
 
     /// <summary>Why dynamic quantization of this op type would make the model slower than float on
     /// ONNX Runtime's CPU provider, or null when it pays. Naming the op type in OpTypes overrides it.</summary>
