@@ -1,7 +1,6 @@
 using EvoQuant.Onnx;
 using EvoQuant.Onnx.Proto;
 using EvoQuant.Quantization;
-using EvoQuant.Quantization.Dynamic;
 using EvoQuant.Targets;
 using EvoQuant.Tests.Quantization.Helpers;
 using EvoQuant.Tests.Support;
@@ -79,6 +78,20 @@ public class FeedForwardProjectionsTests
         Assert.Contains(named.QuantizedNodes, n => n.Name == "Down0");
         var off = ModelQuantizer.Quantize(model, HostDynamic with { KeepFirstDownProjectionFloat = false });
         Assert.Contains(off.QuantizedNodes, n => n.Name == "Down0");
+    }
+
+    [Fact]
+    public void StaticDefaults_KeepItFloatToo()
+    {
+        var model = Stack(2);
+        var ranges = model.Proto.Graph.Node.SelectMany(n => n.Input.Concat(n.Output)).Distinct()
+            .Where(t => !model.Proto.Graph.Initializer.Any(i => i.Name == t))
+            .ToDictionary(t => t, _ => new ActivationRange(-10f, 10f));
+        var options = TargetProfile.Resolve(QuantTarget.Host).StaticDefaults() with { ActivationRanges = ranges };
+        var result = ModelQuantizer.Quantize(model, options);
+        Assert.Contains(result.Skipped, s => s.Name == "Down0" && s.Reason.Contains("first feed-forward down projection", StringComparison.Ordinal));
+        Assert.Contains(result.QuantizedNodes, n => n.Name == "Down1");
+        Assert.Contains(result.TargetDecisions, d => d.StartsWith("kept float: Down0", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -14,21 +14,16 @@ internal sealed class DynamicRewriter : Rewrite.GraphRewrite
     private readonly QuantizationPlan _plan = new();
     private readonly List<QuantizedNode> _quantized = new();
     private readonly List<SkippedNode> _skipped = new();
-    private readonly NodeProto? _keptFloat;
 
     public DynamicRewriter(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, List<string> warnings)
         : base(model, options, warnings)
     {
         Context = new QuantizationContext(model, options);
-        _selector = new NodeSelector(options, registry);
-        // A node named by IncludeNodes was asked for: the rule gives way.
-        if (options.KeepFirstDownProjectionFloat && options.IncludeNodes.Count == 0)
-            _keptFloat = FeedForwardProjections.FirstOfStack(Context.Graph);
+        _selector = new NodeSelector(options, registry, Context.Graph);
     }
 
-    /// <summary>The transformer's first feed-forward down projection, kept float by
-    /// <see cref="QuantizationOptions.KeepFirstDownProjectionFloat"/>; null when none was.</summary>
-    public NodeProto? KeptFloatDownProjection => _keptFloat;
+    /// <summary>The line of TargetDecisions naming the node a structural rule kept float, if any.</summary>
+    public string? KeptFloatDecision => _selector.KeptFloatDecision;
 
     /// <summary>What declarers may ask about the model (the main graph); also the target and its weight guard.</summary>
     public QuantizationContext Context { get; }
@@ -85,11 +80,6 @@ internal sealed class DynamicRewriter : Rewrite.GraphRewrite
             Skip(node, slow);
             return null;
         }
-        if (_keptFloat != null && scope.Parent == null && node.Output.SequenceEqual(_keptFloat.Output))
-        {
-            Skip(node, KeptFloatReason);
-            return null;
-        }
         // Declarers see the main graph; weights of If/Loop/Scan bodies are checked by the emitter in their scope.
         reason = registration.Declarer.TryDeclare(node, Context, _plan);
         var nodes = reason == null ? emitter.TryEmit(node, scope, out reason) : null;
@@ -103,9 +93,6 @@ internal sealed class DynamicRewriter : Rewrite.GraphRewrite
         RecordNode(node, NodeOutcome.Quantized, nodes.Select(NodeKey));
         return nodes;
     }
-
-    private const string KeptFloatReason = "the first feed-forward down projection of the transformer: one uint8 scale per tensor, "
-        + "computed at run time, cannot hold the outliers of its input (name it in IncludeNodes to quantize it).";
 
     private void Skip(NodeProto node, string reason)
     {
