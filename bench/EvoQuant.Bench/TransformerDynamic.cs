@@ -97,8 +97,9 @@ public static class TransformerDynamic
         // after GELU, has the widest outliers of a BERT layer; all of them, or the last layer's only.
         yield return ("ffn-out-float", m => ModelQuantizer.Quantize(m, d with { ExcludeNodes = DownProjections(m).ToArray() }));
         yield return ("last-ffn-out-float", m => ModelQuantizer.Quantize(m, d with { ExcludeNodes = DownProjections(m).TakeLast(1).ToArray() }));
-        // The first layers' only (the worst sentence's loss is not in the last layer's).
-        foreach (int first in new[] { 1, 2, 3 })
+        // The defaults before they kept the first layer's down projection float; then the first two and three.
+        yield return ("first-ffn-out-int8", m => ModelQuantizer.Quantize(m, d with { KeepFirstDownProjectionFloat = false }));
+        foreach (int first in new[] { 2, 3 })
             yield return ($"first{first}-ffn-out-float", m => ModelQuantizer.Quantize(m, d with { ExcludeNodes = DownProjections(m).Take(first).ToArray() }));
         // SmoothQuant-style migration (alpha 0.5 / 0.75), with a Mul inserted where 1/s cannot be folded, or without.
         foreach (var alpha in new[] { 0.5, 0.75 })

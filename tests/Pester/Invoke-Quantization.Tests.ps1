@@ -272,3 +272,20 @@ Describe 'Invoke-Quantization' {
         }
     }
 }
+
+Describe 'Invoke-Quantization -Dynamic on a transformer' {
+    It 'keeps the first feed-forward down projection float, says so with -Verbose, and quantizes it when -IncludeNode names it' -Tag 'Full' {
+        $miniLm = Join-Path $RepoRoot '.testdata/transformers/minilm/model.onnx'
+        $verbose = Invoke-Quantization -Model $miniLm -Dynamic -SkipRuntimeCheck -Path (Join-Path $TestDrive 'minilm.dyn.onnx') -Verbose 4>&1
+        $q = $verbose | Where-Object { $_ -is [EvoQuant.Quantization.QuantizationResult] }
+        $messages = ($verbose | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n"
+        # That export names its first layer's [1536, 384] MatMul MatMul_122.
+        $messages | Should -Match 'kept float: MatMul_122, the transformer''s first feed-forward down projection'
+        @($q.Skipped | Where-Object Name -eq 'MatMul_122').Count | Should -Be 1
+        @($q.QuantizedNodes | Where-Object OpType -eq 'MatMul').Count | Should -Be 35
+
+        $all = Invoke-Quantization -Model $miniLm -Dynamic -SkipRuntimeCheck -IncludeNode '*' -Path (Join-Path $TestDrive 'minilm.all.onnx')
+        @($all.QuantizedNodes | Where-Object Name -eq 'MatMul_122').Count | Should -Be 1
+        @($all.QuantizedNodes | Where-Object OpType -eq 'MatMul').Count | Should -Be 36
+    }
+}

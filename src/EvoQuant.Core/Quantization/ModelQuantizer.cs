@@ -71,7 +71,8 @@ public static class ModelQuantizer
             PerChannel = options.PerChannel,
             Target = context.Target,
             TargetDecisions = context.Target.Describe(options, context.Tally.Adjusted, context.Tally.Weights)
-                .Concat(foldedNorms > 0 ? new[] { $"{foldedNorms} BatchNormalization folded into their Conv, as ONNX Runtime runs the float model" } : Array.Empty<string>()).ToList(),
+                .Concat(foldedNorms > 0 ? new[] { $"{foldedNorms} BatchNormalization folded into their Conv, as ONNX Runtime runs the float model" } : Array.Empty<string>())
+                .Concat(plan.KeptFloatDecision is { } kept ? new[] { kept } : Array.Empty<string>()).ToList(),
             // Only nodes that really run quantized: a QOperator emitter may have left one float.
             QuantizedNodes = plan.QuantizedNodes.Where(n => !leftFloat.Contains(n)).Select(n => new QuantizedNode(QuantizationPlanner.DisplayName(n), n.OpType)).ToList(),
             Skipped = skipped,

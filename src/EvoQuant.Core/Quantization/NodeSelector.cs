@@ -15,7 +15,9 @@ public sealed class NodeSelector
     private readonly List<WildcardPattern> _include;
     private readonly List<WildcardPattern> _exclude;
 
-    public NodeSelector(QuantizationOptions options, OpQuantizerRegistry registry)
+    /// <param name="graph">The main graph, for the rules that look at its structure
+    /// (<see cref="QuantizationOptions.KeepFirstDownProjectionFloat"/>); null: none apply.</param>
+    public NodeSelector(QuantizationOptions options, OpQuantizerRegistry registry, GraphView? graph = null)
     {
         _options = options;
         _registry = registry;
@@ -23,7 +25,19 @@ public sealed class NodeSelector
         _opTypes = options.OpTypes.Count > 0 ? new HashSet<string>(options.OpTypes, StringComparer.OrdinalIgnoreCase) : null;
         _include = options.IncludeNodes.Select(p => new WildcardPattern(p)).ToList();
         _exclude = options.ExcludeNodes.Select(p => new WildcardPattern(p)).ToList();
+        // A node named by IncludeNodes was asked for: the rule gives way.
+        if (graph != null && options.KeepFirstDownProjectionFloat && options.IncludeNodes.Count == 0)
+            KeptFloatDownProjection = FeedForwardProjections.FirstOfStack(graph);
     }
+
+    /// <summary>The transformer's first feed-forward down projection, kept float by
+    /// <see cref="QuantizationOptions.KeepFirstDownProjectionFloat"/>; null when none is.</summary>
+    public NodeProto? KeptFloatDownProjection { get; }
+
+    /// <summary>The line of the result's TargetDecisions that names the node the rule kept float, if any.</summary>
+    public string? KeptFloatDecision => KeptFloatDownProjection is { } n
+        ? $"kept float: {QuantizationPlanner.DisplayName(n)}, the transformer's first feed-forward down projection (its input's outliers)"
+        : null;
 
     /// <summary>The declarer for the node, or null with the reason it stays float.</summary>
     public IOpQuantizer? Select(NodeProto node, out string? reason) => SelectRegistration(node, out reason)?.Declarer;
@@ -54,6 +68,12 @@ public sealed class NodeSelector
         if (_include.Count > 0 && !_include.Any(p => p.IsMatch(node.Name)))
         {
             reason = "not matched by any IncludeNodes pattern.";
+            return null;
+        }
+        if (KeptFloatDownProjection != null && node.Output.SequenceEqual(KeptFloatDownProjection.Output))
+        {
+            reason = "the first feed-forward down projection of the transformer: one 8-bit scale per tensor cannot hold "
+                + "the outliers of its input (name it in IncludeNodes to quantize it).";
             return null;
         }
         string? namedType = _opTypes?.FirstOrDefault(t => string.Equals(t, node.OpType, StringComparison.OrdinalIgnoreCase) || string.Equals(t, opKey, StringComparison.OrdinalIgnoreCase));

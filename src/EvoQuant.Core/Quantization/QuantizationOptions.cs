@@ -25,6 +25,12 @@ public sealed record QuantizationOptions
     /// explicit -PerChannel decides alone.</summary>
     public bool PerChannelWhereItPays { get; init; }
 
+    /// <summary>Static and dynamic: keep the first feed-forward down projection of a transformer stack in
+    /// float (<see cref="FeedForwardProjections.FirstOfStack"/>), whose input one 8-bit scale per
+    /// tensor serves worst. The target's defaults turn it on; naming nodes in <see cref="IncludeNodes"/>
+    /// quantizes the ones named.</summary>
+    public bool KeepFirstDownProjectionFloat { get; init; }
+
     /// <summary>7-bit weights, for CPUs without VNNI where 8-bit products can overflow.</summary>
     public bool ReduceRange { get; init; }
 

@@ -41,6 +41,10 @@ public sealed class QuantizationPlan
     /// <summary>Nodes quantized, in graph order.</summary>
     public List<NodeProto> QuantizedNodes { get; } = new();
 
+    /// <summary>The TargetDecisions line of a node a structural rule of the selector kept float, if any
+    /// (<see cref="NodeSelector.KeptFloatDecision"/>).</summary>
+    public string? KeptFloatDecision { get; set; }
+
     /// <summary>Declarer and emitter of each quantized node (its op type's registration, or the format's fallback).</summary>
     public Dictionary<NodeProto, Rewrite.OpRegistration> Registrations { get; } = new(ReferenceEqualityComparer.Instance);
 

@@ -10,7 +10,8 @@ public static partial class QuantizationPlanner
     {
         var plan = new QuantizationPlan();
         var skipped = new List<SkippedNode>();
-        var selector = new NodeSelector(context.Options, registry);
+        var selector = new NodeSelector(context.Options, registry, context.Graph);
+        plan.KeptFloatDecision = selector.KeptFloatDecision;
         foreach (var node in context.Graph.Nodes)
         {
             ct.ThrowIfCancellationRequested();

@@ -34,13 +34,27 @@ public sealed record TargetProfile(QuantTarget Requested, QuantTarget Resolved, 
     /// <summary>Activation type of the fast integer path: uint8 on x86 (u8s8 kernels), int8 on Arm64.</summary>
     public QuantType ActivationType => Resolved == QuantTarget.Arm64 ? QuantType.Int8 : QuantType.UInt8;
 
-    /// <summary>Static defaults for this target (everything a user did not set).</summary>
-    public QuantizationOptions StaticDefaults() => new() { Target = Requested, ActivationType = ActivationType, WeightType = QuantType.Int8 };
+    /// <summary>Static defaults for this target (everything a user did not set). A transformer's first
+    /// feed-forward down projection stays float (<see cref="QuantizationOptions.KeepFirstDownProjectionFloat"/>):
+    /// its input's outliers are in the activations, not the CPU's doing, so on every target.</summary>
+    public QuantizationOptions StaticDefaults() => new()
+    {
+        Target = Requested,
+        ActivationType = ActivationType,
+        WeightType = QuantType.Int8,
+        KeepFirstDownProjectionFloat = true,
+    };
 
     /// <summary>Dynamic defaults: DynamicQuantizeLinear always gives uint8 activations; weights per channel
     /// where their values say it pays (<see cref="ChannelGranularity"/>): ONNX Runtime's integer MatMuls take
-    /// per-column scales at no cost, and transformers' weights need them on every CPU.</summary>
-    public QuantizationOptions DynamicDefaults() => QuantizationOptions.Dynamic() with { Target = Requested, PerChannelWhereItPays = true };
+    /// per-column scales at no cost, and transformers' weights need them on every CPU. A transformer's first
+    /// feed-forward down projection stays float, as in the static defaults.</summary>
+    public QuantizationOptions DynamicDefaults() => QuantizationOptions.Dynamic() with
+    {
+        Target = Requested,
+        PerChannelWhereItPays = true,
+        KeepFirstDownProjectionFloat = true,
+    };
 
     /// <summary>Why dynamic quantization of this op type would make the model slower than float on
     /// ONNX Runtime's CPU provider, or null when it pays. Naming the op type in OpTypes overrides it.</summary>

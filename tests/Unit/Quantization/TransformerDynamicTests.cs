@@ -98,7 +98,10 @@ public class TransformerDynamicTests
         Assert.True(sameMin > 0.9999, $"fused model: mean {same:F6}, worst {sameMin:F6}");
 
         var q = ModelQuantizer.Quantize(fusedModel, HostDynamic);
-        Assert.True(q.QuantizedNodes.Count(n => n.OpType == "MatMul") >= 36, $"{q.QuantizedNodes.Count} nodes quantized");
+        // 36 MatMuls with weights (6 per layer); the first layer's down projection stays float, found after
+        // BiasGelu as after the Erf form.
+        Assert.True(q.QuantizedNodes.Count(n => n.OpType == "MatMul") >= 35, $"{q.QuantizedNodes.Count} nodes quantized");
+        Assert.Single(q.Skipped, s => s.Reason.Contains("first feed-forward down projection", StringComparison.Ordinal));
         var (mean, min) = CosinesAgainstFloat(model, q.Model, TestData.MiniLmVocab);
         Assert.True(mean >= 0.99 && min >= 0.97, $"mean cosine {mean:F4}, worst {min:F4}");
     }

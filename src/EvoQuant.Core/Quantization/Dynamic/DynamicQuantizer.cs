@@ -18,6 +18,7 @@ internal static class DynamicQuantizer
         var decisions = rewriter.Target.Describe(options, rewriter.Context.Tally.Adjusted, rewriter.Context.Tally.Weights).ToList();
         if (options.PerChannelWhereItPays && !options.PerChannel)
             decisions.Add($"weights per channel where it cuts rounding noise by {ChannelGranularity.MinimumGainDb:0} dB or more: {rewriter.PerChannelByValues} of {rewriter.Context.Tally.Weights} weight tensors");
+        if (rewriter.KeptFloatDecision is { } kept) decisions.Add(kept);
         ModelQuantizer.VerifyIfAsked(options, model, quantized, warnings, progress);
         return new QuantizationResult
         {

@@ -19,8 +19,11 @@ internal sealed class DynamicRewriter : Rewrite.GraphRewrite
         : base(model, options, warnings)
     {
         Context = new QuantizationContext(model, options);
-        _selector = new NodeSelector(options, registry);
+        _selector = new NodeSelector(options, registry, Context.Graph);
     }
+
+    /// <summary>The line of TargetDecisions naming the node a structural rule kept float, if any.</summary>
+    public string? KeptFloatDecision => _selector.KeptFloatDecision;
 
     /// <summary>What declarers may ask about the model (the main graph); also the target and its weight guard.</summary>
     public QuantizationContext Context { get; }
