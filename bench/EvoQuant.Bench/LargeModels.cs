@@ -14,7 +14,7 @@ namespace EvoQuant.Bench;
 /// float weights) in a temporary folder (or <c>folder</c>), runs each step in a child process of its own
 /// (peak = the child's VmHWM from /proc, ONNX Runtime included) and deletes the folder after.
 /// Steps: graph, minmax, entropy, static, dynamic, compare (or all; a list separated by ','); also
-/// static-nv, dynamic-nv, weightonly-nv (4-bit round-to-nearest) without the ONNX Runtime check of the output,
+/// weightonly (4-bit round-to-nearest, with the check); static-nv, dynamic-nv, weightonly-nv without the ONNX Runtime check of the output,
 /// and run-dynamic / run-weightonly, which load the -nv output in ONNX Runtime and run it once (the check a
 /// model larger than memory gets: the quantization's own peak and the session's, each measured alone).
 /// The steps do what the cmdlets do, through Core: Get-OnnxGraph, Measure-Calibration -Method MinMax/Entropy,
@@ -38,7 +38,7 @@ public static class LargeModels
             long weights = LargeModelFile.WeightBytes(blocks, Width);
             Console.WriteLine($"{blocks} blocks, {weights / 1e9:F2} GB of float weights (written in {sw.Elapsed.TotalSeconds:F1} s); {Rows} rows of calibration");
             Console.WriteLine("step; seconds; peak GB; peak / weights");
-            foreach (string step in new[] { "graph", "minmax", "entropy", "static", "static-nv", "dynamic", "dynamic-nv", "run-dynamic", "weightonly-nv", "run-weightonly", "compare" })
+            foreach (string step in new[] { "graph", "minmax", "entropy", "static", "static-nv", "dynamic", "dynamic-nv", "run-dynamic", "weightonly", "weightonly-nv", "run-weightonly", "compare" })
             {
                 if (steps == "all" ? step.EndsWith("-nv") || step.StartsWith("run-") || step.StartsWith("weightonly") : !steps.Split(',').Contains(step)) continue;
                 var (seconds, peak, error) = Child(step, folder);
@@ -90,7 +90,7 @@ public static class LargeModels
                 if (step == "minmax") t.Save(table);
                 break;
             }
-            case "static" or "dynamic" or "static-nv" or "dynamic-nv" or "weightonly-nv":
+            case "static" or "dynamic" or "weightonly" or "static-nv" or "dynamic-nv" or "weightonly-nv":
             {
                 // -nv: without the ONNX Runtime check, to tell its memory from ours.
                 var options = step.StartsWith("static") ? QuantizationOptions.Static(CalibrationTable.Load(table))
