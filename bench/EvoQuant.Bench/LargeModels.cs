@@ -98,8 +98,10 @@ public static class LargeModels
                 // Else the check runs on the written output before it is committed, as the cmdlet does.
                 bool verify = !step.EndsWith("-nv");
                 options = options with { VerifyWithRuntime = verify, VerifyWhenSaved = verify };
-                var r = ModelQuantizer.Quantize(m, options);
                 string path = step == "static" ? qdq : Path.Combine(folder, "out", $"large.{step}.onnx");
+                // As Invoke-Quantization does: the quantized weights go to disk as they are made.
+                using var streamed = StreamedOutputData.For(path, m, ExternalDataChoice.Auto);
+                var r = ModelQuantizer.Quantize(m, options with { StreamedData = streamed });
                 r.Save(path, overwrite: true, verifyWithRuntime: verify);
                 Console.WriteLine($"{r.FileSizeAfter:N0} bytes written");
                 break;

@@ -57,8 +57,8 @@ public sealed partial class OnnxModel
         {
             ExternalDataChoice.Always => true,
             ExternalDataChoice.Never => false,
-            _ => options.ForceExternalData || totalBytes >= options.ExternalDataAutoLimit || AllTensors(Proto.Graph).Any(TensorData.IsExternal)
-                || (options.Source != null && AllTensors(options.Source.Proto.Graph).Any(TensorData.IsExternal)),
+            _ => options.ForceExternalData || totalBytes >= options.ExternalDataAutoLimit || HasExternalData
+                || options.Source?.HasExternalData == true,
         };
         if (!external && totalBytes >= options.ExternalDataAutoLimit)
             throw new OnnxModelException(ModelErrorKind.TooLarge,
@@ -139,13 +139,7 @@ public sealed partial class OnnxModel
                 data.SetLength(offset);
                 data.Position = offset;
                 long length = CopyTensorBytes(t, data);
-                t.ClearRawData();
-                t.FloatData.Clear(); t.Int32Data.Clear(); t.Int64Data.Clear(); t.DoubleData.Clear(); t.Uint64Data.Clear();
-                t.ExternalData.Clear();
-                t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.LocationKey, Value = dataName });
-                t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.OffsetKey, Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-                t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.LengthKey, Value = length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-                t.DataLocation = TensorProto.Types.DataLocation.External;
+                TensorData.MarkExternal(t, dataName, offset, length);
             }
         }
         WriteProto(modelFile, proto, FileMode.CreateNew);
@@ -190,7 +184,7 @@ public sealed partial class OnnxModel
     /// so this is only for models under 2 GiB.</summary>
     public byte[] ToBytes(bool inlineExternalData = true)
     {
-        if (!inlineExternalData || !AllTensors(Proto.Graph).Any(TensorData.IsExternal)) return Proto.ToByteArray();
+        if (!inlineExternalData || !HasExternalData) return Proto.ToByteArray();
         var proto = Proto.Clone();
         foreach (var t in AllTensors(proto.Graph).Where(TensorData.IsExternal).ToList())
         {
