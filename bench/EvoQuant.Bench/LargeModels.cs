@@ -16,7 +16,8 @@ namespace EvoQuant.Bench;
 /// Steps: graph, minmax, entropy, static, dynamic, compare (or all; a list separated by ','); also
 /// weightonly (4-bit round-to-nearest, with the check); static-nv, dynamic-nv, weightonly-nv without the ONNX Runtime check of the output,
 /// and run-dynamic / run-weightonly, which load the -nv output in ONNX Runtime and run it once (the check a
-/// model larger than memory gets: the quantization's own peak and the session's, each measured alone).
+/// model larger than memory gets: the quantization's own peak and the session's, each measured alone), and
+/// compare-pertensor (Compare-QuantAccuracy -PerTensor, float vs static).
 /// The steps do what the cmdlets do, through Core: Get-OnnxGraph, Measure-Calibration -Method MinMax/Entropy,
 /// Invoke-Quantization (static QDQ from the MinMax table; -Dynamic), Compare-QuantAccuracy.</summary>
 public static class LargeModels
@@ -38,9 +39,9 @@ public static class LargeModels
             long weights = LargeModelFile.WeightBytes(blocks, Width);
             Console.WriteLine($"{blocks} blocks, {weights / 1e9:F2} GB of float weights (written in {sw.Elapsed.TotalSeconds:F1} s); {Rows} rows of calibration");
             Console.WriteLine("step; seconds; peak GB; peak / weights");
-            foreach (string step in new[] { "graph", "minmax", "entropy", "static", "static-nv", "dynamic", "dynamic-nv", "run-dynamic", "weightonly", "weightonly-nv", "run-weightonly", "compare" })
+            foreach (string step in new[] { "graph", "minmax", "entropy", "static", "static-nv", "dynamic", "dynamic-nv", "run-dynamic", "weightonly", "weightonly-nv", "run-weightonly", "compare", "compare-pertensor" })
             {
-                if (steps == "all" ? step.EndsWith("-nv") || step.StartsWith("run-") || step.StartsWith("weightonly") : !steps.Split(',').Contains(step)) continue;
+                if (steps == "all" ? step.EndsWith("-nv") || step.StartsWith("run-") || step.StartsWith("weightonly") || step == "compare-pertensor" : !steps.Split(',').Contains(step)) continue;
                 var (seconds, peak, error) = Child(step, folder);
                 Console.WriteLine(error != null ? $"{step}; failed: {error}" : $"{step}; {seconds:F1}; {peak / 1e9:F2}; {(double)peak / weights:F2}");
             }
@@ -114,9 +115,9 @@ public static class LargeModels
                 Console.WriteLine($"{path} loaded and run once in ONNX Runtime");
                 break;
             }
-            case "compare":
+            case "compare" or "compare-pertensor":
             {
-                var report = AccuracyComparer.Compare(m, OnnxModel.Load(qdq), new object[] { samples });
+                var report = AccuracyComparer.Compare(m, OnnxModel.Load(qdq), new object[] { samples }, new ComparisonOptions { PerTensor = step == "compare-pertensor" });
                 Console.WriteLine($"SQNR {report.Summary.MinOutputSqnr:F1} dB");
                 break;
             }
