@@ -2,7 +2,9 @@ using EvoQuant.Calibration;
 using EvoQuant.Data;
 using EvoQuant.IO;
 using EvoQuant.Onnx;
+using EvoQuant.Onnx.Proto;
 using EvoQuant.Quantization;
+using EvoQuant.Tests.Quantization.Helpers;
 using EvoQuant.Quantization.WeightOnly;
 using EvoQuant.Tests.Support;
 using Xunit;
@@ -74,6 +76,43 @@ public sealed class StreamedOutputDataTests : IDisposable
         }
 
         Assert.Equal(new[] { "out.onnx", "out.onnx.data" }, Files(Path.GetDirectoryName(streamedPath)!)); // the scratch file is gone
+        Assert.Equal(File.ReadAllBytes(fromMemory), File.ReadAllBytes(streamedPath));
+        Assert.Equal(File.ReadAllBytes(fromMemory + ".data"), File.ReadAllBytes(streamedPath + ".data"));
+    }
+
+    [Theory]
+    [InlineData(QuantFormat.QDQ)]
+    [InlineData(QuantFormat.QOperator)]
+    public void AWeightQuantizedAgainForItsBiasIsStreamedAgain(QuantFormat format)
+    {
+        // A 1x1 Conv of 256 channels (int8 weight: 64 KiB, streamed) whose channel 1 has weights ~0 and bias 5:
+        // the bias fit quantizes the streamed weight again with a wider scale.
+        const int c = 256;
+        var rng = new Random(3);
+        var w = new float[c * c];
+        for (int i = 0; i < w.Length; i++) w[i] = i / c == 1 ? 1e-9f : (float)(rng.NextDouble() - 0.5);
+        var bias = new float[c];
+        bias[1] = 5f;
+        var g = new GraphProto { Name = "g" };
+        g.Input.Add(TinyModels.Float("x", 1, c, 2, 2));
+        g.Output.Add(TinyModels.Float("y", 1, c, 2, 2));
+        g.Initializer.Add(TensorData.FromFloats("w", new long[] { c, c, 1, 1 }, w));
+        g.Initializer.Add(TensorData.FromFloats("b", new long[] { c }, bias));
+        g.Node.Add(TinyModels.Node("Conv", new[] { "x", "w", "b" }, new[] { "y" }, "conv"));
+        var model = TinyModels.Model(g);
+        var options = QuantizationOptions.Static(new Dictionary<string, ActivationRange> { ["x"] = new(-1, 1), ["y"] = new(-8, 8) }) with { PerChannel = true, Format = format };
+        string fromMemory = Path.Combine(_dir, "memory", "out.onnx"), streamedPath = Path.Combine(_dir, "streamed", "out.onnx");
+        var inMemory = ModelQuantizer.Quantize(model, options);
+        Assert.Contains(inMemory.Warnings, m => m.Contains("widened"));
+        inMemory.Save(fromMemory, externalData: ExternalDataChoice.Always);
+
+        using (var streamed = StreamedOutputData.For(streamedPath, model, ExternalDataChoice.Always))
+        {
+            ModelQuantizer.Quantize(model, options with { StreamedData = streamed }).Save(streamedPath, externalData: ExternalDataChoice.Always);
+            // QDQ streams the weight before its bias is fitted, so it goes again with the wider scale;
+            // QOperator fits the bias within the node, before the node's weights are streamed.
+            Assert.Equal((format == QuantFormat.QDQ ? 2L : 1L) * c * c, streamed!.Length);
+        }
         Assert.Equal(File.ReadAllBytes(fromMemory), File.ReadAllBytes(streamedPath));
         Assert.Equal(File.ReadAllBytes(fromMemory + ".data"), File.ReadAllBytes(streamedPath + ".data"));
     }
