@@ -75,6 +75,7 @@ public sealed partial class OnnxModel
             dataTemp = output.TempFor(dataPath);
             written.Add(dataPath);
         }
+        else EvoQuant.IO.AtomicOutput.SweepStale(System.IO.Path.GetDirectoryName(dataPath)!, dataName); // a killed run's streamed weights (StreamedOutputData)
         string modelTemp = output.TempFor(full);
         long threshold = options.ExternalDataThreshold;
         // With a check, the temporary model names the temporary data file first (so it loads as written),

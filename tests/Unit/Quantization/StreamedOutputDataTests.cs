@@ -161,6 +161,11 @@ public sealed class StreamedOutputDataTests : IDisposable
             ModelQuantizer.Quantize(source, QuantizationOptions.Dynamic() with { VerifyWithRuntime = false, StreamedData = streamed }).Save(output);
         }
         Assert.Equal(new[] { "out.onnx", "out.onnx.data" }, Files(folder));
+
+        // A next write without a data file (nothing streamed) removes it too.
+        File.WriteAllText(stale, "weights of a run that was killed");
+        ModelQuantizer.Quantize(source, QuantizationOptions.Dynamic() with { VerifyWithRuntime = false }).Save(output, overwrite: true, externalData: ExternalDataChoice.Never);
+        Assert.Equal(new[] { "out.onnx", "out.onnx.data" }, Files(folder)); // the old data file is not this write's to remove
     }
 
     [Fact]
