@@ -14,9 +14,10 @@ namespace EvoQuant.Bench;
 /// float weights) in a temporary folder (or <c>folder</c>), runs each step in a child process of its own
 /// (peak = the child's VmHWM from /proc, ONNX Runtime included) and deletes the folder after.
 /// Steps: graph, minmax, entropy, static, dynamic, compare (or all; a list separated by ','); also
-/// static-nv, dynamic-nv, weightonly-nv (4-bit round-to-nearest) without the ONNX Runtime check of the output,
+/// weightonly (4-bit round-to-nearest, with the check); static-nv, dynamic-nv, weightonly-nv without the ONNX Runtime check of the output,
 /// and run-dynamic / run-weightonly, which load the -nv output in ONNX Runtime and run it once (the check a
-/// model larger than memory gets: the quantization's own peak and the session's, each measured alone).
+/// model larger than memory gets: the quantization's own peak and the session's, each measured alone), and
+/// compare-pertensor (Compare-QuantAccuracy -PerTensor, float vs static).
 /// The steps do what the cmdlets do, through Core: Get-OnnxGraph, Measure-Calibration -Method MinMax/Entropy,
 /// Invoke-Quantization (static QDQ from the MinMax table; -Dynamic), Compare-QuantAccuracy.</summary>
 public static class LargeModels
@@ -38,9 +39,9 @@ public static class LargeModels
             long weights = LargeModelFile.WeightBytes(blocks, Width);
             Console.WriteLine($"{blocks} blocks, {weights / 1e9:F2} GB of float weights (written in {sw.Elapsed.TotalSeconds:F1} s); {Rows} rows of calibration");
             Console.WriteLine("step; seconds; peak GB; peak / weights");
-            foreach (string step in new[] { "graph", "minmax", "entropy", "static", "static-nv", "dynamic", "dynamic-nv", "run-dynamic", "weightonly-nv", "run-weightonly", "compare" })
+            foreach (string step in new[] { "graph", "minmax", "entropy", "static", "static-nv", "dynamic", "dynamic-nv", "run-dynamic", "weightonly", "weightonly-nv", "run-weightonly", "compare", "compare-pertensor" })
             {
-                if (steps == "all" ? step.EndsWith("-nv") || step.StartsWith("run-") || step.StartsWith("weightonly") : !steps.Split(',').Contains(step)) continue;
+                if (steps == "all" ? step.EndsWith("-nv") || step.StartsWith("run-") || step.StartsWith("weightonly") || step == "compare-pertensor" : !steps.Split(',').Contains(step)) continue;
                 var (seconds, peak, error) = Child(step, folder);
                 Console.WriteLine(error != null ? $"{step}; failed: {error}" : $"{step}; {seconds:F1}; {peak / 1e9:F2}; {(double)peak / weights:F2}");
             }
@@ -90,7 +91,7 @@ public static class LargeModels
                 if (step == "minmax") t.Save(table);
                 break;
             }
-            case "static" or "dynamic" or "static-nv" or "dynamic-nv" or "weightonly-nv":
+            case "static" or "dynamic" or "weightonly" or "static-nv" or "dynamic-nv" or "weightonly-nv":
             {
                 // -nv: without the ONNX Runtime check, to tell its memory from ours.
                 var options = step.StartsWith("static") ? QuantizationOptions.Static(CalibrationTable.Load(table))
@@ -98,8 +99,10 @@ public static class LargeModels
                 // Else the check runs on the written output before it is committed, as the cmdlet does.
                 bool verify = !step.EndsWith("-nv");
                 options = options with { VerifyWithRuntime = verify, VerifyWhenSaved = verify };
-                var r = ModelQuantizer.Quantize(m, options);
                 string path = step == "static" ? qdq : Path.Combine(folder, "out", $"large.{step}.onnx");
+                // As Invoke-Quantization does: the quantized weights go to disk as they are made.
+                using var streamed = StreamedOutputData.For(path, m, ExternalDataChoice.Auto);
+                var r = ModelQuantizer.Quantize(m, options with { StreamedData = streamed });
                 r.Save(path, overwrite: true, verifyWithRuntime: verify);
                 Console.WriteLine($"{r.FileSizeAfter:N0} bytes written");
                 break;
@@ -112,9 +115,9 @@ public static class LargeModels
                 Console.WriteLine($"{path} loaded and run once in ONNX Runtime");
                 break;
             }
-            case "compare":
+            case "compare" or "compare-pertensor":
             {
-                var report = AccuracyComparer.Compare(m, OnnxModel.Load(qdq), new object[] { samples });
+                var report = AccuracyComparer.Compare(m, OnnxModel.Load(qdq), new object[] { samples }, new ComparisonOptions { PerTensor = step == "compare-pertensor" });
                 Console.WriteLine($"SQNR {report.Summary.MinOutputSqnr:F1} dB");
                 break;
             }

@@ -57,8 +57,8 @@ public sealed partial class OnnxModel
         {
             ExternalDataChoice.Always => true,
             ExternalDataChoice.Never => false,
-            _ => options.ForceExternalData || totalBytes >= options.ExternalDataAutoLimit || AllTensors(Proto.Graph).Any(TensorData.IsExternal)
-                || (options.Source != null && AllTensors(options.Source.Proto.Graph).Any(TensorData.IsExternal)),
+            _ => options.ForceExternalData || totalBytes >= options.ExternalDataAutoLimit || HasExternalData
+                || options.Source?.HasExternalData == true,
         };
         if (!external && totalBytes >= options.ExternalDataAutoLimit)
             throw new OnnxModelException(ModelErrorKind.TooLarge,
@@ -75,6 +75,7 @@ public sealed partial class OnnxModel
             dataTemp = output.TempFor(dataPath);
             written.Add(dataPath);
         }
+        else EvoQuant.IO.AtomicOutput.SweepStale(System.IO.Path.GetDirectoryName(dataPath)!, dataName); // a killed run's streamed weights (StreamedOutputData)
         string modelTemp = output.TempFor(full);
         long threshold = options.ExternalDataThreshold;
         // With a check, the temporary model names the temporary data file first (so it loads as written),
@@ -139,13 +140,7 @@ public sealed partial class OnnxModel
                 data.SetLength(offset);
                 data.Position = offset;
                 long length = CopyTensorBytes(t, data);
-                t.ClearRawData();
-                t.FloatData.Clear(); t.Int32Data.Clear(); t.Int64Data.Clear(); t.DoubleData.Clear(); t.Uint64Data.Clear();
-                t.ExternalData.Clear();
-                t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.LocationKey, Value = dataName });
-                t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.OffsetKey, Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-                t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.LengthKey, Value = length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-                t.DataLocation = TensorProto.Types.DataLocation.External;
+                TensorData.MarkExternal(t, dataName, offset, length);
             }
         }
         WriteProto(modelFile, proto, FileMode.CreateNew);
@@ -190,7 +185,7 @@ public sealed partial class OnnxModel
     /// so this is only for models under 2 GiB.</summary>
     public byte[] ToBytes(bool inlineExternalData = true)
     {
-        if (!inlineExternalData || !AllTensors(Proto.Graph).Any(TensorData.IsExternal)) return Proto.ToByteArray();
+        if (!inlineExternalData || !HasExternalData) return Proto.ToByteArray();
         var proto = Proto.Clone();
         foreach (var t in AllTensors(proto.Graph).Where(TensorData.IsExternal).ToList())
         {

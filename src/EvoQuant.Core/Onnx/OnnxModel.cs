@@ -33,8 +33,18 @@ public sealed partial class OnnxModel
     /// <summary>Topological graph view: producers, consumers, initializers (incl. Constant nodes).</summary>
     public GraphView Graph => _graph ??= new GraphView(Proto.Graph);
 
+    /// <summary>Where the tensors a rewrite streamed to disk are (see <see cref="StreamedOutputData"/>); null for
+    /// a model whose external data all lies in <see cref="BaseDirectory"/>.</summary>
+    internal StreamedOutputData? Streamed { get; private init; }
+
     /// <summary>A new model with the given protobuf, remembering where its external data can be read.</summary>
-    public OnnxModel With(ModelProto proto) => new(proto, null, BaseDirectory);
+    public OnnxModel With(ModelProto proto) => With(proto, null);
+
+    /// <summary><see cref="With(ModelProto)"/> for a rewrite that streamed tensors of <paramref name="proto"/> to <paramref name="streamed"/>.</summary>
+    internal OnnxModel With(ModelProto proto, StreamedOutputData? streamed) => new(proto, null, BaseDirectory) { Streamed = streamed ?? Streamed };
+
+    /// <summary>Whether any tensor keeps its bytes in a side file.</summary>
+    internal bool HasExternalData => AllTensors(Proto.Graph).Any(TensorData.IsExternal);
 
     /// <summary>This model for ONNX Runtime to run: initializers of the main graph that no node (nor any
     /// subgraph) reads and that are neither graph inputs nor outputs are left out, since they cannot change
@@ -157,9 +167,7 @@ public sealed partial class OnnxModel
     private void CheckExternal(TensorProto t)
     {
         var ext = ExternalDataInfo.Parse(t);
-        if (BaseDirectory == null)
-            throw new OnnxModelException(ModelErrorKind.ExternalDataMissing, $"Tensor '{t.Name}' has external data but the model was not loaded from a folder.", Path);
-        string file = ext.ResolveSafely(BaseDirectory, Path, t.Name);
+        string file = ExternalFile(ext, t.Name);
         long fileLength = new FileInfo(file).Length;
         long expected;
         try { expected = ElementTypes.RawByteCount(t.DataType, TensorData.ElementCount(t)); }
@@ -194,15 +202,13 @@ public sealed partial class OnnxModel
     private void ReadExternal(TensorProto t, Action<FileStream, long> read)
     {
         var ext = ExternalDataInfo.Parse(t);
-        if (BaseDirectory == null)
-            throw new OnnxModelException(ModelErrorKind.ExternalDataMissing, $"Tensor '{t.Name}' has external data but the model has no folder.", Path);
-        string file = ext.ResolveSafely(BaseDirectory, Path, t.Name);
+        string file = ExternalFile(ext, t.Name);
         long expected = ElementTypes.RawByteCount(t.DataType, TensorData.ElementCount(t));
         long length = ext.Length ?? expected;
         try
         {
             using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read);
-            ext.CheckOpened(fs, BaseDirectory, Path, t.Name);
+            if (BaseDirectory != null && !StreamedHolds(ext)) ext.CheckOpened(fs, BaseDirectory, Path, t.Name);
             ext.CheckRange(length, fs.Length, file, t.Name, Path);
             if (length > Array.MaxLength)
                 throw new OnnxModelException(ModelErrorKind.TooLarge, $"Tensor '{t.Name}' holds {length} bytes of external data; more than one tensor can hold in memory.", Path);
@@ -216,6 +222,18 @@ public sealed partial class OnnxModel
                 $"External data file '{file}' of tensor '{t.Name}' cannot be read: {e.Message}", Path, e);
         }
     }
+
+    /// <summary>The file an external tensor's bytes are in: a streamed output's scratch file, or its location
+    /// resolved safely inside <see cref="BaseDirectory"/>.</summary>
+    private string ExternalFile(ExternalDataInfo ext, string tensorName)
+    {
+        if (StreamedHolds(ext)) return Streamed!.Path;
+        if (BaseDirectory == null)
+            throw new OnnxModelException(ModelErrorKind.ExternalDataMissing, $"Tensor '{tensorName}' has external data but the model was not loaded from a folder.", Path);
+        return ext.ResolveSafely(BaseDirectory, Path, tensorName);
+    }
+
+    private bool StreamedHolds(ExternalDataInfo ext) => Streamed?.Holds(ext) == true;
 
     private float[] ReadExternalFloats(TensorProto t)
     {

@@ -43,9 +43,10 @@ public sealed class RuntimeModelFile : IDisposable
                 file.Path = model.Path!;
                 return file;
             }
-            bool hasExternal = OnnxModel.AllTensors(model.Proto.Graph).Any(TensorData.IsExternal);
+            bool hasExternal = model.HasExternalData;
             bool spill = InlineBytes(model) > SpillLimit;
-            if (hasExternal && model.BaseDirectory != null && file.TryWriteNextToData(model, spill)) return file;
+            // Tensors streamed to an output's scratch file live outside the model's folder: copied instead.
+            if (hasExternal && model.BaseDirectory != null && model.Streamed == null && file.TryWriteNextToData(model, spill)) return file;
             file.WriteToOwnFolder(model, spill || hasExternal);
             return file;
         }

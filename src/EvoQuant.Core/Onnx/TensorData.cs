@@ -27,6 +27,19 @@ public static class TensorData
     public static bool IsExternal(TensorProto t) =>
         t.HasDataLocation && t.DataLocation == TensorProto.Types.DataLocation.External;
 
+    /// <summary>Makes <paramref name="t"/> name <paramref name="length"/> bytes at <paramref name="offset"/> of the
+    /// side file <paramref name="location"/>, dropping the bytes it held.</summary>
+    public static void MarkExternal(TensorProto t, string location, long offset, long length)
+    {
+        t.ClearRawData();
+        t.FloatData.Clear(); t.Int32Data.Clear(); t.Int64Data.Clear(); t.DoubleData.Clear(); t.Uint64Data.Clear();
+        t.ExternalData.Clear();
+        t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.LocationKey, Value = location });
+        t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.OffsetKey, Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        t.ExternalData.Add(new StringStringEntryProto { Key = ExternalDataInfo.LengthKey, Value = length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        t.DataLocation = TensorProto.Types.DataLocation.External;
+    }
+
     /// <summary>The little-endian raw bytes of a tensor of fixed-size elements, converting the typed
     /// fields when raw_data is not used. External tensors are read through <paramref name="externalReader"/>.</summary>
     public static byte[] GetRawBytes(TensorProto t, Func<TensorProto, byte[]>? externalReader = null)

@@ -56,7 +56,7 @@ public static class ModelQuantizer
             RecordFolds(q, folds);
             proto = q.Rewrite(ct);
         }
-        var quantized = model.With(proto);
+        var quantized = model.With(proto, options.StreamedData);
 
         VerifyIfAsked(options, model, quantized, warnings, progress);
 

@@ -94,6 +94,12 @@ public sealed record QuantizationOptions
     /// so the check's session (mapping the written data) does not come on top of them.</summary>
     public bool VerifyWhenSaved { get; init; }
 
+    /// <summary>Where the rewrite writes the output's large tensors as it makes them (see
+    /// <see cref="Onnx.StreamedOutputData.For"/>, for the path the result will be saved to): memory then holds
+    /// one tensor at a time instead of all the quantized weights, and the saved output is the same. Null:
+    /// the weights stay in memory until the save. The caller disposes it after saving.</summary>
+    public Onnx.StreamedOutputData? StreamedData { get; init; }
+
     /// <summary>Static-mode defaults with the given calibrated ranges.</summary>
     public static QuantizationOptions Static(IReadOnlyDictionary<string, ActivationRange> ranges) => new() { ActivationRanges = ranges };
 

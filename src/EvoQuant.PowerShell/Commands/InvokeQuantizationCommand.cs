@@ -304,6 +304,10 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             // models were all run already): its session does not come on top of the weights in memory.
             bool verifyWritten = search == null && options.VerifyWithRuntime;
             if (verifyWritten) options = options with { VerifyWhenSaved = true };
+            // An output with external data gets its quantized weights on disk as they are made (the
+            // search's models were made already): memory holds one at a time, not all of them.
+            using var streamed = search == null ? StreamedOutputData.For(output, model, ExternalData) : null;
+            options = options with { StreamedData = streamed };
             var result = search?.Final ?? (WeightOnlyMode ? QuantizeWeightOnly(model, options, progress)
                 : ModelQuantizer.Quantize(model, options, progress, CancellationToken));
             progress.Report("Writing");

@@ -42,6 +42,24 @@ public sealed class ExternalDataCmdletTests : IDisposable
     }
 
     [Fact]
+    public void StreamedWeightsLeaveNoTemporaryFileAndWhatIfWritesNothing()
+    {
+        // 512 x 512 weights: their int8 copies (256 KiB) go to a temporary file next to the output as they are made.
+        string model = LargeModelFile.Write(Path.Combine(_dir, "in"), blocks: 2, width: 512);
+        string folder = Path.Combine(_dir, "out"), output = Path.Combine(folder, "q.onnx");
+        var whatIf = _ps.Run("Invoke-Quantization -Model $args[0] -Dynamic -Path $args[1] -WhatIf", model, output);
+        Assert.Empty(whatIf.Errors);
+        Assert.False(Directory.Exists(folder));
+
+        var r = _ps.Run("Invoke-Quantization -Model $args[0] -Dynamic -Path $args[1]", model, output);
+        Assert.Empty(r.Errors);
+        Assert.Equal(new[] { "q.onnx", "q.onnx.data" }, Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        var result = Assert.Single(r.Objects<QuantizationResult>());
+        using var file = EvoQuant.Onnx.RuntimeModelFile.For(result.Model);
+        Assert.Null(RuntimeVerifier.TryRun(file));
+    }
+
+    [Fact]
     public void ExternalDataNeverWritesOneFile()
     {
         string model = LargeModelFile.Write(Path.Combine(_dir, "in"), Blocks, Width);

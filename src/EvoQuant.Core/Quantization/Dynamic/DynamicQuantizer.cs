@@ -12,7 +12,7 @@ internal static class DynamicQuantizer
         var warnings = new List<string>();
         // The rewrite reads each weight once: the bytes read so far are its percentage.
         var rewriter = new DynamicRewriter(WeightReadProgress.Observe(model, progress, "Rewriting for dynamic quantization"), options, registry, warnings);
-        var quantized = model.With(rewriter.Rewrite(ct));
+        var quantized = model.With(rewriter.Rewrite(ct), options.StreamedData);
         if (rewriter.QuantizedNodes.Count == 0)
             warnings.Add("No node was quantized: dynamic quantization rewrites MatMul, Gemm, Conv, LSTM and Gather with constant float weights.");
         var decisions = rewriter.Target.Describe(options, rewriter.Context.Tally.Adjusted, rewriter.Context.Tally.Weights).ToList();

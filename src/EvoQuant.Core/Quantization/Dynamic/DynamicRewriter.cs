@@ -60,6 +60,7 @@ internal sealed class DynamicRewriter : Rewrite.GraphRewrite
             }
             if (scope.Removed.Contains(node)) continue;
             result.AddRange(Quantize(node, scope) ?? new List<NodeProto> { node });
+            StreamNewInitializers();
         }
         result.RemoveAll(scope.Removed.Contains);
         graph.Node.Clear();

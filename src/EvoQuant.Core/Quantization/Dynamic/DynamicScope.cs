@@ -127,7 +127,8 @@ internal sealed class DynamicScope
         if (axis != null && !Options.PerChannel) _rewriter.PerChannelByValues++;
         _decisions[tensor] = Rewrite.GraphRewrite.DecisionFor(qt);
         w = new QuantizedWeight(tensor, qt);
-        _weights[cacheKey] = w;
+        // Kept only for a weight read more than once: a cached copy would keep every streamed weight alive.
+        if (Uses(tensor) > 1) _weights[cacheKey] = w;
         MarkReplaced(tensor);
         return w;
     }

@@ -46,6 +46,7 @@ internal sealed class QOperatorRewriter : GraphRewrite
         foreach (var node in new GraphView(Graph).Nodes)
         {
             ct.ThrowIfCancellationRequested();
+            StreamNewInitializers(); // the previous node's weights
             var source = _originalOf.GetValueOrDefault(node);
             _emitted.Clear();
             if (source != null && _plan.Registrations.GetValueOrDefault(source)?.Emitter is IQOperatorEmitter e && e.TryEmit(node, this))
@@ -64,6 +65,7 @@ internal sealed class QOperatorRewriter : GraphRewrite
             }
             _output.Add(node);
         }
+        StreamNewInitializers();
         RecordPlanOutcomes(_ctx.Graph, _plan);
         AddDequantizeForFloatReaders();
         if (Options.ActivationType == QuantType.Int8 && _output.Any(n => n.OpType == "QLinearConv"))

@@ -46,6 +46,7 @@ internal sealed class QdqRewriter : GraphRewrite
             ct.ThrowIfCancellationRequested();
             if (_ctx.IsConstant(r.Name)) QuantizeConstant(r);
             else QuantizeActivation(r.Name);
+            StreamNewInitializers();
         }
         // Shared tensors follow their source, which may itself be shared: resolve in waves.
         var pending = _plan.Tensors.Where(r => r.SharedWith != null).ToList();
@@ -69,6 +70,7 @@ internal sealed class QdqRewriter : GraphRewrite
         {
             ct.ThrowIfCancellationRequested();
             QuantizeBias(b);
+            StreamNewInitializers();
         }
         foreach (var n in _plan.QuantizedNodes)
             if (_copyOf.TryGetValue(n, out var copy) && _plan.Registrations.GetValueOrDefault(n)?.Emitter is IQdqEmitter e) e.Emit(n, copy, this);

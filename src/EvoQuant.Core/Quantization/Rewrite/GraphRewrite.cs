@@ -25,7 +25,18 @@ internal abstract class GraphRewrite
         Proto = model.CloneProto();
         Graph = Proto.Graph;
         Names = new UniqueNames(GraphEdits.AllNames(Graph));
-        Store = new InitializerStore(Graph, Names);
+        Store = new InitializerStore(Graph, Names, options.StreamedData);
+        _streamedUpTo = Graph.Initializer.Count;
+    }
+
+    private int _streamedUpTo;
+
+    /// <summary>With <see cref="QuantizationOptions.StreamedData"/>: the initializers added to the main graph
+    /// since the last call go to disk (called after each tensor or node a format quantizes).</summary>
+    protected void StreamNewInitializers()
+    {
+        if (Options.StreamedData is not { } streamed) return;
+        for (; _streamedUpTo < Graph.Initializer.Count; _streamedUpTo++) streamed.Write(Graph.Initializer[_streamedUpTo]);
     }
 
     public OnnxModel Model { get; }

@@ -13,10 +13,14 @@ internal sealed class InitializerStore
     private readonly UniqueNames _names;
     private readonly Dictionary<string, StoredTensor> _stored = new(StringComparer.Ordinal);
 
-    public InitializerStore(GraphProto graph, UniqueNames names)
+    private readonly StreamedOutputData? _streamed;
+
+    /// <param name="streamed">Where a replaced tensor goes again when the tensor it replaces was streamed.</param>
+    public InitializerStore(GraphProto graph, UniqueNames names, StreamedOutputData? streamed = null)
     {
         _g = graph;
         _names = names;
+        _streamed = streamed;
     }
 
     /// <summary>What was stored under <paramref name="key"/> (usually the source tensor's name).</summary>
@@ -91,6 +95,7 @@ internal sealed class InitializerStore
         int qi = IndexOf(st.Quantized), si = IndexOf(st.Scale);
         var old = _g.Initializer[qi];
         _g.Initializer[qi] = TensorData.FromRaw(old.Name, ps[0].Type.OnnxDataType(), old.Dims.ToArray(), raw);
+        if (TensorData.IsExternal(old)) _streamed?.Write(_g.Initializer[qi]); // the streamed bytes are stale
         _g.Initializer[si] = ScaleTensor(st.Scale, ps, ParamDims(ps, st.Axis != null));
         _stored[key] = st with { Params = ps };
     }

@@ -12,7 +12,7 @@ internal static class WeightOnlyQuantizer
         var warnings = new List<string>();
         // The rewrite reads each weight once: the bytes read so far are its percentage.
         var rewriter = new WeightOnlyRewriter(WeightReadProgress.Observe(model, progress, "Quantizing weights (weight-only)"), options, registry, warnings);
-        var quantized = model.With(rewriter.Rewrite(ct));
+        var quantized = model.With(rewriter.Rewrite(ct), options.StreamedData);
         if (rewriter.QuantizedNodes.Count == 0)
             warnings.Add("No node was quantized: weight-only quantization rewrites MatMul and Gemm with a constant 2-D float weight, and Gather of a constant 2-D table.");
         ModelQuantizer.VerifyIfAsked(options, model, quantized, warnings, progress);

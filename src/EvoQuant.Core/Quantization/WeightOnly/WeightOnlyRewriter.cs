@@ -48,6 +48,7 @@ internal sealed class WeightOnlyRewriter : Rewrite.GraphRewrite
             bool ends = WeightOnly.EightBitFirstAndLast && (i == 0 || i == chosen.Count - 1);
             int bits = ends || _eightBit.Any(p => p.IsMatch(node.Name)) ? 8 : WeightOnly.Bits;
             var nodes = emitter.TryEmit(node, this, bits, out string? reason);
+            StreamNewInitializers();
             if (nodes == null)
             {
                 Skip(node, reason ?? "it has no weight-only form.");
