@@ -43,8 +43,8 @@ public sealed partial class OnnxModel
     /// <summary><see cref="Save(string, ModelSaveOptions?)"/> with <paramref name="checkBeforeCommit"/> run on the written
     /// temporary files before they are renamed: the path of a model file that loads (its external data
     /// included) and whether the tensors went to a side file. When it throws, nothing is left at the output
-    /// path. With a side file, the tensors written to it are cleared from this model before the check: the
-    /// caller must use the written model instead (see <see cref="EvoQuant.Quantization.QuantizationResultFile"/>).</summary>
+    /// path. The tensors written (to the side file, or to the one file) are cleared from this model before the
+    /// check: the caller must use the written model instead (see <see cref="EvoQuant.Quantization.QuantizationResultFile"/>).</summary>
     internal IReadOnlyList<string> Save(string path, ModelSaveOptions? options, Action<string, bool>? checkBeforeCommit)
     {
         options ??= new ModelSaveOptions();
@@ -88,10 +88,10 @@ public sealed partial class OnnxModel
         {
             // The check's session maps the written weights: the copies in this model go first (whatever
             // still refers to the model, a closure or a frame, would keep them alive), so the caller
-            // replaces this model by the written one.
-            if (external)
-                foreach (var t in AllTensors(Proto.Graph))
-                    if (!TensorData.IsExternal(t) && t.RawData.Length >= threshold) t.ClearRawData();
+            // replaces this model by the written one. A one-file output's written copy shares them: it goes too.
+            foreach (var t in AllTensors(Proto.Graph))
+                if (!TensorData.IsExternal(t) && t.RawData.Length >= threshold) t.ClearRawData();
+            if (!external) written0 = null;
             checkBeforeCommit(modelTemp, external);
             if (writtenDataName != dataName)
             {
@@ -103,6 +103,16 @@ public sealed partial class OnnxModel
         output.Commit(); // the data file first: the model that names it appears last
         written.Insert(0, full);
         return written;
+    }
+
+    /// <summary>This model as <see cref="Save(string, ModelSaveOptions?)"/> wrote it to <paramref name="path"/> (the
+    /// paths it returned): the same protobuf, now naming its file, when the file holds all of it (one file, no
+    /// tensor external), so a one-file output is not held twice while it would be read back; else the file loaded.</summary>
+    internal OnnxModel AsWritten(IReadOnlyList<string> written)
+    {
+        if (written.Count != 1 || AllTensors(Proto.Graph).Any(TensorData.IsExternal)) return Load(written[0]);
+        string full = System.IO.Path.GetFullPath(written[0]);
+        return new OnnxModel(Proto, full, System.IO.Path.GetDirectoryName(full), new FileInfo(full).Length) { _graph = _graph };
     }
 
     /// <summary>Bytes of tensor data the model holds, inline or external.</summary>

@@ -257,6 +257,18 @@ public sealed partial class OnnxModel
         ? ReadExternalFloats(t)
         : TensorData.ToFloatArray(t, ReadExternal));
 
+    /// <summary>A float32 tensor of this model stored inline in raw_data, as a view of those bytes (no copy): a
+    /// pass over a one-file model's weights reads each where it lies. False for any other storage (external
+    /// data, typed fields, other element types), which <see cref="GetFloats"/> reads.</summary>
+    public bool TryGetInlineFloats(TensorProto t, out ReadOnlySpan<float> values)
+    {
+        values = default;
+        if (TensorData.IsExternal(t) || !t.HasRawData || t.DataType != ElementTypes.Float || !BitConverter.IsLittleEndian) return false;
+        values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.RawData.Span);
+        Observed(t, 0);
+        return true;
+    }
+
     /// <summary>Every tensor a graph holds: initializers, Constant-node values, and those of subgraphs.</summary>
     internal static IEnumerable<TensorProto> AllTensors(GraphProto g)
     {

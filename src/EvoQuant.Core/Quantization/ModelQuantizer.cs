@@ -101,20 +101,22 @@ public static class ModelQuantizer
     {
         if (!options.VerifyWithRuntime || options.VerifyWhenSaved) return;
         WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
-        Verify(original, quantized, warnings);
+        Verify(original, quantized, warnings, prepackWeights: options.Mode == QuantMode.WeightOnly);
     }
 
-    internal static void Verify(OnnxModel original, OnnxModel quantized, List<string> warnings)
+    /// <param name="prepackWeights">For weight-only outputs: see <see cref="RuntimeVerifier.TryRunFile"/>.</param>
+    internal static void Verify(OnnxModel original, OnnxModel quantized, List<string> warnings, bool prepackWeights = false)
     {
         string? error;
-        using (var file = RuntimeModelFile.For(quantized.ForRuntime())) error = RuntimeVerifier.TryRun(file);
+        using (var file = RuntimeModelFile.For(quantized.ForRuntime())) error = RuntimeVerifier.TryRun(file, prepackWeights);
         Judge(original, error, warnings);
     }
 
     /// <summary>The check of a quantized model already written to <paramref name="quantizedFile"/> (see
     /// <see cref="QuantizationOptions.VerifyWhenSaved"/>): the session maps its external data.</summary>
-    internal static void VerifyFile(OnnxModel original, string quantizedFile, List<string> warnings) =>
-        Judge(original, RuntimeVerifier.TryRunFile(quantizedFile), warnings);
+    /// <param name="prepackWeights">For weight-only outputs: see <see cref="RuntimeVerifier.TryRunFile"/>.</param>
+    internal static void VerifyFile(OnnxModel original, string quantizedFile, List<string> warnings, bool prepackWeights = false) =>
+        Judge(original, RuntimeVerifier.TryRunFile(quantizedFile, prepackWeights), warnings);
 
     /// <summary>ONNX Runtime's verdict on the quantized model: nothing, a warning, or the exception to throw.</summary>
     private static void Judge(OnnxModel original, string? error, List<string> warnings)

@@ -22,7 +22,7 @@ public static class QuantizationResultFile
 
     /// <summary>Saves the result's model atomically (see <see cref="OnnxModel.Save"/>), never over its source
     /// model, and fills the result in: <see cref="QuantizationResult.Path"/>, <see cref="QuantizationResult.Model"/>
-    /// as loaded back from the file (so the next step reads what was written), and the file sizes.</summary>
+    /// as written to the file (loaded back from it, or the same protobuf when the file holds all of it), and the file sizes.</summary>
     /// <returns>The same result, now describing its file.</returns>
     /// <exception cref="OnnxModelException">The output would replace the source or an existing file without
     /// <paramref name="overwrite"/>, or the model is not valid; nothing is written.</exception>
@@ -31,7 +31,8 @@ public static class QuantizationResultFile
     /// <param name="verifyWithRuntime">Run the written files once in ONNX Runtime before they are committed (for
     /// results quantized with <see cref="QuantizationOptions.VerifyWhenSaved"/>): a model it rejects throws
     /// <see cref="QuantizationException"/> (or <see cref="OnnxModelException"/> when the source itself cannot be
-    /// loaded) and nothing is written; after such a failure the result's model is no longer usable. The
+    /// loaded) and nothing is written; after such a failure the result's model is no longer usable when it was
+    /// to be written with external data (a one-file model is read back from the rejected file). The
     /// quantized weights in memory are let go before the check's session maps the written ones.</param>
     /// <param name="progress">Receives the "Verifying with ONNX Runtime" stage.</param>
     public static QuantizationResult Save(this QuantizationResult result, string path, bool overwrite = false, ExternalDataChoice externalData = ExternalDataChoice.Auto,
@@ -44,14 +45,19 @@ public static class QuantizationResultFile
         Action<string, bool>? check = !verifyWithRuntime ? null : (temporary, external) =>
         {
             // The weights are on disk now: the result holds the written graph instead of the weights in
-            // memory, which go back before ONNX Runtime maps the written ones.
-            if (external)
-            {
-                result.Model = OnnxModel.Load(temporary);
-                LargeTensorReads.ReturnToSystem();
-            }
+            // memory, which go back before ONNX Runtime maps the written ones (a one-file output is read
+            // back once the check's session is gone).
+            if (external) result.Model = OnnxModel.Load(temporary);
+            LargeTensorReads.ReturnToSystem();
             WeightReadProgress.Stage(progress, "Verifying with ONNX Runtime");
-            ModelQuantizer.VerifyFile(source!, temporary, warnings);
+            try { ModelQuantizer.VerifyFile(source!, temporary, warnings, prepackWeights: result.Mode == QuantMode.WeightOnly); }
+            catch when (!external)
+            {
+                // Rejected: the one file written holds the whole model, which is read back before it goes, so that
+                // the result stays usable.
+                result.Model = result.Model.With(OnnxModel.Load(temporary).Proto);
+                throw;
+            }
         };
         var written = result.Model.Save(path, new ModelSaveOptions
         {
@@ -61,7 +67,8 @@ public static class QuantizationResultFile
             Source = source,
         }, check);
         result.Path = written[0];
-        result.Model = OnnxModel.Load(written[0]);
+        // Unchecked, a one-file output is the model in memory, as written; a checked one let its tensors go.
+        result.Model = verifyWithRuntime ? OnnxModel.Load(written[0]) : result.Model.AsWritten(written);
         if (warnings.Count > 0) result.Warnings = result.Warnings.Concat(warnings).ToList();
         if (source != null) result.FileSizeBefore = source.SizeOnDisk; // external data counted on both sides
         result.FileSizeAfter = written.Sum(p => new FileInfo(p).Length);

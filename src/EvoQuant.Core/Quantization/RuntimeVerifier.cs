@@ -17,12 +17,16 @@ public static class RuntimeVerifier
     /// <summary>Returns null when the model loads and runs, else ORT's message.</summary>
     public static string? TryRun(byte[] modelBytes) => TryRun(o => new InferenceSession(modelBytes, o));
 
-    /// <summary>Returns null when the model file loads and runs, else ORT's message.</summary>
-    public static string? TryRun(RuntimeModelFile model) => TryRun(model.Open);
+    /// <summary>Returns null when the model file loads and runs, else ORT's message. <paramref name="prepackWeights"/>:
+    /// see <see cref="TryRunFile"/>.</summary>
+    public static string? TryRun(RuntimeModelFile model, bool prepackWeights = false) => TryRun(model.Open, prepackWeights);
 
     /// <summary>Returns null when the model at <paramref name="modelPath"/> (a file of ours: its external
-    /// locations are not re-checked) loads and runs, else ORT's message.</summary>
-    internal static string? TryRunFile(string modelPath) => TryRun(o => new InferenceSession(modelPath, o));
+    /// locations are not re-checked) loads and runs, else ORT's message. <paramref name="prepackWeights"/> for
+    /// weight-only blocks (MatMulNBits, and block DequantizeLinear + MatMul, which ORT fuses into it): that
+    /// kernel, its weights not prepacked, dequantizes each whole weight to float on every run (8x its 4-bit
+    /// bytes), while prepacked weights replace the stored ones.</summary>
+    internal static string? TryRunFile(string modelPath, bool prepackWeights = false) => TryRun(o => new InferenceSession(modelPath, o), prepackWeights);
 
     private static string? TryLoad(Func<SessionOptions, InferenceSession> open)
     {
@@ -35,13 +39,14 @@ public static class RuntimeVerifier
         catch (OnnxRuntimeException e) { return e.Message; }
     }
 
-    private static string? TryRun(Func<SessionOptions, InferenceSession> open)
+    private static string? TryRun(Func<SessionOptions, InferenceSession> open, bool prepackWeights = false)
     {
         try
         {
             using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-            // Verification runs once: prepacked copies of the weights would only add to the peak.
-            options.AddSessionConfigEntry("session.disable_prepacking", "1");
+            // Verification runs once: prepacked copies of the weights would only add to the peak (except
+            // for the weight-only kernels, see TryRunFile).
+            if (!prepackWeights) options.AddSessionConfigEntry("session.disable_prepacking", "1");
             using var session = open(options);
             var inputs = new List<NamedOnnxValue>();
             var rng = new Random(1234);
@@ -68,5 +73,8 @@ public static class RuntimeVerifier
         }
         catch (NotSupportedException) { return null; } // cannot build an input: loading succeeded, which is the main check
         catch (OnnxRuntimeException e) { return e.Message; }
+        // The session is gone: what it freed goes back to the system, not only to the next native allocations,
+        // or the process holds a second copy of the model's weights' worth while it reads the output back.
+        finally { NativeHeap.Trim(); }
     }
 }

@@ -105,4 +105,25 @@ public sealed class QuantizationResultFileTests : IDisposable
             Assert.Equal(new[] { Path.Combine(_dir, "fashion-cnn.onnx") }, Directory.GetFiles(_dir)); // nothing written, no temporary file
         }
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ACheckedOneFileOutputIsReadBackWhole(bool weightOnly)
+    {
+        // The check lets the in-memory tensors of a one-file output go (and prepacks weight-only kernels);
+        // the result then holds what was written, every tensor in it.
+        var source = OnnxModel.Load(CopyOfFashion());
+        var options = (weightOnly ? QuantizationOptions.ForWeightOnly() : QuantizationOptions.Dynamic()) with { VerifyWhenSaved = true };
+        var result = ModelQuantizer.Quantize(source, options);
+        Assert.True(!weightOnly || result.WeightOnlyLayers.Count > 0);
+        string output = Path.Combine(_dir, "out.onnx");
+
+        result.Save(output, externalData: ExternalDataChoice.Never, verifyWithRuntime: true);
+
+        Assert.Equal(output, result.Model.Path);
+        Assert.Equal(File.ReadAllBytes(output), result.Model.ToBytes());
+        using (var file = RuntimeModelFile.For(result.Model)) Assert.Null(RuntimeVerifier.TryRun(file));
+        Assert.Empty(Directory.GetFiles(_dir, ".*"));
+    }
 }

@@ -9,33 +9,8 @@ public static class BlockPacking
 {
     public static int BlobSize(BlockQuantizationSpec spec) => spec.BlockSize * spec.Bits / 8;
 
-    /// <summary>MatMulNBits' B: [N, blocks, blob] uint8.</summary>
-    public static byte[] MatMulNBitsWeight(BlockQuantizedMatrix m)
-    {
-        var spec = m.Spec;
-        int blocks = m.BlocksPerColumn, blob = BlobSize(spec), bs = spec.BlockSize, k = m.Rows;
-        var packed = new byte[(long)m.Columns * blocks * blob];
-        for (int n = 0; n < m.Columns; n++)
-        {
-            var codes = m.Codes.AsSpan((int)((long)n * k), k);
-            for (int b = 0; b < blocks; b++)
-            {
-                byte pad = m.ZeroPoints[(long)n * blocks + b];
-                var dst = packed.AsSpan((int)(((long)n * blocks + b) * blob), blob);
-                int k0 = b * bs;
-                if (spec.Bits == 8)
-                    for (int j = 0; j < bs; j++) dst[j] = k0 + j < k ? codes[k0 + j] : pad;
-                else
-                    for (int j = 0; j < blob; j++)
-                    {
-                        int lo = k0 + 2 * j, hi = lo + 1;
-                        int a = lo < k ? codes[lo] : pad, c = hi < k ? codes[hi] : pad;
-                        dst[j] = (byte)(a | (c << 4));
-                    }
-            }
-        }
-        return packed;
-    }
+    /// <summary>MatMulNBits' B: [N, blocks, blob] uint8, the layout the matrix holds its codes in (its own array, not a copy).</summary>
+    public static byte[] MatMulNBitsWeight(BlockQuantizedMatrix m) => m.PackedCodes;
 
     /// <summary>MatMulNBits' (and GatherBlockQuantized's uint8) zero points: [N, ceil(blocks * bits / 8)] uint8.</summary>
     public static byte[] PackedZeroPoints(BlockQuantizedMatrix m)
@@ -54,9 +29,16 @@ public static class BlockPacking
     }
 
     /// <summary>GatherBlockQuantized's uint8 data for a table quantized as its transpose (K = embedding width, N = rows):
-    /// [N, K * bits / 8], each row's codes packed along the row. K must be even for 4 bits.</summary>
-    public static byte[] RowPackedCodes(BlockQuantizedMatrix m) =>
-        m.Spec.Bits == 8 ? (byte[])m.Codes.Clone() : PackNibbles(m.Codes, 0, signed: false);
+    /// [N, K * bits / 8], each row's codes packed along the row: each column of the matrix without its padding.
+    /// K must be even for 4 bits.</summary>
+    public static byte[] RowPackedCodes(BlockQuantizedMatrix m)
+    {
+        int row = m.Rows * m.Spec.Bits / 8, column = m.ColumnBytes;
+        if (row == column) return m.PackedCodes;
+        var packed = new byte[(long)m.Columns * row];
+        for (int n = 0; n < m.Columns; n++) m.PackedCodes.AsSpan((int)((long)n * column), row).CopyTo(packed.AsSpan((int)((long)n * row), row));
+        return packed;
+    }
 
     /// <summary>True when every zero point is the symmetric one: the signed form with no zero point tensor says the same.</summary>
     public static bool HasSymmetricZeroPoints(BlockQuantizedMatrix m)
@@ -93,10 +75,7 @@ public static class BlockPacking
         int k = m.Rows, n = m.Columns;
         var result = new byte[(long)k * n];
         for (int c = 0; c < n; c++)
-        {
-            var column = m.Codes.AsSpan((int)((long)c * k), k);
-            for (int r = 0; r < k; r++) result[(long)r * n + c] = column[r];
-        }
+            for (int r = 0; r < k; r++) result[(long)r * n + c] = m.Code(r, c);
         return result;
     }
 

@@ -67,7 +67,8 @@ public sealed class GptqMethod : IWeightOnlyMethod
             for (int c = 0; c < n; c++) dst[c] = src[c];
         }
 
-        var codes = new byte[(long)k * n];
+        var codes = BlockQuantizedMatrix.NewPackedCodes(k, n, spec);
+        long padded = BlockQuantizedMatrix.PaddedRows(k, spec);
         var scales = new float[(long)blocks * n];
         var zeroPoints = new byte[(long)blocks * n];
         if (ActOrder) ChooseStaticScales(weight, k, n, spec, scales, zeroPoints);
@@ -90,7 +91,7 @@ public sealed class GptqMethod : IWeightOnlyMethod
                     float scale = scales[at];
                     int zp = zeroPoints[at];
                     byte q = BlockScales.Code(row[c], scale, zp, spec.MaxCode);
-                    codes[(long)c * k + source] = q;
+                    BlockQuantizedMatrix.SetCode(codes, c * padded + source, spec.Bits, q);
                     e[c] = (row[c] - BlockScales.Value(q, scale, zp)) / pivot;
                 }
                 var uRow = u.AsSpan(i * k, k);

@@ -37,19 +37,24 @@ public sealed class InputStatistics
     /// triangle is updated with float dot products of 256 values (8 lanes of AVX2; relative error about 1e-6)
     /// added to the double sums, over tiles of channels, then mirrored, so the Gram is symmetric whenever
     /// this returns.</remarks>
-    public void Accumulate(ReadOnlySpan<float> rows, int rowCount)
+    public void Accumulate(ReadOnlySpan<float> rows, int rowCount) => Accumulate(rows, rowCount, null);
+
+    /// <summary>Adds the rows <paramref name="selected"/> (indices, in order; null: all <paramref name="rowCount"/>)
+    /// of <paramref name="rows"/>: the same sums as those rows copied out and added, without the copy.</summary>
+    internal void Accumulate(ReadOnlySpan<float> rows, int rowCount, int[]? selected)
     {
         int k = Channels;
         if (rows.Length != (long)rowCount * k) throw new ArgumentException($"{rows.Length} values are not {rowCount} rows of {k}.", nameof(rows));
-        if (rowCount == 0) return;
-        int chunk = Math.Min(ChunkRows, rowCount);
-        var xt = new float[(long)k * chunk];
-        for (int r0 = 0; r0 < rowCount; r0 += chunk)
+        int count = selected?.Length ?? rowCount;
+        if (count == 0) return;
+        int chunk = Math.Min(ChunkRows, count);
+        var xt = Transposed((long)k * chunk);
+        for (int r0 = 0; r0 < count; r0 += chunk)
         {
-            int m = Math.Min(chunk, rowCount - r0);
+            int m = Math.Min(chunk, count - r0);
             for (int r = 0; r < m; r++)
             {
-                var x = rows.Slice((r0 + r) * k, k);
+                var x = rows.Slice((selected != null ? selected[r0 + r] : r0 + r) * k, k);
                 for (int i = 0; i < k; i++)
                 {
                     float v = x[i];
@@ -70,7 +75,17 @@ public sealed class InputStatistics
         }
         for (int i = 0; i < k; i++)
             for (int j = i + 1; j < k; j++) Gram[(long)j * k + i] = Gram[(long)i * k + j];
-        RowCount += rowCount;
+        RowCount += count;
+    }
+
+    // The chunk buffer of this thread (updates of different inputs run in parallel), kept for the next batch:
+    // one per batch and input would be garbage the collector lets pile up to the size of the statistics.
+    [ThreadStatic] private static float[]? t_transposed;
+
+    private static float[] Transposed(long length)
+    {
+        if (t_transposed == null || t_transposed.Length < length) t_transposed = new float[length];
+        return t_transposed;
     }
 
     /// <summary>Adds the statistics of other rows of the same input (another shard of the samples).</summary>

@@ -1,4 +1,3 @@
-using System.Buffers;
 using EvoQuant.Calibration;
 using EvoQuant.Data;
 
@@ -50,20 +49,10 @@ internal sealed class InputStatisticsCalibrator : ICalibrator
         if (!_statistics.TryGetValue(tensor, out var s) || values.IsEmpty) return;
         if (values.Length % s.Channels != 0)
             throw new InvalidOperationException($"'{tensor}' has {values.Length} values, not rows of {s.Channels} channels: its last axis is not the MatMul's K.");
-        int k = s.Channels, rows = values.Length / k;
+        int rows = values.Length / s.Channels;
         var tokens = _tokens;
-        if (tokens == null || rows != _positions)
-        {
-            s.Accumulate(values, rows);
-            return;
-        }
-        var kept = ArrayPool<float>.Shared.Rent(tokens.Length * k);
-        try
-        {
-            for (int r = 0; r < tokens.Length; r++) values.Slice(tokens[r] * k, k).CopyTo(kept.AsSpan(r * k, k));
-            s.Accumulate(kept.AsSpan(0, tokens.Length * k), tokens.Length);
-        }
-        finally { ArrayPool<float>.Shared.Return(kept); }
+        // A tensor with a row per position adds only the tokens' rows, read where they are.
+        s.Accumulate(values, rows, tokens != null && rows == _positions ? tokens : null);
     }
 
     public void Merge(ICalibrator other)

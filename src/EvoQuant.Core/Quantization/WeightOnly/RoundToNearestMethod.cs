@@ -21,7 +21,8 @@ public sealed class RoundToNearestMethod : IWeightOnlyMethod
         if (rows < 1 || columns < 1 || weight.Length != (long)rows * columns)
             throw new ArgumentException($"{weight.Length} values are not a [{rows}, {columns}] matrix.", nameof(weight));
         int bs = spec.BlockSize, blocks = (rows + bs - 1) / bs;
-        var codes = new byte[(long)rows * columns];
+        var codes = BlockQuantizedMatrix.NewPackedCodes(rows, columns, spec);
+        long padded = BlockQuantizedMatrix.PaddedRows(rows, spec);
         var scales = new float[(long)blocks * columns];
         var zeroPoints = new byte[(long)blocks * columns];
         var lo = new float[columns];
@@ -61,7 +62,7 @@ public sealed class RoundToNearestMethod : IWeightOnlyMethod
                 var row = weight.Slice(k * columns, columns);
                 for (int n = 0; n < columns; n++)
                 {
-                    codes[(long)n * rows + k] = BlockScales.Code(row[n], inverse[n], zero[n], maxCode);
+                    BlockQuantizedMatrix.SetCode(codes, n * padded + k, spec.Bits, BlockScales.Code(row[n], inverse[n], zero[n], maxCode));
                 }
             }
         }

@@ -27,7 +27,7 @@ internal sealed class WeightOnlyGatherEmitter : WeightOnlyEmitter
             var kn = WeightOnlyMatMulEmitter.Transpose(rw.Floats(table), v, d);
             var m = rw.Quantize(node, table, kn, d, v, bits, activation: null);
             var s = form == WeightOnlyForm.MatMulNBits ? StoreGatherBlockQuantized(rw, table, m)
-                : WeightOnlyMatMulEmitter.StoreBlockTensor(rw, table, m, m.Codes, new long[] { v, d }, new long[] { v, m.BlocksPerColumn }, m.Scales, m.ZeroPoints);
+                : WeightOnlyMatMulEmitter.StoreBlockTensor(rw, table, m, m.UnpackCodes(), new long[] { v, d }, new long[] { v, m.BlocksPerColumn }, m.Scales, m.ZeroPoints);
             rw.RecordLayer(node, table, kn, m, s.Bytes, activation: null);
             return s;
         });

@@ -70,9 +70,14 @@ internal sealed class WeightOnlyMatMulEmitter : WeightOnlyEmitter
 
     private static StoredBlocks Store(NodeProto node, WeightOnlyRewriter rw, string b, string a, long[] dims, bool transB, float alpha, int k, int n, int bits, WeightOnlyForm form)
     {
-        var raw = rw.Floats(b);
-        var kn = transB ? Transpose(raw, (int)dims[0], (int)dims[1]) : raw;
-        if (alpha != 1f) for (int i = 0; i < kn.Length; i++) kn[i] *= alpha;
+        // A [K, N] weight stored inline is quantized where it lies; a transposed or scaled one needs its own copy.
+        if (transB || alpha != 1f || !rw.TryInlineFloats(b, out var kn))
+        {
+            var raw = rw.Floats(b);
+            var copy = transB ? Transpose(raw, (int)dims[0], (int)dims[1]) : raw;
+            if (alpha != 1f) for (int i = 0; i < copy.Length; i++) copy[i] *= alpha;
+            kn = copy;
+        }
         var m = rw.Quantize(node, b, kn, k, n, bits, a);
         var stored = form == WeightOnlyForm.MatMulNBits ? StoreMatMulNBits(rw, b, m) : StoreDequantizeLinear(rw, b, m);
         rw.RecordLayer(node, b, kn, m, stored.Bytes, a);

@@ -78,6 +78,10 @@ internal sealed class WeightOnlyRewriter : Rewrite.GraphRewrite
         return Model.GetFloats(t);
     }
 
+    /// <summary>A float constant of the source stored inline, as a view of its bytes (no copy); false when it
+    /// must be read by <see cref="Floats"/>.</summary>
+    public bool TryInlineFloats(string tensor, out ReadOnlySpan<float> values) => Model.TryGetInlineFloats(Context.Constant(tensor)!, out values);
+
     public long[] Dims(string tensor) => Context.Constant(tensor)!.Dims.ToArray();
 
     /// <summary>A value computed once per key (a weight read by several nodes is quantized and stored once).</summary>
@@ -93,7 +97,7 @@ internal sealed class WeightOnlyRewriter : Rewrite.GraphRewrite
     /// <paramref name="activation"/> (the node's input; null for an embedding table) when it needs them,
     /// and records the layer's error.</summary>
     /// <exception cref="MissingInputStatisticsException">The method needs statistics and none were given for the input.</exception>
-    public BlockQuantizedMatrix Quantize(NodeProto node, string weight, float[] kn, int rows, int columns, int bits, string? activation)
+    public BlockQuantizedMatrix Quantize(NodeProto node, string weight, ReadOnlySpan<float> kn, int rows, int columns, int bits, string? activation)
     {
         for (int i = 0; i < kn.Length; i++)
             if (!float.IsFinite(kn[i])) throw new InvalidWeightException(weight, $"holds {kn[i]} at element {i}");
@@ -121,20 +125,16 @@ internal sealed class WeightOnlyRewriter : Rewrite.GraphRewrite
         WeightOnly.Method.NeedsInputStatistics && activation == null ? RoundToNearestMethod.Instance : WeightOnly.Method;
 
     /// <summary>Records a quantized weight's error against its float values and its sizes.</summary>
-    public void RecordLayer(NodeProto node, string weight, float[] kn, BlockQuantizedMatrix m, long bytesAfter, string? activation)
+    public void RecordLayer(NodeProto node, string weight, ReadOnlySpan<float> kn, BlockQuantizedMatrix m, long bytesAfter, string? activation)
     {
         var errors = new ErrorAccumulator();
         int k = m.Rows, n = m.Columns;
-        var reference = new float[k];
-        var candidate = new float[k];
-        for (int c = 0; c < n; c++)
+        // Row by row: the float weight is read in place, in its own order; only one row is dequantized at a time.
+        var candidate = new float[n];
+        for (int r = 0; r < k; r++)
         {
-            for (int r = 0; r < k; r++)
-            {
-                reference[r] = kn[(long)r * n + c];
-                candidate[r] = m.ValueAt(r, c);
-            }
-            errors.Add(reference, candidate);
+            for (int c = 0; c < n; c++) candidate[c] = m.ValueAt(r, c);
+            errors.Add(kn.Slice(r * n, n), candidate);
         }
         var e = errors.Summary;
         _layers.Add(new WeightOnlyLayer(QuantizationPlanner.DisplayName(node), node.OpType, weight, k, n, m.Spec.Bits, m.Spec.BlockSize, m.Spec.Symmetric,

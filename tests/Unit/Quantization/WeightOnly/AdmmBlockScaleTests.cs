@@ -53,7 +53,7 @@ public class AdmmBlockScaleTests
         for (int k = b * 32; k < (b + 1) * 32; k++)
         {
             long index = (long)n * m.BlocksPerColumn + b;
-            double v = BlockScales.Value(m.Codes[(long)n * m.Rows + k], m.Scales[index], m.ZeroPoints[index]);
+            double v = BlockScales.Value(m.Code(k, n), m.Scales[index], m.ZeroPoints[index]);
             sum += (w[k * m.Columns + n] - v) * (w[k * m.Columns + n] - v);
         }
         return sum;

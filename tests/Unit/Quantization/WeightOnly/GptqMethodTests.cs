@@ -48,7 +48,7 @@ public class GptqMethodTests(ITestOutputHelper output)
 
         var rtn = RoundToNearestMethod.Instance.Quantize(w, K, N, spec, null);
         var gptq = GptqMethod.Default.Quantize(w, K, N, spec, stats);
-        Assert.Equal(rtn.Codes, gptq.Codes);
+        Assert.Equal(rtn.PackedCodes, gptq.PackedCodes);
         Assert.Equal(rtn.Scales, gptq.Scales);
         Assert.Equal(rtn.ZeroPoints, gptq.ZeroPoints);
     }
@@ -59,7 +59,7 @@ public class GptqMethodTests(ITestOutputHelper output)
         var spec = new BlockQuantizationSpec(4, 32, false);
         var w = Weights(K, N, seed: 4);
         var gptq = GptqMethod.Default.Quantize(w, K, N, spec, new InputStatistics(K));
-        Assert.Equal(RoundToNearestMethod.Instance.Quantize(w, K, N, spec, null).Codes, gptq.Codes);
+        Assert.Equal(RoundToNearestMethod.Instance.Quantize(w, K, N, spec, null).PackedCodes, gptq.PackedCodes);
     }
 
     [Fact]
@@ -78,7 +78,7 @@ public class GptqMethodTests(ITestOutputHelper output)
             {
                 int block = c * q.BlocksPerColumn + d / spec.BlockSize;
                 // No error reaches a dead row: its code is its own weight's, at its block's scale.
-                Assert.Equal(BlockScales.Code(w[d * N + c], q.Scales[block], q.ZeroPoints[block], spec.MaxCode), q.Codes[c * K + d]);
+                Assert.Equal(BlockScales.Code(w[d * N + c], q.Scales[block], q.ZeroPoints[block], spec.MaxCode), q.Code(d, c));
             }
         Assert.All(q.Dequantize(), v => Assert.True(float.IsFinite(v)));
         var (rtn, _) = OutputError.Measure(stats, w, RoundToNearestMethod.Instance.Quantize(w, K, N, spec, null));
@@ -100,10 +100,10 @@ public class GptqMethodTests(ITestOutputHelper output)
         var method = new GptqMethod { ActOrder = actOrder, LazyBatchSize = 32 };
         var a = method.Quantize(w, k, n, spec, stats);
         var b = method.Quantize(w, k, n, spec, stats);
-        Assert.All(a.Codes, c => Assert.InRange(c, 0, spec.MaxCode));
+        Assert.All(a.UnpackCodes(), c => Assert.InRange(c, 0, spec.MaxCode));
         Assert.All(a.Scales, s => Assert.True(s > 0 && float.IsFinite(s)));
         if (symmetric) Assert.All(a.ZeroPoints, z => Assert.Equal(spec.SymmetricZeroPoint, z));
-        Assert.Equal(a.Codes, b.Codes);
+        Assert.Equal(a.PackedCodes, b.PackedCodes);
         Assert.Equal(a.Scales, b.Scales);
         Assert.Equal(a.ZeroPoints, b.ZeroPoints);
     }

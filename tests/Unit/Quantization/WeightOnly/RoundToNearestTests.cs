@@ -21,7 +21,7 @@ public sealed class RoundToNearestTests
         var m = RoundToNearestMethod.Instance.Quantize(w, k, n, spec, null);
 
         Assert.Equal((k + block - 1) / block, m.BlocksPerColumn);
-        Assert.All(m.Codes, c => Assert.InRange(c, 0, spec.MaxCode));
+        Assert.All(m.UnpackCodes(), c => Assert.InRange(c, 0, spec.MaxCode));
         if (symmetric) Assert.All(m.ZeroPoints, z => Assert.Equal(spec.SymmetricZeroPoint, z));
         for (int c = 0; c < n; c++)
             for (int r = 0; r < k; r++)
@@ -43,9 +43,9 @@ public sealed class RoundToNearestTests
         w[25] = 0f;
         var sym = RoundToNearestMethod.Instance.Quantize(w, 32, 1, new BlockQuantizationSpec(4, 16, true), null);
         Assert.Equal(-1.6f, sym.ValueAt(3, 0), 6);
-        Assert.Equal(0, sym.Codes[3]); // the most negative code
+        Assert.Equal(0, sym.Code(3, 0)); // the most negative code
         Assert.Equal(1.4f, sym.ValueAt(20, 0), 6);
-        Assert.Equal(15, sym.Codes[20]); // the most positive code
+        Assert.Equal(15, sym.Code(20, 0)); // the most positive code
         var asym = RoundToNearestMethod.Instance.Quantize(w, 32, 1, new BlockQuantizationSpec(4, 16, false), null);
         Assert.Equal(0f, asym.ValueAt(25, 0));
         Assert.NotEqual(asym.ZeroPoints[0], asym.ZeroPoints[1]);
