@@ -456,7 +456,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             ActivationSymmetric = ActivationSymmetric,
             WeightSymmetric = bound.ContainsKey(nameof(WeightSymmetric)) ? WeightSymmetric.IsPresent : options.WeightSymmetric,
             WeightSaturation = bound.ContainsKey(nameof(WeightSaturation)) ? WeightSaturation : options.WeightSaturation,
-            FoldBatchNormalization = FoldBatchNormalization,
+            FoldBatchNormalization = bound.ContainsKey(nameof(FoldBatchNormalization)) ? FoldBatchNormalization.IsPresent : options.FoldBatchNormalization,
             OpTypes = OpType ?? Array.Empty<string>(),
             IncludeNodes = IncludeNode ?? Array.Empty<string>(),
             ExcludeNodes = ExcludeNode ?? Array.Empty<string>(),
