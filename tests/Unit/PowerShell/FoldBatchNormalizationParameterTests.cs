@@ -1,9 +1,7 @@
-using EvoQuant.Onnx;
-using EvoQuant.Onnx.Proto;
 using EvoQuant.Quantization;
+using EvoQuant.Tests.Quantization;
 using EvoQuant.Tests.Support;
 using Xunit;
-using static EvoQuant.Tests.Quantization.Helpers.TinyModels;
 
 namespace EvoQuant.Tests.PowerShell;
 
@@ -20,21 +18,10 @@ public sealed class FoldBatchNormalizationParameterTests : IDisposable
         Directory.Delete(_dir, true);
     }
 
-    /// <summary>x [N, 3, 6, 6] -> Conv (4 channels) -> BatchNormalization -> y.</summary>
     private string ConvBn()
     {
-        var g = new GraphProto { Name = "conv_bn" };
-        g.Input.Add(Float("x", -1, 3, 6, 6));
-        g.Output.Add(Float("y", -1, 4, 6, 6));
-        g.Initializer.Add(TensorData.FromFloats("w", new long[] { 4, 3, 3, 3 }, Random(108, 1, 0.5f)));
-        g.Initializer.Add(TensorData.FromFloats("gamma", new long[] { 4 }, Random(4, 3).Select(v => 1 + v).ToArray()));
-        g.Initializer.Add(TensorData.FromFloats("beta", new long[] { 4 }, Random(4, 4, 0.3f)));
-        g.Initializer.Add(TensorData.FromFloats("mean", new long[] { 4 }, Random(4, 5, 0.3f)));
-        g.Initializer.Add(TensorData.FromFloats("var", new long[] { 4 }, Random(4, 6, 0.5f).Select(v => 0.6f + v).ToArray()));
-        g.Node.Add(Node("Conv", new[] { "x", "w" }, new[] { "c" }, "conv"));
-        g.Node.Add(Node("BatchNormalization", new[] { "c", "gamma", "beta", "mean", "var" }, new[] { "y" }, "bn"));
         string path = Path.Combine(_dir, "conv_bn.onnx");
-        Model(g).Save(path);
+        BatchNormFoldingTests.ConvBn().Save(path);
         return path;
     }
 

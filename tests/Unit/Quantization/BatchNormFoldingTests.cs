@@ -16,7 +16,8 @@ public sealed class BatchNormFoldingTests
 {
     private const int C = 3, M = 4;
 
-    private static OnnxModel ConvBn(bool convOutputAlsoRead = false, bool withBias = true)
+    /// <summary>x [N, 3, 6, 6] -> Conv (4 channels, padded) -> BatchNormalization -> y; also used by the cmdlet's folding test.</summary>
+    internal static OnnxModel ConvBn(bool convOutputAlsoRead = false, bool withBias = true)
     {
         var g = new GraphProto { Name = "conv_bn" };
         g.Input.Add(Float("x", -1, C, 6, 6));
