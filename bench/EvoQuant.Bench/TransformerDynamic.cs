@@ -119,13 +119,9 @@ public static class TransformerDynamic
         return new SmoothingOptions { Alpha = alpha, InsertMul = insertMul, ChannelRanges = ranges };
     }
 
-    /// <summary>Names of the MatMuls whose constant weight [K, N] has K greater than N, in graph order.</summary>
-    private static IEnumerable<string> DownProjections(OnnxModel m)
-    {
-        var weights = m.Proto.Graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        return m.Proto.Graph.Node.Where(n => n.OpType == "MatMul" && n.Input.Count > 1 && weights.TryGetValue(n.Input[1], out var w)
-            && w.Dims.Count == 2 && w.Dims[0] > w.Dims[1]).Select(n => n.Name);
-    }
+    /// <summary>Names of the feed-forward down projections, in execution order.</summary>
+    private static IEnumerable<string> DownProjections(OnnxModel m) =>
+        FeedForwardProjections.DownProjections(new GraphView(m.Proto.Graph)).Select(n => n.Name);
 
     /// <summary>quantize_dynamic's defaults as the reference tool applies them to a transformer: per tensor,
     /// full 8-bit weights, MatMul (and the fused Attention) quantized, the embedding Gathers kept float.</summary>

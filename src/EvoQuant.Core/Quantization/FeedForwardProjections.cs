@@ -45,7 +45,7 @@ public static class FeedForwardProjections
         while (pending.Count > 0 && seen.Count < MaxActivationNodes)
         {
             if (graph.Producer(pending.Dequeue()) is not { } producer || !seen.Add(producer)) continue;
-            if (IsPlainMatMul(producer)) 
+            if (IsPlainMatMul(producer))
             {
                 if (WeightDims(producer, graph) is [long n, long k] && (n, k) == upDims) return true;
                 continue; // another MatMul: not this block's activation path
