@@ -13,3 +13,15 @@ public enum ExternalDataChoice
     /// <summary>One file, every tensor inline; refused when the model cannot fit one protobuf (2 GiB).</summary>
     Never,
 }
+
+/// <summary>The one reading of <see cref="ExternalDataChoice"/> that the save and the streamed scratch file share.</summary>
+internal static class ExternalDataChoiceExtensions
+{
+    /// <summary>Whether the output gets a side file: Always and Never say so; Auto asks <paramref name="auto"/>.</summary>
+    internal static bool WantsSideFile(this ExternalDataChoice choice, Func<bool> auto) => choice switch
+    {
+        ExternalDataChoice.Always => true,
+        ExternalDataChoice.Never => false,
+        _ => auto(),
+    };
+}

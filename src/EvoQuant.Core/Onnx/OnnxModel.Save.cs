@@ -53,13 +53,8 @@ public sealed partial class OnnxModel
         EnsureValidOutput(full);
 
         long totalBytes = TensorBytes();
-        bool external = options.ExternalData switch
-        {
-            ExternalDataChoice.Always => true,
-            ExternalDataChoice.Never => false,
-            _ => options.ForceExternalData || totalBytes >= options.ExternalDataAutoLimit || HasExternalData
-                || options.Source?.HasExternalData == true,
-        };
+        bool external = options.ExternalData.WantsSideFile(() => options.ForceExternalData
+            || totalBytes >= options.ExternalDataAutoLimit || HasExternalData || options.Source?.HasExternalData == true);
         if (!external && totalBytes >= options.ExternalDataAutoLimit)
             throw new OnnxModelException(ModelErrorKind.TooLarge,
                 $"The model holds {totalBytes:N0} bytes of tensors, more than one protobuf file can hold (2 GiB); write it with external data.", full);

@@ -44,12 +44,7 @@ public sealed class StreamedOutputData : IDisposable
     public static StreamedOutputData? For(string outputPath, OnnxModel source, ExternalDataChoice choice)
     {
         ArgumentNullException.ThrowIfNull(source);
-        bool external = choice switch
-        {
-            ExternalDataChoice.Always => true,
-            ExternalDataChoice.Never => false,
-            _ => source.HasExternalData,
-        };
+        bool external = choice.WantsSideFile(() => source.HasExternalData);
         return external ? new StreamedOutputData(System.IO.Path.GetFullPath(outputPath) + ".data") : null;
     }
 
