@@ -1,0 +1,11 @@
+namespace EvoQuant.Calibration;
+
+/// <summary>What <see cref="CalibrationMethod.EQ"/> chose for the weight of one layer that reads a searched tensor:
+/// the factor its scales (per channel or per tensor, as the quantizer computes them) are multiplied by, and that
+/// layer's mean output cosine at factor 1 and at the chosen factor, both with the input scale chosen before it.</summary>
+/// <param name="Weight">The weight as the quantizer names it (a Conv that absorbed its BatchNormalization reads a new
+/// "..._folded_weight").</param>
+public sealed record WeightScaleChoice(string Weight, float Factor, double BaseCosine, double Cosine)
+{
+    public override string ToString() => FormattableString.Invariant($"'{Weight}' x{Factor:0.##}");
+}
