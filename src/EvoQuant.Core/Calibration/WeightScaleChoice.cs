@@ -5,6 +5,9 @@ namespace EvoQuant.Calibration;
 /// layer's mean output cosine at factor 1 and at the chosen factor, both with the input scale chosen before it.</summary>
 /// <param name="Weight">The weight as the quantizer names it (a Conv that absorbed its BatchNormalization reads a new
 /// "..._folded_weight").</param>
+/// <param name="Factor">What its scales are multiplied by (one of <see cref="EasyQuantSearch.WeightFactors"/>).</param>
+/// <param name="BaseCosine">The layer's mean output cosine with the weight at factor 1.</param>
+/// <param name="Cosine">The layer's mean output cosine at the end of the search (never below <paramref name="BaseCosine"/>).</param>
 public sealed record WeightScaleChoice(string Weight, float Factor, double BaseCosine, double Cosine)
 {
     public override string ToString() => FormattableString.Invariant($"'{Weight}' x{Factor:0.##}");
