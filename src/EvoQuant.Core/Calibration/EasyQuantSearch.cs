@@ -194,14 +194,16 @@ public static class EasyQuantSearch
             var atBase = Score(1f);
             var (inputFactor, scores) = SearchInput(1f, atBase);
             var layerFactors = layers.Select(_ => 1f).ToArray();
-            var layerBase = new double[layers.Count];
+            // Each layer's cosine in the last weight step, at factor 1 and at the chosen factor (same input scale).
+            var layerAtOne = new double[layers.Count];
+            var layerChosen = new double[layers.Count];
             bool anyWeights = weights.Any(w => w.Count > 0);
             for (int round = 0; round < Rounds && anyWeights; round++)
             {
                 // Each layer's weight factor with the input fixed: layers do not read each other's weights, so one
                 // candidate factor for all of them scores each layer's independently.
-                if (round == 0) Array.Copy(scores, layerBase, scores.Length);
                 var best = (double[])scores.Clone();
+                var atOne = Enumerable.Range(0, layers.Count).Select(l => layerFactors[l] == 1f ? scores[l] : double.NaN).ToArray();
                 var chosen = (float[])layerFactors.Clone();
                 var keep = new Dictionary<string, OrtValue>(StringComparer.Ordinal);
                 try
@@ -226,6 +228,7 @@ public static class EasyQuantSearch
                             foreach (var (n, v) in values) weightValues[n] = v;
                             var s2 = Score(inputFactor);
                             foreach (var (n, v) in saved) weightValues[n] = v;
+                            if (f == 1f) foreach (int l in trying) atOne[l] = s2[l];
                             foreach (int l in trying)
                             {
                                 if (!(s2[l] > best[l])) continue;
@@ -248,6 +251,8 @@ public static class EasyQuantSearch
                             foreach (var v in values.Values) v.Dispose();
                         }
                     }
+                    Array.Copy(atOne, layerAtOne, atOne.Length);
+                    Array.Copy(best, layerChosen, best.Length);
                     if (chosen.SequenceEqual(layerFactors)) break;
                     foreach (var (n, v) in keep) { weightValues[n].Dispose(); weightValues[n] = v; }
                     keep.Clear();
@@ -266,7 +271,7 @@ public static class EasyQuantSearch
             return new ScaleSearch(CalibrationMethod.MinMax, inputFactor, atBase.Average(), scores.Average(), layers.Count)
             {
                 Weights = Enumerable.Range(0, layers.Count)
-                    .SelectMany(l => weights[l].Select(w => new WeightScaleChoice(w, layerFactors[l], layerBase[l], scores[l]))).ToList(),
+                    .SelectMany(l => weights[l].Select(w => new WeightScaleChoice(w, layerFactors[l], layerAtOne[l], layerChosen[l]))).ToList(),
             };
         }
         finally
