@@ -13,7 +13,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace EvoQuant.Bench;
 
 /// <summary>Issue 20's bar for Method = Auto (`dotnet run -c Release --project bench/EvoQuant.Bench --
-/// calibration-methods [accuracy|memory METHOD N]`). accuracy: fashion-cnn (calibrated on its 200 calibration
+/// calibration-methods [only METHOD [fashion|cls]|memory METHOD N]`). accuracy: fashion-cnn (calibrated on its 200 calibration
 /// images, evaluated on the 2000 test images) and PaddleOCR's direction classifier (102 real text-line crops,
 /// calibrated on the first 51, evaluated on all), static QDQ per channel with this CPU's defaults, ranges from
 /// MinMax, Entropy, Percentile and Auto each at the defaults Measure-Calibration -Method gives: top-1 against
@@ -30,12 +30,14 @@ public static class CalibrationMethodsBench
     public static int Run(string[] args)
     {
         if (args is ["memory", var method, var n]) return Memory(Enum.Parse<CalibrationMethod>(method), int.Parse(n, CultureInfo.InvariantCulture));
-        var only = args is ["only", var m] ? Enum.Parse<CalibrationMethod>(m) : (CalibrationMethod?)null;
+        var only = args is ["only", var m, ..] ? Enum.Parse<CalibrationMethod>(m) : (CalibrationMethod?)null;
         if (only != null) s_methods = new[] { only.Value };
+        // A third word names one model: fashion or cls.
+        string? model = args is ["only", _, var which] ? which : null;
         Console.WriteLine("| model | method | top-1 | agreement with float | output SQNR (dB) | Auto's choice / EQ's search |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
-        Fashion();
-        OcrCls();
+        if (model is null or "fashion") Fashion();
+        if (model is null or "cls") OcrCls();
         return 0;
     }
 
@@ -76,7 +78,7 @@ public static class CalibrationMethodsBench
             var sw = Stopwatch.StartNew();
             var table = Calibrator.Run(model, calib, new CalibrationOptions { Method = method, BatchSize = 16, SearchQuantization = format, SearchBase = searchBase });
             double seconds = sw.Elapsed.TotalSeconds;
-            var options = format with { ActivationRanges = QuantizationOptions.RangesOf(table) };
+            var options = format.WithCalibration(table);
             var q = ModelQuantizer.Quantize(model, options);
             var outputs = Outputs(q.Model, x, shape);
             var top = Top1(outputs, classes);
@@ -93,8 +95,11 @@ public static class CalibrationMethodsBench
     {
         var s = table.Ranges.Where(r => r.Search != null).Select(r => r.Search!).ToList();
         if (s.Count == 0) return "nothing searched";
+        var w = s.SelectMany(x => x.Weights).ToList();
+        string weights = w.Count == 0 ? "" : FormattableString.Invariant(
+            $"; {w.Count} weights searched, {w.Count(x => x.Factor != 1f)} moved (x{w.Min(x => x.Factor):0.##}..x{w.Max(x => x.Factor):0.##})");
         return FormattableString.Invariant(
-            $"{s.Count} searched, {s.Count(x => x.Factor != 1f)} moved (x{s.Min(x => x.Factor):0.##}..x{s.Max(x => x.Factor):0.##}), mean layer cosine {s.Average(x => x.BaseCosine):F5} -> {s.Average(x => x.Cosine):F5}, {seconds:F0} s");
+            $"{s.Count} searched, {s.Count(x => x.Factor != 1f)} moved (x{s.Min(x => x.Factor):0.##}..x{s.Max(x => x.Factor):0.##}){weights}, mean layer cosine {s.Average(x => x.BaseCosine):F5} -> {s.Average(x => x.Cosine):F5}, {seconds:F0} s");
     }
 
     private static int Memory(CalibrationMethod method, int samples)

@@ -198,7 +198,7 @@ Describe 'Measure-Calibration' {
                 Should -Throw -ErrorId 'MeasureCalibrationMergeMismatch,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
         }
 
-        It 'searches the layer inputs with -Method EQ, never below the base cosine, and refuses its options without it' {
+        It 'searches the layer inputs and weights with -Method EQ, never below the base cosine, hands the weight factors to Invoke-Quantization, and refuses its options without it' {
             $eq = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method EQ -SearchRows 8 -PerChannel
             $eq.Settings.Method | Should -Be 'EQ'
             $eq.Settings.SearchRows | Should -Be 8
@@ -207,7 +207,29 @@ Describe 'Measure-Calibration' {
             foreach ($r in $searched) {
                 $r.Method | Should -Be 'EQ'
                 $r.Search.Cosine | Should -BeGreaterOrEqual $r.Search.BaseCosine
-                $r.Choice | Should -BeLike 'EQ: x* of MinMax, cosine *'
+                $r.Choice | Should -BeLike 'EQ: x* of MinMax*, cosine *'
+                foreach ($w in $r.Search.Weights) { $w.Cosine | Should -BeGreaterOrEqual $w.BaseCosine }
+            }
+            @($searched.Search.Weights).Count | Should -BeGreaterThan 0
+            # The weight factors go with the table to Invoke-Quantization.
+            $moved = @($searched.Search.Weights | Where-Object Factor -ne 1)
+            $eq.WeightScaleFactors.Count | Should -Be $moved.Count
+            $moved.Count | Should -BeGreaterThan 0
+            # Invoke-Quantization multiplies the weight's scales by its factor, from the table or its saved
+            # file; given the ranges alone, or a -TensorOverride of the weight, it does not.
+            $w = $moved[0]
+            $file = Join-Path $TestDrive 'eq.json'
+            $eq | Export-CalibrationTable -Path $file
+            $ranges = @{}
+            foreach ($r in $eq.Ranges) { $ranges[$r.Tensor] = @($r.RangeMin, $r.RangeMax) }
+            $scales = { param($q) $q.Model.GetFloats($q.Model.Graph.GetConstant($q.Provenance.Tensors[$w.Weight].Scale)) }
+            $plain = & $scales (Invoke-Quantization -Model $Model -Calibration $ranges -PerChannel -Path (Join-Path $TestDrive 'eq-plain.onnx'))
+            $fromFile = & $scales (Invoke-Quantization -Model $Model -Calibration $file -PerChannel -Path (Join-Path $TestDrive 'eq-file.onnx'))
+            $overridden = & $scales ($eq | Invoke-Quantization -PerChannel -TensorOverride @{ $w.Weight = @{ Type = 'QInt8' } } -Path (Join-Path $TestDrive 'eq-ov.onnx'))
+            $plain.Count | Should -BeGreaterThan 1
+            for ($c = 0; $c -lt $plain.Count; $c++) {
+                $fromFile[$c] | Should -Be ([float]($plain[$c] * $w.Factor))
+                $overridden[$c] | Should -Be $plain[$c]
             }
             { Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -SearchRows 8 -ErrorAction Stop } |
                 Should -Throw -ErrorId 'MeasureCalibrationInvalidSettings,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'

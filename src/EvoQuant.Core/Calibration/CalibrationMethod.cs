@@ -13,7 +13,8 @@ public enum CalibrationMethod
     /// squared error (clipping included), measured on the calibration data (see <see cref="AutoCalibrator"/>).</summary>
     Auto,
     /// <summary>EasyQuant (Wu et al. 2020): MinMax ranges (or <see cref="CalibrationSettings.SearchBase"/>'s), then, layer by layer in graph order, each Conv/MatMul/Gemm
-    /// input's range scaled by the factor whose quantized model gives the layer outputs closest (cosine) to the
-    /// float model's on a bounded subset of the samples (see <see cref="EasyQuantSearch"/>).</summary>
+    /// input's range scaled by the factor, and the layer's weight scales by theirs (searched alternately), whose quantized
+    /// model gives the layer outputs closest (cosine) to the float model's on a bounded subset of the samples (see
+    /// <see cref="EasyQuantSearch"/>; the weight factors travel in <see cref="CalibrationTable.WeightScaleFactors"/>).</summary>
     EQ,
 }

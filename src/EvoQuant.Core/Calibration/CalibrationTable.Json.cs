@@ -7,7 +7,7 @@ namespace EvoQuant.Calibration;
 // { format, version, model, sampleCount, errorCount, settings{...}, ranges[{tensor, method, min, max,
 //   rangeMin, rangeMax, elementCount, batchCount, nonFiniteCount, batchMinSum, batchMaxSum,
 //   histogram{absolute, binsPerSide, widthExponent, firstBin, counts[]},
-//   candidates[{method, rangeMin, rangeMax, mse}] (Auto only), search{base, factor, baseCosine, cosine, layers} (EQ only)}], skipped[{tensor, reason}] }
+//   candidates[{method, rangeMin, rangeMax, mse}] (Auto only), search{base, factor, baseCosine, cosine, layers, weights[{weight, factor, baseCosine, cosine}]} (EQ only)}], skipped[{tensor, reason}] }
 public sealed partial class CalibrationTable
 {
     public const string JsonFormatName = "evoquant-calibration";

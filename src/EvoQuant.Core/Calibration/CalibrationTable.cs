@@ -41,6 +41,13 @@ public sealed partial class CalibrationTable
 
     public int Count => Ranges.Count;
 
+    /// <summary>EQ: the factor each searched weight's scales are multiplied by (<see cref="ScaleSearch.Weights"/>, the
+    /// ones that moved off 1); empty for the other methods. <see cref="Quantization.QuantizationOptions.WithCalibration"/>
+    /// gives them to the quantizer.</summary>
+    public IReadOnlyDictionary<string, float> WeightScaleFactors =>
+        Ranges.Where(r => r.Search != null).SelectMany(r => r.Search!.Weights).Where(w => w.Factor != 1f)
+            .GroupBy(w => w.Weight, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Factor, StringComparer.Ordinal);
+
     /// <summary>The range of a tensor, or null.</summary>
     public TensorRange? this[string tensor] => _byName.GetValueOrDefault(tensor);
 

@@ -27,12 +27,12 @@ public sealed record TensorRange(string Tensor, CalibrationMethod Method, float 
     /// one chosen (the least error). Null for the other methods.</summary>
     public IReadOnlyList<MethodCandidate>? Candidates { get; init; }
 
-    /// <summary>EQ: the factor its base range was scaled by and the layer cosines at both; null for the
+    /// <summary>EQ: the factor its base range was scaled by, the factors of its layers' weights, and the layer cosines; null for the
     /// other methods and for tensors EQ does not search (they keep the base method's range).</summary>
     public ScaleSearch? Search { get; init; }
 
     /// <summary>Auto: why <see cref="Method"/> was chosen, e.g. "Entropy: MSE 1.2E-05 (MinMax 3.1E-05, Percentile 0.0021)";
-    /// EQ: what the search chose, e.g. "EQ: x0.85 of MinMax, cosine 0.99912 (MinMax 0.99871) over 1 layer(s)".</summary>
+    /// EQ: what the search chose, e.g. "EQ: x0.85 of MinMax, weights 'conv1.weight' x1.05, cosine 0.99912 (MinMax 0.99871) over 1 layer(s)".</summary>
     public string? Choice => Search != null ? $"EQ: {Search}" : Candidates == null ? null : FormattableString.Invariant(
         $"{Method}: MSE {Candidates.First(c => c.Method == Method).Mse:G3} ({string.Join(", ", Candidates.Where(c => c.Method != Method).Select(c => FormattableString.Invariant($"{c.Method} {c.Mse:G3}")))})");
 

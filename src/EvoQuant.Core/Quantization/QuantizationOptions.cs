@@ -104,8 +104,24 @@ public sealed record QuantizationOptions
     /// <summary>Static-mode defaults with the given calibrated ranges.</summary>
     public static QuantizationOptions Static(IReadOnlyDictionary<string, ActivationRange> ranges) => new() { ActivationRanges = ranges };
 
-    /// <summary>Static-mode defaults with the chosen ranges (RangeMin/RangeMax) of a calibration table.</summary>
-    public static QuantizationOptions Static(EvoQuant.Calibration.CalibrationTable table) => Static(RangesOf(table));
+    /// <summary>Static-mode defaults with the chosen ranges (RangeMin/RangeMax) of a calibration table, and its
+    /// weight-scale factors (EQ's).</summary>
+    public static QuantizationOptions Static(EvoQuant.Calibration.CalibrationTable table) => new QuantizationOptions().WithCalibration(table);
+
+    /// <summary>These options with a calibration table's chosen ranges and, from an EQ table, its searched
+    /// weight-scale factors (<see cref="WithWeightScaleFactors"/>).</summary>
+    public QuantizationOptions WithCalibration(EvoQuant.Calibration.CalibrationTable table) =>
+        (this with { ActivationRanges = RangesOf(table) }).WithWeightScaleFactors(table.WeightScaleFactors);
+
+    /// <summary>These options with each weight's scales multiplied by its factor (<see cref="TensorOverride.ScaleFactor"/>);
+    /// a weight that already has an override keeps it as it is (the user's settings win over a search's).</summary>
+    public QuantizationOptions WithWeightScaleFactors(IReadOnlyDictionary<string, float> factors)
+    {
+        if (factors.Count == 0) return this;
+        var overrides = new Dictionary<string, TensorOverride>(TensorOverrides, StringComparer.Ordinal);
+        foreach (var (weight, factor) in factors) overrides.TryAdd(weight, new TensorOverride { ScaleFactor = factor });
+        return this with { TensorOverrides = overrides };
+    }
 
     /// <summary>The chosen range of every tensor of a calibration table.</summary>
     public static IReadOnlyDictionary<string, ActivationRange> RangesOf(EvoQuant.Calibration.CalibrationTable table) =>

@@ -42,6 +42,8 @@ public static class QuantizationOptionsValidator
         {
             if (ov.Scale is float s && !(float.IsFinite(s) && s > 0))
                 Fail(nameof(o.TensorOverrides), $"The scale override of tensor '{name}' is {s}; a scale must be finite and greater than 0.");
+            if (ov.ScaleFactor is float f && !(float.IsFinite(f) && f > 0))
+                Fail(nameof(o.TensorOverrides), $"The scale factor of tensor '{name}' is {f}; it must be finite and greater than 0.");
             if ((ov.RangeMin == null) != (ov.RangeMax == null))
                 Fail(nameof(o.TensorOverrides), $"Tensor '{name}' overrides only one end of its range; give both RangeMin and RangeMax.");
             if (ov.RangeMin is float lo && ov.RangeMax is float hi && (!float.IsFinite(lo) || !float.IsFinite(hi) || lo > hi))

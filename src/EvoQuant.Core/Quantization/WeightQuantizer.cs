@@ -59,6 +59,9 @@ public static class WeightQuantizer
         var pairs = pairSafe != null && type == QuantType.Int8 && symmetric && !reduceRange && !userParams
             ? PairSaturation.PairIndex.Build(dims, pairSafe, data.Length) : null;
         if (pairs != null) (ps, changes) = WidenForPairs(data, dims, pairs, ps, axis, pairSafe!);
+        // A searched factor (EQ) scales the final scales; the pair clipping below still keeps them safe.
+        if (ov?.ScaleFactor is float factor && factor != 1f && !userParams)
+            ps = ps.Select(p => p with { Scale = p.Scale * factor }).ToArray();
 
         if (type is QuantType.Int8 or QuantType.UInt8 && numerics.Rounding == WeightRounding.Nearest)
         {

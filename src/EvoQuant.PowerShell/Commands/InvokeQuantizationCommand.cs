@@ -438,14 +438,17 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         var profile = TargetProfile.Resolve(bound.ContainsKey(nameof(Target)) ? Target : new QuantizationOptions().Target);
         var options = Dynamic ? profile.DynamicDefaults() : profile.StaticDefaults();
         if (bound.ContainsKey(nameof(Format))) options = options with { Format = Format };
+        IReadOnlyDictionary<string, float> weightScaleFactors = new Dictionary<string, float>();
         if (!Dynamic)
         {
-            // A piped table carries its ranges; otherwise static quantization needs -Calibration.
+            // A piped table carries its ranges (and EQ's weight-scale factors); otherwise static quantization needs -Calibration.
             if (calibration == null)
                 throw new ArgumentException("Static quantization needs activation ranges: pass -Calibration (from Measure-Calibration), or use -Dynamic.");
-            options = options with { ActivationRanges = QuantizationArguments.Ranges(calibration, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)) };
+            var (ranges, factors) = QuantizationArguments.Calibration(calibration, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
+            options = options with { ActivationRanges = ranges };
+            weightScaleFactors = factors;
         }
-        return options with
+        return (options with
         {
             ActivationType = ActivationType != null ? QuantizationArguments.ParseType(ActivationType) : options.ActivationType,
             WeightType = WeightType != null ? QuantizationArguments.ParseType(WeightType) : options.WeightType,
@@ -463,7 +466,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             TensorOverrides = QuantizationArguments.Overrides(TensorOverride),
             DedicatedQdqPair = DedicatedQDQPair,
             WeightNumerics = new WeightNumerics(WeightScale, Rounding, Seed),
-        };
+        }).WithWeightScaleFactors(weightScaleFactors); // a -TensorOverride of a weight wins over its searched factor
     }
 
     private QuantizationOptions WeightOnlyOptions()

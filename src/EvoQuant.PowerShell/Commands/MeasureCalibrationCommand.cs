@@ -204,8 +204,9 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         if (table.Settings.Method == CalibrationMethod.EQ)
         {
             var searched = table.Ranges.Where(r => r.Search != null).ToList();
-            WriteVerbose($"EQ searched the input scales of {searched.Count} tensor(s) read by layers with weights ({searched.Count(r => r.Search!.Factor != 1f)} moved off the {table.Settings.EffectiveSearchBase} range); " +
-                $"the others keep {table.Settings.EffectiveSearchBase}'s range:");
+            var weights = searched.SelectMany(r => r.Search!.Weights).ToList();
+            WriteVerbose($"EQ searched the input scales of {searched.Count} tensor(s) read by layers with weights ({searched.Count(r => r.Search!.Factor != 1f)} moved off the {table.Settings.EffectiveSearchBase} range) " +
+                $"and the scales of {weights.Count} weight(s) ({weights.Count(w => w.Factor != 1f)} moved); the other tensors keep {table.Settings.EffectiveSearchBase}'s range:");
             foreach (var r in searched) WriteVerbose($"  '{r.Tensor}' {r.Choice}");
         }
         if (Merge is { Length: > 0 }) WriteVerbose($"Continued {Merge.Length} table(s): {table.SampleCount} samples in all.");

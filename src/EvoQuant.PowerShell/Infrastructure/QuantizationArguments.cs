@@ -25,8 +25,9 @@ internal static class QuantizationArguments
     };
 
     /// <summary>Activation ranges from a calibration table, a saved table's path, or a hashtable
-    /// tensor -> @(min, max).</summary>
-    public static IReadOnlyDictionary<string, ActivationRange> Ranges(object calibration, Func<string, string> resolvePath)
+    /// tensor -> @(min, max); and a table's searched weight-scale factors (EQ's; none from a hashtable).</summary>
+    public static (IReadOnlyDictionary<string, ActivationRange> Ranges, IReadOnlyDictionary<string, float> WeightScaleFactors) Calibration(
+        object calibration, Func<string, string> resolvePath)
     {
         switch (PipelineValues.Unwrap(calibration))
         {
@@ -44,7 +45,7 @@ internal static class QuantizationArguments
                     if (pair == null || pair.Length != 2) throw new ArgumentException($"Range of '{e.Key}' must be @(min, max).");
                     ranges[e.Key.ToString()!] = new ActivationRange((float)pair[0], (float)pair[1]);
                 }
-                return ranges;
+                return (ranges, new Dictionary<string, float>());
             case object[] many:
                 return FromTable(CalibrationTable.Merge(many.Select(PipelineValues.Unwrap).OfType<CalibrationTable>()));
             default:
@@ -52,8 +53,8 @@ internal static class QuantizationArguments
         }
     }
 
-    public static IReadOnlyDictionary<string, ActivationRange> FromTable(CalibrationTable table) =>
-        table.Ranges.ToDictionary(r => r.Tensor, r => new ActivationRange(r.RangeMin, r.RangeMax), StringComparer.Ordinal);
+    private static (IReadOnlyDictionary<string, ActivationRange>, IReadOnlyDictionary<string, float>) FromTable(CalibrationTable table) =>
+        (QuantizationOptions.RangesOf(table), table.WeightScaleFactors);
 
     /// <summary>@{ tensor = @{ Type='QInt16'; Scale=0.01; ZeroPoint=0; Min=-1; Max=1 } }</summary>
     public static IReadOnlyDictionary<string, TensorOverride> Overrides(Hashtable? table)

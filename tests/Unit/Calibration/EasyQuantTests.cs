@@ -59,6 +59,9 @@ public class EasyQuantTests
         var baseRanges = QuantizationOptions.RangesOf(s_minMax.Value);
         var withEq = baseRanges.ToDictionary(p => p.Key, p => p.Value);
         withEq[eqRow.Tensor] = new ActivationRange(eqRow.RangeMin, eqRow.RangeMax);
+        // With the factors searched for its weight (the first layer's weight is searched with its input).
+        var weightFactors = eqRow.Search!.Weights.ToDictionary(w => w.Weight, w => w.Factor);
+        Assert.NotEmpty(weightFactors);
         // The Conv absorbs the BatchNormalization after it (as ONNX Runtime runs the float model): compare that output.
         string output = model.Graph.Consumers(conv.Output[0]) is [{ OpType: "BatchNormalization" } bn] ? bn.Output[0] : conv.Output[0];
         var x = NpyReader.Read(TestData.Require(TestData.FashionCalib)).SliceRows(0, Rows);
@@ -78,7 +81,7 @@ public class EasyQuantTests
         }
         var reference = Output(model, output);
         var qBase = ModelQuantizer.Quantize(model, Format with { ActivationRanges = baseRanges });
-        var qEq = ModelQuantizer.Quantize(model, Format with { ActivationRanges = withEq });
+        var qEq = ModelQuantizer.Quantize(model, (Format with { ActivationRanges = withEq }).WithWeightScaleFactors(weightFactors));
         double atBase = MeanCosine(reference, Output(qBase.Model, qBase.Provenance!.OutputNameOf(output)));
         double atEq = MeanCosine(reference, Output(qEq.Model, qEq.Provenance!.OutputNameOf(output)));
         Assert.True(atEq >= atBase, $"EQ {atEq} < MinMax {atBase}");
@@ -90,8 +93,55 @@ public class EasyQuantTests
     public void The_EQ_model_is_at_least_as_accurate_as_the_MinMax_one_on_the_test_images()
     {
         double minMax = FashionData.Accuracy(ModelQuantizer.Quantize(FashionData.Model, Format with { ActivationRanges = QuantizationOptions.RangesOf(s_minMax.Value) }).Model);
-        double eq = FashionData.Accuracy(ModelQuantizer.Quantize(FashionData.Model, Format with { ActivationRanges = QuantizationOptions.RangesOf(s_eq.Value) }).Model);
+        double eq = FashionData.Accuracy(ModelQuantizer.Quantize(FashionData.Model, Format.WithCalibration(s_eq.Value)).Model);
         Assert.True(eq >= minMax, $"EQ {eq:F2}% < MinMax {minMax:F2}%");
+    }
+
+    [Fact]
+    public void Searched_weight_factors_never_lower_their_layer_s_cosine()
+    {
+        var weights = s_eq.Value.Ranges.Where(r => r.Search != null).SelectMany(r => r.Search!.Weights).ToList();
+        Assert.NotEmpty(weights);
+        // Each weight is searched once, with the first tensor its layer reads.
+        Assert.Equal(weights.Count, weights.Select(w => w.Weight).Distinct().Count());
+        foreach (var w in weights)
+        {
+            Assert.Contains(w.Factor, EasyQuantSearch.WeightFactors);
+            Assert.True(w.Cosine >= w.BaseCosine, w.ToString());
+        }
+        // The search is not a no-op: some weight moved, for a better layer cosine.
+        Assert.Contains(weights, w => w.Factor != 1f && w.Cosine > w.BaseCosine);
+        Assert.Equal(weights.Where(w => w.Factor != 1f).ToDictionary(w => w.Weight, w => w.Factor), s_eq.Value.WeightScaleFactors);
+        Assert.Contains("weights '", s_eq.Value.Ranges.First(r => r.Search?.Weights.Any(w => w.Factor != 1f) == true).Choice);
+    }
+
+    [Fact]
+    public void The_searched_factors_reach_the_written_model_s_weight_scales()
+    {
+        // The same ranges with and without the table's weight factors: each moved weight's stored scales (one per
+        // channel) are the unsearched ones times its factor; the others are unchanged.
+        var eq = s_eq.Value;
+        var factors = eq.WeightScaleFactors;
+        Assert.NotEmpty(factors);
+        var plain = ModelQuantizer.Quantize(FashionData.Model, Format with { ActivationRanges = QuantizationOptions.RangesOf(eq) });
+        var searched = ModelQuantizer.Quantize(FashionData.Model, Format.WithCalibration(eq));
+        float[] Scales(QuantizationResult q, string weight)
+        {
+            var t = q.Provenance!.Tensors[weight];
+            Assert.Equal(EvoQuant.Quantization.Provenance.ProvenanceKind.Weight, t.Kind);
+            return q.Model.GetFloats(q.Model.Graph.GetConstant(t.Scale!)!);
+        }
+        foreach (var w in eq.Ranges.Where(r => r.Search != null).SelectMany(r => r.Search!.Weights))
+        {
+            float[] before = Scales(plain, w.Weight), after = Scales(searched, w.Weight);
+            Assert.True(before.Length > 1, $"'{w.Weight}' is per channel");
+            Assert.Equal(before.Select(s => s * w.Factor), after);
+        }
+        // A weight's own override wins over its searched factor.
+        var (weight, factor) = factors.First();
+        var options = (Format with { TensorOverrides = new Dictionary<string, TensorOverride> { [weight] = new() { ScaleFactor = 1f } } }).WithCalibration(eq);
+        Assert.Equal(1f, options.TensorOverrides[weight].ScaleFactor);
+        Assert.Equal(factors.Count, options.TensorOverrides.Count);
     }
 
     [Fact]

@@ -65,6 +65,8 @@ public sealed class ValidatorTests
         Assert.Contains("greater than 0", Refused(Good with { TensorOverrides = new Dictionary<string, TensorOverride> { ["input"] = new() { Scale = 0 } } }).Message);
         Assert.Contains("outside", Refused(Good with { TensorOverrides = new Dictionary<string, TensorOverride> { ["input"] = new() { ZeroPoint = 300 } } }).Message);
         Assert.Contains("both", Refused(Good with { TensorOverrides = new Dictionary<string, TensorOverride> { ["input"] = new() { RangeMin = -1 } } }).Message);
+        Assert.Contains("scale factor", Refused(Good with { TensorOverrides = new Dictionary<string, TensorOverride> { ["w"] = new() { ScaleFactor = 0 } } }).Message);
+        Assert.Contains("scale factor", Refused(Good with { TensorOverrides = new Dictionary<string, TensorOverride> { ["w"] = new() { ScaleFactor = float.NaN } } }).Message);
     }
 
     [Fact]
