@@ -1,0 +1,35 @@
+using System.Globalization;
+using EvoQuant.Calibration;
+using EvoQuant.Data;
+using EvoQuant.Evaluation;
+using EvoQuant.Onnx;
+using EvoQuant.Quantization;
+using EvoQuant.Targets;
+using EvoQuant.Tests.Support;
+
+namespace EvoQuant.Bench;
+
+/// <summary>Probe: ONNX Runtime's per-node profile of a float model and its quantized form.</summary>
+public static class NodeProfileProbe
+{
+    public static int Run(string[] args)
+    {
+        var model = OnnxModel.Load(TestData.Require(TestData.OcrCls));
+        var (data, count) = TextLineCrops.Load();
+        int half = count / 2;
+        var calib = new NamedTensor(model.Inputs[0].Name, data[..(half * 3 * TextLineCrops.H * TextLineCrops.W)], new long[] { half, 3, TextLineCrops.H, TextLineCrops.W });
+        var table = Calibrator.Run(model, new object[] { calib }, new CalibrationOptions { Method = CalibrationMethod.MinMax, BatchSize = 16 });
+        var options = TargetProfile.Resolve(QuantTarget.Host).StaticDefaults() with { ActivationRanges = QuantizationOptions.RangesOf(table), UseContribOps = true };
+        var q = ModelQuantizer.Quantize(model, options);
+        
+        int batch = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1;
+        var one = new Dictionary<string, NamedTensor> { [model.Inputs[0].Name] = calib.SliceRows(0, batch).WithName(model.Inputs[0].Name) };
+        var pf = RuntimeProfiler.Profile(model, one, 3, 10);
+        var pq = RuntimeProfiler.Profile(q.Model, one, 3, 10);
+        var costs = NodeCostAttribution.Attribute(model, pf, q.Model, q.Provenance, pq);
+        Console.WriteLine($"float {pf.TotalMicroseconds:F0} us, quantized {pq.TotalMicroseconds:F0} us; unattributed: {string.Join(", ", costs.Unattributed)}");
+        foreach (var c in costs.Nodes) Console.WriteLine($"{c.Name}\t{c.OpType}\t{c.FloatMicroseconds:F1}\t{c.QuantizedMicroseconds:F1}\t{c.Ratio:F2}");
+        if (args.Length > 1) foreach (var (k, v) in costs.Owners) Console.WriteLine($"{k} -> {v}");
+        return 0;
+    }
+}

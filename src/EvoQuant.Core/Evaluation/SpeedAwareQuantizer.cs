@@ -1,0 +1,111 @@
+using System.Globalization;
+using EvoQuant.Calibration;
+using EvoQuant.Data;
+using EvoQuant.Onnx;
+using EvoQuant.Quantization;
+using EvoQuant.Quantization.Provenance;
+
+namespace EvoQuant.Evaluation;
+
+/// <summary>A node the profiles showed slower quantized than float.</summary>
+/// <param name="SourceNode">Its first output in the float model.</param>
+/// <param name="Name">Its name as users see it.</param>
+/// <param name="Reason">The measurements, in words ("slower quantized on this CPU: 0.31 ms vs 0.22 ms float at batch 1, ...").</param>
+public sealed record SlowNode(string SourceNode, string Name, string Reason);
+
+/// <summary>
+/// <see cref="QuantizationOptions.KeepSlowNodesFloat"/>: quantizes, profiles the float and the quantized model node by
+/// node on this machine at each batch size (<see cref="RuntimeProfiler"/>, attributed with <see cref="NodeCostAttribution"/>),
+/// keeps in float the quantized nodes that are slower than float at one batch size and no faster at any, and quantizes
+/// again; a second round sees the Q/DQ pairs those float nodes added. The float model is profiled once.
+/// </summary>
+public static class SpeedAwareQuantizer
+{
+    /// <summary>The quantization of <paramref name="options"/> with its slow nodes kept float; the result's
+    /// TargetDecisions name each one with its times.</summary>
+    /// <exception cref="QuantizationOptionsException">Invalid options (not static, not the host target, bad settings).</exception>
+    /// <exception cref="ArgumentException">No sample fits the model, or an input has a dynamic axis besides the batch and no samples were given.</exception>
+    public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, IProgress<string>? progress = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        QuantizationOptionsValidator.Validate(options, model, registry);
+        var settings = options.SpeedAware;
+        var plain = options with { KeepSlowNodesFloat = false };
+        var keep = new Dictionary<string, string>(options.KeepFloat, StringComparer.Ordinal);
+        var result = ModelQuantizer.Quantize(model, plain, registry, progress, ct);
+
+        progress?.Report("Profiling the float model");
+        var inputs = settings.BatchSizes.Distinct().Select(b => InputsFor(model, settings, b)).ToList();
+        var floatProfiles = inputs.Select(i => RuntimeProfiler.Profile(model, i, settings.WarmupRuns, settings.Runs, settings.Threads, ct)).ToList();
+        int kept = 0, rounds = 0;
+        for (int round = 1; round <= settings.MaxRounds; round++)
+        {
+            progress?.Report($"Profiling the quantized model (round {round})");
+            var costs = inputs.Select((i, k) => NodeCostAttribution.Attribute(model, floatProfiles[k], result.Model, result.Provenance!,
+                RuntimeProfiler.Profile(result.Model, i, settings.WarmupRuns, settings.Runs, settings.Threads, ct))).ToList();
+            rounds = round;
+            var slow = Decide(costs, result.Provenance!, settings).Where(s => !keep.ContainsKey(s.SourceNode)).ToList();
+            if (slow.Count == 0) break;
+            foreach (var s in slow) keep[s.SourceNode] = s.Reason;
+            kept += slow.Count;
+            result = ModelQuantizer.Quantize(model, plain with { KeepFloat = keep }, registry, progress, ct);
+        }
+        result.TargetDecisions = result.TargetDecisions.Append(string.Create(CultureInfo.InvariantCulture,
+            $"speed-aware: {kept} node(s) kept float after {rounds} profiling round(s) at batch {string.Join(" and ", settings.BatchSizes)} on this CPU ({result.Target})")).ToList();
+        return result;
+    }
+
+    /// <summary>The quantized nodes to keep float: at some batch size slower quantized than float (beyond the margins), and at
+    /// none faster (below float x (1 - Margin)), so that keeping them float makes no batch size slower. Each batch size's
+    /// costs come from the same quantized model.</summary>
+    public static IReadOnlyList<SlowNode> Decide(IReadOnlyList<NodeCosts> costs, QuantizationProvenance provenance, SpeedAwareOptions settings)
+    {
+        ArgumentNullException.ThrowIfNull(costs);
+        ArgumentNullException.ThrowIfNull(provenance);
+        ArgumentNullException.ThrowIfNull(settings);
+        var byNode = costs.SelectMany(c => c.Nodes).GroupBy(n => n.SourceNode, StringComparer.Ordinal);
+        var slow = new List<SlowNode>();
+        foreach (var g in byNode)
+        {
+            if (!provenance.Nodes.TryGetValue(g.Key, out var p) || p.Outcome != NodeOutcome.Quantized) continue;
+            var all = g.ToList();
+            // A folded node's float time (a Relu, a BatchNormalization) is part of what its absorber costs in float.
+            double Float(SourceNodeCost c) => c.FloatMicroseconds + costs.Where(x => x.BatchSize == c.BatchSize).SelectMany(x => x.Nodes)
+                .Where(x => provenance.Nodes.TryGetValue(x.SourceNode, out var f) && f.Outcome == NodeOutcome.Folded && f.FoldedInto == g.Key)
+                .Sum(x => x.FloatMicroseconds - x.QuantizedMicroseconds);
+            bool slower = all.Any(c => c.QuantizedMicroseconds > Float(c) * (1 + settings.Margin) + settings.MinimumMicroseconds);
+            bool faster = all.Any(c => c.QuantizedMicroseconds < Float(c) * (1 - settings.Margin));
+            if (!slower || faster) continue;
+            string times = string.Join(", ", all.Select(c => string.Create(CultureInfo.InvariantCulture,
+                $"{c.QuantizedMicroseconds / 1000:0.###} ms vs {Float(c) / 1000:0.###} ms float at batch {c.BatchSize}")));
+            slow.Add(new SlowNode(g.Key, all[0].Name, $"slower quantized on this CPU (ONNX Runtime's profile): {times}"));
+        }
+        return slow;
+    }
+
+    /// <summary>One batch for the profiles: the first rows of the samples, or inputs made from the declared shapes.</summary>
+    private static IReadOnlyDictionary<string, NamedTensor> InputsFor(OnnxModel model, SpeedAwareOptions settings, int batchSize)
+    {
+        if (settings.Samples != null)
+        {
+            var (batch, _) = SpeedComparer.FirstBatch(model, settings.Samples, batchSize);
+            return batch.Inputs;
+        }
+        var rng = new Random(1234);
+        var inputs = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
+        foreach (var spec in new InputBinder(model).Inputs)
+        {
+            var dims = spec.Dims ?? throw new ArgumentException($"Input '{spec.Name}' has no declared shape: give samples to profile on.");
+            var shape = new long[dims.Length];
+            for (int d = 0; d < dims.Length; d++)
+                shape[d] = dims[d] ?? (d == 0 ? batchSize : throw new ArgumentException(
+                    $"Input '{spec.Name}' has a dynamic axis {d} besides the batch axis: give samples to profile on (the calibration data will do)."));
+            long count = shape.Aggregate(1L, (a, b) => a * b);
+            var data = TypedArrays.Create(spec.ElementType, count);
+            if (data is float[] f) for (int i = 0; i < f.Length; i++) f[i] = (float)rng.NextDouble();
+            inputs[spec.Name] = new NamedTensor(spec.Name, data, shape);
+        }
+        return inputs;
+    }
+}
