@@ -20,6 +20,13 @@ public static class NodeProfileProbe
         var calib = new NamedTensor(model.Inputs[0].Name, data[..(half * 3 * TextLineCrops.H * TextLineCrops.W)], new long[] { half, 3, TextLineCrops.H, TextLineCrops.W });
         var table = Calibrator.Run(model, new object[] { calib }, new CalibrationOptions { Method = CalibrationMethod.MinMax, BatchSize = 16 });
         var options = TargetProfile.Resolve(QuantTarget.Host).StaticDefaults() with { ActivationRanges = QuantizationOptions.RangesOf(table), UseContribOps = true };
+        if (args.Length > 0 && args[0] == "exclude")
+        {
+            var x = ModelQuantizer.Quantize(model, options with { ExcludeNodes = new[] { args[1] }, VerifyWithRuntime = false });
+            foreach (var n in x.Model.Proto.Graph.Node.Where(n => n.Input.Concat(n.Output).Any(t => t.Contains(args[2], StringComparison.Ordinal))))
+                Console.WriteLine($"{n.Name} {n.OpType} [{string.Join(",", n.Input)}] -> [{string.Join(",", n.Output)}]");
+            return 0;
+        }
         var q = ModelQuantizer.Quantize(model, options);
         
         int batch = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1;

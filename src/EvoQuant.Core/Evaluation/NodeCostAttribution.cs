@@ -90,8 +90,7 @@ public static partial class NodeCostAttribution
         {
             if (n.Output.Count > 0 && emittedBy.TryGetValue(n.Output[0], out var key))
             {
-                var p = provenance.Nodes[key];
-                if (p.Outcome == NodeOutcome.Folded && p.FoldedInto != null) key = p.FoldedInto;
+                key = provenance.AbsorberOf(key);
                 return graph.Producer(key) is { } s ? Climb(graph, s) : null;
             }
             if (n.OpType is "QuantizeLinear" or "DequantizeLinear")

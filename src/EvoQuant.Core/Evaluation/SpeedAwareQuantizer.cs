@@ -39,49 +39,86 @@ public static class SpeedAwareQuantizer
         var inputs = settings.BatchSizes.Distinct().Select(b => InputsFor(model, settings, b)).ToList();
         var floatProfiles = inputs.Select(i => RuntimeProfiler.Profile(model, i, settings.WarmupRuns, settings.Runs, settings.Threads, ct)).ToList();
         int kept = 0, rounds = 0;
+        var notes = new List<string>();
         for (int round = 1; round <= settings.MaxRounds; round++)
         {
             progress?.Report($"Profiling the quantized model (round {round})");
             var costs = inputs.Select((i, k) => NodeCostAttribution.Attribute(model, floatProfiles[k], result.Model, result.Provenance!,
                 RuntimeProfiler.Profile(result.Model, i, settings.WarmupRuns, settings.Runs, settings.Threads, ct))).ToList();
             rounds = round;
-            var slow = Decide(costs, result.Provenance!, settings).Where(s => !keep.ContainsKey(s.SourceNode)).ToList();
+            var slow = Decide(model, costs, result.Provenance!, settings).Where(s => !keep.ContainsKey(s.SourceNode)).ToList();
             if (slow.Count == 0) break;
-            foreach (var s in slow) keep[s.SourceNode] = s.Reason;
+            var tried = new Dictionary<string, string>(keep, StringComparer.Ordinal);
+            foreach (var s in slow) tried[s.SourceNode] = s.Reason;
+            try
+            {
+                result = ModelQuantizer.Quantize(model, plain with { KeepFloat = tried }, registry, progress, ct);
+            }
+            catch (QuantizationException e)
+            {
+                // ONNX Runtime rejects the model with these nodes float: keep the last one it ran.
+                notes.Add($"speed-aware: round {round}'s {slow.Count} float node(s) not kept, ONNX Runtime rejects that model ({e.Message})");
+                break;
+            }
+            keep = tried;
             kept += slow.Count;
-            result = ModelQuantizer.Quantize(model, plain with { KeepFloat = keep }, registry, progress, ct);
         }
         result.TargetDecisions = result.TargetDecisions.Append(string.Create(CultureInfo.InvariantCulture,
-            $"speed-aware: {kept} node(s) kept float after {rounds} profiling round(s) at batch {string.Join(" and ", settings.BatchSizes)} on this CPU ({result.Target})")).ToList();
+            $"speed-aware: {kept} node(s) kept float after {rounds} profiling round(s) at batch {string.Join(" and ", settings.BatchSizes)} on this CPU ({result.Target})")).Concat(notes).ToList();
         return result;
     }
 
     /// <summary>The quantized nodes to keep float: at some batch size slower quantized than float (beyond the margins), and at
     /// none faster (below float x (1 - Margin)), so that keeping them float makes no batch size slower. Each batch size's
     /// costs come from the same quantized model.</summary>
-    public static IReadOnlyList<SlowNode> Decide(IReadOnlyList<NodeCosts> costs, QuantizationProvenance provenance, SpeedAwareOptions settings)
+    /// <remarks>A Conv, ConvTranspose or Gemm whose input comes from a DequantizeLinear is quantized by ONNX Runtime itself
+    /// (its WeightBiasQuantization transformer, 1.20 and later: int8 weights per tensor, Round on the bias, which fails on
+    /// opsets before 11), so one is kept float only where its input tensor stays float: read from the model's inputs or
+    /// from a node that is float or kept float too, and by no quantized node.</remarks>
+    public static IReadOnlyList<SlowNode> Decide(OnnxModel source, IReadOnlyList<NodeCosts> costs, QuantizationProvenance provenance, SpeedAwareOptions settings)
     {
+        ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(costs);
         ArgumentNullException.ThrowIfNull(provenance);
         ArgumentNullException.ThrowIfNull(settings);
-        var byNode = costs.SelectMany(c => c.Nodes).GroupBy(n => n.SourceNode, StringComparer.Ordinal);
+        var graph = source.Graph;
+        var byNode = costs.SelectMany(c => c.Nodes).GroupBy(n => n.SourceNode, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        bool Quantized(string key) => provenance.Nodes.TryGetValue(key, out var p) && p.Outcome == NodeOutcome.Quantized;
+        var chosen = new HashSet<string>(StringComparer.Ordinal);
         var slow = new List<SlowNode>();
-        foreach (var g in byNode)
+        // In the graph's order, so that a Conv sees whether the node before it was kept float.
+        foreach (var node in graph.Nodes)
         {
-            if (!provenance.Nodes.TryGetValue(g.Key, out var p) || p.Outcome != NodeOutcome.Quantized) continue;
-            var all = g.ToList();
+            if (node.Output.Count == 0 || !byNode.TryGetValue(node.Output[0], out var all) || !Quantized(node.Output[0])) continue;
+            string key = node.Output[0];
             // A folded node's float time (a Relu, a BatchNormalization) is part of what its absorber costs in float.
             double Float(SourceNodeCost c) => c.FloatMicroseconds + costs.Where(x => x.BatchSize == c.BatchSize).SelectMany(x => x.Nodes)
-                .Where(x => provenance.Nodes.TryGetValue(x.SourceNode, out var f) && f.Outcome == NodeOutcome.Folded && f.FoldedInto == g.Key)
+                .Where(x => x.SourceNode != key && provenance.AbsorberOf(x.SourceNode) == key)
                 .Sum(x => x.FloatMicroseconds - x.QuantizedMicroseconds);
             bool slower = all.Any(c => c.QuantizedMicroseconds > Float(c) * (1 + settings.Margin) + settings.MinimumMicroseconds);
             bool faster = all.Any(c => c.QuantizedMicroseconds < Float(c) * (1 - settings.Margin));
             if (!slower || faster) continue;
+            if (node.OpType is "Conv" or "ConvTranspose" or "Gemm" && node.Input.Count > 0 && !StaysFloat(node.Input[0], node)) continue;
+            chosen.Add(key);
             string times = string.Join(", ", all.Select(c => string.Create(CultureInfo.InvariantCulture,
                 $"{c.QuantizedMicroseconds / 1000:0.###} ms vs {Float(c) / 1000:0.###} ms float at batch {c.BatchSize}")));
-            slow.Add(new SlowNode(g.Key, all[0].Name, $"slower quantized on this CPU (ONNX Runtime's profile): {times}"));
+            slow.Add(new SlowNode(key, all[0].Name, $"slower quantized on this CPU (ONNX Runtime's profile): {times}"));
+            // What was folded into it (a Relu or Clip) would otherwise be quantized on its own, between Q/DQ pairs.
+            foreach (var f in provenance.Nodes.Values)
+                if (f.Outcome == NodeOutcome.Folded && f.SourceNode != key && provenance.AbsorberOf(f.SourceNode) == key && f.OpType != "BatchNormalization")
+                    slow.Add(new SlowNode(f.SourceNode, graph.Producer(f.SourceNode) is { } fn ? QuantizationPlanner.DisplayName(fn) : f.SourceNode,
+                        $"folded into {all[0].Name}, which stays float"));
         }
         return slow;
+
+        bool StaysFloat(string tensor, Onnx.Proto.NodeProto reader)
+        {
+            var producer = graph.Producer(tensor);
+            // A folded Relu's output is its absorber's.
+            string? key = producer?.Output.FirstOrDefault() is { } first ? provenance.AbsorberOf(first) : null;
+            bool producerFloat = key == null || !Quantized(key) || chosen.Contains(key);
+            return producerFloat && graph.Consumers(tensor).All(c => ReferenceEquals(c, reader) || c.Output.Count == 0 || !Quantized(c.Output[0]) || chosen.Contains(c.Output[0]));
+        }
     }
 
     /// <summary>One batch for the profiles: the first rows of the samples, or inputs made from the declared shapes.</summary>

@@ -34,6 +34,14 @@ public static class ModelQuantizer
         // The float model as ONNX Runtime runs it: BatchNormalization folded into its Conv.
         var (prepared, folds) = options.FoldBatchNormalization ? BatchNormFolding.FoldPairs(model, options.ActivationRanges.ContainsKey) : (model, Array.Empty<BatchNormFolding.FoldedPair>());
         int foldedNorms = folds.Count;
+        // A Conv that absorbed its BatchNormalization writes the normalization's output in the prepared model.
+        if (options.KeepFloat.Count > 0 && folds.Count > 0)
+        {
+            var keepFloat = new Dictionary<string, string>(options.KeepFloat, StringComparer.Ordinal);
+            foreach (var f in folds)
+                if (options.KeepFloat.TryGetValue(f.ConvOutput, out var why)) keepFloat[f.NormOutput] = why;
+            options = options with { KeepFloat = keepFloat };
+        }
         // Planning and rewriting read the weights: the bytes read so far are the percentage.
         var context = new QuantizationContext(WeightReadProgress.Observe(prepared, progress, "Quantizing weights"), options);
         var (plan, skipped) = QuantizationPlanner.Build(context, registry, ct);
