@@ -16,7 +16,7 @@ namespace EvoQuant.Bench;
 /// (Percentile on its 200 calibration images, per channel, evaluated on the 2000 test images), each quantized with the
 /// host's static QDQ defaults without and with <see cref="QuantizationOptions.KeepSlowNodesFloat"/> (profiled on the
 /// calibration samples). Per variant: agreement and output SQNR (Compare-QuantAccuracy's figures), the nodes kept float,
-/// the time the profiling took, then [rounds] <see cref="SpeedComparer.Measure"/> rounds (batch 1 and 64, interleaved pairs).
+/// the time the profiling took, then [rounds] <see cref="SpeedComparer.Measure"/> rounds (batch 1 and 64, interleaved pairs, up to 300 pairs or 3 s per batch size).
 /// </summary>
 public static class SpeedAwareCheck
 {
@@ -70,7 +70,7 @@ public static class SpeedAwareCheck
             var a = AccuracyComparer.Compare(model, q.Model, eval, new ComparisonOptions { Labels = labels }).Summary;
             for (int r = 1; r <= rounds; r++)
             {
-                var s = SpeedComparer.Measure(model, q.Model, timing, new SpeedOptions());
+                var s = SpeedComparer.Measure(model, q.Model, timing, new SpeedOptions { MaxPairs = 300, TimeBudget = TimeSpan.FromSeconds(3) });
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"| {name} | {(aware ? "KeepSlowNodesFloat" : "default")} | {kept.Count} | {seconds:F1} | {a.Top1Agreement:F2}% | {a.MinOutputSqnr:F1} | {r} | {s.LatencySpeedup:F2}x | {s.Speedup:F2}x |"));
             }
