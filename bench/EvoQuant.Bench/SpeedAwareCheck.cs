@@ -58,22 +58,31 @@ public static class SpeedAwareCheck
 
     private static void Compare(string name, OnnxModel model, QuantizationOptions options, object[] calib, object[] eval, object[] timing, IReadOnlyList<long>? labels, int rounds)
     {
+        var made = new List<(string Variant, QuantizationResult Q, double Seconds, int Kept, AccuracySummary A)>();
         foreach (bool aware in new[] { false, true })
         {
             var clock = Stopwatch.StartNew();
             var o = aware ? options with { KeepSlowNodesFloat = true, SpeedAware = new SpeedAwareOptions { Samples = timing } } : options;
             var q = ModelQuantizer.Quantize(model, o);
             double seconds = clock.Elapsed.TotalSeconds;
-            var kept = q.TargetDecisions.Where(d => d.StartsWith("kept float:", StringComparison.Ordinal)).ToList();
             foreach (var d in q.TargetDecisions.Where(d => d.StartsWith("kept float:", StringComparison.Ordinal) || d.StartsWith("speed-aware", StringComparison.Ordinal)))
                 Console.Error.WriteLine($"  [{name}] {d}");
             var a = AccuracyComparer.Compare(model, q.Model, eval, new ComparisonOptions { Labels = labels }).Summary;
-            for (int r = 1; r <= rounds; r++)
+            made.Add((aware ? "KeepSlowNodesFloat" : "default", q, seconds, q.TargetDecisions.Count(d => d.StartsWith("kept float:", StringComparison.Ordinal)), a));
+        }
+        var speed = new SpeedOptions { MaxPairs = 300, TimeBudget = TimeSpan.FromSeconds(3) };
+        for (int r = 1; r <= rounds; r++)
+        {
+            foreach (var m in made)
             {
-                var s = SpeedComparer.Measure(model, q.Model, timing, new SpeedOptions { MaxPairs = 300, TimeBudget = TimeSpan.FromSeconds(3) });
+                var s = SpeedComparer.Measure(model, m.Q.Model, timing, speed);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {name} | {(aware ? "KeepSlowNodesFloat" : "default")} | {kept.Count} | {seconds:F1} | {a.Top1Agreement:F2}% | {a.MinOutputSqnr:F1} | {r} | {s.LatencySpeedup:F2}x | {s.Speedup:F2}x |"));
+                    $"| {name} | {m.Variant} vs float | {m.Kept} | {m.Seconds:F1} | {m.A.Top1Agreement:F2}% | {m.A.MinOutputSqnr:F1} | {r} | {s.LatencySpeedup:F2}x | {s.Speedup:F2}x |"));
             }
+            // The two quantized models against each other, in one paired run.
+            var d = SpeedComparer.Measure(made[0].Q.Model, made[1].Q.Model, timing, speed);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {name} | KeepSlowNodesFloat vs default | | | | | {r} | {d.LatencySpeedup:F2}x | {d.Speedup:F2}x |"));
         }
     }
 }

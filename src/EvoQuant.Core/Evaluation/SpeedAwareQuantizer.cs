@@ -95,6 +95,9 @@ public static class SpeedAwareQuantizer
             double Float(SourceNodeCost c) => c.FloatMicroseconds + costs.Where(x => x.BatchSize == c.BatchSize).SelectMany(x => x.Nodes)
                 .Where(x => x.SourceNode != key && provenance.AbsorberOf(x.SourceNode) == key)
                 .Sum(x => x.FloatMicroseconds - x.QuantizedMicroseconds);
+            // No float time of its own: ONNX Runtime fused it into another node of the float model (a residual Add into
+            // the Conv before it), so its cost cannot be compared alone; it stays as it is.
+            if (all.All(c => Float(c) <= 0)) continue;
             bool slower = all.Any(c => c.QuantizedMicroseconds > Float(c) * (1 + settings.Margin) + settings.MinimumMicroseconds);
             bool faster = all.Any(c => c.QuantizedMicroseconds < Float(c) * (1 - settings.Margin));
             if (!slower || faster) continue;
