@@ -13,6 +13,8 @@ if (args is ["calib-bins", ..]) return CalibrationBinsMemory.Run(args[1..]);
 if (args is ["calib-search", ..]) return ThresholdSearchProfile.Run(args[1..]);
 // `-- speed [rounds] [threads]`: float vs int8 fashion-cnn timed as Compare-QuantAccuracy times them (see SpeedCheck).
 if (args is ["speed", ..]) return SpeedCheck.Run(args[1..]);
+// `-- node-profile [batch] [owners]`: the PaddleOCR classifier's float and int8 per-node profiles attributed to its nodes;
+// `-- node-profile exclude <node> <tensor>`: the nodes around a Conv kept float by ExcludeNodes (see NodeProfileProbe).
 if (args is ["node-profile", ..]) return NodeProfileProbe.Run(args[1..]);
 // `-- speed-aware [rounds] [cls|fashion|all]`: the host defaults with and without KeepSlowNodesFloat, accuracy and speed (see SpeedAwareCheck).
 if (args is ["speed-aware", ..]) return SpeedAwareCheck.Run(args[1..]);

@@ -54,6 +54,13 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter(Mandatory = true, ParameterSetName = MinimumSqnrSet)]
     public object[]? ValidationData { get; set; }
 
+    /// <summary>Accuracy-driven: the target also needs at least this speedup over float on this CPU (the worse of
+    /// batch 1 and batch 64), timed on -ValidationData once the accuracy bounds are met.</summary>
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
+    [ValidateRange(0.0, double.MaxValue)]
+    public double? MinimumSpeedup { get; set; }
+
     /// <summary>Class labels of the validation samples: an integer array or a .npy file.</summary>
     [Parameter(Mandatory = true, ParameterSetName = AccuracyDropSet)]
     [Parameter(ParameterSetName = MinimumSqnrSet)]
@@ -431,12 +438,12 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     private AccuracyDrivenResult Search(OnnxModel model, QuantizationOptions options)
     {
         long[]? labels = Label == null ? null : LabelArgument.Read(Label, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
-        var target = new AccuracyTarget { MaxAccuracyDrop = TargetAccuracyDrop, MinSqnrDb = MinimumSqnr };
+        var target = new AccuracyTarget { MaxAccuracyDrop = TargetAccuracyDrop, MinSqnrDb = MinimumSqnr, MinSpeedup = MinimumSpeedup };
         var items = SampleItems(ValidationData!);
         var steps = new SynchronousProgress<AccuracyDrivenStep>(step =>
         {
             string accuracy = step.AccuracyDrop is double d ? $"accuracy drop {d:N2} points, " : "";
-            WriteVerbose($"Step {step.Step}: {accuracy}output SQNR {step.Sqnr:N1} dB{(step.AddedNodes.Length > 0 ? ", kept in float: " + string.Join(", ", step.AddedNodes) : "")}{(step.TargetMet ? " (target met)" : "")}.");
+            WriteVerbose($"Step {step.Step}: {accuracy}output SQNR {step.Sqnr:N1} dB{(step.AddedNodes.Length > 0 ? ", kept in float: " + string.Join(", ", step.AddedNodes) : "")}{(step.Speedup is double v ? $", speedup {v:N2}x" : "")}{(step.TargetMet ? " (target met)" : "")}.");
             WriteProgress(new ProgressRecord(2, "Invoke-Quantization", $"Accuracy search step {step.Step}: {step.ExcludedNodes.Length} node(s) in float"));
         });
         return AccuracyDrivenQuantizer.Run(model, options, items, labels, target, null, steps, CancellationToken);
