@@ -40,3 +40,15 @@ Describe 'Invoke-Quantization -KeepSlowNodesFloat' {
             Should -Throw -ErrorId 'AmbiguousParameterSet,EvoQuant.PowerShell.Commands.InvokeQuantizationCommand'
     }
 }
+
+Describe 'Invoke-Quantization -MinimumSpeedup' {
+    It 'ends the search unmet when no model can be that fast, and says so' {
+        $out = Join-Path $TestDrive 'fast.onnx'
+        $q = Invoke-Quantization -Model $FashionModel -Calibration $Table -MinimumSqnr 0 -MinimumSpeedup 1000 -ValidationData $FashionCalib -Path $out -WarningVariable w -WarningAction SilentlyContinue -ErrorAction Stop
+        $q.TargetMet | Should -BeFalse
+        @($q.AccuracySteps).Count | Should -Be 1
+        $q.AccuracySteps[0].Speedup | Should -Not -BeNullOrEmpty
+        ($w -join ' ') | Should -Match 'speedup >= 1000x'
+        Test-Path $out | Should -BeTrue
+    }
+}
