@@ -31,7 +31,9 @@ public static class SpeedAwareQuantizer
         ArgumentNullException.ThrowIfNull(options);
         QuantizationOptionsValidator.Validate(options, model, registry);
         var settings = options.SpeedAware;
-        var plain = options with { KeepSlowNodesFloat = false };
+        // The rounds' models stay in memory and are checked by ONNX Runtime here (one it rejects is caught); the
+        // caller's streamed output and check on save are for the final quantization only.
+        var plain = options with { KeepSlowNodesFloat = false, StreamedData = null, VerifyWithRuntime = true, VerifyWhenSaved = false };
         var keep = new Dictionary<string, string>(options.KeepFloat, StringComparer.Ordinal);
         var result = ModelQuantizer.Quantize(model, plain, registry, progress, ct);
 
@@ -63,6 +65,8 @@ public static class SpeedAwareQuantizer
             keep = tried;
             kept += slow.Count;
         }
+        if (options.StreamedData != null || !options.VerifyWithRuntime || options.VerifyWhenSaved)
+            result = ModelQuantizer.Quantize(model, options with { KeepSlowNodesFloat = false, KeepFloat = keep }, registry, progress, ct);
         result.TargetDecisions = result.TargetDecisions.Append(string.Create(CultureInfo.InvariantCulture,
             $"speed-aware: {kept} node(s) kept float after {rounds} profiling round(s) at batch {string.Join(" and ", settings.BatchSizes)} on this CPU ({result.Target})")).Concat(notes).ToList();
         return result;
