@@ -30,6 +30,24 @@ public static class NodeProfileProbe
                 Console.WriteLine($"{n.Name} {n.OpType} [{string.Join(",", n.Input)}] -> [{string.Join(",", n.Output)}]");
             return 0;
         }
+        if (args.Length > 0 && args[0] == "se-mul")
+        {
+            // The SE blocks' Muls (x times a HardSigmoid gate of shape [N,C,1,1]) kept float, nothing else: against the default.
+            var gates = model.Graph.Nodes.Where(n => n.OpType == "Mul" && n.Input.Any(i => model.Graph.Producer(i)?.OpType == "HardSigmoid"))
+                .ToDictionary(n => n.Output[0], _ => "SE gate Mul (probe)");
+            var all = new NamedTensor(model.Inputs[0].Name, data, new long[] { count, 3, TextLineCrops.H, TextLineCrops.W });
+            var pc = options with { PerChannel = true };
+            var baseline = ModelQuantizer.Quantize(model, pc).Model;
+            var se = ModelQuantizer.Quantize(model, pc with { KeepFloat = gates }).Model;
+            Console.WriteLine($"{gates.Count} SE Muls kept float; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+            for (int r = 0; r < 3; r++)
+            {
+                var vsDefault = SpeedComparer.Measure(baseline, se, new object[] { all }, new SpeedOptions { MaxPairs = 300, TimeBudget = TimeSpan.FromSeconds(3) });
+                var vsFloat = SpeedComparer.Measure(model, se, new object[] { all }, new SpeedOptions { MaxPairs = 300, TimeBudget = TimeSpan.FromSeconds(3) });
+                Console.WriteLine($"round {r + 1}: SE Muls float vs default int8: {vsDefault}; vs float: {vsFloat}");
+            }
+            return 0;
+        }
         var q = ModelQuantizer.Quantize(model, options);
         
         int batch = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1;
