@@ -27,6 +27,11 @@ public sealed record SpeedAwareOptions
     /// <summary>Profile-and-decide rounds: the second sees the Q/DQ pairs the first round's float nodes added.</summary>
     public int MaxRounds { get; init; } = 2;
 
+    /// <summary>After the rounds, time the whole model with its float nodes against the plain quantization
+    /// (<see cref="SpeedComparer"/>, at 1 row and at the largest batch size) and drop the choices when it is slower by
+    /// more than the margin at either: per-node profile times can mislead.</summary>
+    public bool ConfirmWithTiming { get; init; } = true;
+
     /// <summary>ONNX Runtime intra-op threads; 0: the physical cores, as <see cref="SpeedOptions.Threads"/>.</summary>
     public int Threads { get; init; }
 

@@ -36,6 +36,7 @@ public static class SpeedAwareQuantizer
         var plain = options with { KeepSlowNodesFloat = false, StreamedData = null, VerifyWithRuntime = true, VerifyWhenSaved = false };
         var keep = new Dictionary<string, string>(options.KeepFloat, StringComparer.Ordinal);
         var result = ModelQuantizer.Quantize(model, plain, registry, progress, ct);
+        var first = result;
 
         progress?.Report("Profiling the float model");
         var inputs = settings.BatchSizes.Distinct().Select(b => InputsFor(model, settings, b)).ToList();
@@ -64,6 +65,26 @@ public static class SpeedAwareQuantizer
             }
             keep = tried;
             kept += slow.Count;
+        }
+        // Per-node profile times are a guide, not the judge (the profiler gave QLinearMul with broadcast 50-130x the float
+        // Mul's time, which the whole model did not show): the choices stand only if the whole model, timed in interleaved
+        // pairs against the plain quantization, is not clearly slower at either batch size.
+        if (kept > 0 && settings.ConfirmWithTiming)
+        {
+            progress?.Report("Timing the whole model");
+            var largest = inputs.MaxBy(i => i.Values.First().Rows)!;
+            var check = SpeedComparer.Measure(first.Model, result.Model, new object[] { new Dictionary<string, NamedTensor>(largest) },
+                new SpeedOptions { BatchSize = (int)largest.Values.First().Rows, Threads = settings.Threads }, ct);
+            string figures = string.Create(CultureInfo.InvariantCulture,
+                $"{check.Speedup:F2}x at batch {check.Throughput.BatchSize}, {check.LatencySpeedup:F2}x at batch {check.Latency.BatchSize} against the plain quantization");
+            if (Math.Min(check.Speedup, check.LatencySpeedup) < 1 / (1 + settings.Margin))
+            {
+                notes.Add($"speed-aware: the {kept} float node(s) dropped, the whole model timed slower with them ({figures})");
+                result = first;
+                keep = new Dictionary<string, string>(options.KeepFloat, StringComparer.Ordinal);
+                kept = 0;
+            }
+            else notes.Add($"speed-aware: whole model {figures}");
         }
         if (options.StreamedData != null || !options.VerifyWithRuntime || options.VerifyWhenSaved)
             result = ModelQuantizer.Quantize(model, options with { KeepSlowNodesFloat = false, KeepFloat = keep }, registry, progress, ct);

@@ -209,6 +209,12 @@ public class SpeedAwareTests
         };
         var q = ModelQuantizer.Quantize(model, options);
         Assert.Contains(q.TargetDecisions, d => d.StartsWith("speed-aware: ", StringComparison.Ordinal) && d.Contains("batch 1 and 4", StringComparison.Ordinal));
+        // Choices are confirmed by timing the whole model, or dropped; no choices, no timing.
+        bool keptAny = q.TargetDecisions.Any(d => d.StartsWith("kept float: ", StringComparison.Ordinal));
+        bool timed = q.TargetDecisions.Any(d => d.StartsWith("speed-aware: whole model ", StringComparison.Ordinal));
+        bool dropped = q.TargetDecisions.Any(d => d.Contains("float node(s) dropped, the whole model timed slower", StringComparison.Ordinal));
+        Assert.Equal(keptAny, timed);
+        Assert.True(!dropped || !keptAny);
         foreach (var d in q.TargetDecisions.Where(d => d.StartsWith("kept float: ", StringComparison.Ordinal) && d.Contains("slower quantized", StringComparison.Ordinal)))
         {
             string name = d["kept float: ".Length..d.IndexOf(',', StringComparison.Ordinal)];
