@@ -13,6 +13,11 @@ if (args is ["calib-bins", ..]) return CalibrationBinsMemory.Run(args[1..]);
 if (args is ["calib-search", ..]) return ThresholdSearchProfile.Run(args[1..]);
 // `-- speed [rounds] [threads]`: float vs int8 fashion-cnn timed as Compare-QuantAccuracy times them (see SpeedCheck).
 if (args is ["speed", ..]) return SpeedCheck.Run(args[1..]);
+// `-- node-profile [batch] [owners]`: the PaddleOCR classifier's float and int8 per-node profiles attributed to its nodes;
+// `-- node-profile exclude <node> <tensor>`: the nodes around a Conv kept float by ExcludeNodes (see NodeProfileProbe).
+if (args is ["node-profile", ..]) return NodeProfileProbe.Run(args[1..]);
+// `-- speed-aware [rounds] [cls|fashion|all]`: the host defaults with and without KeepSlowNodesFloat, accuracy and speed (see SpeedAwareCheck).
+if (args is ["speed-aware", ..]) return SpeedAwareCheck.Run(args[1..]);
 // `-- big-graphs [scale] [which]`: issue 16's pathological graph sizes, timed through Core (see BigGraphs).
 if (args is ["big-graphs", ..]) return BigGraphs.Run(args[1..]);
 // `-- large-models [blocks] [steps] [folder]`: issue 21's models over 2 GiB, time and peak memory per step (see LargeModels).

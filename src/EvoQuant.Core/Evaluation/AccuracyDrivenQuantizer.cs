@@ -13,6 +13,12 @@ public sealed record AccuracyTarget
     /// <summary>Smallest allowed output SQNR in dB.</summary>
     public double? MinSqnrDb { get; init; }
 
+    /// <summary>Smallest allowed speedup over the float model on this CPU, the worse of batch 1 and the larger batch
+    /// (<see cref="SpeedComparer"/> with <see cref="AccuracyDrivenOptions.Speed"/>), measured once the accuracy bounds
+    /// are met. Keeping more nodes float does not make a model faster, so a step that meets the accuracy bounds too
+    /// slowly ends the search, the target missed.</summary>
+    public double? MinSpeedup { get; init; }
+
     /// <summary>A target of at most <paramref name="points"/> percentage points of top-1 accuracy lost.</summary>
     public static AccuracyTarget MaxDrop(double points) => new() { MaxAccuracyDrop = points };
     /// <summary>A target of at least <paramref name="db"/> dB output SQNR.</summary>
@@ -27,6 +33,7 @@ public sealed record AccuracyTarget
     {
         MaxAccuracyDrop is double d ? $"accuracy drop <= {d} points" : null,
         MinSqnrDb is double m ? $"output SQNR >= {m} dB" : null,
+        MinSpeedup is double v ? $"speedup >= {v}x" : null,
     }.Where(x => x != null));
 }
 
@@ -41,6 +48,9 @@ public sealed record AccuracyDrivenOptions
 
     /// <summary>Batching and label options for the measurements (Labels and PerTensor are set by the run).</summary>
     public ComparisonOptions Comparison { get; init; } = new();
+
+    /// <summary>How the speed is timed for <see cref="AccuracyTarget.MinSpeedup"/>.</summary>
+    public SpeedOptions Speed { get; init; } = new();
 }
 
 /// <summary>One quantize-and-measure round.</summary>
@@ -55,8 +65,10 @@ public sealed record AccuracyDrivenOptions
 /// <param name="TargetMet">Whether this step meets the target.</param>
 /// <param name="Reverted">This step measured worse than the last kept one, so its added nodes were put
 /// back (quantized) and are not tried again.</param>
+/// <param name="Speedup">With <see cref="AccuracyTarget.MinSpeedup"/>, once the accuracy bounds are met: the worse of
+/// the batch-1 and larger-batch speedups over float on this CPU.</param>
 public sealed record AccuracyDrivenStep(int Step, string[] ExcludedNodes, string[] AddedNodes, double? ReferenceAccuracy,
-    double? CandidateAccuracy, double? AccuracyDrop, double Sqnr, double? Top1Agreement, bool TargetMet, bool Reverted = false);
+    double? CandidateAccuracy, double? AccuracyDrop, double Sqnr, double? Top1Agreement, bool TargetMet, bool Reverted = false, double? Speedup = null);
 
 /// <summary>Every step and the last quantization.</summary>
 public sealed class AccuracyDrivenResult
@@ -115,6 +127,7 @@ public static class AccuracyDrivenQuantizer
         var added = Array.Empty<string>();
         var steps = new List<AccuracyDrivenStep>();
         (QuantizationResult Q, AccuracyReport Report, string[] Excluded)? kept = null;
+        bool keptMet = false, tooSlow = false;
         IReadOnlyList<NodeComparison> ranking = Array.Empty<NodeComparison>();
         for (int step = 0; ; step++)
         {
@@ -125,11 +138,19 @@ public static class AccuracyDrivenQuantizer
             var report = AccuracyComparer.Compare(model, q.Model, validation, measure, null, cancellationToken);
             var s = report.Summary;
             bool met = target.IsMetBy(s);
+            double? speedup = null;
+            if (met && target.MinSpeedup is double minimum)
+            {
+                var speed = SpeedComparer.Measure(model, q.Model, validation, settings.Speed, cancellationToken);
+                speedup = Math.Min(speed.LatencySpeedup, speed.Speedup);
+                met = speedup >= minimum;
+                tooSlow = !met;
+            }
             // A step that makes things worse is undone: keeping a node in float can hurt (a runtime that
             // fuses differently, a quantizer boundary that loses a folded activation); the search then goes
             // on from the last kept state with the next-ranked node.
             bool worse = !met && kept != null && IsWorse(s, kept.Value.Report.Summary, target);
-            var record = new AccuracyDrivenStep(step, excluded.ToArray(), added, s.ReferenceAccuracy, s.CandidateAccuracy, s.AccuracyDrop, s.MinOutputSqnr, s.Top1Agreement, met, worse);
+            var record = new AccuracyDrivenStep(step, excluded.ToArray(), added, s.ReferenceAccuracy, s.CandidateAccuracy, s.AccuracyDrop, s.MinOutputSqnr, s.Top1Agreement, met, worse, speedup);
             steps.Add(record);
             progress?.Report(record);
             if (worse)
@@ -139,12 +160,14 @@ public static class AccuracyDrivenQuantizer
             else
             {
                 kept = (q, report, excluded.ToArray());
+                keptMet = met;
                 if (met) break;
                 if (step < settings.MaxSteps)
                     // Ranked from what the rewrite recorded, with node outcomes as the graph runs them (a float node
                     // left between Q/DQ pairs still has its output quantized, and the search must see that error).
                     ranking = AccuracyComparer.Compare(model, q.Model, validation, analyse with { Provenance = q.Provenance }, null, cancellationToken).Nodes;
             }
+            if (tooSlow) break; // accurate enough but too slow: more nodes in float would not make it faster
             if (step >= settings.MaxSteps) break;
             var next = NextExclusions(ranking, excluded, rejected, settings.NodesPerStep);
             if (next.Length == 0) break;
@@ -155,7 +178,7 @@ public static class AccuracyDrivenQuantizer
         return new AccuracyDrivenResult
         {
             Steps = steps, Final = k.Q, FinalReport = k.Report, ExcludedNodes = k.Excluded,
-            TargetMet = target.IsMetBy(k.Report.Summary), Target = target,
+            TargetMet = keptMet, Target = target,
         };
     }
 

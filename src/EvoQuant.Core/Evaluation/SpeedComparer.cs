@@ -50,15 +50,7 @@ public static class SpeedComparer
         else if (batch.Rows < options.BatchSize)
             notes.Add($"The data has {batch.Rows} row(s): throughput is timed at batch {batch.Rows}, not {options.BatchSize}.");
 
-        using var sessionOptions = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = threads,
-            InterOpNumThreads = 1,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        };
-        sessionOptions.AddSessionConfigEntry("session.force_spinning_stop", "1");
+        using var sessionOptions = SessionOptionsFor(threads);
         using var refSession = Open(reference, sessionOptions);
         using var candSession = Open(candidate, sessionOptions);
 
@@ -78,6 +70,22 @@ public static class SpeedComparer
             Notes = notes,
             Elapsed = clock.Elapsed,
         };
+    }
+
+    /// <summary>The options of every timed session: all graph optimizations, <paramref name="threads"/> intra-op
+    /// threads (0: the physical cores), one inter-op thread, workers that stop spinning at the end of each run.</summary>
+    internal static SessionOptions SessionOptionsFor(int threads)
+    {
+        var sessionOptions = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = threads > 0 ? threads : HostCpu.Current.PhysicalCores,
+            InterOpNumThreads = 1,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        sessionOptions.AddSessionConfigEntry("session.force_spinning_stop", "1");
+        return sessionOptions;
     }
 
     /// <summary>Warm-up, then interleaved timed pairs at one batch size.</summary>
@@ -147,7 +155,7 @@ public static class SpeedComparer
 
     /// <summary>The first <paramref name="batchSize"/> rows bound to the model's inputs (fewer when the data
     /// has fewer); the first sample as it is when the batch axis is not dynamic.</summary>
-    private static (SampleBatch Batch, bool CanBatch) FirstBatch(OnnxModel model, IEnumerable<object> items, int batchSize)
+    internal static (SampleBatch Batch, bool CanBatch) FirstBatch(OnnxModel model, IEnumerable<object> items, int batchSize)
     {
         var binder = new InputBinder(model);
         bool canBatch = binder.CanBatch;

@@ -11,7 +11,9 @@ public static class ModelQuantizer
         Quantize(model, options, OpQuantizerRegistry.Default, progress, ct);
 
     public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, IProgress<string>? progress = null, CancellationToken ct = default) =>
-        OutputRecorder.Record(model, QuantizeUnrecorded(model, options, registry, progress, ct));
+        options?.KeepSlowNodesFloat == true
+            ? Evaluation.SpeedAwareQuantizer.Quantize(model, options, registry, progress, ct) // profiles, then calls back with the decisions
+            : OutputRecorder.Record(model, QuantizeUnrecorded(model, options!, registry, progress, ct));
 
     private static QuantizationResult QuantizeUnrecorded(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, IProgress<string>? progress, CancellationToken ct)
     {
@@ -32,6 +34,14 @@ public static class ModelQuantizer
         // The float model as ONNX Runtime runs it: BatchNormalization folded into its Conv.
         var (prepared, folds) = options.FoldBatchNormalization ? BatchNormFolding.FoldPairs(model, options.ActivationRanges.ContainsKey) : (model, Array.Empty<BatchNormFolding.FoldedPair>());
         int foldedNorms = folds.Count;
+        // A Conv that absorbed its BatchNormalization writes the normalization's output in the prepared model.
+        if (options.KeepFloat.Count > 0 && folds.Count > 0)
+        {
+            var keepFloat = new Dictionary<string, string>(options.KeepFloat, StringComparer.Ordinal);
+            foreach (var f in folds)
+                if (options.KeepFloat.TryGetValue(f.ConvOutput, out var why)) keepFloat[f.NormOutput] = why;
+            options = options with { KeepFloat = keepFloat };
+        }
         // Planning and rewriting read the weights: the bytes read so far are the percentage.
         var context = new QuantizationContext(WeightReadProgress.Observe(prepared, progress, "Quantizing weights"), options);
         var (plan, skipped) = QuantizationPlanner.Build(context, registry, ct);
@@ -72,7 +82,8 @@ public static class ModelQuantizer
             Target = context.Target,
             TargetDecisions = context.Target.Describe(options, context.Tally.Adjusted, context.Tally.Weights)
                 .Concat(foldedNorms > 0 ? new[] { $"{foldedNorms} BatchNormalization folded into their Conv, as ONNX Runtime runs the float model" } : Array.Empty<string>())
-                .Concat(plan.KeptFloatDecision is { } kept ? new[] { kept } : Array.Empty<string>()).ToList(),
+                .Concat(plan.KeptFloatDecision is { } kept ? new[] { kept } : Array.Empty<string>())
+                .Concat(MeasuredKeptFloat(prepared, options)).ToList(),
             // Only nodes that really run quantized: a QOperator emitter may have left one float.
             QuantizedNodes = plan.QuantizedNodes.Where(n => !leftFloat.Contains(n)).Select(n => new QuantizedNode(QuantizationPlanner.DisplayName(n), n.OpType)).ToList(),
             Skipped = skipped,
@@ -82,6 +93,15 @@ public static class ModelQuantizer
             WeightBytesAfter = quantized.WeightBytes,
             FileSizeBefore = model.SizeOnDisk,
         };
+    }
+
+    /// <summary>The TargetDecisions lines of the nodes <see cref="QuantizationOptions.KeepFloat"/> keeps float.</summary>
+    private static IEnumerable<string> MeasuredKeptFloat(OnnxModel model, QuantizationOptions options)
+    {
+        if (options.KeepFloat.Count == 0) yield break;
+        foreach (var n in model.Graph.Nodes)
+            if (n.Output.Count > 0 && options.KeepFloat.TryGetValue(n.Output[0], out var why))
+                yield return $"kept float: {QuantizationPlanner.DisplayName(n)}, {why}";
     }
 
     /// <summary>A Conv that absorbed its BatchNormalization is known by its own first output in the user's model;

@@ -65,6 +65,11 @@ public sealed class NodeSelector
             reason = $"excluded by ExcludeNodes pattern '{ex.Pattern}'.";
             return null;
         }
+        if (node.Output.Count > 0 && _options.KeepFloat.TryGetValue(node.Output[0], out var measured))
+        {
+            reason = measured;
+            return null;
+        }
         if (_include.Count > 0 && !_include.Any(p => p.IsMatch(node.Name)))
         {
             reason = "not matched by any IncludeNodes pattern.";

@@ -83,6 +83,20 @@ public sealed record QuantizationOptions
     /// (docs/benchmarks.md, "Folding Relu/Clip and BatchNormalization").</summary>
     public bool FoldBatchNormalization { get; init; }
 
+    /// <summary>Static, on the host: profile the float and the quantized model node by node with ONNX Runtime on this
+    /// machine (<see cref="SpeedAware"/>: batch sizes, runs, samples) and keep in float every node whose quantized form,
+    /// the QuantizeLinear/DequantizeLinear it costs included, is slower than its float form at one batch size and no
+    /// faster at the others; then quantize again (<see cref="Evaluation.SpeedAwareQuantizer"/>). The profile is of
+    /// this CPU, so only for <see cref="QuantTarget.Host"/>.</summary>
+    public bool KeepSlowNodesFloat { get; init; }
+
+    /// <summary>How <see cref="KeepSlowNodesFloat"/> profiles and decides.</summary>
+    public Evaluation.SpeedAwareOptions SpeedAware { get; init; } = new();
+
+    /// <summary>Nodes of the float model kept in float by a measured decision, by their first output, each with the
+    /// reason the result lists (what <see cref="KeepSlowNodesFloat"/> decided, or a previous run's decisions).</summary>
+    public IReadOnlyDictionary<string, string> KeepFloat { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Bits, blocks, method and form of <see cref="QuantMode.WeightOnly"/>; ignored by the other modes.</summary>
     public WeightOnly.WeightOnlyOptions WeightOnly { get; init; } = new();
 

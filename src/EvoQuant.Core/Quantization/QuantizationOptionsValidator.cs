@@ -1,5 +1,6 @@
 using EvoQuant.Numerics;
 using EvoQuant.Onnx;
+using EvoQuant.Targets;
 
 namespace EvoQuant.Quantization;
 
@@ -31,6 +32,11 @@ public static class QuantizationOptionsValidator
                 $"{(o.Mode == QuantMode.Dynamic ? "Dynamic quantization" : "The QOperator format")} supports only 8-bit types; 16-bit and 4-bit types need static quantization in the QDQ format.");
         if (o.ActivationType == QuantType.Int8 && o.WeightType == QuantType.UInt8)
             Fail(nameof(o.WeightType), "Int8 activations with UInt8 weights have no ONNX Runtime kernels; use Int8 weights (the default) or UInt8 activations.");
+        if (o.KeepSlowNodesFloat && o.Mode != QuantMode.Static)
+            Fail(nameof(o.KeepSlowNodesFloat), "KeepSlowNodesFloat profiles static quantization (QDQ or QOperator); dynamic quantization keeps its slow op types float by rule.");
+        if (o.KeepSlowNodesFloat && o.Target != QuantTarget.Host)
+            Fail(nameof(o.KeepSlowNodesFloat), $"KeepSlowNodesFloat profiles the model on this machine, so it decides for -Target Host only (got {o.Target}).");
+        if (o.KeepSlowNodesFloat) o.SpeedAware.Validate();
         if (o.Mode == QuantMode.Dynamic && o.ActivationType != QuantType.UInt8)
             Fail(nameof(o.ActivationType), $"Dynamic quantization quantizes activations at run time with DynamicQuantizeLinear, which produces UInt8 only; ActivationType must be UInt8 (got {o.ActivationType}).");
 

@@ -35,8 +35,9 @@ public sealed class QuantizationResult
     /// <summary>The CPU the model was made for, resolved (Host becomes the kind of this machine's CPU).</summary>
     public Targets.TargetProfile? Target { get; init; }
 
-    /// <summary>What the target decided, in words: types, and how weights avoid saturation.</summary>
-    public IReadOnlyList<string> TargetDecisions { get; init; } = Array.Empty<string>();
+    /// <summary>What the target decided, in words: types, how weights avoid saturation, the nodes kept float
+    /// because they run slower quantized on it (<see cref="QuantizationOptions.KeepSlowNodesFloat"/> adds its summary).</summary>
+    public IReadOnlyList<string> TargetDecisions { get; set; } = Array.Empty<string>();
 
     /// <summary>What the rewrite did, node by node and tensor by tensor: what the evaluation reads.</summary>
     public Provenance.QuantizationProvenance? Provenance { get; init; }

@@ -54,6 +54,13 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter(Mandatory = true, ParameterSetName = MinimumSqnrSet)]
     public object[]? ValidationData { get; set; }
 
+    /// <summary>Accuracy-driven: the target also needs at least this speedup over float on this CPU (the worse of
+    /// batch 1 and batch 64), timed on -ValidationData once the accuracy bounds are met.</summary>
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
+    [ValidateRange(0.0, double.MaxValue)]
+    public double? MinimumSpeedup { get; set; }
+
     /// <summary>Class labels of the validation samples: an integer array or a .npy file.</summary>
     [Parameter(Mandatory = true, ParameterSetName = AccuracyDropSet)]
     [Parameter(ParameterSetName = MinimumSqnrSet)]
@@ -113,6 +120,14 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter(ParameterSetName = AccuracyDropSet)]
     [Parameter(ParameterSetName = MinimumSqnrSet)]
     public SwitchParameter FoldBatchNormalization { get; set; }
+
+    /// <summary>Static, -Target Host: profile the float and the quantized model node by node with ONNX Runtime on this
+    /// CPU (batch 1 and 64) and keep float every node that runs slower quantized at one of them and no faster at the
+    /// other. Profiles run on -CalibrationData (or -ValidationData), else on inputs made from the declared shapes.</summary>
+    [Parameter(ParameterSetName = StaticSet)]
+    [Parameter(ParameterSetName = AccuracyDropSet)]
+    [Parameter(ParameterSetName = MinimumSqnrSet)]
+    public SwitchParameter KeepSlowNodesFloat { get; set; }
 
     /// <summary>Overrides the target's choice of how int8 weights avoid saturation.</summary>
     [Parameter(ParameterSetName = StaticSet)]
@@ -276,6 +291,12 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
                 "SmoothQuantNeedsCalibrationData", ErrorCategory.InvalidArgument, model, "Pass -CalibrationData with a few hundred representative samples (as Measure-Calibration takes them)."));
             return;
         }
+        if (KeepSlowNodesFloat && MyInvocation.BoundParameters.ContainsKey(nameof(Target)) && Target != QuantTarget.Host)
+        {
+            WriteError(NewError(new ArgumentException($"-KeepSlowNodesFloat times the model on this machine, so it decides for -Target Host only (got {Target})."),
+                "KeepSlowNodesFloatNeedsHostTarget", ErrorCategory.InvalidArgument, Target, "Drop -KeepSlowNodesFloat, or quantize on the machine the model will run on with -Target Host."));
+            return;
+        }
         QuantizationOptions options;
         try { options = BuildOptions(Calibration ?? Model.Table); }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or PSInvalidCastException or IOException or System.Text.Json.JsonException
@@ -417,12 +438,12 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     private AccuracyDrivenResult Search(OnnxModel model, QuantizationOptions options)
     {
         long[]? labels = Label == null ? null : LabelArgument.Read(Label, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
-        var target = new AccuracyTarget { MaxAccuracyDrop = TargetAccuracyDrop, MinSqnrDb = MinimumSqnr };
+        var target = new AccuracyTarget { MaxAccuracyDrop = TargetAccuracyDrop, MinSqnrDb = MinimumSqnr, MinSpeedup = MinimumSpeedup };
         var items = SampleItems(ValidationData!);
         var steps = new SynchronousProgress<AccuracyDrivenStep>(step =>
         {
             string accuracy = step.AccuracyDrop is double d ? $"accuracy drop {d:N2} points, " : "";
-            WriteVerbose($"Step {step.Step}: {accuracy}output SQNR {step.Sqnr:N1} dB{(step.AddedNodes.Length > 0 ? ", kept in float: " + string.Join(", ", step.AddedNodes) : "")}{(step.TargetMet ? " (target met)" : "")}.");
+            WriteVerbose($"Step {step.Step}: {accuracy}output SQNR {step.Sqnr:N1} dB{(step.AddedNodes.Length > 0 ? ", kept in float: " + string.Join(", ", step.AddedNodes) : "")}{(step.Speedup is double v ? $", speedup {v:N2}x" : "")}{(step.TargetMet ? " (target met)" : "")}.");
             WriteProgress(new ProgressRecord(2, "Invoke-Quantization", $"Accuracy search step {step.Step}: {step.ExcludedNodes.Length} node(s) in float"));
         });
         return AccuracyDrivenQuantizer.Run(model, options, items, labels, target, null, steps, CancellationToken);
@@ -433,8 +454,8 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         // The target's defaults first; every parameter given on the command line then wins.
         var bound = MyInvocation.BoundParameters;
         if (WeightOnlyMode) return WeightOnlyOptions();
-        if (!SmoothQuant && (bound.ContainsKey(nameof(SmoothAlpha)) || SmoothFoldOnly || CalibrationData is { Length: > 0 }))
-            throw new ArgumentException("-SmoothAlpha, -SmoothFoldOnly and -CalibrationData apply to static or dynamic quantization only with -SmoothQuant.");
+        if (!SmoothQuant && (bound.ContainsKey(nameof(SmoothAlpha)) || SmoothFoldOnly || (CalibrationData is { Length: > 0 } && !KeepSlowNodesFloat)))
+            throw new ArgumentException("-SmoothAlpha, -SmoothFoldOnly and -CalibrationData apply to static or dynamic quantization only with -SmoothQuant (-CalibrationData also with -KeepSlowNodesFloat).");
         var profile = TargetProfile.Resolve(bound.ContainsKey(nameof(Target)) ? Target : new QuantizationOptions().Target);
         var options = Dynamic ? profile.DynamicDefaults() : profile.StaticDefaults();
         if (bound.ContainsKey(nameof(Format))) options = options with { Format = Format };
@@ -466,6 +487,9 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             TensorOverrides = QuantizationArguments.Overrides(TensorOverride),
             DedicatedQdqPair = DedicatedQDQPair,
             WeightNumerics = new WeightNumerics(WeightScale, Rounding, Seed),
+            KeepSlowNodesFloat = KeepSlowNodesFloat,
+            SpeedAware = KeepSlowNodesFloat && (CalibrationData ?? ValidationData) is { Length: > 0 } samples
+                ? options.SpeedAware with { Samples = SampleItems(samples) } : options.SpeedAware,
         }).WithWeightScaleFactors(weightScaleFactors); // a -TensorOverride of a weight wins over its searched factor
     }
 
@@ -528,7 +552,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
 
     private static string Describe(QuantizationOptions o) => o.Mode == QuantMode.WeightOnly
         ? $"weight-only {o.WeightOnly.Bits}-bit blocks of {o.WeightOnly.BlockSize}, {(o.WeightOnly.Symmetric ? "symmetric" : "asymmetric")}, {o.WeightOnly.Method.Name}, {WeightOnlyDefaults.FormOf(o)}"
-        : $"{(o.Mode == QuantMode.Dynamic ? "dynamic" : "static " + o.Format)}, activations {o.ActivationType}, weights {o.WeightType}{(o.PerChannel ? " per channel" : " per tensor")}";
+        : $"{(o.Mode == QuantMode.Dynamic ? "dynamic" : "static " + o.Format)}, activations {o.ActivationType}, weights {o.WeightType}{(o.PerChannel ? " per channel" : " per tensor")}{(o.KeepSlowNodesFloat ? ", nodes slower quantized on this CPU kept float" : "")}";
 
     private void Report(QuantizationResult r)
     {

@@ -51,6 +51,17 @@ public sealed class QuantizationProvenance
         return merged;
     }
 
+    /// <summary>The source node that computes <paramref name="sourceNode"/>'s output: itself, or for a folded node the
+    /// node it was folded into, followed through folds of folds (a Relu folded into a Conv that absorbed a BatchNormalization).</summary>
+    public string AbsorberOf(string sourceNode)
+    {
+        ArgumentNullException.ThrowIfNull(sourceNode);
+        var key = sourceNode;
+        for (int i = 0; i < _nodes.Count && _nodes.TryGetValue(key, out var n) && n.Outcome == NodeOutcome.Folded && n.FoldedInto != null; i++)
+            key = n.FoldedInto;
+        return key;
+    }
+
     /// <summary>The name a source tensor has in the output model.</summary>
     public string OutputNameOf(string sourceTensor) => _renames.GetValueOrDefault(sourceTensor, sourceTensor);
 }
