@@ -41,6 +41,27 @@ public static class TransformerStatic
         var method = Enum.Parse<CalibrationMethod>(Environment.GetEnvironmentVariable("TF_METHOD") is { Length: > 0 } m ? m : "MinMax");
         var table = Calibrator.Run(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList(), new CalibrationOptions { Method = method });
         Console.WriteLine($"calibration: {calibration} sentences, {table.Ranges.Count} tensors, {clock.Elapsed.TotalSeconds:F1} s");
+        if (Environment.GetEnvironmentVariable("TF_OUTLIERS") == "1")
+        {
+            // How concentrated the down projections' input outliers are: the per-tensor range after removing the top-k channels.
+            var ranges = ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
+            foreach (var d in FeedForwardProjections.DownProjections(model.Graph))
+            {
+                var r = ranges[d.Input[0]];
+                var order = Enumerable.Range(0, r.Channels).OrderByDescending(r.AbsMax).ToArray();
+                float Rest(int k) => order.Skip(k).Max(r.AbsMax);
+                var median = order.Select(r.AbsMax).OrderBy(v => v).ElementAt(r.Channels / 2);
+                Console.WriteLine($"{d.Name} {d.Input[0]} [{r.Min.Min():G3}, {r.Max.Max():G3}] median channel |max| {median:G3}; |max| without top k: "
+                    + string.Join(", ", new[] { 0, 1, 2, 4, 8, 16, 32, 64 }.Select(k => $"{k}: {Rest(k):G3}")) + "; top channels " + string.Join(" ", order.Take(8)));
+            }
+            foreach (var (t, r) in ranges.Where(kv => !FeedForwardProjections.DownProjections(model.Graph).Any(d => d.Input[0] == kv.Key)))
+            {
+                var order = Enumerable.Range(0, r.Channels).OrderByDescending(r.AbsMax).ToArray();
+                float Rest(int k) => order.Skip(k).Max(r.AbsMax);
+                Console.WriteLine($"  other {t}: " + string.Join(", ", new[] { 0, 1, 2, 4, 8, 16 }.Select(k => $"{k}: {Rest(k):G3}")));
+            }
+            return 0;
+        }
         var options = TargetProfile.Resolve(QuantTarget.Host).StaticDefaults() with { ActivationRanges = QuantizationOptions.RangesOf(table) };
         // Variants for exploring (environment): TF_OPTYPES=MatMul,Gather  TF_PERCHANNEL=1  TF_EXCLUDE=pattern,...
         if (Environment.GetEnvironmentVariable("TF_OPTYPES") is { Length: > 0 } ops) options = options with { OpTypes = ops.Split(',') };
@@ -58,7 +79,20 @@ public static class TransformerStatic
         {
             options = baseOptions;
             var parts2 = spec.Split(':');
-            if (parts2[0] != "none")
+            if (parts2[0] == "split")
+            {
+                // split:ratio:max[:down][:nokeep]: outlier split of every MatMul input (or the down projections' only);
+                // nokeep quantizes the first down projection too.
+                channels ??= ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
+                var downInputs = FeedForwardProjections.DownProjections(model.Graph).Select(d => d.Input[0]).ToHashSet();
+                var chosen = parts2.Contains("down") ? channels.Where(kv => downInputs.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value) : channels;
+                options = options with
+                {
+                    OutlierSplit = new OutlierSplitOptions { Ratio = double.Parse(parts2[1], CultureInfo.InvariantCulture), MaxChannels = int.Parse(parts2[2], CultureInfo.InvariantCulture), ChannelRanges = chosen },
+                    KeepFirstDownProjectionFloat = !parts2.Contains("nokeep"),
+                };
+            }
+            else if (parts2[0] != "none")
             {
                 channels ??= ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
                 options = options with { Smoothing = new SmoothingOptions { Alpha = double.Parse(parts2[0], CultureInfo.InvariantCulture), InsertMul = !parts2.Contains("nomul"), ChannelRanges = channels } };

@@ -18,6 +18,17 @@ public static class ModelQuantizer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         QuantizationOptionsValidator.Validate(options, model, registry);
+        string? splitDecision = null;
+        if (options.OutlierSplit is { } outlierSplit && options.Mode == QuantMode.Static)
+        {
+            // The float model with its outlier channels computed apart: an identity in float.
+            var split = Smoothing.OutlierChannelSplit.Split(model, outlierSplit, registry);
+            model = split.Model;
+            var ranges = new Dictionary<string, ActivationRange>(options.ActivationRanges, StringComparer.Ordinal);
+            foreach (var (t, r) in split.Ranges) ranges[t] = r;
+            options = options with { OutlierSplit = null, ActivationRanges = ranges, FloatOutputs = split.FloatOutputs };
+            splitDecision = split.Decision;
+        }
         if (options.Smoothing is { } smoothing && options.Mode != QuantMode.WeightOnly)
         {
             // The float model with its activation outliers moved into the weights: an identity in float.
@@ -72,7 +83,8 @@ public static class ModelQuantizer
             Target = context.Target,
             TargetDecisions = context.Target.Describe(options, context.Tally.Adjusted, context.Tally.Weights)
                 .Concat(foldedNorms > 0 ? new[] { $"{foldedNorms} BatchNormalization folded into their Conv, as ONNX Runtime runs the float model" } : Array.Empty<string>())
-                .Concat(plan.KeptFloatDecision is { } kept ? new[] { kept } : Array.Empty<string>()).ToList(),
+                .Concat(plan.KeptFloatDecision is { } kept ? new[] { kept } : Array.Empty<string>())
+                .Concat(splitDecision is { } sd ? new[] { sd } : Array.Empty<string>()).ToList(),
             // Only nodes that really run quantized: a QOperator emitter may have left one float.
             QuantizedNodes = plan.QuantizedNodes.Where(n => !leftFloat.Contains(n)).Select(n => new QuantizedNode(QuantizationPlanner.DisplayName(n), n.OpType)).ToList(),
             Skipped = skipped,
