@@ -91,6 +91,18 @@ public static class TransformerStatic
                     OutlierSplit = new OutlierSplitOptions { Ratio = double.Parse(parts2[1], CultureInfo.InvariantCulture), MaxChannels = int.Parse(parts2[2], CultureInfo.InvariantCulture), ChannelRanges = chosen },
                     KeepFirstDownProjectionFloat = !parts2.Contains("nokeep"),
                 };
+                if (Environment.GetEnvironmentVariable("TF_SPLITCOST") == "1")
+                {
+                    // What the split's float nodes cost alone: float model against the split float model.
+                    var splitFloat = OutlierChannelSplit.Split(model, options.OutlierSplit!).Model;
+                    var fixedEnc = new BertTextEncoder(Path.Combine(folder, "vocab.txt"), 128, padToMaxLength: true);
+                    var b = Fit(fixedEnc.Encode(parts[1].Take(32).ToList()));
+                    for (int r = 1; r <= 2; r++)
+                    {
+                        var sc = SpeedComparer.Measure(model, splitFloat, new object[] { b }, new SpeedOptions { BatchSize = 32, MaxPairs = 20, TimeBudget = TimeSpan.FromSeconds(20) });
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"split float cost {r}: float {sc.Throughput.Reference.Median:F1} ms, split float {sc.Throughput.Candidate.Median:F1} ms, ratio {sc.Speedup:F3}"));
+                    }
+                }
             }
             else if (parts2[0] != "none")
             {

@@ -109,7 +109,9 @@ internal sealed class QdqRewriter : GraphRewrite
     {
         foreach (var n in Graph.Node)
         {
-            for (int k = 0; k < n.Input.Count; k++)
+            // The outlier split's float part reads the float tensors: its inputs keep their names.
+            bool readsFloat = n.Output.Any(Options.FloatOutputs.Contains);
+            for (int k = 0; k < n.Input.Count && !readsFloat; k++)
             {
                 if (n.Input[k].Length == 0) continue;
                 if (!_consumers.TryGetValue(n.Input[k], out var list)) _consumers[n.Input[k]] = list = new();

@@ -5,7 +5,8 @@ namespace EvoQuant.Quantization.Smoothing;
 
 /// <summary>What the outlier split did: the float model with the split applied (computes what the original
 /// does), the exact ranges of the inputs with their outlier channels zeroed, and the nodes that stay float.</summary>
-/// <param name="Ranges">Per split input (the tensor its MatMuls now read): the extremes of its remaining channels and 0.</param>
+/// <param name="Ranges">Per split input (the tensor its MatMuls now read: the input itself, or it masked where it
+/// has other readers): the extremes of its remaining channels and 0.</param>
 /// <param name="FloatOutputs">Outputs of the nodes that compute the outlier channels (they stay float).</param>
 /// <param name="Channels">Per split tensor of the original model, the outlier channels computed in float.</param>
 public sealed record OutlierSplitResult(OnnxModel Model, IReadOnlyDictionary<string, ActivationRange> Ranges, IReadOnlySet<string> FloatOutputs,
@@ -19,9 +20,11 @@ public sealed record OutlierSplitResult(OnnxModel Model, IReadOnlyDictionary<str
 
 /// <summary>LLM.int8()-style outlier split, static (Dettmers et al., 2022): where a few input channels of a
 /// MatMul with a constant weight carry calibrated extremes far above the others (a transformer's GELU and
-/// LayerNorm outputs), those channels are gathered and multiplied by their weight rows in float; the input
-/// with them zeroed (a Mul by a constant 0/1 mask) is quantized with the range of the remaining channels,
-/// which 8 bits per tensor hold. Which ops can be split comes from the registry.</summary>
+/// LayerNorm outputs), those channels are gathered and multiplied by their weight rows in float, and the
+/// weight's rows of those channels are zeroed; the input is quantized with the range of the remaining
+/// channels, which 8 bits per tensor hold (the outlier channels clip, against zero rows; where the input has
+/// other readers, the MatMuls read it masked by a constant 0/1 Mul instead). Which ops can be split comes
+/// from the registry.</summary>
 public static class OutlierChannelSplit
 {
     /// <summary>The outlier channels of a tensor, largest |max| first: those whose |max| exceeds
@@ -63,24 +66,31 @@ public static class OutlierChannelSplit
                 && scaling.Registry.ChannelSplitter(n.OpType) is { } s && s.CanSplit(n, k, scaling)).ToList();
             if (split.Count == 0) continue;
 
-            var mask = Enumerable.Repeat(1f, k).ToArray();
-            foreach (var j in outliers) mask[j] = 0;
-            string inliers = scaling.TakeName(x + "_inlier_channels"), gathered = scaling.TakeName(x + "_outlier_channels");
-            var maskNode = new NodeProto { OpType = "Mul", Name = scaling.TakeName(x + "_MaskOutliers") };
-            maskNode.Input.Add(x);
-            maskNode.Input.Add(scaling.AddConstant(TensorData.FromFloats(scaling.TakeName(x + "_inlier_mask"), new long[] { k }, mask)));
-            maskNode.Output.Add(inliers);
+            int first = split.Min(n => order[n]);
+            // Read by the split MatMuls alone, the input itself takes the remaining channels' range: its outlier
+            // channels clip in 8 bits, where their weight rows are zero, and the float part reads it unquantized.
+            // Other readers need its values whole: the MatMuls then read it masked (a Mul by 0/1).
+            string inliers = x, gathered = scaling.TakeName(x + "_outlier_channels");
+            if (split.Count != view.Consumers(x).Count || view.IsGraphOutput(x) || view.IsInitializer(x))
+            {
+                var mask = Enumerable.Repeat(1f, k).ToArray();
+                foreach (var j in outliers) mask[j] = 0;
+                inliers = scaling.TakeName(x + "_inlier_channels");
+                var maskNode = new NodeProto { OpType = "Mul", Name = scaling.TakeName(x + "_MaskOutliers") };
+                maskNode.Input.Add(x);
+                maskNode.Input.Add(scaling.AddConstant(TensorData.FromFloats(scaling.TakeName(x + "_inlier_mask"), new long[] { k }, mask)));
+                maskNode.Output.Add(inliers);
+                inserted.Add((first, 0, maskNode));
+                floatNodes.Add(maskNode);
+            }
             var gather = new NodeProto { OpType = "Gather", Name = scaling.TakeName(x + "_GatherOutliers") };
             gather.Input.Add(x);
             gather.Input.Add(scaling.AddConstant(TensorData.FromArray<long>(scaling.TakeName(x + "_outlier_indices"), ElementTypes.Int64,
                 new long[] { outliers.Length }, outliers.Select(j => (long)j).ToArray())));
             gather.Output.Add(gathered);
             gather.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = -1 });
-            floatNodes.Add(maskNode);
             floatNodes.Add(gather);
             // Right before the first reader: every reader comes after the tensor's producer.
-            int first = split.Min(n => order[n]);
-            inserted.Add((first, 0, maskNode));
             inserted.Add((first, 1, gather));
             foreach (var n in split)
             {
