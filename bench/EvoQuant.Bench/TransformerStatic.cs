@@ -71,7 +71,10 @@ public static class TransformerStatic
         // SmoothQuant-style migration, variants in one run: TF_SMOOTH=none,0.5,0.5:nomul,0.75:noguard ... (alpha,
         // ":nomul" folds only, inserting no Mul; ":noguard" with full 8-bit weights); calibrated once.
         var specs = (Environment.GetEnvironmentVariable("TF_SMOOTH") is { Length: > 0 } sa ? sa : "none").Split(',');
-        IReadOnlyDictionary<string, ChannelRange>? channels = null;
+        // The defaults split the outlier channels where channel ranges were measured (Invoke-Quantization -CalibrationData):
+        // from the calibration sentences; "nosplit" is the defaults without them.
+        IReadOnlyDictionary<string, ChannelRange>? channels = ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
+        options = options with { OutlierSplit = options.OutlierSplit! with { ChannelRanges = channels } };
         float[]? reference = null;
         int hidden = 0;
         var baseOptions = options;
@@ -79,7 +82,8 @@ public static class TransformerStatic
         {
             options = baseOptions;
             var parts2 = spec.Split(':');
-            if (parts2[0] == "split")
+            if (parts2[0] == "nosplit") options = options with { OutlierSplit = null };
+            else if (parts2[0] == "split")
             {
                 // split:ratio:max[:down][:nokeep]: outlier split of every MatMul input (or the down projections' only);
                 // nokeep quantizes the first down projection too.

@@ -23,10 +23,16 @@ public static class ModelQuantizer
         {
             // The float model with its outlier channels computed apart: an identity in float.
             var split = Smoothing.OutlierChannelSplit.Split(model, outlierSplit, registry);
+            bool firstSplit = FeedForwardProjections.FirstOfStack(model.Graph) is { } first && split.Channels.ContainsKey(first.Input[0]);
             model = split.Model;
             var ranges = new Dictionary<string, ActivationRange>(options.ActivationRanges, StringComparer.Ordinal);
             foreach (var (t, r) in split.Ranges) ranges[t] = r;
-            options = options with { OutlierSplit = null, ActivationRanges = ranges, FloatOutputs = split.FloatOutputs };
+            // The first down projection was kept float for its input's outliers: split, it is quantized like the others.
+            options = options with
+            {
+                OutlierSplit = null, ActivationRanges = ranges, FloatOutputs = split.FloatOutputs,
+                KeepFirstDownProjectionFloat = options.KeepFirstDownProjectionFloat && !firstSplit,
+            };
             splitDecision = split.Decision;
         }
         if (options.Smoothing is { } smoothing && options.Mode != QuantMode.WeightOnly)
