@@ -138,9 +138,17 @@ public static class TransformerStatic
 
         var quantModel = OnnxModel.Load(qPath);
         reference ??= SentenceEmbedder.Embed(model, encoder, parts[1], 32, out hidden);
-        var cosines = SentenceEmbeddings.RowCosines(reference, SentenceEmbedder.Embed(quantModel, encoder, parts[1], 32, out _), hidden);
+        var quantEmbeddings = SentenceEmbedder.Embed(quantModel, encoder, parts[1], 32, out _);
+        var cosines = SentenceEmbeddings.RowCosines(reference, quantEmbeddings, hidden);
         var (mean, min) = (cosines.Average(), cosines.Min());
         Console.WriteLine($"embedding cosine to float on {evaluation} sentences: mean {mean:F4}, min {min:F4}");
+        // Ranking as tf-dynamic measures it: the first quarter (at most 500) of the sentences as queries against all others.
+        int queries = Math.Min(500, evaluation / 4);
+        if (queries > 0)
+        {
+            var (spearman, top1) = TransformerDynamic.Ranking(reference, quantEmbeddings, evaluation, queries);
+            Console.WriteLine($"ranking, {queries} queries x {evaluation - 1} documents: Spearman {spearman:F4}, top-1 NN {top1:P1}");
+        }
 
         if (Environment.GetEnvironmentVariable("TF_PERTENSOR") == "1")
         {

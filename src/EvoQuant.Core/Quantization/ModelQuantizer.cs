@@ -19,8 +19,9 @@ public static class ModelQuantizer
         ArgumentNullException.ThrowIfNull(options);
         QuantizationOptionsValidator.Validate(options, model, registry);
         string? splitDecision = null;
-        if (options.OutlierSplit is { } outlierSplit && options.Mode == QuantMode.Static)
+        if (options.OutlierSplit is { } outlierSplit && options.Mode == QuantMode.Static && options.Format == QuantFormat.QDQ)
         {
+            // QDQ only: there the float part reads the unquantized input (QdqRewriter leaves its inputs alone).
             // The float model with its outlier channels computed apart: an identity in float.
             var split = Smoothing.OutlierChannelSplit.Split(model, outlierSplit, registry);
             bool firstSplit = FeedForwardProjections.FirstOfStack(model.Graph) is { } first && split.Channels.ContainsKey(first.Input[0]);

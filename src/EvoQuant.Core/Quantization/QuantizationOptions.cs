@@ -67,7 +67,7 @@ public sealed record QuantizationOptions
     /// (static and dynamic); null: none. Static ranges of the tensors it rescales are derived from its channel ranges.</summary>
     public Smoothing.SmoothingOptions? Smoothing { get; init; }
 
-    /// <summary>LLM.int8()-style outlier split before static quantizing: the few input channels of a
+    /// <summary>LLM.int8()-style outlier split before static QDQ quantizing: the few input channels of a
     /// MatMul whose calibrated |max| stands far above the others' are computed in float; null: none.</summary>
     public Smoothing.OutlierSplitOptions? OutlierSplit { get; init; }
 
