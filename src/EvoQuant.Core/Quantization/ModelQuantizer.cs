@@ -21,7 +21,7 @@ public static class ModelQuantizer
         string? splitDecision = null;
         if (options.OutlierSplit is { } outlierSplit && options.Mode == QuantMode.Static && options.Format == QuantFormat.QDQ)
         {
-            // QDQ only: there the float part reads the unquantized input (QdqRewriter leaves its inputs alone).
+            // QDQ only: there the other readers of a split input read it unquantized (QdqRewriter, QuantizedReaders).
             // The float model with its outlier channels computed apart: an identity in float.
             var split = Smoothing.OutlierChannelSplit.Split(model, outlierSplit, registry);
             bool firstSplit = FeedForwardProjections.FirstOfStack(model.Graph) is { } first && split.Channels.ContainsKey(first.Input[0]);
@@ -31,7 +31,7 @@ public static class ModelQuantizer
             // The first down projection was kept float for its input's outliers: split, it is quantized like the others.
             options = options with
             {
-                OutlierSplit = null, ActivationRanges = ranges, FloatOutputs = split.FloatOutputs,
+                OutlierSplit = null, ActivationRanges = ranges, FloatOutputs = split.FloatOutputs, QuantizedReaders = split.QuantizedReaders,
                 KeepFirstDownProjectionFloat = options.KeepFirstDownProjectionFloat && !firstSplit,
             };
             splitDecision = split.Decision;

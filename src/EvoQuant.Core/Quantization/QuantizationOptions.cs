@@ -74,6 +74,10 @@ public sealed record QuantizationOptions
     /// <summary>Outputs of nodes that stay float whatever else says (the outlier split's float part).</summary>
     internal IReadOnlySet<string> FloatOutputs { get; init; } = new HashSet<string>();
 
+    /// <summary>Tensors only some readers see quantized, with those readers' outputs (the outlier split's inputs:
+    /// their outlier channels clip in 8 bits); the others read the float tensor.</summary>
+    internal IReadOnlyDictionary<string, IReadOnlySet<string>> QuantizedReaders { get; init; } = new Dictionary<string, IReadOnlySet<string>>();
+
     /// <summary>Calibrated ranges of activation tensors (static mode needs one per quantized activation).</summary>
     public IReadOnlyDictionary<string, ActivationRange> ActivationRanges { get; init; } = new Dictionary<string, ActivationRange>();
 

@@ -109,11 +109,11 @@ internal sealed class QdqRewriter : GraphRewrite
     {
         foreach (var n in Graph.Node)
         {
-            // The outlier split's float part reads the float tensors: its inputs keep their names.
-            bool readsFloat = n.Output.Any(Options.FloatOutputs.Contains);
-            for (int k = 0; k < n.Input.Count && !readsFloat; k++)
+            for (int k = 0; k < n.Input.Count; k++)
             {
                 if (n.Input[k].Length == 0) continue;
+                // A tensor only some readers see quantized (an outlier split's input): the others read it in float.
+                if (Options.QuantizedReaders.TryGetValue(n.Input[k], out var readers) && !n.Output.Any(readers.Contains)) continue;
                 if (!_consumers.TryGetValue(n.Input[k], out var list)) _consumers[n.Input[k]] = list = new();
                 list.Add((n, k));
             }

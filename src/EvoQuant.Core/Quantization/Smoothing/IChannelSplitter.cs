@@ -11,9 +11,9 @@ public interface IChannelSplitter
     /// through a constant it can split. Changes nothing.</summary>
     bool CanSplit(NodeProto node, int channels, ChannelScaling scaling);
 
-    /// <summary>Makes <paramref name="node"/> read <paramref name="inliers"/> (its input with the outlier
-    /// channels zeroed) and returns the nodes that add the product of <paramref name="outliers"/> (those channels
-    /// alone, in the order of <paramref name="channels"/>), to run after it, in order; the last writes the
-    /// node's original output. <paramref name="floatNodes"/> gets the nodes that must stay float.</summary>
-    IReadOnlyList<NodeProto> Split(NodeProto node, int[] channels, string inliers, string outliers, ChannelScaling scaling, ICollection<NodeProto> floatNodes);
+    /// <summary>Makes <paramref name="node"/> ignore <paramref name="channels"/> of its first input and returns
+    /// the nodes that add the product of <paramref name="outliers"/> (those channels alone, in that order), to
+    /// run after it, in order; the last writes the node's original output, the node itself a new one.
+    /// <paramref name="floatNodes"/> gets the nodes that must stay float.</summary>
+    IReadOnlyList<NodeProto> Split(NodeProto node, int[] channels, string outliers, ChannelScaling scaling, ICollection<NodeProto> floatNodes);
 }

@@ -3,8 +3,7 @@ using EvoQuant.Onnx.Proto;
 
 namespace EvoQuant.Quantization.Smoothing;
 
-/// <summary>MatMul by a constant 2-D weight [K, N]: X W = (X with channels C zeroed) (W with rows C zeroed)
-/// + X[.., C] W[C, :]. The first product is the one quantized; the second, float, is [.., |C|] x [|C|, N].</summary>
+/// <summary>MatMul by a constant 2-D weight [K, N]: X W = X (W with rows C zeroed) + X[.., C] W[C, :]. The first product is the one quantized; the second, float, is [.., |C|] x [|C|, N].</summary>
 public sealed class MatMulRowSplitter : IChannelSplitter
 {
     public static MatMulRowSplitter Instance { get; } = new();
@@ -13,7 +12,7 @@ public sealed class MatMulRowSplitter : IChannelSplitter
         node.Input.Count == 2 && node.Input[0] != node.Input[1] && scaling.Dims(node.Input[1]) is { Length: 2 } d && d[0] == channels
         && scaling.Floats(node.Input[1]) != null;
 
-    public IReadOnlyList<NodeProto> Split(NodeProto node, int[] channels, string inliers, string outliers, ChannelScaling scaling, ICollection<NodeProto> floatNodes)
+    public IReadOnlyList<NodeProto> Split(NodeProto node, int[] channels, string outliers, ChannelScaling scaling, ICollection<NodeProto> floatNodes)
     {
         var dims = scaling.Dims(node.Input[1])!;
         var w = scaling.Floats(node.Input[1])!;
@@ -27,7 +26,6 @@ public sealed class MatMulRowSplitter : IChannelSplitter
         }
         string weightRows = scaling.AddConstant(TensorData.FromFloats(scaling.TakeName(node.Input[1] + "_outlier_rows"), new long[] { channels.Length, n }, rows));
         scaling.ReplaceInput(node, 1, dims, kept, "_inlier_rows");
-        node.Input[0] = inliers;
 
         string output = node.Output[0];
         string inlierProduct = scaling.TakeName(output + "_inliers");

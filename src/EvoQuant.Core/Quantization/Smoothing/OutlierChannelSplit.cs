@@ -5,12 +5,13 @@ namespace EvoQuant.Quantization.Smoothing;
 
 /// <summary>What the outlier split did: the float model with the split applied (computes what the original
 /// does), the exact ranges of the inputs with their outlier channels zeroed, and the nodes that stay float.</summary>
-/// <param name="Ranges">Per split input (the tensor its MatMuls now read: the input itself, or it masked where it
-/// has other readers): the extremes of its remaining channels and 0.</param>
+/// <param name="Ranges">Per split input: the extremes of its remaining channels and 0.</param>
+/// <param name="QuantizedReaders">Per split input, the outputs of the split MatMuls: the only readers of its
+/// 8-bit values (its outlier channels clip there); every other reader reads it in float.</param>
 /// <param name="FloatOutputs">Outputs of the nodes that compute the outlier channels (they stay float).</param>
 /// <param name="Channels">Per split tensor of the original model, the outlier channels computed in float.</param>
 public sealed record OutlierSplitResult(OnnxModel Model, IReadOnlyDictionary<string, ActivationRange> Ranges, IReadOnlySet<string> FloatOutputs,
-    IReadOnlyDictionary<string, int[]> Channels)
+    IReadOnlyDictionary<string, IReadOnlySet<string>> QuantizedReaders, IReadOnlyDictionary<string, int[]> Channels)
 {
     /// <summary>The line of TargetDecisions that says what was split, or null when nothing was.</summary>
     public string? Decision => Channels.Count == 0 ? null
@@ -22,9 +23,8 @@ public sealed record OutlierSplitResult(OnnxModel Model, IReadOnlyDictionary<str
 /// MatMul with a constant weight carry calibrated extremes far above the others (a transformer's GELU and
 /// LayerNorm outputs), those channels are gathered and multiplied by their weight rows in float, and the
 /// weight's rows of those channels are zeroed; the input is quantized with the range of the remaining
-/// channels, which 8 bits per tensor hold (the outlier channels clip, against zero rows; where the input has
-/// other readers, the MatMuls read it masked by a constant 0/1 Mul instead). Which ops can be split comes
-/// from the registry.</summary>
+/// channels, which 8 bits per tensor hold (the outlier channels clip, against zero rows), for the split
+/// MatMuls only. Which ops can be split comes from the registry.</summary>
 public static class OutlierChannelSplit
 {
     /// <summary>The outlier channels of a tensor, largest |max| first: those whose |max| exceeds
@@ -52,14 +52,15 @@ public static class OutlierChannelSplit
         var ranges = new Dictionary<string, ActivationRange>(StringComparer.Ordinal);
         var channels = new Dictionary<string, int[]>(StringComparer.Ordinal);
         var floatNodes = new List<NodeProto>();
+        var readers = new Dictionary<string, IReadOnlySet<string>>(StringComparer.Ordinal);
         var inserted = new List<(int Position, int Order, NodeProto Node)>();
         var order = view.Proto.Node.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, ReferenceEqualityComparer.Instance);
         // Gather's negative axis (the last, whatever the rank) needs opset 11.
-        if (model.DefaultOpset < 11) return new OutlierSplitResult(model, ranges, new HashSet<string>(), channels);
+        if (model.DefaultOpset < 11) return new OutlierSplitResult(model, ranges, new HashSet<string>(), readers, channels);
 
         foreach (var (x, k) in ActivationSmoothing.Candidates(model))
         {
-            if (!options.ChannelRanges.TryGetValue(x, out var range) || range.Channels != k) continue;
+            if (!options.ChannelRanges.TryGetValue(x, out var range) || range.Channels != k || view.IsGraphOutput(x)) continue;
             var outliers = OutlierChannels(range, options.Ratio, options.MaxChannels);
             if (outliers.Length == 0) continue;
             var split = view.Consumers(x).Where(n => string.IsNullOrEmpty(n.Domain) && n.Input.Count > 0 && n.Input[0] == x
@@ -67,22 +68,10 @@ public static class OutlierChannelSplit
             if (split.Count == 0) continue;
 
             int first = split.Min(n => order[n]);
-            // Read by the split MatMuls alone, the input itself takes the remaining channels' range: its outlier
-            // channels clip in 8 bits, where their weight rows are zero, and the float part reads it unquantized.
-            // Other readers need its values whole: the MatMuls then read it masked (a Mul by 0/1).
-            string inliers = x, gathered = scaling.TakeName(x + "_outlier_channels");
-            if (split.Count != view.Consumers(x).Count || view.IsGraphOutput(x) || view.IsInitializer(x))
-            {
-                var mask = Enumerable.Repeat(1f, k).ToArray();
-                foreach (var j in outliers) mask[j] = 0;
-                inliers = scaling.TakeName(x + "_inlier_channels");
-                var maskNode = new NodeProto { OpType = "Mul", Name = scaling.TakeName(x + "_MaskOutliers") };
-                maskNode.Input.Add(x);
-                maskNode.Input.Add(scaling.AddConstant(TensorData.FromFloats(scaling.TakeName(x + "_inlier_mask"), new long[] { k }, mask)));
-                maskNode.Output.Add(inliers);
-                inserted.Add((first, 0, maskNode));
-                floatNodes.Add(maskNode);
-            }
+            // The input itself takes the remaining channels' range: its outlier channels clip in 8 bits, against
+            // zero weight rows. Only the split MatMuls read it quantized (QuantizedReaders): the float part and
+            // any other reader (a residual Add) read its float values.
+            string gathered = scaling.TakeName(x + "_outlier_channels");
             var gather = new NodeProto { OpType = "Gather", Name = scaling.TakeName(x + "_GatherOutliers") };
             gather.Input.Add(x);
             gather.Input.Add(scaling.AddConstant(TensorData.FromArray<long>(scaling.TakeName(x + "_outlier_indices"), ElementTypes.Int64,
@@ -94,13 +83,14 @@ public static class OutlierChannelSplit
             inserted.Add((first, 1, gather));
             foreach (var n in split)
             {
-                var after = scaling.Registry.ChannelSplitter(n.OpType)!.Split(n, outliers, inliers, gathered, scaling, floatNodes);
+                var after = scaling.Registry.ChannelSplitter(n.OpType)!.Split(n, outliers, gathered, scaling, floatNodes);
                 for (int i = 0; i < after.Count; i++) inserted.Add((order[n] + 1, i, after[i]));
             }
-            ranges[inliers] = Remaining(range, outliers);
+            ranges[x] = Remaining(range, outliers);
+            readers[x] = split.Select(n => n.Output[0]).ToHashSet(StringComparer.Ordinal);
             channels[x] = outliers;
         }
-        if (channels.Count == 0) return new OutlierSplitResult(model, ranges, new HashSet<string>(), channels);
+        if (channels.Count == 0) return new OutlierSplitResult(model, ranges, new HashSet<string>(), readers, channels);
 
         // Inserted from the last position back, each group in its order, keeping the node list topologically sorted.
         foreach (var group in inserted.GroupBy(p => p.Position).OrderByDescending(g => g.Key))
@@ -108,7 +98,7 @@ public static class OutlierChannelSplit
                 proto.Graph.Node.Insert(group.Key, node);
         GraphEdits.RemoveReplacedConstants(proto.Graph, proto.Graph.Node, scaling.Replaced);
         var floatOutputs = floatNodes.SelectMany(n => n.Output).ToHashSet(StringComparer.Ordinal);
-        return new OutlierSplitResult(model.With(proto), ranges, floatOutputs, channels);
+        return new OutlierSplitResult(model.With(proto), ranges, floatOutputs, readers, channels);
     }
 
     // The exact range of the input with the outlier channels zeroed: the other channels' extremes, and 0.
