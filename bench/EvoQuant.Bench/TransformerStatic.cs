@@ -17,7 +17,9 @@ namespace EvoQuant.Bench;
 /// Measure-Calibration's default method on <c>calibration</c> fortune sentences, Invoke-Quantization's
 /// defaults for this CPU (-Target Host), then on <c>evaluation</c> other sentences the cosine of each
 /// mean-pooled embedding to float's (mean and worst), file sizes, and speed (SpeedComparer's paired runs at
-/// batch 32, sequence 128). tf-eval's `transformers` mode has the ranking metrics; this one is quick.
+/// batch 32, sequence 128), and the Spearman correlation of up to 500 queries' cosines to all other sentences.
+/// The defaults split the outlier channels with the channel ranges of the calibration sentences, as
+/// Invoke-Quantization -CalibrationData does (variant `nosplit`: without them).
 /// </summary>
 public static class TransformerStatic
 {
