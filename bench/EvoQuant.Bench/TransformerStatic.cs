@@ -17,7 +17,9 @@ namespace EvoQuant.Bench;
 /// Measure-Calibration's default method on <c>calibration</c> fortune sentences, Invoke-Quantization's
 /// defaults for this CPU (-Target Host), then on <c>evaluation</c> other sentences the cosine of each
 /// mean-pooled embedding to float's (mean and worst), file sizes, and speed (SpeedComparer's paired runs at
-/// batch 32, sequence 128). tf-eval's `transformers` mode has the ranking metrics; this one is quick.
+/// batch 32, sequence 128), and the Spearman correlation of up to 500 queries' cosines to all other sentences.
+/// The defaults split the outlier channels with the channel ranges of the calibration sentences, as
+/// Invoke-Quantization -CalibrationData does (variant `nosplit`: without them).
 /// </summary>
 public static class TransformerStatic
 {
@@ -41,6 +43,27 @@ public static class TransformerStatic
         var method = Enum.Parse<CalibrationMethod>(Environment.GetEnvironmentVariable("TF_METHOD") is { Length: > 0 } m ? m : "MinMax");
         var table = Calibrator.Run(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList(), new CalibrationOptions { Method = method });
         Console.WriteLine($"calibration: {calibration} sentences, {table.Ranges.Count} tensors, {clock.Elapsed.TotalSeconds:F1} s");
+        if (Environment.GetEnvironmentVariable("TF_OUTLIERS") == "1")
+        {
+            // How concentrated the down projections' input outliers are: the per-tensor range after removing the top-k channels.
+            var ranges = ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
+            foreach (var d in FeedForwardProjections.DownProjections(model.Graph))
+            {
+                var r = ranges[d.Input[0]];
+                var order = Enumerable.Range(0, r.Channels).OrderByDescending(r.AbsMax).ToArray();
+                float Rest(int k) => order.Skip(k).Max(r.AbsMax);
+                var median = order.Select(r.AbsMax).OrderBy(v => v).ElementAt(r.Channels / 2);
+                Console.WriteLine($"{d.Name} {d.Input[0]} [{r.Min.Min():G3}, {r.Max.Max():G3}] median channel |max| {median:G3}; |max| without top k: "
+                    + string.Join(", ", new[] { 0, 1, 2, 4, 8, 16, 32, 64 }.Select(k => $"{k}: {Rest(k):G3}")) + "; top channels " + string.Join(" ", order.Take(8)));
+            }
+            foreach (var (t, r) in ranges.Where(kv => !FeedForwardProjections.DownProjections(model.Graph).Any(d => d.Input[0] == kv.Key)))
+            {
+                var order = Enumerable.Range(0, r.Channels).OrderByDescending(r.AbsMax).ToArray();
+                float Rest(int k) => order.Skip(k).Max(r.AbsMax);
+                Console.WriteLine($"  other {t}: " + string.Join(", ", new[] { 0, 1, 2, 4, 8, 16 }.Select(k => $"{k}: {Rest(k):G3}")));
+            }
+            return 0;
+        }
         var options = TargetProfile.Resolve(QuantTarget.Host).StaticDefaults() with { ActivationRanges = QuantizationOptions.RangesOf(table) };
         // Variants for exploring (environment): TF_OPTYPES=MatMul,Gather  TF_PERCHANNEL=1  TF_EXCLUDE=pattern,...
         if (Environment.GetEnvironmentVariable("TF_OPTYPES") is { Length: > 0 } ops) options = options with { OpTypes = ops.Split(',') };
@@ -50,7 +73,10 @@ public static class TransformerStatic
         // SmoothQuant-style migration, variants in one run: TF_SMOOTH=none,0.5,0.5:nomul,0.75:noguard ... (alpha,
         // ":nomul" folds only, inserting no Mul; ":noguard" with full 8-bit weights); calibrated once.
         var specs = (Environment.GetEnvironmentVariable("TF_SMOOTH") is { Length: > 0 } sa ? sa : "none").Split(',');
-        IReadOnlyDictionary<string, ChannelRange>? channels = null;
+        // The defaults split the outlier channels where channel ranges were measured (Invoke-Quantization -CalibrationData):
+        // from the calibration sentences; "nosplit" is the defaults without them.
+        IReadOnlyDictionary<string, ChannelRange>? channels = ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
+        options = options with { OutlierSplit = options.OutlierSplit! with { ChannelRanges = channels } };
         float[]? reference = null;
         int hidden = 0;
         var baseOptions = options;
@@ -58,7 +84,33 @@ public static class TransformerStatic
         {
             options = baseOptions;
             var parts2 = spec.Split(':');
-            if (parts2[0] != "none")
+            if (parts2[0] == "nosplit") options = options with { OutlierSplit = null };
+            else if (parts2[0] == "split")
+            {
+                // split:ratio:max[:down][:nokeep]: outlier split of every MatMul input (or the down projections' only);
+                // nokeep quantizes the first down projection too.
+                channels ??= ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
+                var downInputs = FeedForwardProjections.DownProjections(model.Graph).Select(d => d.Input[0]).ToHashSet();
+                var chosen = parts2.Contains("down") ? channels.Where(kv => downInputs.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value) : channels;
+                options = options with
+                {
+                    OutlierSplit = new OutlierSplitOptions { Ratio = double.Parse(parts2[1], CultureInfo.InvariantCulture), MaxChannels = int.Parse(parts2[2], CultureInfo.InvariantCulture), ChannelRanges = chosen },
+                    KeepFirstDownProjectionFloat = !parts2.Contains("nokeep"),
+                };
+                if (Environment.GetEnvironmentVariable("TF_SPLITCOST") == "1")
+                {
+                    // What the split's float nodes cost alone: float model against the split float model.
+                    var splitFloat = OutlierChannelSplit.Split(model, options.OutlierSplit!).Model;
+                    var fixedEnc = new BertTextEncoder(Path.Combine(folder, "vocab.txt"), 128, padToMaxLength: true);
+                    var b = Fit(fixedEnc.Encode(parts[1].Take(32).ToList()));
+                    for (int r = 1; r <= 2; r++)
+                    {
+                        var sc = SpeedComparer.Measure(model, splitFloat, new object[] { b }, new SpeedOptions { BatchSize = 32, MaxPairs = 20, TimeBudget = TimeSpan.FromSeconds(20) });
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"split float cost {r}: float {sc.Throughput.Reference.Median:F1} ms, split float {sc.Throughput.Candidate.Median:F1} ms, ratio {sc.Speedup:F3}"));
+                    }
+                }
+            }
+            else if (parts2[0] != "none")
             {
                 channels ??= ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
                 options = options with { Smoothing = new SmoothingOptions { Alpha = double.Parse(parts2[0], CultureInfo.InvariantCulture), InsertMul = !parts2.Contains("nomul"), ChannelRanges = channels } };
@@ -88,9 +140,17 @@ public static class TransformerStatic
 
         var quantModel = OnnxModel.Load(qPath);
         reference ??= SentenceEmbedder.Embed(model, encoder, parts[1], 32, out hidden);
-        var cosines = SentenceEmbeddings.RowCosines(reference, SentenceEmbedder.Embed(quantModel, encoder, parts[1], 32, out _), hidden);
+        var quantEmbeddings = SentenceEmbedder.Embed(quantModel, encoder, parts[1], 32, out _);
+        var cosines = SentenceEmbeddings.RowCosines(reference, quantEmbeddings, hidden);
         var (mean, min) = (cosines.Average(), cosines.Min());
         Console.WriteLine($"embedding cosine to float on {evaluation} sentences: mean {mean:F4}, min {min:F4}");
+        // Ranking as tf-dynamic measures it: the first quarter (at most 500) of the sentences as queries against all others.
+        int queries = Math.Min(500, evaluation / 4);
+        if (queries > 0)
+        {
+            var (spearman, top1) = TransformerDynamic.Ranking(reference, quantEmbeddings, evaluation, queries);
+            Console.WriteLine($"ranking, {queries} queries x {evaluation - 1} documents: Spearman {spearman:F4}, top-1 NN {top1:P1}");
+        }
 
         if (Environment.GetEnvironmentVariable("TF_PERTENSOR") == "1")
         {

@@ -29,3 +29,36 @@ Describe 'Invoke-Quantization -SmoothQuant' {
         $r.Embedding.MeanCosine | Should -BeGreaterThan 0.98
     }
 }
+
+Describe 'Invoke-Quantization outlier split' {
+    It 'refuses -SplitOutliers without -CalibrationData, with its own ErrorId, and writes nothing' {
+        $out = Join-Path $TestDrive 'none.onnx'
+        $table = Join-Path $TestDrive 'none.json'
+        { Invoke-Quantization -Model $MiniLm -Calibration $table -SplitOutliers -Path $out -ErrorAction Stop } |
+            Should -Throw -ErrorId "InvokeQuantizationSplitOutliersNeedsCalibrationData$CommandId"
+        Test-Path $out | Should -BeFalse
+    }
+
+    It 'splits the outlier channels of MiniLM with -CalibrationData by default, says so, and not with -SplitOutliers:$false' -Tag 'Full' {
+        $parts = [EvoQuant.Text.SentenceCorpus]::Load($Fortunes).Split(33, 32, 16)
+        $samples = @($parts[0] | ConvertTo-TokenSample -Vocabulary $MiniLmVocab -BatchSize 16)
+        $cal = $samples | Measure-Calibration -Model $MiniLm
+        $out = Join-Path $TestDrive 'minilm.split.onnx'
+        $q = Invoke-Quantization -Model $MiniLm -Calibration $cal -CalibrationData $samples -Path $out -ErrorAction Stop -Verbose 4>&1 |
+            Tee-Object -Variable all | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        ($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'Target: outlier split:*' }) | Should -Not -BeNullOrEmpty
+        $q.TargetDecisions | Where-Object { $_ -like 'outlier split:*' } | Should -Not -BeNullOrEmpty
+        # The split first down projection is quantized: the rule that kept it float gives way.
+        $q.TargetDecisions | Where-Object { $_ -like 'kept float:*' } | Should -BeNullOrEmpty
+        (Get-OnnxGraph $out).OpTypeCounts['Gather'] | Should -BeGreaterThan (Get-OnnxGraph $MiniLm).OpTypeCounts['Gather']
+
+        $plain = Join-Path $TestDrive 'minilm.plain.onnx'
+        $p = Invoke-Quantization -Model $MiniLm -Calibration $cal -CalibrationData $samples -SplitOutliers:$false -Path $plain -ErrorAction Stop
+        $p.TargetDecisions | Where-Object { $_ -like 'outlier split:*' } | Should -BeNullOrEmpty
+
+        $eval = @($parts[1] | ConvertTo-TokenSample -Vocabulary $MiniLmVocab -BatchSize 16)
+        $split = $eval | Compare-QuantAccuracy -Reference $MiniLm -Candidate $out -Embedding -QueryCount 4 -NoTiming
+        $whole = $eval | Compare-QuantAccuracy -Reference $MiniLm -Candidate $plain -Embedding -QueryCount 4 -NoTiming
+        $split.Embedding.MeanCosine | Should -BeGreaterThan $whole.Embedding.MeanCosine
+    }
+}

@@ -20,6 +20,24 @@ public static class ModelQuantizer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         QuantizationOptionsValidator.Validate(options, model, registry);
+        string? splitDecision = null;
+        if (options.OutlierSplit is { } outlierSplit && options.Mode == QuantMode.Static && options.Format == QuantFormat.QDQ)
+        {
+            // QDQ only: there the other readers of a split input read it unquantized (QdqRewriter, QuantizedReaders).
+            // The float model with its outlier channels computed apart: an identity in float.
+            var split = Smoothing.OutlierChannelSplit.Split(model, outlierSplit, registry);
+            bool firstSplit = FeedForwardProjections.FirstOfStack(model.Graph) is { } first && split.Channels.ContainsKey(first.Input[0]);
+            model = split.Model;
+            var ranges = new Dictionary<string, ActivationRange>(options.ActivationRanges, StringComparer.Ordinal);
+            foreach (var (t, r) in split.Ranges) ranges[t] = r;
+            // The first down projection was kept float for its input's outliers: split, it is quantized like the others.
+            options = options with
+            {
+                OutlierSplit = null, ActivationRanges = ranges, FloatOutputs = split.FloatOutputs, QuantizedReaders = split.QuantizedReaders,
+                KeepFirstDownProjectionFloat = options.KeepFirstDownProjectionFloat && !firstSplit,
+            };
+            splitDecision = split.Decision;
+        }
         if (options.Smoothing is { } smoothing && options.Mode != QuantMode.WeightOnly)
         {
             // The float model with its activation outliers moved into the weights: an identity in float.
@@ -83,7 +101,8 @@ public static class ModelQuantizer
             TargetDecisions = context.Target.Describe(options, context.Tally.Adjusted, context.Tally.Weights)
                 .Concat(foldedNorms > 0 ? new[] { $"{foldedNorms} BatchNormalization folded into their Conv, as ONNX Runtime runs the float model" } : Array.Empty<string>())
                 .Concat(plan.KeptFloatDecision is { } kept ? new[] { kept } : Array.Empty<string>())
-                .Concat(MeasuredKeptFloat(prepared, options)).ToList(),
+                .Concat(MeasuredKeptFloat(prepared, options))
+                .Concat(splitDecision is { } sd ? new[] { sd } : Array.Empty<string>()).ToList(),
             // Only nodes that really run quantized: a QOperator emitter may have left one float.
             QuantizedNodes = plan.QuantizedNodes.Where(n => !leftFloat.Contains(n)).Select(n => new QuantizedNode(QuantizationPlanner.DisplayName(n), n.OpType)).ToList(),
             Skipped = skipped,

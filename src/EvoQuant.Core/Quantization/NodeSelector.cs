@@ -81,6 +81,11 @@ public sealed class NodeSelector
                 + "the outliers of its input (name it in IncludeNodes to quantize it).";
             return null;
         }
+        if (node.Output.Any(_options.FloatOutputs.Contains))
+        {
+            reason = "it computes the outlier channels of a split MatMul input in float (the outlier split).";
+            return null;
+        }
         string? namedType = _opTypes?.FirstOrDefault(t => string.Equals(t, node.OpType, StringComparison.OrdinalIgnoreCase) || string.Equals(t, opKey, StringComparison.OrdinalIgnoreCase));
         if (_opTypes != null && namedType == null)
         {

@@ -12,6 +12,7 @@ public sealed class OpQuantizerRegistry
     private readonly Dictionary<(RewriteFormat, string), OpRegistration> _map = new();
     private readonly Dictionary<RewriteFormat, OpRegistration> _fallback = new();
     private readonly Dictionary<string, Smoothing.IChannelScaleAbsorber> _absorbers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Smoothing.IChannelSplitter> _splitters = new(StringComparer.Ordinal);
 
     /// <summary>The op types of ONNX Runtime's tool for QDQ, QOperator (its QLinear table) and dynamic
     /// quantization (its IntegerOps table, plus Gemm), plus a few (Flatten, ...).</summary>
@@ -41,6 +42,17 @@ public sealed class OpQuantizerRegistry
     /// <summary>The op type's channel-scale absorber, or null when its output cannot be rescaled for free.</summary>
     public Smoothing.IChannelScaleAbsorber? ScaleAbsorber(string opType) => _absorbers.GetValueOrDefault(opType);
 
+    /// <summary>Registers how an op type (default domain) computes some of its input channels apart, which the
+    /// outlier split uses to keep a few outlier channels float.</summary>
+    public void RegisterChannelSplitter(string opType, Smoothing.IChannelSplitter splitter)
+    {
+        ArgumentNullException.ThrowIfNull(splitter);
+        _splitters[opType] = splitter;
+    }
+
+    /// <summary>The op type's channel splitter, or null when its input channels cannot be computed apart.</summary>
+    public Smoothing.IChannelSplitter? ChannelSplitter(string opType) => _splitters.GetValueOrDefault(opType);
+
     /// <summary>A new registry with every registration of this one, to extend without touching the original.</summary>
     public OpQuantizerRegistry Copy()
     {
@@ -48,6 +60,7 @@ public sealed class OpQuantizerRegistry
         foreach (var (k, v) in _map) r._map[k] = v;
         foreach (var (k, v) in _fallback) r._fallback[k] = v;
         foreach (var (k, v) in _absorbers) r._absorbers[k] = v;
+        foreach (var (k, v) in _splitters) r._splitters[k] = v;
         return r;
     }
 

@@ -67,6 +67,17 @@ public sealed record QuantizationOptions
     /// (static and dynamic); null: none. Static ranges of the tensors it rescales are derived from its channel ranges.</summary>
     public Smoothing.SmoothingOptions? Smoothing { get; init; }
 
+    /// <summary>LLM.int8()-style outlier split before static QDQ quantizing: the few input channels of a
+    /// MatMul whose calibrated |max| stands far above the others' are computed in float; null: none.</summary>
+    public Smoothing.OutlierSplitOptions? OutlierSplit { get; init; }
+
+    /// <summary>Outputs of nodes that stay float whatever else says (the outlier split's float part).</summary>
+    internal IReadOnlySet<string> FloatOutputs { get; init; } = new HashSet<string>();
+
+    /// <summary>Tensors only some readers see quantized, with those readers' outputs (the outlier split's inputs:
+    /// their outlier channels clip in 8 bits); the others read the float tensor.</summary>
+    internal IReadOnlyDictionary<string, IReadOnlySet<string>> QuantizedReaders { get; init; } = new Dictionary<string, IReadOnlySet<string>>();
+
     /// <summary>Calibrated ranges of activation tensors (static mode needs one per quantized activation).</summary>
     public IReadOnlyDictionary<string, ActivationRange> ActivationRanges { get; init; } = new Dictionary<string, ActivationRange>();
 

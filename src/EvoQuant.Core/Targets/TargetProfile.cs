@@ -38,13 +38,17 @@ public sealed record TargetProfile(QuantTarget Requested, QuantTarget Resolved, 
     /// feed-forward down projection stays float (<see cref="QuantizationOptions.KeepFirstDownProjectionFloat"/>):
     /// its input's outliers are in the activations, not the CPU's doing, so on every target. BatchNormalization
     /// is folded into its Conv first, as ONNX Runtime runs the float model: unfolded, a Q/DQ pair keeps each
-    /// normalization in float behind an integer Conv (PaddleOCR's classifier: 0.61x float speed, 1.0x folded).</summary>
+    /// normalization in float behind an integer Conv (PaddleOCR's classifier: 0.61x float speed, 1.0x folded).
+    /// Where per-channel ranges of the MatMul inputs were measured (fill <see cref="QuantizationOptions.OutlierSplit"/>'s
+    /// ChannelRanges), their few outlier channels are computed in float (<see cref="Quantization.Smoothing.OutlierChannelSplit"/>),
+    /// and a split first down projection is quantized: all-MiniLM-L6-v2, 2000 sentences (docs/benchmarks.md).</summary>
     public QuantizationOptions StaticDefaults() => new()
     {
         Target = Requested,
         ActivationType = ActivationType,
         WeightType = QuantType.Int8,
         KeepFirstDownProjectionFloat = true,
+        OutlierSplit = new Quantization.Smoothing.OutlierSplitOptions(),
         FoldBatchNormalization = true,
     };
 

@@ -214,11 +214,18 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     public string? WeightOnlyMethod { get; set; }
 
     /// <summary>Calibration samples (files, folders, arrays), as Measure-Calibration takes them; streamed, not held.
-    /// Weight-only: for GPTQ. Static and dynamic: for -SmoothQuant's per-channel activation ranges.</summary>
+    /// Weight-only: for GPTQ. Static: the per-channel ranges of the MatMul inputs, for the outlier split (on by
+    /// default) and -SmoothQuant. Dynamic: for -SmoothQuant.</summary>
     [Parameter(ParameterSetName = WeightOnlySet)]
     [Parameter(ParameterSetName = StaticSet)]
     [Parameter(ParameterSetName = DynamicSet)]
     public object[]? CalibrationData { get; set; }
+
+    /// <summary>Static, with -CalibrationData (on by default then): compute the few input channels of each MatMul
+    /// whose measured |max| stands over 6 times the median channel's in float, the rest in 8 bits with the
+    /// remaining channels' range (LLM.int8()-style). -SplitOutliers:$false quantizes them whole.</summary>
+    [Parameter(ParameterSetName = StaticSet)]
+    public SwitchParameter SplitOutliers { get; set; }
 
     /// <summary>SmoothQuant-style migration before quantizing: each MatMul input's per-channel outliers (measured on
     /// -CalibrationData) move into its weight, 1/s folded into the producer where it can be, else a Mul inserted.</summary>
@@ -297,6 +304,12 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
                 "KeepSlowNodesFloatNeedsHostTarget", ErrorCategory.InvalidArgument, Target, "Drop -KeepSlowNodesFloat, or quantize on the machine the model will run on with -Target Host."));
             return;
         }
+        if (SplitOutliers.IsPresent && CalibrationData is not { Length: > 0 })
+        {
+            WriteError(NewError(new ArgumentException("-SplitOutliers needs -CalibrationData: samples to measure the per-channel ranges of the MatMul inputs."),
+                "SplitOutliersNeedsCalibrationData", ErrorCategory.InvalidArgument, model, "Pass -CalibrationData with a few hundred representative samples (as Measure-Calibration takes them)."));
+            return;
+        }
         QuantizationOptions options;
         try { options = BuildOptions(Calibration ?? Model.Table); }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or PSInvalidCastException or IOException or System.Text.Json.JsonException
@@ -315,7 +328,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         {
             WriteVerbose($"Quantizing '{model.Name}': {what}.");
             AccuracyDrivenResult? search = AccuracyDriven ? Search(model, options) : null;
-            if (SmoothQuant) options = WithSmoothing(model, options, progress);
+            options = WithChannelRanges(model, options, progress);
             if (SkipRuntimeCheck)
             {
                 options = options with { VerifyWithRuntime = false };
@@ -368,7 +381,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         {
             WriteError(OutputError(e));
         }
-        catch (Exception e) when ((WeightOnlyMode || SmoothQuant) && e is SampleMismatchException or EvoQuant.Data.SampleFormatException or ModelRunException or InvalidOperationException)
+        catch (Exception e) when ((WeightOnlyMode || CalibrationData is { Length: > 0 }) && e is SampleMismatchException or EvoQuant.Data.SampleFormatException or ModelRunException or InvalidOperationException)
         {
             WriteError(NewError(e, "InvalidCalibrationData", ErrorCategory.InvalidData, CalibrationData ?? (object)model,
                 "Check -CalibrationData: samples must match the model's input names, element types and shapes (see Get-OnnxGraph ... | ForEach-Object Inputs)."));
@@ -413,15 +426,17 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     private List<object> SampleItems(object[] values) =>
         values.Select(v => PipelineValues.ToSampleItem(v) is string p ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(p) : PipelineValues.ToSampleItem(v)!).ToList();
 
-    // -SmoothQuant: the MatMul inputs' per-channel ranges streamed from -CalibrationData through the float model.
-    private QuantizationOptions WithSmoothing(OnnxModel model, QuantizationOptions options, StageProgress progress)
+    // The MatMul inputs' per-channel ranges streamed once from -CalibrationData through the float model, for the
+    // outlier split (static) and -SmoothQuant; the options as they were without -CalibrationData.
+    private QuantizationOptions WithChannelRanges(OnnxModel model, QuantizationOptions options, StageProgress progress)
     {
-        progress.Report("Measuring per-channel activation ranges for -SmoothQuant");
-        var ranges = EvoQuant.Quantization.Smoothing.ChannelRangeCollector.Collect(model, SampleItems(CalibrationData!), null, CancellationToken);
-        return options with
-        {
-            Smoothing = new EvoQuant.Quantization.Smoothing.SmoothingOptions { Alpha = SmoothAlpha ?? 0.5, InsertMul = !SmoothFoldOnly, ChannelRanges = ranges },
-        };
+        if (CalibrationData is not { Length: > 0 } || WeightOnlyMode || (!SmoothQuant && options.OutlierSplit == null)) return options;
+        progress.Report("Measuring per-channel activation ranges of the MatMul inputs");
+        var ranges = EvoQuant.Quantization.Smoothing.ChannelRangeCollector.Collect(model, SampleItems(CalibrationData), null, CancellationToken);
+        if (options.OutlierSplit is { } split) options = options with { OutlierSplit = split with { ChannelRanges = ranges } };
+        if (SmoothQuant)
+            options = options with { Smoothing = new EvoQuant.Quantization.Smoothing.SmoothingOptions { Alpha = SmoothAlpha ?? 0.5, InsertMul = !SmoothFoldOnly, ChannelRanges = ranges } };
+        return options;
     }
 
     private QuantizationResult QuantizeWeightOnly(OnnxModel model, QuantizationOptions options, StageProgress progress)
@@ -454,8 +469,8 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         // The target's defaults first; every parameter given on the command line then wins.
         var bound = MyInvocation.BoundParameters;
         if (WeightOnlyMode) return WeightOnlyOptions();
-        if (!SmoothQuant && (bound.ContainsKey(nameof(SmoothAlpha)) || SmoothFoldOnly || (CalibrationData is { Length: > 0 } && !KeepSlowNodesFloat)))
-            throw new ArgumentException("-SmoothAlpha, -SmoothFoldOnly and -CalibrationData apply to static or dynamic quantization only with -SmoothQuant (-CalibrationData also with -KeepSlowNodesFloat).");
+        if (!SmoothQuant && (bound.ContainsKey(nameof(SmoothAlpha)) || SmoothFoldOnly || (Dynamic && CalibrationData is { Length: > 0 })))
+            throw new ArgumentException("-SmoothAlpha and -SmoothFoldOnly apply only with -SmoothQuant, and -CalibrationData to dynamic quantization only with -SmoothQuant.");
         var profile = TargetProfile.Resolve(bound.ContainsKey(nameof(Target)) ? Target : new QuantizationOptions().Target);
         var options = Dynamic ? profile.DynamicDefaults() : profile.StaticDefaults();
         if (bound.ContainsKey(nameof(Format))) options = options with { Format = Format };
@@ -481,6 +496,7 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             WeightSymmetric = bound.ContainsKey(nameof(WeightSymmetric)) ? WeightSymmetric.IsPresent : options.WeightSymmetric,
             WeightSaturation = bound.ContainsKey(nameof(WeightSaturation)) ? WeightSaturation : options.WeightSaturation,
             FoldBatchNormalization = bound.ContainsKey(nameof(FoldBatchNormalization)) ? FoldBatchNormalization.IsPresent : options.FoldBatchNormalization,
+            OutlierSplit = bound.ContainsKey(nameof(SplitOutliers)) && !SplitOutliers.IsPresent ? null : options.OutlierSplit,
             OpTypes = OpType ?? Array.Empty<string>(),
             IncludeNodes = IncludeNode ?? Array.Empty<string>(),
             ExcludeNodes = ExcludeNode ?? Array.Empty<string>(),

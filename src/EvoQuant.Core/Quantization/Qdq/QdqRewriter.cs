@@ -112,6 +112,8 @@ internal sealed class QdqRewriter : GraphRewrite
             for (int k = 0; k < n.Input.Count; k++)
             {
                 if (n.Input[k].Length == 0) continue;
+                // A tensor only some readers see quantized (an outlier split's input): the others read it in float.
+                if (Options.QuantizedReaders.TryGetValue(n.Input[k], out var readers) && !n.Output.Any(readers.Contains)) continue;
                 if (!_consumers.TryGetValue(n.Input[k], out var list)) _consumers[n.Input[k]] = list = new();
                 list.Add((n, k));
             }

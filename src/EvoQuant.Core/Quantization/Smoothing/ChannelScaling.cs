@@ -51,10 +51,10 @@ public sealed class ChannelScaling
     }
 
     /// <summary>Points <paramref name="node"/>'s input <paramref name="index"/> at a new float constant.</summary>
-    public void ReplaceInput(NodeProto node, int index, long[] dims, float[] values)
+    public void ReplaceInput(NodeProto node, int index, long[] dims, float[] values, string suffix = "_smoothed")
     {
         string old = node.Input[index];
-        string name = _names.Take(old + "_smoothed");
+        string name = _names.Take(old + suffix);
         var t = TensorData.FromFloats(name, dims, values);
         _graph.Initializer.Add(t);
         _added[name] = t;
@@ -63,6 +63,14 @@ public sealed class ChannelScaling
     }
 
     internal string TakeName(string wanted) => _names.Take(wanted);
+
+    /// <summary>Adds a new constant (named through <see cref="TakeName"/>) to the graph; its name.</summary>
+    public string AddConstant(TensorProto tensor)
+    {
+        _graph.Initializer.Add(tensor);
+        _added[tensor.Name] = tensor;
+        return tensor.Name;
+    }
 
     /// <summary>Records that <paramref name="tensor"/>'s channels were multiplied by <paramref name="factors"/>.</summary>
     public void MarkScaled(string tensor, float[] factors) => _scaled[tensor] = factors;

@@ -1,6 +1,7 @@
 namespace EvoQuant.Quantization.Smoothing;
 
-/// <summary>The op types whose output channels smoothing can rescale through their constants.</summary>
+/// <summary>The op types whose output channels smoothing can rescale through their constants, and those whose
+/// input channels the outlier split can compute apart.</summary>
 internal static class SmoothingOps
 {
     public static void Register(OpQuantizerRegistry r)
@@ -9,5 +10,6 @@ internal static class SmoothingOps
         r.RegisterScaleAbsorber("Mul", ConstantMulAbsorber.Instance);
         r.RegisterScaleAbsorber("Add", ConstantAddAbsorber.Instance);
         r.RegisterScaleAbsorber("MatMul", MatMulColumnsAbsorber.Instance);
+        r.RegisterChannelSplitter("MatMul", MatMulRowSplitter.Instance);
     }
 }
