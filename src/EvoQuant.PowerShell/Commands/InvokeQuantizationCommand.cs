@@ -431,6 +431,12 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     private QuantizationOptions WithChannelRanges(OnnxModel model, QuantizationOptions options, StageProgress progress)
     {
         if (CalibrationData is not { Length: > 0 } || WeightOnlyMode || (!SmoothQuant && options.OutlierSplit == null)) return options;
+        // The split alone has nothing to measure in a model without such MatMuls (a CNN): no ranges, no split.
+        if (!SmoothQuant && EvoQuant.Quantization.Smoothing.ActivationSmoothing.Candidates(model).Count == 0)
+        {
+            WriteVerbose("No MatMul with a constant 2-D weight: no input channels to split (-SplitOutliers).");
+            return options;
+        }
         progress.Report("Measuring per-channel activation ranges of the MatMul inputs");
         var ranges = EvoQuant.Quantization.Smoothing.ChannelRangeCollector.Collect(model, SampleItems(CalibrationData), null, CancellationToken);
         if (options.OutlierSplit is { } split) options = options with { OutlierSplit = split with { ChannelRanges = ranges } };
