@@ -281,7 +281,8 @@ public static class EasyQuantSearch
         }
     }
 
-    private static TensorProto? Initializer(OnnxModel m, string name) => m.Proto.Graph.Initializer.FirstOrDefault(i => i.Name == name);
+    // The model's cached view looks initializers up by name (a scan per lookup was quadratic over the search's loops).
+    private static TensorProto? Initializer(OnnxModel m, string name) => m.Graph.IsInitializer(name) ? m.Graph.GetConstant(name) : null;
 
     // A weight stored as 8-bit codes with float scales: the names of both initializers; null otherwise.
     private static (string Codes, string Scale)? Stored(QuantizationResult q, string weight)

@@ -46,6 +46,11 @@ public static class OutlierChannelSplit
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         if (!(options.Ratio > 1)) throw new ArgumentOutOfRangeException(nameof(options), $"The outlier ratio must exceed 1; got {options.Ratio}.");
+        // Nothing to split without measured channel ranges (every static default quantization comes here), and
+        // Gather's negative axis (the last, whatever the rank) needs opset 11: both checked before the model is copied.
+        if (options.ChannelRanges.Count == 0 || model.DefaultOpset < 11)
+            return new OutlierSplitResult(model, new Dictionary<string, ActivationRange>(), new HashSet<string>(),
+                new Dictionary<string, IReadOnlySet<string>>(), new Dictionary<string, int[]>());
         var proto = model.CloneProto();
         var scaling = new ChannelScaling(model, proto.Graph, registry ?? OpQuantizerRegistry.Default);
         var view = scaling.View;
@@ -55,8 +60,6 @@ public static class OutlierChannelSplit
         var readers = new Dictionary<string, IReadOnlySet<string>>(StringComparer.Ordinal);
         var inserted = new List<(int Position, int Order, NodeProto Node)>();
         var order = view.Proto.Node.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, ReferenceEqualityComparer.Instance);
-        // Gather's negative axis (the last, whatever the rank) needs opset 11.
-        if (model.DefaultOpset < 11) return new OutlierSplitResult(model, ranges, new HashSet<string>(), readers, channels);
 
         foreach (var (x, k) in ActivationSmoothing.Candidates(model))
         {
