@@ -61,4 +61,16 @@ Describe 'Invoke-Quantization outlier split' {
         $whole = $eval | Compare-QuantAccuracy -Reference $MiniLm -Candidate $plain -Embedding -QueryCount 4 -NoTiming
         $split.Embedding.MeanCosine | Should -BeGreaterThan $whole.Embedding.MeanCosine
     }
+
+    It 'measures no channel ranges for a model without MatMuls, says why, and quantizes as without samples' {
+        $cal = Measure-Calibration -Model $FashionModel -InputPath $FashionCalib
+        $with = Join-Path $TestDrive 'fashion.samples.onnx'
+        $null = Invoke-Quantization -Model $FashionModel -Calibration $cal -CalibrationData $FashionCalib -Path $with -ErrorAction Stop -Verbose 4>&1 |
+            Tee-Object -Variable all | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        ($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'No per-channel ranges measured: no MatMul*' }) |
+            Should -Not -BeNullOrEmpty
+        $without = Join-Path $TestDrive 'fashion.plain.onnx'
+        $null = Invoke-Quantization -Model $FashionModel -Calibration $cal -Path $without -ErrorAction Stop
+        (Get-FileHash $with).Hash | Should -Be (Get-FileHash $without).Hash
+    }
 }

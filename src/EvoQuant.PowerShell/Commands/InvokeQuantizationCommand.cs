@@ -430,19 +430,15 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     // outlier split (static) and -SmoothQuant; the options as they were without -CalibrationData.
     private QuantizationOptions WithChannelRanges(OnnxModel model, QuantizationOptions options, StageProgress progress)
     {
-        if (CalibrationData is not { Length: > 0 } || WeightOnlyMode || (!SmoothQuant && options.OutlierSplit == null)) return options;
-        // The split alone has nothing to measure in a model without such MatMuls (a CNN): no ranges, no split.
-        if (!SmoothQuant && EvoQuant.Quantization.Smoothing.ActivationSmoothing.Candidates(model).Count == 0)
+        if (CalibrationData is not { Length: > 0 } || WeightOnlyMode) return options;
+        var smoothing = SmoothQuant ? new EvoQuant.Quantization.Smoothing.SmoothingOptions { Alpha = SmoothAlpha ?? 0.5, InsertMul = !SmoothFoldOnly } : null;
+        if (EvoQuant.Quantization.Smoothing.ChannelRangeMeasurement.NotNeeded(model, options, smoothing) is string why)
         {
-            WriteVerbose("No MatMul with a constant 2-D weight: no input channels to split (-SplitOutliers).");
+            if (options.OutlierSplit != null) WriteVerbose($"No per-channel ranges measured: {why} (-SplitOutliers).");
             return options;
         }
         progress.Report("Measuring per-channel activation ranges of the MatMul inputs");
-        var ranges = EvoQuant.Quantization.Smoothing.ChannelRangeCollector.Collect(model, SampleItems(CalibrationData), null, CancellationToken);
-        if (options.OutlierSplit is { } split) options = options with { OutlierSplit = split with { ChannelRanges = ranges } };
-        if (SmoothQuant)
-            options = options with { Smoothing = new EvoQuant.Quantization.Smoothing.SmoothingOptions { Alpha = SmoothAlpha ?? 0.5, InsertMul = !SmoothFoldOnly, ChannelRanges = ranges } };
-        return options;
+        return EvoQuant.Quantization.Smoothing.ChannelRangeMeasurement.Apply(model, options, smoothing, SampleItems(CalibrationData), null, CancellationToken);
     }
 
     private QuantizationResult QuantizeWeightOnly(OnnxModel model, QuantizationOptions options, StageProgress progress)
