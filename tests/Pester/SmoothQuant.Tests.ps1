@@ -31,12 +31,28 @@ Describe 'Invoke-Quantization -SmoothQuant' {
 }
 
 Describe 'Invoke-Quantization outlier split' {
-    It 'refuses -SplitOutliers without -CalibrationData, with its own ErrorId, and writes nothing' {
+    It 'refuses -SplitOutliers when neither the table nor -CalibrationData gives channel ranges, with its own ErrorId, and writes nothing' {
         $out = Join-Path $TestDrive 'none.onnx'
-        $table = Join-Path $TestDrive 'none.json'
-        { Invoke-Quantization -Model $MiniLm -Calibration $table -SplitOutliers -Path $out -ErrorAction Stop } |
+        { Invoke-Quantization -Model $MiniLm -Calibration @{} -SplitOutliers -Path $out -ErrorAction Stop } |
             Should -Throw -ErrorId "InvokeQuantizationSplitOutliersNeedsCalibrationData$CommandId"
         Test-Path $out | Should -BeFalse
+    }
+
+    It 'splits with the channel ranges Measure-Calibration keeps in its table, saved or piped, and not with -NoChannelRanges' -Tag 'Full' {
+        $samples = @([EvoQuant.Text.SentenceCorpus]::Load($Fortunes).Split(35, 16, 1)[0] | ConvertTo-TokenSample -Vocabulary $MiniLmVocab -BatchSize 16)
+        $saved = Join-Path $TestDrive 'minilm.cal.json'
+        $cal = $samples | Measure-Calibration -Model $MiniLm -OutFile $saved -Verbose 4>&1 | Tee-Object -Variable all |
+            Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        ($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'Also keeping the per-channel extremes of * MatMul inputs*' }) |
+            Should -Not -BeNullOrEmpty
+        $cal.ChannelRanges.Count | Should -BeGreaterThan 0
+        $q = Invoke-Quantization -Model $MiniLm -Calibration $saved -Path (Join-Path $TestDrive 'minilm.fromtable.onnx') -ErrorAction Stop
+        $q.TargetDecisions | Where-Object { $_ -like 'outlier split:*' } | Should -Not -BeNullOrEmpty
+
+        $plain = $samples | Measure-Calibration -Model $MiniLm -NoChannelRanges
+        $plain.ChannelRanges.Count | Should -Be 0
+        $p = Invoke-Quantization -Model $MiniLm -Calibration $plain -Path (Join-Path $TestDrive 'minilm.nochannels.onnx') -ErrorAction Stop
+        $p.TargetDecisions | Where-Object { $_ -like 'outlier split:*' } | Should -BeNullOrEmpty
     }
 
     It 'splits the outlier channels of MiniLM with -CalibrationData by default, says so, and not with -SplitOutliers:$false' -Tag 'Full' {

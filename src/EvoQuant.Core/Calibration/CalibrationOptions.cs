@@ -16,6 +16,11 @@ public sealed record CalibrationOptions
 {
     public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
 
+    /// <summary>Also keep each channel's extremes of the inputs of MatMuls with a constant weight
+    /// (<see cref="CalibrationTable.ChannelRanges"/>), for the static outlier split and smoothing, when the model
+    /// has such MatMuls: one more float pass over the same samples, a pair of vectors per input in memory.</summary>
+    public bool MeasureChannelRanges { get; init; } = true;
+
     /// <summary>Histogram bins (0: the method's default, Entropy 128, Percentile 2048).</summary>
     public int Bins { get; init; }
 

@@ -21,6 +21,7 @@ public sealed class CalibrationRun : IDisposable
     private readonly List<CalibrationTable> _continued = new();
     private readonly SearchSamples? _searchSamples;
     private readonly CancellationToken _cancellation;
+    private readonly Quantization.Smoothing.ChannelRangeCollector? _channels;
 
     public CalibrationRun(OnnxModel model, CalibrationOptions options, IProgress<CalibrationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -66,7 +67,24 @@ public sealed class CalibrationRun : IDisposable
         _feed = new SampleFeed(Binder, options, _session, _calibrator, model.Name, cancellationToken, Report);
         _model = model;
         _cancellation = cancellationToken;
+        var matMulInputs = options.MeasureChannelRanges ? Quantization.Smoothing.ActivationSmoothing.Candidates(model) : new Dictionary<string, int>();
+        // Its own float pass over the same items: the main run may reduce in the graph and never see the values.
+        // A sample the main run skipped fails here too and was reported there already, so it is skipped quietly.
+        try
+        {
+            if (matMulInputs.Count > 0)
+                _channels = new Quantization.Smoothing.ChannelRangeCollector(model, matMulInputs,
+                    options with { OnSampleError = _ => SampleErrorAction.Continue }, cancellationToken);
+        }
+        catch
+        {
+            _session.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>MatMul inputs whose per-channel extremes this run also keeps (<see cref="CalibrationOptions.MeasureChannelRanges"/>).</summary>
+    public int ChannelRangeTensors => _channels?.Tensors ?? 0;
 
     /// <summary>The settings in effect: those asked for, with fewer bins when <see cref="HistogramPlan"/> reduced them.</summary>
     public CalibrationSettings Settings { get; }
@@ -101,7 +119,9 @@ public sealed class CalibrationRun : IDisposable
     {
         if (_feed.Stopped) return false;
         _started = true;
-        return _feed.Add(item);
+        bool more = _feed.Add(item);
+        _channels?.Add(item);
+        return more;
     }
 
     /// <summary>Starts from a table measured earlier, with the same settings, on samples that come before
@@ -143,12 +163,28 @@ public sealed class CalibrationRun : IDisposable
             .Concat(_continued.SelectMany(t => t.Skipped)), ranges);
         return new CalibrationTable(Settings, ranges, skipped)
         {
+            ChannelRanges = CompleteChannelRanges(),
             SampleCount = SamplesDone + _continued.Sum(t => t.SampleCount), ModelName = _model.Name, Model = _model,
             ErrorCount = Errors + _continued.Sum(t => t.ErrorCount),
         };
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        _session.Dispose();
+        _channels?.Dispose();
+    }
+
+    // This run's channel ranges, continuing those of the tables it continues (all of them must have measured them).
+    private IReadOnlyDictionary<string, Quantization.Smoothing.ChannelRange> CompleteChannelRanges()
+    {
+        IReadOnlyDictionary<string, Quantization.Smoothing.ChannelRange> ranges;
+        try { ranges = _channels?.Complete() ?? new Dictionary<string, Quantization.Smoothing.ChannelRange>(StringComparer.Ordinal); }
+        catch (InvalidOperationException) { return new Dictionary<string, Quantization.Smoothing.ChannelRange>(StringComparer.Ordinal); } // no sample passed there
+        if (ranges.Count == 0) return ranges;
+        foreach (var t in _continued) ranges = CalibrationTable.MergeChannelRanges(ranges, t.ChannelRanges);
+        return ranges;
+    }
 
     private void Report(SampleBatch b)
     {

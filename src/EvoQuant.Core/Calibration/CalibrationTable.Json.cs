@@ -7,7 +7,8 @@ namespace EvoQuant.Calibration;
 // { format, version, model, sampleCount, errorCount, settings{...}, ranges[{tensor, method, min, max,
 //   rangeMin, rangeMax, elementCount, batchCount, nonFiniteCount, batchMinSum, batchMaxSum,
 //   histogram{absolute, binsPerSide, widthExponent, firstBin, counts[]},
-//   candidates[{method, rangeMin, rangeMax, mse}] (Auto only), search{base, factor, baseCosine, cosine, layers, weights[{weight, factor, baseCosine, cosine}]} (EQ only)}], skipped[{tensor, reason}] }
+//   candidates[{method, rangeMin, rangeMax, mse}] (Auto only), search{base, factor, baseCosine, cosine, layers, weights[{weight, factor, baseCosine, cosine}]} (EQ only)}], skipped[{tensor, reason}],
+//   channelRanges[{tensor, rows, min[], max[]}] (optional: MatMul inputs' per-channel extremes; older readers ignore it) }
 public sealed partial class CalibrationTable
 {
     public const string JsonFormatName = "evoquant-calibration";
@@ -32,6 +33,15 @@ public sealed partial class CalibrationTable
         public CalibrationSettings? Settings { get; set; }
         public List<RangeDto> Ranges { get; set; } = new();
         public List<SkippedTensor> Skipped { get; set; } = new();
+        public List<ChannelRangeDto>? ChannelRanges { get; set; }
+    }
+
+    private sealed class ChannelRangeDto
+    {
+        public string Tensor { get; set; } = "";
+        public long Rows { get; set; }
+        public float[]? Min { get; set; }
+        public float[]? Max { get; set; }
     }
 
     private sealed class RangeDto
@@ -64,6 +74,8 @@ public sealed partial class CalibrationTable
                 BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram,
                 Candidates = r.Candidates?.ToList(), Search = r.Search,
             }).ToList(),
+            ChannelRanges = ChannelRanges.Count == 0 ? null : ChannelRanges.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                .Select(kv => new ChannelRangeDto { Tensor = kv.Key, Rows = kv.Value.Rows, Min = kv.Value.Min, Max = kv.Value.Max }).ToList(),
         };
         return JsonSerializer.Serialize(dto, JsonOptions);
     }
@@ -89,13 +101,27 @@ public sealed partial class CalibrationTable
             BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram, Candidates = r.Candidates, Search = r.Search,
         }).ToList();
         ImportedRangeRules.Check(ranges, where);
+        var channelRanges = new Dictionary<string, Quantization.Smoothing.ChannelRange>(StringComparer.Ordinal);
+        foreach (var c in dto.ChannelRanges ?? new List<ChannelRangeDto>())
+        {
+            // A hand-edited or truncated file must not give the split a range it would misread.
+            if (c == null || string.IsNullOrEmpty(c.Tensor) || c.Min is not { Length: > 0 } || c.Max == null || c.Min.Length != c.Max.Length || c.Rows < 1
+                || c.Min.Zip(c.Max).Any(p => !ValidChannelExtremes(p.First, p.Second)))
+                throw new FormatException($"{where} has a channel range without a tensor name, rows, or one finite minimum not above its maximum per channel.");
+            if (!channelRanges.TryAdd(c.Tensor, new Quantization.Smoothing.ChannelRange(c.Min, c.Max, c.Rows)))
+                throw new FormatException($"{where} has two channel ranges of '{c.Tensor}'.");
+        }
         try
         {
             return new CalibrationTable(dto.Settings, ranges, dto.Skipped ?? new List<SkippedTensor>())
             {
-                ModelName = dto.Model, SampleCount = dto.SampleCount, ErrorCount = dto.ErrorCount,
+                ModelName = dto.Model, SampleCount = dto.SampleCount, ErrorCount = dto.ErrorCount, ChannelRanges = channelRanges,
             };
         }
         catch (ArgumentException e) { throw new FormatException($"{where}: {e.Message}", e); }
     }
+
+    // Finite and ordered, or the (+inf, -inf) of a channel that saw no finite value.
+    private static bool ValidChannelExtremes(float min, float max) =>
+        float.IsFinite(min) && float.IsFinite(max) ? min <= max : float.IsPositiveInfinity(min) && float.IsNegativeInfinity(max);
 }

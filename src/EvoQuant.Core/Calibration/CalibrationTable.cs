@@ -41,6 +41,12 @@ public sealed partial class CalibrationTable
 
     public int Count => Ranges.Count;
 
+    /// <summary>Each channel's extremes (last axis) of the inputs of MatMuls with a constant weight, by tensor:
+    /// what the static outlier split reads (<see cref="Quantization.QuantizationOptions.WithChannelRanges"/>);
+    /// empty when the model has no such MatMul or they were not measured (<see cref="CalibrationOptions.MeasureChannelRanges"/>).</summary>
+    public IReadOnlyDictionary<string, Quantization.Smoothing.ChannelRange> ChannelRanges { get; init; } =
+        new Dictionary<string, Quantization.Smoothing.ChannelRange>(StringComparer.Ordinal);
+
     /// <summary>EQ: the factor each searched weight's scales are multiplied by (<see cref="ScaleSearch.Weights"/>, the
     /// ones that moved off 1); empty for the other methods. <see cref="Quantization.QuantizationOptions.WithCalibration"/>
     /// gives them to the quantizer.</summary>
@@ -79,7 +85,24 @@ public sealed partial class CalibrationTable
             SampleCount = a.SampleCount + b.SampleCount,
             ErrorCount = a.ErrorCount + b.ErrorCount,
             ModelName = a.ModelName ?? b.ModelName,
+            ChannelRanges = MergeChannelRanges(a.ChannelRanges, b.ChannelRanges),
         };
+    }
+
+    /// <summary>The channel ranges of two shards' tables, for the tensors both measured: a tensor only one of them
+    /// measured has no range over all the samples, so it is left out rather than understated.</summary>
+    internal static IReadOnlyDictionary<string, Quantization.Smoothing.ChannelRange> MergeChannelRanges(
+        IReadOnlyDictionary<string, Quantization.Smoothing.ChannelRange> a, IReadOnlyDictionary<string, Quantization.Smoothing.ChannelRange> b)
+    {
+        var merged = new Dictionary<string, Quantization.Smoothing.ChannelRange>(StringComparer.Ordinal);
+        foreach (var (tensor, range) in a)
+            if (b.TryGetValue(tensor, out var other) && other.Channels == range.Channels)
+            {
+                var sum = range.Clone();
+                sum.Add(other);
+                merged[tensor] = sum;
+            }
+        return merged;
     }
 
     /// <summary>Merges any number of tables (see <see cref="Merge(CalibrationTable, CalibrationTable)"/>).</summary>

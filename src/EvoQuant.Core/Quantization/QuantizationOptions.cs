@@ -136,7 +136,12 @@ public sealed record QuantizationOptions
     /// <summary>These options with a calibration table's chosen ranges and, from an EQ table, its searched
     /// weight-scale factors (<see cref="WithWeightScaleFactors"/>).</summary>
     public QuantizationOptions WithCalibration(EvoQuant.Calibration.CalibrationTable table) =>
-        (this with { ActivationRanges = RangesOf(table) }).WithWeightScaleFactors(table.WeightScaleFactors);
+        (this with { ActivationRanges = RangesOf(table) }).WithWeightScaleFactors(table.WeightScaleFactors).WithChannelRanges(table.ChannelRanges);
+
+    /// <summary>These options with the MatMul inputs' per-channel ranges handed to the outlier split when it is
+    /// on; unchanged when it is off or <paramref name="ranges"/> is empty.</summary>
+    public QuantizationOptions WithChannelRanges(IReadOnlyDictionary<string, Smoothing.ChannelRange> ranges) =>
+        OutlierSplit is { } split && ranges.Count > 0 ? this with { OutlierSplit = split with { ChannelRanges = ranges } } : this;
 
     /// <summary>These options with each weight's scales multiplied by its factor (<see cref="TensorOverride.ScaleFactor"/>);
     /// a weight that already has an override keeps it as it is (the user's settings win over a search's).</summary>

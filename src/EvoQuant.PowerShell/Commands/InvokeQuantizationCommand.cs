@@ -304,18 +304,21 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
                 "KeepSlowNodesFloatNeedsHostTarget", ErrorCategory.InvalidArgument, Target, "Drop -KeepSlowNodesFloat, or quantize on the machine the model will run on with -Target Host."));
             return;
         }
-        if (SplitOutliers.IsPresent && CalibrationData is not { Length: > 0 })
-        {
-            WriteError(NewError(new ArgumentException("-SplitOutliers needs -CalibrationData: samples to measure the per-channel ranges of the MatMul inputs."),
-                "SplitOutliersNeedsCalibrationData", ErrorCategory.InvalidArgument, model, "Pass -CalibrationData with a few hundred representative samples (as Measure-Calibration takes them)."));
-            return;
-        }
         QuantizationOptions options;
         try { options = BuildOptions(Calibration ?? Model.Table); }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or PSInvalidCastException or IOException or System.Text.Json.JsonException
             or FormatException or UnauthorizedAccessException or QuantizationOptionsException)
         {
             ThrowTerminatingError(NewError(e, "InvalidArgument", ErrorCategory.InvalidArgument, Calibration ?? TensorOverride));
+            return;
+        }
+        // Asked for explicitly, the split needs channel ranges: from the table or measured on -CalibrationData.
+        if (SplitOutliers.IsPresent && CalibrationData is not { Length: > 0 } && options.OutlierSplit is { ChannelRanges.Count: 0 }
+            && EvoQuant.Quantization.Smoothing.ChannelRangeMeasurement.NotNeeded(model, options, null) == null)
+        {
+            WriteError(NewError(new ArgumentException("-SplitOutliers needs the per-channel ranges of the MatMul inputs: the calibration table has none, and no -CalibrationData was given."),
+                "SplitOutliersNeedsCalibrationData", ErrorCategory.InvalidArgument, model,
+                "Measure the table with Measure-Calibration (without -NoChannelRanges), or pass -CalibrationData with a few hundred representative samples."));
             return;
         }
 
@@ -477,14 +480,16 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
         var options = Dynamic ? profile.DynamicDefaults() : profile.StaticDefaults();
         if (bound.ContainsKey(nameof(Format))) options = options with { Format = Format };
         IReadOnlyDictionary<string, float> weightScaleFactors = new Dictionary<string, float>();
+        IReadOnlyDictionary<string, EvoQuant.Quantization.Smoothing.ChannelRange> channelRanges = new Dictionary<string, EvoQuant.Quantization.Smoothing.ChannelRange>();
         if (!Dynamic)
         {
             // A piped table carries its ranges (and EQ's weight-scale factors); otherwise static quantization needs -Calibration.
             if (calibration == null)
                 throw new ArgumentException("Static quantization needs activation ranges: pass -Calibration (from Measure-Calibration), or use -Dynamic.");
-            var (ranges, factors) = QuantizationArguments.Calibration(calibration, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
+            var (ranges, factors, channels) = QuantizationArguments.Calibration(calibration, p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
             options = options with { ActivationRanges = ranges };
             weightScaleFactors = factors;
+            channelRanges = channels;
         }
         return (options with
         {
@@ -508,7 +513,8 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
             KeepSlowNodesFloat = KeepSlowNodesFloat,
             SpeedAware = KeepSlowNodesFloat && (CalibrationData ?? ValidationData) is { Length: > 0 } samples
                 ? options.SpeedAware with { Samples = SampleItems(samples) } : options.SpeedAware,
-        }).WithWeightScaleFactors(weightScaleFactors); // a -TensorOverride of a weight wins over its searched factor
+        }).WithWeightScaleFactors(weightScaleFactors) // a -TensorOverride of a weight wins over its searched factor
+            .WithChannelRanges(channelRanges); // -CalibrationData, when given, measures them afresh
     }
 
     private QuantizationOptions WeightOnlyOptions()

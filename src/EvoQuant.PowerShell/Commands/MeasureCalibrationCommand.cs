@@ -71,6 +71,12 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     [Parameter]
     public SwitchParameter PerChannel { get; set; }
 
+    /// <summary>Skips the per-channel extremes of the MatMul inputs (a second float pass over the samples, only in
+    /// models with MatMuls that have a constant weight): Invoke-Quantization's static outlier split then needs
+    /// -CalibrationData to measure them itself.</summary>
+    [Parameter]
+    public SwitchParameter NoChannelRanges { get; set; }
+
     [Parameter]
     [ArgumentCompleter(typeof(OpTypeCompleter))]
     public string[]? OpType { get; set; }
@@ -289,6 +295,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
             MaxBatchOutputBytes = MaxOutputMemory ?? defaults.MaxBatchOutputBytes,
             MaxHistogramBytes = MaxOutputMemory ?? defaults.MaxHistogramBytes,
             OnSampleError = OnSampleError,
+            MeasureChannelRanges = !NoChannelRanges,
         };
         var progress = new SynchronousProgress<CalibrationProgress>(p =>
         {
@@ -322,6 +329,8 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         if (plan.Reduced)
             WriteWarning($"{plan.RequestedBins} bins for {plan.Tensors} tensors would need up to {Mib(HistogramMemoryPlan.Bytes(options.Method, plan.RequestedBins, plan.Tensors))} MiB of histograms, " +
                 $"more than -MaxOutputMemory ({Mib(plan.BudgetBytes)} MiB): using {plan.Bins} bins (the table's Settings.Bins). Raise -MaxOutputMemory to keep more bins.");
+        if (_run.ChannelRangeTensors > 0)
+            WriteVerbose($"Also keeping the per-channel extremes of {_run.ChannelRangeTensors} MatMul inputs, for the outlier split: one more float pass (-NoChannelRanges skips it).");
         if (_run.SharedHistograms > 0)
             WriteVerbose($"{_run.SharedHistograms} histograms follow the values of the tensor they clamp or move (Relu, Clip, Reshape...): counted once for both.");
         foreach (var s in _run.Selection.Skipped) WriteDebug($"Not calibrated: '{s.Tensor}': {s.Reason}");

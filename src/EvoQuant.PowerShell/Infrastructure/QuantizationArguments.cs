@@ -25,8 +25,10 @@ internal static class QuantizationArguments
     };
 
     /// <summary>Activation ranges from a calibration table, a saved table's path, or a hashtable
-    /// tensor -> @(min, max); and a table's searched weight-scale factors (EQ's; none from a hashtable).</summary>
-    public static (IReadOnlyDictionary<string, ActivationRange> Ranges, IReadOnlyDictionary<string, float> WeightScaleFactors) Calibration(
+    /// tensor -> @(min, max); and a table's searched weight-scale factors (EQ's) and MatMul inputs' channel ranges
+    /// (none from a hashtable).</summary>
+    public static (IReadOnlyDictionary<string, ActivationRange> Ranges, IReadOnlyDictionary<string, float> WeightScaleFactors,
+        IReadOnlyDictionary<string, EvoQuant.Quantization.Smoothing.ChannelRange> ChannelRanges) Calibration(
         object calibration, Func<string, string> resolvePath)
     {
         switch (PipelineValues.Unwrap(calibration))
@@ -45,7 +47,7 @@ internal static class QuantizationArguments
                     if (pair == null || pair.Length != 2) throw new ArgumentException($"Range of '{e.Key}' must be @(min, max).");
                     ranges[e.Key.ToString()!] = new ActivationRange((float)pair[0], (float)pair[1]);
                 }
-                return (ranges, new Dictionary<string, float>());
+                return (ranges, new Dictionary<string, float>(), new Dictionary<string, EvoQuant.Quantization.Smoothing.ChannelRange>());
             case object[] many:
                 return FromTable(CalibrationTable.Merge(many.Select(PipelineValues.Unwrap).OfType<CalibrationTable>()));
             default:
@@ -53,8 +55,9 @@ internal static class QuantizationArguments
         }
     }
 
-    private static (IReadOnlyDictionary<string, ActivationRange>, IReadOnlyDictionary<string, float>) FromTable(CalibrationTable table) =>
-        (QuantizationOptions.RangesOf(table), table.WeightScaleFactors);
+    private static (IReadOnlyDictionary<string, ActivationRange>, IReadOnlyDictionary<string, float>,
+        IReadOnlyDictionary<string, EvoQuant.Quantization.Smoothing.ChannelRange>) FromTable(CalibrationTable table) =>
+        (QuantizationOptions.RangesOf(table), table.WeightScaleFactors, table.ChannelRanges);
 
     /// <summary>@{ tensor = @{ Type='QInt16'; Scale=0.01; ZeroPoint=0; Min=-1; Max=1 } }</summary>
     public static IReadOnlyDictionary<string, TensorOverride> Overrides(Hashtable? table)

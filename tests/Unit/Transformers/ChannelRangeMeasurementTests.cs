@@ -1,3 +1,4 @@
+using EvoQuant.Calibration;
 using EvoQuant.Quantization;
 using EvoQuant.Quantization.Smoothing;
 using EvoQuant.Targets;
@@ -7,7 +8,8 @@ using Xunit;
 
 namespace EvoQuant.Tests.Transformers;
 
-/// <summary>One pass of channel ranges for the outlier split and smoothing, and none where nothing can use it.</summary>
+/// <summary>One pass of channel ranges for the outlier split and smoothing, none where nothing can use it, and the
+/// same ranges kept by Measure-Calibration's run in its table (saved, merged, handed to the split).</summary>
 [Trait("Category", "TestData")]
 public sealed class ChannelRangeMeasurementTests(SmoothingTests.MiniLmChannels miniLm) : IClassFixture<SmoothingTests.MiniLmChannels>
 {
@@ -49,6 +51,69 @@ public sealed class ChannelRangeMeasurementTests(SmoothingTests.MiniLmChannels m
         foreach (var (tensor, range) in ranges)
             for (int c = 0; c < range.Channels; c++)
                 Assert.Equal(miniLm.Ranges[tensor].AbsMax(c), range.AbsMax(c));
+    }
+
+    [Fact]
+    public void A_calibration_run_keeps_exactly_the_channel_ranges_of_a_separate_pass_and_the_table_hands_them_to_the_split()
+    {
+        var table = Calibrator.Run(miniLm.Model, miniLm.Calibration(), new CalibrationOptions());
+
+        AssertSameRanges(miniLm.Ranges, table.ChannelRanges);
+        var options = StaticDefaults.WithCalibration(table);
+        Assert.Same(table.ChannelRanges, options.OutlierSplit!.ChannelRanges);
+        // Options without the split are left as they are.
+        Assert.Null(new QuantizationOptions().WithCalibration(table).OutlierSplit);
+    }
+
+    [Fact]
+    public void Nothing_is_kept_when_asked_not_to_or_without_matmuls()
+    {
+        Assert.Empty(Calibrator.Run(miniLm.Model, miniLm.Calibration(), new CalibrationOptions { MeasureChannelRanges = false }).ChannelRanges);
+        var (items, _) = FashionWorkload.TestSubset(16);
+        Assert.Empty(Calibrator.Run(FashionWorkload.Model, items, new CalibrationOptions()).ChannelRanges);
+    }
+
+    [Fact]
+    public void Channel_ranges_survive_the_json_file_and_merge_shards_into_the_ranges_of_all_samples()
+    {
+        var items = miniLm.Calibration();
+        int half = items.Count / 2;
+        var first = Calibrator.Run(miniLm.Model, items.Take(half), new CalibrationOptions());
+        var second = Calibrator.Run(miniLm.Model, items.Skip(half), new CalibrationOptions());
+
+        var restored = CalibrationTable.FromJson(first.ToJson());
+        AssertSameRanges(first.ChannelRanges, restored.ChannelRanges);
+
+        var merged = CalibrationTable.Merge(restored, CalibrationTable.FromJson(second.ToJson()));
+        AssertSameRanges(miniLm.Ranges, merged.ChannelRanges);
+
+        // A shard measured without them leaves no range that would understate the whole stream.
+        var without = Calibrator.Run(miniLm.Model, items.Skip(half), new CalibrationOptions { MeasureChannelRanges = false });
+        Assert.Empty(CalibrationTable.Merge(first, without).ChannelRanges);
+    }
+
+    [Theory]
+    [InlineData("\"min\": [1, 2], \"max\": [3]")]
+    [InlineData("\"min\": [4], \"max\": [3]")]
+    [InlineData("\"min\": [\"NaN\"], \"max\": [3]")]
+    public void A_damaged_channel_range_in_a_table_file_is_refused(string extremes)
+    {
+        string json = new CalibrationTable(new CalibrationSettings(), Array.Empty<TensorRange>()).ToJson().TrimEnd().TrimEnd('}')
+            + ", \"channelRanges\": [{\"tensor\": \"x\", \"rows\": 4, " + extremes + "}]}";
+        var e = Assert.Throws<FormatException>(() => CalibrationTable.FromJson(json, "t.json"));
+        Assert.Contains("channel range", e.Message);
+    }
+
+    private static void AssertSameRanges(IReadOnlyDictionary<string, ChannelRange> expected, IReadOnlyDictionary<string, ChannelRange> actual)
+    {
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (tensor, range) in expected)
+        {
+            Assert.Equal(range.Rows, actual[tensor].Rows);
+            Assert.Equal(range.Min, actual[tensor].Min);
+            Assert.Equal(range.Max, actual[tensor].Max);
+        }
     }
 
     // Samples that fail the test if anything enumerates them.

@@ -16,14 +16,20 @@ public sealed class ChannelRange
         Array.Fill(Max, float.NegativeInfinity);
     }
 
-    public ChannelRange(float[] min, float[] max)
+    /// <param name="rows">Rows the extremes were taken over (a range restored from a table keeps its count).</param>
+    public ChannelRange(float[] min, float[] max, long rows = 0)
     {
         ArgumentNullException.ThrowIfNull(min);
         ArgumentNullException.ThrowIfNull(max);
         if (min.Length != max.Length || min.Length == 0) throw new ArgumentException("Minima and maxima need one value per channel each.");
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
         Min = min;
         Max = max;
+        Rows = rows;
     }
+
+    /// <summary>A copy that accumulates on its own.</summary>
+    public ChannelRange Clone() => new((float[])Min.Clone(), (float[])Max.Clone(), Rows);
 
     public float[] Min { get; }
     public float[] Max { get; }

@@ -23,6 +23,9 @@ public sealed class ChannelRangeCollector : IDisposable
     }
 
     public long SamplesDone => _run.SamplesDone;
+
+    /// <summary>The tensors whose channels are measured.</summary>
+    public int Tensors => _ranges.Count;
     public int Errors => _run.Errors;
 
     /// <summary>Reads one item and runs every full batch it completes; false once a sample error asked to stop.</summary>

@@ -30,7 +30,7 @@ public static class ChannelRangeMeasurement
         ArgumentNullException.ThrowIfNull(samples);
         if (NotNeeded(model, options, smoothing) != null) return options;
         var ranges = ChannelRangeCollector.Collect(model, samples, calibration, cancellationToken);
-        if (options.OutlierSplit is { } split) options = options with { OutlierSplit = split with { ChannelRanges = ranges } };
+        options = options.WithChannelRanges(ranges);
         if (smoothing != null) options = options with { Smoothing = smoothing with { ChannelRanges = ranges } };
         return options;
     }
