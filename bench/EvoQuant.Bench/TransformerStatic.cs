@@ -46,7 +46,7 @@ public static class TransformerStatic
         if (Environment.GetEnvironmentVariable("TF_OUTLIERS") == "1")
         {
             // How concentrated the down projections' input outliers are: the per-tensor range after removing the top-k channels.
-            var ranges = ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
+            var ranges = table.ChannelRanges;
             foreach (var d in FeedForwardProjections.DownProjections(model.Graph))
             {
                 var r = ranges[d.Input[0]];
@@ -73,10 +73,10 @@ public static class TransformerStatic
         // SmoothQuant-style migration, variants in one run: TF_SMOOTH=none,0.5,0.5:nomul,0.75:noguard ... (alpha,
         // ":nomul" folds only, inserting no Mul; ":noguard" with full 8-bit weights); calibrated once.
         var specs = (Environment.GetEnvironmentVariable("TF_SMOOTH") is { Length: > 0 } sa ? sa : "none").Split(',');
-        // The defaults split the outlier channels where channel ranges were measured (Invoke-Quantization -CalibrationData):
-        // from the calibration sentences; "nosplit" is the defaults without them.
-        IReadOnlyDictionary<string, ChannelRange>? channels = ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
-        options = options with { OutlierSplit = options.OutlierSplit! with { ChannelRanges = channels } };
+        // The defaults split the outlier channels with the channel ranges the calibration table keeps; "nosplit" is the
+        // defaults without them.
+        IReadOnlyDictionary<string, ChannelRange>? channels = table.ChannelRanges;
+        options = options.WithChannelRanges(channels);
         float[]? reference = null;
         int hidden = 0;
         var baseOptions = options;
@@ -89,7 +89,6 @@ public static class TransformerStatic
             {
                 // split:ratio:max[:down][:nokeep]: outlier split of every MatMul input (or the down projections' only);
                 // nokeep quantizes the first down projection too.
-                channels ??= ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
                 var downInputs = FeedForwardProjections.DownProjections(model.Graph).Select(d => d.Input[0]).ToHashSet();
                 var chosen = parts2.Contains("down") ? channels.Where(kv => downInputs.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value) : channels;
                 options = options with
@@ -112,7 +111,6 @@ public static class TransformerStatic
             }
             else if (parts2[0] != "none")
             {
-                channels ??= ChannelRangeCollector.Collect(model, encoder.EncodeBatches(parts[0], 16).Select(Fit).Cast<object>().ToList());
                 options = options with { Smoothing = new SmoothingOptions { Alpha = double.Parse(parts2[0], CultureInfo.InvariantCulture), InsertMul = !parts2.Contains("nomul"), ChannelRanges = channels } };
                 var probe = ActivationSmoothing.Smooth(model, options.Smoothing);
                 Console.WriteLine($"smoothing {spec}: {probe.Folded} inputs folded into their producer, {probe.Inserted} Muls inserted, {probe.Weights} weights scaled");
@@ -163,6 +161,20 @@ public static class TransformerStatic
         }
         var fixedEncoder = new BertTextEncoder(Path.Combine(folder, "vocab.txt"), 128, padToMaxLength: true);
         var batch = Fit(fixedEncoder.Encode(parts[1].Take(32).ToList()));
+        if (Environment.GetEnvironmentVariable("TF_PROFILE") is { Length: > 0 } rows)
+        {
+            // Where the time goes: ONNX Runtime's per-node profile of both models, summed by the op type that ran.
+            int n = int.Parse(rows, CultureInfo.InvariantCulture);
+            var inputs = batch.Tensors.ToDictionary(t => t.Name, t => t.SliceRows(0, n).WithName(t.Name));
+            var pf = RuntimeProfiler.Profile(model, inputs, 2, 5);
+            var pq = RuntimeProfiler.Profile(quantModel, inputs, 2, 5);
+            Console.WriteLine($"profile, batch {n} x 128: float {pf.TotalMicroseconds / 1000:F1} ms, int8 {pq.TotalMicroseconds / 1000:F1} ms");
+            foreach (var (name, p) in new[] { ("float", pf), ("int8", pq) })
+                foreach (var g in p.Nodes.GroupBy(x => x.OpType).OrderByDescending(g => g.Sum(x => x.MedianMicroseconds)))
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name} {g.Key}: {g.Count()} nodes, {g.Sum(x => x.MedianMicroseconds) / 1000:F2} ms"));
+            foreach (var x in pq.Nodes.Where(x => x.OpType is "Add" or "MatMul" or "DequantizeLinear" or "QuantizeLinear" or "BiasGelu").OrderByDescending(x => x.MedianMicroseconds).Take(40))
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  int8 node {x.Node} {x.OpType} {x.MedianMicroseconds / 1000:F2} ms [{string.Join(",", x.Inputs)}]"));
+        }
         for (int r = 1; r <= rounds; r++)
         {
             var s = SpeedComparer.Measure(model, quantModel, new object[] { batch }, new SpeedOptions { BatchSize = 32, MaxPairs = 20, TimeBudget = TimeSpan.FromSeconds(20) });

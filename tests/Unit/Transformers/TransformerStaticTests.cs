@@ -45,13 +45,20 @@ public sealed class TransformerStaticTests(TransformerStaticTests.MiniLmCalibrat
         var (model, encoder, parts) = (miniLm.Model, miniLm.Encoder, miniLm.Parts);
         var result = ModelQuantizer.Quantize(model, miniLm.Defaults());
 
-        // The 30522 x 384 word embedding: an int8 initializer with one scale per token, dequantized before the Gather.
+        // The 30522 x 384 word embedding: an int8 initializer the Gather reads directly, each gathered row times its
+        // token's scale (a [30522, 1] table gathered alongside); the table itself is never dequantized whole.
         var graph = result.Model.Graph;
-        var wordGather = graph.Nodes.Where(n => n.OpType == "Gather" && graph.Producer(n.Input[0])?.OpType == "DequantizeLinear")
-            .Select(n => graph.Producer(n.Input[0])!)
-            .Single(dq => graph.GetConstant(dq.Input[0]) is { Dims.Count: 2 } t && t.Dims[0] == 30522);
+        var wordGather = graph.Nodes.Where(n => n.OpType == "Gather")
+            .Single(n => graph.GetConstant(n.Input[0]) is { Dims.Count: 2 } t && t.Dims[0] == 30522 && t.Dims[1] == 384);
         Assert.Equal(ElementTypes.Int8, graph.GetConstant(wordGather.Input[0])!.DataType);
-        Assert.Equal(30522, graph.GetConstant(wordGather.Input[1])!.Dims.Single());
+        Assert.DoesNotContain(graph.Nodes, n => n.OpType == "DequantizeLinear" && n.Input[0] == wordGather.Input[0]);
+        var cast = graph.Consumers(wordGather.Output[0]).Single();
+        Assert.Equal("Cast", cast.OpType);
+        var mul = graph.Consumers(cast.Output[0]).Single();
+        Assert.Equal("Mul", mul.OpType);
+        var scaleGather = graph.Producer(mul.Input[1])!;
+        Assert.Equal(("Gather", wordGather.Input[1]), (scaleGather.OpType, scaleGather.Input[1]));
+        Assert.Equal(new long[] { 30522, 1 }, graph.GetConstant(scaleGather.Input[0])!.Dims.ToArray());
         Assert.DoesNotContain(graph.Constants.Values, t => t.DataType == ElementTypes.Float && t.Dims.Aggregate(1L, (a, d) => a * d) > 1_000_000);
 
         // Pooled embeddings of sentences not used for calibration, against float's.

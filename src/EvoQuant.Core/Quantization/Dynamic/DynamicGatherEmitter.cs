@@ -34,23 +34,7 @@ internal sealed class DynamicGatherEmitter : DynamicEmitter
         var nodes = new List<NodeProto>();
         string rows = scope.Names.Take(y + "_quantized");
         nodes.Add(Gather(q, indices, rows, scope.Names.Take(baseName + "_quant")));
-        if (!perRow)
-        {
-            var dq = new NodeProto { OpType = "DequantizeLinear", Name = scope.Names.Take(baseName + "_DequantizeLinear") };
-            dq.Input.AddRange(new[] { rows, s, zp });
-            dq.Output.Add(y);
-            nodes.Add(dq);
-            return nodes;
-        }
-        string rowScales = scope.Names.Take(y + "_scales");
-        nodes.Add(Gather(s, indices, rowScales, scope.Names.Take(baseName + "_scales_gather")));
-        string cast = scope.Names.Take(rows + "_cast_output");
-        var c = new NodeProto { OpType = "Cast", Name = scope.Names.Take(rows + "_cast") };
-        c.Input.Add(rows);
-        c.Output.Add(cast);
-        c.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = ElementTypes.Float });
-        nodes.Add(c);
-        nodes.Add(DynamicConvEmitter.Binary("Mul", cast, rowScales, y, scope.Names.Take(baseName + "_scale_mul")));
+        nodes.AddRange(Rewrite.GatheredRowsDequantize.Nodes(rows, s, zp, perRow, indices, y, baseName, scope.Names));
         return nodes;
     }
 

@@ -24,8 +24,8 @@ internal static class QdqOps
         foreach (var op in new[] { "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Slice", "AveragePool", "Resize", "Split", "TopK" })
             r.Register(F, op, pass, e);
         r.Register(F, "MaxPool", new PassThroughQuantizer(minOpset: 12), e);
-        // Embedding tables: int8 weights, one scale per row, float output (EmbeddingGatherQuantizer).
-        r.Register(F, "Gather", new EmbeddingGatherQuantizer(), e);
+        // Embedding tables: int8 weights, one scale per row, float output; only the gathered rows are dequantized.
+        r.Register(F, "Gather", new EmbeddingGatherQuantizer(), new EmbeddingGatherEmitter());
         r.Register(F, "GatherElements", new PassThroughQuantizer(quantizeConstantData: true), e);
 
         // Elementwise, normalization and probability ops only between quantized tensors (AfterQuantizedInputs).

@@ -82,6 +82,25 @@ internal sealed class QdqRewriter : GraphRewrite
         return Finish();
     }
 
+    // ---- for emitters ----
+
+    /// <summary>The DequantizeLinear this rewrite added that produces <paramref name="tensor"/>, or null.</summary>
+    internal NodeProto? AddedDequantizeOf(string tensor) =>
+        _newNodes.FirstOrDefault(n => n.OpType == "DequantizeLinear" && n.Output.Count == 1 && n.Output[0] == tensor);
+
+    /// <summary>Adds nodes an emitter made.</summary>
+    internal void AddNodes(IEnumerable<NodeProto> nodes) => _newNodes.AddRange(nodes);
+
+    /// <summary>Drops a DequantizeLinear this rewrite added once nothing reads its output (an emitter read the
+    /// integer tensor instead); its scale and zero point go too when nothing else reads them.</summary>
+    internal void DropIfUnread(NodeProto dequantize)
+    {
+        string output = dequantize.Output[0];
+        if (Graph.Output.Any(o => o.Name == output) || Graph.Node.Concat(_newNodes).Any(n => n.Input.Contains(output))) return;
+        _newNodes.Remove(dequantize);
+        foreach (var operand in dequantize.Input.Skip(1)) if (operand.Length > 0) Replaced.Add(operand);
+    }
+
     // ---- structure ----
 
     private void RemoveFoldedNodes()
