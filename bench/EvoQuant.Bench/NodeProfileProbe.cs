@@ -17,6 +17,7 @@ public static class NodeProfileProbe
 {
     public static int Run(string[] args)
     {
+        if (args.Length > 0 && args[0] == "fashion") return Fashion(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1);
         var model = OnnxModel.Load(TestData.Require(TestData.OcrCls));
         var (data, count) = TextLineCrops.Load();
         int half = count / 2;
@@ -58,6 +59,30 @@ public static class NodeProfileProbe
         Console.WriteLine($"float {pf.TotalMicroseconds:F0} us, quantized {pq.TotalMicroseconds:F0} us; unattributed: {string.Join(", ", costs.Unattributed)}");
         foreach (var c in costs.Nodes) Console.WriteLine($"{c.Name}\t{c.OpType}\t{c.FloatMicroseconds:F1}\t{c.QuantizedMicroseconds:F1}\t{c.Ratio:F2}");
         if (args.Length > 1) foreach (var (k, v) in costs.Owners) Console.WriteLine($"{k} -> {v}");
+        return 0;
+    }
+
+    // fashion-cnn with the host's static defaults (per channel, MinMax on the 200 calibration images): both profiles
+    // at one batch size, summed by the op type that ran, and the int8 model's slowest nodes.
+    private static int Fashion(int batch)
+    {
+        string models = Path.Combine(TestData.SharedModels);
+        var model = OnnxModel.Load(Path.Combine(models, "fashion-cnn.onnx"));
+        var table = Calibrator.Run(model, new object[] { Path.Combine(models, "fashion-calib-200.x.npy") }, new CalibrationOptions());
+        var options = TargetProfile.Resolve(QuantTarget.Host).StaticDefaults().WithCalibration(table) with { PerChannel = true };
+        var q = ModelQuantizer.Quantize(model, options);
+        var all = NpyReader.Read(Path.Combine(models, "fashion-test-2000.x.npy"));
+        var one = new Dictionary<string, NamedTensor> { [model.Inputs[0].Name] = all.SliceRows(0, batch).WithName(model.Inputs[0].Name) };
+        var pf = RuntimeProfiler.Profile(model, one, 20, 200);
+        var pq = RuntimeProfiler.Profile(q.Model, one, 20, 200);
+        Console.WriteLine($"batch {batch}: float {pf.TotalMicroseconds:F0} us, int8 {pq.TotalMicroseconds:F0} us");
+        foreach (var (name, p) in new[] { ("float", pf), ("int8", pq) })
+            foreach (var g in p.Nodes.GroupBy(x => x.OpType).OrderByDescending(g => g.Sum(x => x.MedianMicroseconds)))
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name} {g.Key}: {g.Count()} nodes, {g.Sum(x => x.MedianMicroseconds):F1} us"));
+        foreach (var x in pq.Nodes.OrderByDescending(x => x.MedianMicroseconds).Take(25))
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  int8 node {x.Node} {x.OpType} {x.MedianMicroseconds:F1} us"));
+        foreach (var x in pf.Nodes.OrderByDescending(x => x.MedianMicroseconds).Take(15))
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  float node {x.Node} {x.OpType} {x.MedianMicroseconds:F1} us"));
         return 0;
     }
 }
