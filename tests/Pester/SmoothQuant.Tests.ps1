@@ -46,6 +46,7 @@ Describe 'Invoke-Quantization outlier split' {
         ($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'Also keeping the per-channel extremes of * MatMul inputs*' }) |
             Should -Not -BeNullOrEmpty
         $cal.ChannelRanges.Count | Should -BeGreaterThan 0
+        ($cal | Format-List | Out-String) | Should -Match "ChannelRanges\s*:\s*$($cal.ChannelRanges.Count) MatMul inputs"
         $q = Invoke-Quantization -Model $MiniLm -Calibration $saved -Path (Join-Path $TestDrive 'minilm.fromtable.onnx') -ErrorAction Stop
         $q.TargetDecisions | Where-Object { $_ -like 'outlier split:*' } | Should -Not -BeNullOrEmpty
 
