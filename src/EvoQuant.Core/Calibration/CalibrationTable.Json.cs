@@ -7,7 +7,7 @@ namespace EvoQuant.Calibration;
 // { format, version, model, sampleCount, errorCount, settings{...}, ranges[{tensor, method, min, max,
 //   rangeMin, rangeMax, elementCount, batchCount, nonFiniteCount, batchMinSum, batchMaxSum,
 //   histogram{absolute, binsPerSide, widthExponent, firstBin, counts[]},
-//   candidates[{method, rangeMin, rangeMax, mse}] (Auto only), search{base, factor, baseCosine, cosine, layers, weights[{weight, factor, baseCosine, cosine}]} (EQ only)}], skipped[{tensor, reason}] }
+//   candidates[{method, rangeMin, rangeMax, mse}] and modelChoice{uniform, rows, scores[{method, sqnr}]} (Auto only), search{base, factor, baseCosine, cosine, layers, weights[{weight, factor, baseCosine, cosine}]} (EQ only)}], skipped[{tensor, reason}] }
 public sealed partial class CalibrationTable
 {
     public const string JsonFormatName = "evoquant-calibration";
@@ -50,6 +50,7 @@ public sealed partial class CalibrationTable
         public HistogramData? Histogram { get; set; }
         public List<MethodCandidate>? Candidates { get; set; }
         public ScaleSearch? Search { get; set; }
+        public AutoModelChoice? ModelChoice { get; set; }
     }
 
     public string ToJson()
@@ -62,7 +63,7 @@ public sealed partial class CalibrationTable
                 Tensor = r.Tensor, Method = r.Method, Min = r.Min, Max = r.Max, RangeMin = r.RangeMin, RangeMax = r.RangeMax,
                 ElementCount = r.ElementCount, BatchCount = r.BatchCount, NonFiniteCount = r.NonFiniteCount,
                 BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram,
-                Candidates = r.Candidates?.ToList(), Search = r.Search,
+                Candidates = r.Candidates?.ToList(), Search = r.Search, ModelChoice = r.ModelChoice,
             }).ToList(),
         };
         return JsonSerializer.Serialize(dto, JsonOptions);
@@ -86,7 +87,7 @@ public sealed partial class CalibrationTable
         var ranges = dto.Ranges.Select(r => new TensorRange(r.Tensor, r.Method, r.Min, r.Max, r.RangeMin, r.RangeMax)
         {
             ElementCount = r.ElementCount, BatchCount = r.BatchCount, NonFiniteCount = r.NonFiniteCount,
-            BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram, Candidates = r.Candidates, Search = r.Search,
+            BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram, Candidates = r.Candidates, Search = r.Search, ModelChoice = r.ModelChoice,
         }).ToList();
         ImportedRangeRules.Check(ranges, where);
         try
