@@ -198,6 +198,26 @@ Describe 'Measure-Calibration' {
                 Should -Throw -ErrorId 'MeasureCalibrationMergeMismatch,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
         }
 
+        It 'checks -Method Auto''s choice at the model''s outputs on -SearchRows rows of the -PerChannel model, says what it kept with -Verbose, and refuses -SearchBase' {
+            $out = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method Auto -SearchRows 8 -PerChannel -Verbose 4>&1
+            $auto = $out | Where-Object { $_ -is [EvoQuant.Calibration.CalibrationTable] }
+            $messages = ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message
+            $auto.Settings.SearchRows | Should -Be 8
+            $check = $auto.Ranges[0].ModelChoice
+            $check.Rows | Should -Be 8
+            $check.Scores | Should -HaveCount 4
+            foreach ($r in $auto.Ranges) {
+                $r.ModelChoice | Should -Be $check
+                $r.Choice | Should -BeLike "*output SQNR * dB on 8 calibration rows*"
+                if ($check.Uniform) { $r.Method | Should -Be $check.Uniform }
+            }
+            ($messages -like 'Auto chose *output*') | Should -HaveCount 1
+            { Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method Auto -SearchBase MinMax -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationInvalidSettings,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+            { Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method Entropy -PerChannel -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationInvalidSettings,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+        }
+
         It 'searches the layer inputs and weights with -Method EQ, never below the base cosine, hands the weight factors to Invoke-Quantization, and refuses its options without it' {
             $eq = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method EQ -SearchRows 8 -PerChannel
             $eq.Settings.Method | Should -Be 'EQ'
