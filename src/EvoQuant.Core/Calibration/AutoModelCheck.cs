@@ -26,9 +26,11 @@ public static class AutoModelCheck
     /// <summary>The rows of <paramref name="perTensor"/> (Auto's, with their <see cref="TensorRange.Candidates"/>),
     /// each with <see cref="TensorRange.ModelChoice"/> set and, when a single method won, that method's range and
     /// name. Returned as they are when there is no row to compare on or the model has no float output.</summary>
+    /// <param name="batchRows">Rows per run (the calibration's batch size, so a run's working memory stays what the
+    /// calibration's was); 0: the batches as given.</param>
     public static IReadOnlyList<TensorRange> Run(OnnxModel model, IReadOnlyList<TensorRange> perTensor,
         IReadOnlyList<IReadOnlyDictionary<string, NamedTensor>> batches, QuantizationOptions quantization,
-        OpQuantizerRegistry? registry = null, int intraOpThreads = 0, CancellationToken cancellationToken = default)
+        OpQuantizerRegistry? registry = null, int intraOpThreads = 0, int batchRows = 0, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(perTensor);
@@ -45,6 +47,7 @@ public static class AutoModelCheck
         foreach (var m in Methods)
             candidates.Add((m, perTensor.ToDictionary(r => r.Tensor, r => Proposal(r, m), StringComparer.Ordinal)));
 
+        if (batchRows > 0) batches = batches.SelectMany(b => Split(b, batchRows)).ToList();
         using var feed = new EasyQuantSearch.Feed(batches);
         using var floatSession = EasyQuantSearch.Open(EasyQuantSearch.WithInputs(model, Array.Empty<string>(), outputs), intraOpThreads);
         using var runOptions = new RunOptions();
@@ -70,6 +73,15 @@ public static class AutoModelCheck
             var p = Proposal(r, m);
             return r with { Method = m, RangeMin = p.Min, RangeMax = p.Max, ModelChoice = choice };
         }).ToList();
+    }
+
+    // The batch in runs of at most the given rows (whole when its inputs do not all have its rows along axis 0).
+    private static IEnumerable<IReadOnlyDictionary<string, NamedTensor>> Split(IReadOnlyDictionary<string, NamedTensor> batch, int rows)
+    {
+        long n = batch.Values.FirstOrDefault()?.Rank > 0 ? batch.Values.First().Rows : 0;
+        if (n <= rows || !batch.Values.All(t => t.Rank > 0 && t.Rows == n)) { yield return batch; yield break; }
+        for (long at = 0; at < n; at += rows)
+            yield return batch.ToDictionary(p => p.Key, p => p.Value.SliceRows(at, Math.Min(rows, n - at)), StringComparer.Ordinal);
     }
 
     // A method's proposal for the row; the row's own range when the method proposed none.

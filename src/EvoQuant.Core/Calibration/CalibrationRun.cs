@@ -127,13 +127,16 @@ public sealed class CalibrationRun : IDisposable
         if (SamplesDone == 0)
             throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
         var all = _calibrator.ComputeRanges();
+        // The statistics are in: the calibration session's memory (its arena sized by the batches) goes before EQ's
+        // search or Auto's check open sessions of their own (its lists of tensors stay readable).
+        if (_searchSamples != null) _session.Dispose();
         var quantization = _options.SearchQuantization ?? Targets.TargetProfile.Resolve(Targets.QuantTarget.Host).StaticDefaults();
         // Auto's ranges (EQ over Auto starts from them) are those its output check keeps.
         bool auto = Settings.Method == CalibrationMethod.Auto
             || (Settings.Method == CalibrationMethod.EQ && Settings.EffectiveSearchBase == CalibrationMethod.Auto);
         if (_searchSamples != null && auto)
             all = AutoModelCheck.Run(_model, all.Where(r => r.ElementCount > 0).ToList(), _searchSamples.Batches,
-                quantization, _options.Registry, _options.IntraOpThreads, _cancellation)
+                quantization, _options.Registry, _options.IntraOpThreads, _options.BatchSize, _cancellation)
                 .Concat(all.Where(r => r.ElementCount == 0)).ToList();
         if (_searchSamples != null && Settings.Method == CalibrationMethod.EQ)
             all = EasyQuantSearch.Run(_model, all.Where(r => r.ElementCount > 0).ToList(), _searchSamples.Batches,

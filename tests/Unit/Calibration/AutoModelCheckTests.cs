@@ -139,4 +139,18 @@ public class AutoModelCheckTests
         Assert.True(double.IsFinite(check.Sqnr) && check.Sqnr > 10, check.ToString());
         Assert.Equal(rows.Select(r => (r.Method, r.RangeMin, r.RangeMax)), result.Select(r => (r.Method, r.RangeMin, r.RangeMax)));
     }
+
+    [Fact]
+    public void Runs_of_the_calibration_batch_size_score_as_the_whole_batch_does()
+    {
+        // The check runs the kept rows in runs of the calibration's batch size, so its working memory stays the calibration's.
+        var rows = s_tables.Value[CalibrationMethod.Auto].Ranges.Select(r => r with { Method = AutoCalibrator.Choose(r.Candidates!).Method, ModelChoice = null }).ToList();
+        var (x, _) = TestNpy.ReadFloats(TestData.Require(TestData.FashionCalib));
+        var batch = new Dictionary<string, NamedTensor> { ["input"] = new NamedTensor("input", x[..(32 * 28 * 28)], new long[] { 32, 1, 28, 28 }) };
+        var whole = AutoModelCheck.Run(FashionData.Model, rows, new[] { batch }, Format)[0].ModelChoice!;
+        var split = AutoModelCheck.Run(FashionData.Model, rows, new[] { batch }, Format, batchRows: 5)[0].ModelChoice!;
+        Assert.Equal(32, split.Rows);
+        Assert.Equal(whole.Uniform, split.Uniform);
+        for (int i = 0; i < whole.Scores.Count; i++) Assert.Equal(whole.Scores[i].Sqnr, split.Scores[i].Sqnr, 2);
+    }
 }
