@@ -183,6 +183,13 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
             ThrowTerminatingError(ModelError(e, _model));
             return;
         }
+        catch (EvoQuant.Quantization.QuantizationOptionsException e)
+        {
+            // EQ's search and Auto's output check quantize the model as Invoke-Quantization would: options it refuses.
+            ThrowTerminatingError(NewError(e, "InvalidSettings", ErrorCategory.InvalidArgument, _model,
+                "-Method EQ and -Method Auto quantize the model to score it (with -PerChannel when given): drop -PerChannel, or calibrate with MinMax, Entropy or Percentile."));
+            return;
+        }
         catch (InvalidOperationException e)
         {
             ThrowTerminatingError(NewError(e, "NoUsableSamples", ErrorCategory.InvalidData, _model, "Check the sample errors above: shapes and types must match the model's inputs."));
