@@ -69,6 +69,8 @@ public static class CalibrationMemoryProbe
             foreach (var b in Batches()) run.Add(b);
             var table = run.Complete();
             extra = $" tensors={table.Ranges.Count}";
+            // Auto: what its output check kept.
+            if (table.Ranges.Select(r => r.ModelChoice).FirstOrDefault(c => c != null) is { } check) extra += $" check=\"{check}\"";
         }
         long peak = Process.GetCurrentProcess().PeakWorkingSet64;
         Console.WriteLine($"PEAK-WS model=ocr-rec method={method} samples={samples} batch={batch} budgetMiB={(budget < 0 ? "default" : (budget >> 20).ToString())} peakMiB={peak / 1048576.0:F1} seconds={sw.Elapsed.TotalSeconds:F1} setup={setup:F2} run={sw.Elapsed.TotalSeconds - setup:F2}{extra}");

@@ -17,12 +17,16 @@ namespace EvoQuant.Bench;
 /// images, evaluated on the 2000 test images) and PaddleOCR's direction classifier (102 real text-line crops,
 /// calibrated on the first 51, evaluated on all), static QDQ per channel with this CPU's defaults, ranges from
 /// MinMax, Entropy, Percentile and Auto each at the defaults Measure-Calibration -Method gives: top-1 against
-/// the labels, agreement with the float model and output SQNR; for Auto, which methods it chose. memory: one
+/// the labels, agreement with the float model and output SQNR; for Auto, which methods it chose and its output check
+/// (EVOQUANT_BENCH_CHOICES=1 prints each tensor's choice and why to stderr). memory: one
 /// calibration of fashion-cnn on N of the 2000 test images (batch 50) in this process, its peak working set;
 /// run each N in its own process.</summary>
 public static class CalibrationMethodsBench
 {
     private static CalibrationMethod[] s_methods = Methods;
+
+    // EVOQUANT_BENCH_SEARCHROWS: rows EQ searches on and Auto checks its output on (default 64).
+    private static readonly int? s_searchRows = int.TryParse(Environment.GetEnvironmentVariable("EVOQUANT_BENCH_SEARCHROWS"), out int rows) ? rows : null;
 
     private static readonly CalibrationMethod[] Methods =
         { CalibrationMethod.MinMax, CalibrationMethod.Entropy, CalibrationMethod.Percentile, CalibrationMethod.Auto, CalibrationMethod.EQ };
@@ -60,10 +64,10 @@ public static class CalibrationMethodsBench
         // Crops alternate upright (class 0, "0") and turned 180 degrees (class 1, "180").
         var truth = Enumerable.Range(0, count).Select(i => i % 2).ToArray();
         // Opset 9: per-channel DequantizeLinear needs the com.microsoft domain.
-        Compare("PaddleOCR cls (mobile v2.0)", model, new object[] { calib }, data, new[] { count, 3, TextLineCrops.H, TextLineCrops.W }, truth, perChannelContrib: true);
+        Compare("PaddleOCR cls (mobile v2.0)", model, new object[] { calib }, data, new[] { count, 3, TextLineCrops.H, TextLineCrops.W }, truth, perChannelContrib: true, heldOutFrom: half);
     }
 
-    private static void Compare(string name, OnnxModel model, object[] calib, float[] x, int[] shape, int[] truth, bool perChannelContrib)
+    private static void Compare(string name, OnnxModel model, object[] calib, float[] x, int[] shape, int[] truth, bool perChannelContrib, int heldOutFrom = 0)
     {
         var reference = Outputs(model, x, shape);
         int classes = reference.Length / shape[0];
@@ -76,18 +80,34 @@ public static class CalibrationMethodsBench
         foreach (var (label, method, searchBase) in runs)
         {
             var sw = Stopwatch.StartNew();
-            var table = Calibrator.Run(model, calib, new CalibrationOptions { Method = method, BatchSize = 16, SearchQuantization = format, SearchBase = searchBase });
+            var table = Calibrator.Run(model, calib, new CalibrationOptions { Method = method, BatchSize = 16, SearchQuantization = format, SearchBase = searchBase, SearchRows = s_searchRows });
             double seconds = sw.Elapsed.TotalSeconds;
             var options = format.WithCalibration(table);
             var q = ModelQuantizer.Quantize(model, options);
             var outputs = Outputs(q.Model, x, shape);
             var top = Top1(outputs, classes);
-            string chose = method == CalibrationMethod.Auto
-                ? string.Join(", ", table.Ranges.GroupBy(r => r.Method).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}"))
+            string chose = method == CalibrationMethod.Auto ? AutoSummary(table, seconds)
                 : method == CalibrationMethod.EQ ? EqSummary(table, seconds) : "";
+            // EVOQUANT_BENCH_CHOICES=1: each tensor's method and why (Auto, EQ).
+            if (Environment.GetEnvironmentVariable("EVOQUANT_BENCH_CHOICES") == "1")
+                foreach (var r in table.Ranges.Where(r => r.Choice != null)) Console.Error.WriteLine($"{r.Tensor}\t{r.Choice}");
+            // Calibrated on the first rows (the classifier): the SQNR of the rows not calibrated on, apart.
+            if (heldOutFrom > 0)
+            {
+                int from = heldOutFrom * classes;
+                chose = FormattableString.Invariant($"held-out rows only: {ErrorMetrics.Sqnr(reference.AsSpan(from), outputs.AsSpan(from)):F2} dB, calibration rows {ErrorMetrics.Sqnr(reference.AsSpan(0, from), outputs.AsSpan(0, from)):F2} dB") + (chose.Length > 0 ? "; " + chose : "");
+            }
             Console.WriteLine(FormattableString.Invariant(
                 $"| {name} | {label} | {Percent(Hits(top, truth), truth.Length)} | {Hits(top, refTop)}/{truth.Length} | {ErrorMetrics.Sqnr(reference, outputs):F2} | {chose} |"));
         }
+    }
+
+    // Methods per tensor, the output check's decision (what was kept, each candidate's output SQNR on the calibration rows), the time.
+    private static string AutoSummary(CalibrationTable table, double seconds)
+    {
+        string methods = string.Join(", ", table.Ranges.GroupBy(r => r.Method).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}"));
+        var check = table.Ranges.Select(r => r.ModelChoice).FirstOrDefault(c => c != null);
+        return FormattableString.Invariant($"{methods}; {check?.ToString() ?? "no output check"}, {seconds:F0} s");
     }
 
     // Searched tensors, how many moved off the base range, the factors, the mean layer cosine before and after.

@@ -198,6 +198,39 @@ Describe 'Measure-Calibration' {
                 Should -Throw -ErrorId 'MeasureCalibrationMergeMismatch,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
         }
 
+        It 'checks -Method Auto''s choice at the model''s outputs on -SearchRows rows of the -PerChannel model, says what it kept with -Verbose, and refuses -SearchBase' {
+            $out = Measure-Calibration -Model $Model -InputPath $FashionCalib -Method Auto -SearchRows 8 -PerChannel -Verbose 4>&1
+            $auto = $out | Where-Object { $_ -is [EvoQuant.Calibration.CalibrationTable] }
+            $messages = ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message
+            $auto.Settings.SearchRows | Should -Be 8
+            $check = $auto.Ranges[0].ModelChoice
+            $check.Rows | Should -Be 8
+            $check.Scores | Should -HaveCount 4
+            foreach ($r in $auto.Ranges) {
+                $r.ModelChoice | Should -Be $check
+                $r.Choice | Should -BeLike "*output SQNR * dB on 8 calibration rows*"
+                if ($check.Uniform) { $r.Method | Should -Be $check.Uniform }
+            }
+            ($messages -like 'Auto chose *output*') | Should -HaveCount 1
+            { Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method Auto -SearchBase MinMax -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationInvalidSettings,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+            { Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method Entropy -PerChannel -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationInvalidSettings,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+        }
+
+        It 'reports -PerChannel that the model cannot be quantized with, for Auto''s check, as InvalidSettings' {
+            # Opset 9: per-channel DequantizeLinear needs opset 13 (or the contrib ops Invoke-Quantization does not use by default).
+            $cls = Join-Path $RepoRoot '.testdata/npm/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx'
+            if (-not (Test-Path $cls)) { Set-ItResult -Skipped -Because 'the PaddleOCR models are not in .testdata'; return }
+            $name = (Get-OnnxGraph $cls).Inputs[0].Name
+            $x = [float[]]::new(2 * 3 * 48 * 192)
+            for ($i = 0; $i -lt $x.Length; $i++) { $x[$i] = ($i % 97) / 97 }
+            $t = [EvoQuant.Data.NamedTensor]::new($name, $x, [long[]](2, 3, 48, 192))
+            { Measure-Calibration -Model $cls -InputObject $t -Method Auto -PerChannel -ErrorAction Stop } |
+                Should -Throw -ErrorId 'MeasureCalibrationInvalidSettings,EvoQuant.PowerShell.Commands.MeasureCalibrationCommand'
+            (Measure-Calibration -Model $cls -InputObject $t -Method Auto).Ranges[0].ModelChoice.Rows | Should -Be 2
+        }
+
         It 'searches the layer inputs and weights with -Method EQ, never below the base cosine, hands the weight factors to Invoke-Quantization, and refuses its options without it' {
             $eq = Measure-Calibration -Model $Model -InputPath $FashionTestDataSet -Method EQ -SearchRows 8 -PerChannel
             $eq.Settings.Method | Should -Be 'EQ'

@@ -8,7 +8,8 @@ namespace EvoQuant.Calibration;
 /// clip of large values) scores high there, so it is not chosen. Memory is three histograms per tensor,
 /// independent of the number of samples.</summary>
 /// <remarks>The score is the tensor's own error in uint8: it does not know the format's activation type nor
-/// how the consumers weigh the error. A table cannot be merged or continued (its rows keep one histogram).</remarks>
+/// how the consumers weigh the error; <see cref="CalibrationRun"/> follows it with <see cref="AutoModelCheck"/>, which
+/// scores the whole model's outputs. A table cannot be merged or continued (its rows keep one histogram).</remarks>
 public sealed class AutoCalibrator : ICalibrator
 {
     private readonly FullRangeCalibrator _full;

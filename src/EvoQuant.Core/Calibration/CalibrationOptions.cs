@@ -73,14 +73,14 @@ public sealed record CalibrationOptions
     /// identical either way. Off only to measure or test the difference.</summary>
     internal bool ShareClampedHistograms { get; init; } = true;
 
-    /// <summary>EQ: sample rows kept for the scale search (null: <see cref="CalibrationSettings.DefaultSearchRows"/>).</summary>
+    /// <summary>EQ and Auto: sample rows kept for the scale search or Auto's output check (null: <see cref="CalibrationSettings.DefaultSearchRows"/>).</summary>
     public int? SearchRows { get; init; }
 
     /// <summary>EQ: the method whose ranges the search starts from (null: MinMax).</summary>
     public CalibrationMethod? SearchBase { get; init; }
 
-    /// <summary>EQ: the options the model will be quantized with (format, target, per channel...; their ranges
-    /// are the search's): the search scores the model they give. Null: the static defaults of the host target,
+    /// <summary>EQ and Auto: the options the model will be quantized with (format, target, per channel...; their ranges
+    /// are the search's): EQ's search and Auto's output check (<see cref="AutoModelCheck"/>) score the model they give. Null: the static defaults of the host target,
     /// as Invoke-Quantization quantizes by default.</summary>
     public Quantization.QuantizationOptions? SearchQuantization { get; init; }
 
@@ -95,7 +95,7 @@ public sealed record CalibrationOptions
     {
         Method = Method, Bins = Bins, QuantizedBins = QuantizedBins, Percentile = Percentile,
         Symmetric = Symmetric ?? Method == CalibrationMethod.Percentile, MovingAverage = MovingAverage,
-        SearchRows = Method == CalibrationMethod.EQ ? SearchRows : null,
+        SearchRows = Method is CalibrationMethod.EQ or CalibrationMethod.Auto ? SearchRows : null,
         SearchBase = Method == CalibrationMethod.EQ ? SearchBase : null,
     };
 }

@@ -47,7 +47,8 @@ public sealed class CalibrationRun : IDisposable
         _calibrator = Settings.Method == CalibrationMethod.EQ
             ? Calibrator.Create(Settings.BaseSettings)
             : Calibrator.Create(Settings);
-        if (Settings.Method == CalibrationMethod.EQ) _searchSamples = new SearchSamples(Settings.EffectiveSearchRows);
+        // EQ's search and Auto's output check run on the first rows, kept.
+        if (Settings.Method is CalibrationMethod.EQ or CalibrationMethod.Auto) _searchSamples = new SearchSamples(Settings.EffectiveSearchRows);
         // Entropy takes the histogram of a tensor that clamps or moves another's from that one's values, and
         // does not fetch it (see ClampFollowers).
         var followers = _calibrator.FollowsClamps && options.ShareClampedHistograms ? ClampFollowers.Plan(model, Selection.Tensors) : null;
@@ -106,7 +107,7 @@ public sealed class CalibrationRun : IDisposable
 
     public long SamplesDone => _feed.SamplesDone;
 
-    /// <summary>EQ: sample rows and bytes kept for the search (at most <see cref="CalibrationSettings.EffectiveSearchRows"/>
+    /// <summary>EQ and Auto: sample rows and bytes kept for the search or the output check (at most <see cref="CalibrationSettings.EffectiveSearchRows"/>
     /// rows, whatever the number of samples); 0 for the other methods.</summary>
     public long SearchRowsKept => _searchSamples?.Rows ?? 0;
 
@@ -146,10 +147,20 @@ public sealed class CalibrationRun : IDisposable
         if (SamplesDone == 0)
             throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
         var all = _calibrator.ComputeRanges();
-        if (_searchSamples != null)
+        // The statistics are in: the calibration session's memory (its arena sized by the batches) goes before EQ's
+        // search or Auto's check open sessions of their own (its lists of tensors stay readable).
+        if (_searchSamples != null) _session.Dispose();
+        var quantization = _options.SearchQuantization ?? Targets.TargetProfile.Resolve(Targets.QuantTarget.Host).StaticDefaults();
+        // Auto's ranges (EQ over Auto starts from them) are those its output check keeps.
+        bool auto = Settings.Method == CalibrationMethod.Auto
+            || (Settings.Method == CalibrationMethod.EQ && Settings.EffectiveSearchBase == CalibrationMethod.Auto);
+        if (_searchSamples != null && auto)
+            all = AutoModelCheck.Run(_model, all.Where(r => r.ElementCount > 0).ToList(), _searchSamples.Batches,
+                quantization, _options.Registry, _options.IntraOpThreads, _options.BatchSize, _cancellation)
+                .Concat(all.Where(r => r.ElementCount == 0)).ToList();
+        if (_searchSamples != null && Settings.Method == CalibrationMethod.EQ)
             all = EasyQuantSearch.Run(_model, all.Where(r => r.ElementCount > 0).ToList(), _searchSamples.Batches,
-                _options.SearchQuantization ?? Targets.TargetProfile.Resolve(Targets.QuantTarget.Host).StaticDefaults(),
-                _options.Registry, _options.IntraOpThreads, _cancellation)
+                quantization, _options.Registry, _options.IntraOpThreads, _cancellation)
                 .Concat(all.Where(r => r.ElementCount == 0)).ToList();
         // A tensor that produced only NaN or infinity (NaN weights upstream) has no range: its [0, 0]
         // would be silently used. It is skipped, with the reason.

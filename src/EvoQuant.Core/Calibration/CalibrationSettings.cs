@@ -23,9 +23,9 @@ public sealed record CalibrationSettings
     /// <summary>MinMax: average the per-batch minimum and maximum instead of taking the extremes.</summary>
     public bool MovingAverage { get; init; }
 
-    /// <summary>EQ: sample rows kept for the scale search (the first ones; the other samples only set the
-    /// MinMax ranges the search starts from). Memory of the search is these rows and one layer's outputs over
-    /// them. Null: <see cref="DefaultSearchRows"/> (null, so other methods' tables do not carry it).</summary>
+    /// <summary>EQ and Auto: sample rows kept for EQ's scale search or Auto's output check (the first ones; the
+    /// other samples only set the ranges they start from). Memory of the search is these rows and one layer's
+    /// outputs over them; of the check, these rows and one run's model outputs. Null: <see cref="DefaultSearchRows"/> (null, so other methods' tables do not carry it).</summary>
     public int? SearchRows { get; init; }
 
     public const int DefaultSearchRows = 64;

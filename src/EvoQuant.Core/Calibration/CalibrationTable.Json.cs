@@ -7,7 +7,7 @@ namespace EvoQuant.Calibration;
 // { format, version, model, sampleCount, errorCount, settings{...}, ranges[{tensor, method, min, max,
 //   rangeMin, rangeMax, elementCount, batchCount, nonFiniteCount, batchMinSum, batchMaxSum,
 //   histogram{absolute, binsPerSide, widthExponent, firstBin, counts[]},
-//   candidates[{method, rangeMin, rangeMax, mse}] (Auto only), search{base, factor, baseCosine, cosine, layers, weights[{weight, factor, baseCosine, cosine}]} (EQ only)}], skipped[{tensor, reason}],
+//   candidates[{method, rangeMin, rangeMax, mse}] and modelChoice{uniform, rows, scores[{method, sqnr}]} (Auto only), search{base, factor, baseCosine, cosine, layers, weights[{weight, factor, baseCosine, cosine}]} (EQ only)}], skipped[{tensor, reason}],
 //   channelRanges[{tensor, rows, min[], max[]}] (optional: MatMul inputs' per-channel extremes; older readers ignore it) }
 public sealed partial class CalibrationTable
 {
@@ -60,6 +60,7 @@ public sealed partial class CalibrationTable
         public HistogramData? Histogram { get; set; }
         public List<MethodCandidate>? Candidates { get; set; }
         public ScaleSearch? Search { get; set; }
+        public AutoModelChoice? ModelChoice { get; set; }
     }
 
     public string ToJson()
@@ -72,7 +73,7 @@ public sealed partial class CalibrationTable
                 Tensor = r.Tensor, Method = r.Method, Min = r.Min, Max = r.Max, RangeMin = r.RangeMin, RangeMax = r.RangeMax,
                 ElementCount = r.ElementCount, BatchCount = r.BatchCount, NonFiniteCount = r.NonFiniteCount,
                 BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram,
-                Candidates = r.Candidates?.ToList(), Search = r.Search,
+                Candidates = r.Candidates?.ToList(), Search = r.Search, ModelChoice = r.ModelChoice,
             }).ToList(),
             ChannelRanges = ChannelRanges.Count == 0 ? null : ChannelRanges.OrderBy(kv => kv.Key, StringComparer.Ordinal)
                 .Select(kv => new ChannelRangeDto { Tensor = kv.Key, Rows = kv.Value.Rows, Min = kv.Value.Min, Max = kv.Value.Max }).ToList(),
@@ -98,7 +99,7 @@ public sealed partial class CalibrationTable
         var ranges = dto.Ranges.Select(r => new TensorRange(r.Tensor, r.Method, r.Min, r.Max, r.RangeMin, r.RangeMax)
         {
             ElementCount = r.ElementCount, BatchCount = r.BatchCount, NonFiniteCount = r.NonFiniteCount,
-            BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram, Candidates = r.Candidates, Search = r.Search,
+            BatchMinSum = r.BatchMinSum, BatchMaxSum = r.BatchMaxSum, Histogram = r.Histogram, Candidates = r.Candidates, Search = r.Search, ModelChoice = r.ModelChoice,
         }).ToList();
         ImportedRangeRules.Check(ranges, where);
         var channelRanges = new Dictionary<string, Quantization.Smoothing.ChannelRange>(StringComparer.Ordinal);

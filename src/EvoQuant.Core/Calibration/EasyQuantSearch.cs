@@ -304,7 +304,7 @@ public static class EasyQuantSearch
     }
 
     // A copy whose outputs are only the given tensors and whose given initializers are graph inputs.
-    private static OnnxModel WithInputs(OnnxModel model, IEnumerable<string> inputs, IEnumerable<string> outputs)
+    internal static OnnxModel WithInputs(OnnxModel model, IEnumerable<string> inputs, IEnumerable<string> outputs)
     {
         var proto = model.CloneProto();
         var g = proto.Graph;
@@ -322,7 +322,7 @@ public static class EasyQuantSearch
         return model.With(proto);
     }
 
-    private static InferenceSession Open(OnnxModel m, int intraOpThreads)
+    internal static InferenceSession Open(OnnxModel m, int intraOpThreads)
     {
         using var options = new SessionOptions();
         if (intraOpThreads > 0) options.IntraOpNumThreads = intraOpThreads;
@@ -331,7 +331,7 @@ public static class EasyQuantSearch
     }
 
     // The kept rows bound to ONNX Runtime once for the whole search (they wrap the rows' arrays: no copies).
-    private sealed class Feed : IDisposable
+    internal sealed class Feed : IDisposable
     {
         private readonly List<(List<string> Names, List<OrtValue> Values)> _batches;
 

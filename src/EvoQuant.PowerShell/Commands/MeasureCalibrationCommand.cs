@@ -57,7 +57,7 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     [ValidateRange(1, 65536)]
     public int? BatchSize { get; set; }
 
-    /// <summary>EQ: sample rows kept for the scale search (the first ones; default 64).</summary>
+    /// <summary>EQ and Auto: sample rows kept for EQ's scale search or Auto's output check (the first ones; default 64).</summary>
     [Parameter]
     [ValidateRange(1, 65536)]
     public int? SearchRows { get; set; }
@@ -67,7 +67,8 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
     [ValidateSet(nameof(CalibrationMethod.MinMax), nameof(CalibrationMethod.Entropy), nameof(CalibrationMethod.Percentile), nameof(CalibrationMethod.Auto))]
     public CalibrationMethod? SearchBase { get; set; }
 
-    /// <summary>EQ: search the scales of the model Invoke-Quantization -PerChannel makes (per-tensor weights otherwise).</summary>
+    /// <summary>EQ and Auto: search the scales of (EQ), or check the outputs of (Auto), the model Invoke-Quantization -PerChannel
+    /// makes (per-tensor weights otherwise).</summary>
     [Parameter]
     public SwitchParameter PerChannel { get; set; }
 
@@ -188,6 +189,13 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
             ThrowTerminatingError(ModelError(e, _model));
             return;
         }
+        catch (EvoQuant.Quantization.QuantizationOptionsException e)
+        {
+            // EQ's search and Auto's output check quantize the model as Invoke-Quantization would: options it refuses.
+            ThrowTerminatingError(NewError(e, "InvalidSettings", ErrorCategory.InvalidArgument, _model,
+                "-Method EQ and -Method Auto quantize the model to score it (with -PerChannel when given): drop -PerChannel, or calibrate with MinMax, Entropy or Percentile."));
+            return;
+        }
         catch (InvalidOperationException e)
         {
             ThrowTerminatingError(NewError(e, "NoUsableSamples", ErrorCategory.InvalidData, _model, "Check the sample errors above: shapes and types must match the model's inputs."));
@@ -203,8 +211,12 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
         foreach (var s in table.Skipped) WriteVerbose($"Skipped tensor '{s.Tensor}': {s.Reason}");
         if (table.Settings.Method == CalibrationMethod.Auto)
         {
+            var check = table.Ranges.Select(r => r.ModelChoice).FirstOrDefault(c => c != null);
             WriteVerbose("Auto chose " + string.Join(", ", table.Ranges.GroupBy(r => r.Method).OrderBy(g => g.Key).Select(g => $"{g.Key} for {g.Count()}")) +
-                " tensor(s), each the method whose range quantizes its values with the least squared error:");
+                (check?.Uniform is { } uniform
+                    ? $" tensor(s): the output check found {uniform} everywhere better at the model's outputs than each tensor's method of least squared error ({check})."
+                    : " tensor(s), each the method whose range quantizes its values with the least squared error" + (check != null ? $" (output check: {check})." : "."))
+                + " Per tensor:");
             foreach (var r in table.Ranges) WriteVerbose($"  '{r.Tensor}' {r.Choice}");
         }
         if (table.Settings.Method == CalibrationMethod.EQ)
@@ -273,14 +285,17 @@ public sealed class MeasureCalibrationCommand : EvoQuantCmdlet
                 ErrorCategory.InvalidArgument, InputObject, "Measure-Calibration -Model ./model.onnx -InputPath ./calib/*.npy"));
         var defaults = new CalibrationOptions();
         bool eq = MyInvocation.BoundParameters.ContainsKey(nameof(Method)) && Method == CalibrationMethod.EQ;
-        if (!eq && (SearchRows != null || SearchBase != null || PerChannel.IsPresent))
-            ThrowTerminatingError(NewError(new ArgumentException("-SearchRows, -SearchBase and -PerChannel apply to -Method EQ only."), "InvalidSettings", ErrorCategory.InvalidArgument, _model));
+        bool auto = MyInvocation.BoundParameters.ContainsKey(nameof(Method)) && Method == CalibrationMethod.Auto;
+        if (!eq && SearchBase != null)
+            ThrowTerminatingError(NewError(new ArgumentException("-SearchBase applies to -Method EQ only."), "InvalidSettings", ErrorCategory.InvalidArgument, _model));
+        if (!eq && !auto && (SearchRows != null || PerChannel.IsPresent))
+            ThrowTerminatingError(NewError(new ArgumentException("-SearchRows and -PerChannel apply to -Method EQ and -Method Auto only."), "InvalidSettings", ErrorCategory.InvalidArgument, _model));
         var options = defaults with
         {
             SearchRows = SearchRows,
             SearchBase = SearchBase,
-            // The model EQ scores is the one Invoke-Quantization makes by default (with -PerChannel when given).
-            SearchQuantization = eq ? EvoQuant.Targets.TargetProfile.Resolve(EvoQuant.Targets.QuantTarget.Host).StaticDefaults() with { PerChannel = PerChannel.IsPresent } : null,
+            // The model EQ and Auto's output check score is the one Invoke-Quantization makes by default (with -PerChannel when given).
+            SearchQuantization = eq || auto ? EvoQuant.Targets.TargetProfile.Resolve(EvoQuant.Targets.QuantTarget.Host).StaticDefaults() with { PerChannel = PerChannel.IsPresent } : null,
             Method = MyInvocation.BoundParameters.ContainsKey(nameof(Method)) ? Method : defaults.Method,
             Bins = Bins ?? defaults.Bins,
             QuantizedBins = QuantizedBins ?? defaults.QuantizedBins,
