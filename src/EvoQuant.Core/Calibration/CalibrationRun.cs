@@ -147,9 +147,14 @@ public sealed class CalibrationRun : IDisposable
         if (SamplesDone == 0)
             throw new InvalidOperationException(Errors > 0 ? $"None of the samples could be used ({Errors} failed)." : "No samples were given.");
         var all = _calibrator.ComputeRanges();
-        // The statistics are in: the calibration session's memory (its arena sized by the batches) goes before EQ's
-        // search or Auto's check open sessions of their own (its lists of tensors stay readable).
-        if (_searchSamples != null) _session.Dispose();
+        // The statistics are in: the calibration sessions' memory (their arenas sized by the batches) goes before EQ's
+        // search or Auto's check open sessions of their own (the lists of tensors stay readable).
+        var channelRanges = CompleteChannelRanges();
+        if (_searchSamples != null)
+        {
+            _session.Dispose();
+            _channels?.Dispose();
+        }
         var quantization = _options.SearchQuantization ?? Targets.TargetProfile.Resolve(Targets.QuantTarget.Host).StaticDefaults();
         // Auto's ranges (EQ over Auto starts from them) are those its output check keeps.
         bool auto = Settings.Method == CalibrationMethod.Auto
@@ -174,7 +179,7 @@ public sealed class CalibrationRun : IDisposable
             .Concat(_continued.SelectMany(t => t.Skipped)), ranges);
         return new CalibrationTable(Settings, ranges, skipped)
         {
-            ChannelRanges = CompleteChannelRanges(),
+            ChannelRanges = channelRanges,
             SampleCount = SamplesDone + _continued.Sum(t => t.SampleCount), ModelName = _model.Name, Model = _model,
             ErrorCount = Errors + _continued.Sum(t => t.ErrorCount),
         };
