@@ -11,7 +11,7 @@ namespace EvoQuant.Calibration;
 /// tensor, which does not see how errors add up through the graph, what the quantizer does with a range (a one-sided
 /// range folds a Relu/Clip into its producer) nor the weights' own error: on a model where those decide, the
 /// per-tensor choice can end below a single method used everywhere. So the whole model is quantized as it will be
-/// (<paramref name="quantization"/>) with the per-tensor choice and with each single method's ranges (MinMax,
+/// (with the quantization options given) with the per-tensor choice and with each single method's ranges (MinMax,
 /// Entropy, Percentile: the proposals Auto already holds), each is run on the kept calibration rows beside the float
 /// model, and the one of highest output SQNR is kept, the per-tensor choice on a tie. Auto's output on those rows is
 /// then never below a single method's. Memory: the kept rows (<see cref="SearchSamples"/>), one quantized model and
