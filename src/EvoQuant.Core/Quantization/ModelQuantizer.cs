@@ -20,6 +20,8 @@ public static class ModelQuantizer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         QuantizationOptionsValidator.Validate(options, model, registry);
+        // The split and smoothing rewrite the float model in memory: the size before is the user's file's.
+        long sizeBefore = model.SizeOnDisk;
         string? splitDecision = null;
         if (options.OutlierSplit is { } outlierSplit && options.Mode == QuantMode.Static && options.Format == QuantFormat.QDQ)
         {
@@ -45,7 +47,12 @@ public static class ModelQuantizer
             model = smoothed.Model;
             options = options with { Smoothing = null, ActivationRanges = smoothed.Rescale(options.ActivationRanges) };
         }
-        if (options.Mode == QuantMode.Dynamic) return Dynamic.DynamicQuantizer.Quantize(model, options, registry, progress, ct);
+        if (options.Mode == QuantMode.Dynamic)
+        {
+            var dynamic = Dynamic.DynamicQuantizer.Quantize(model, options, registry, progress, ct);
+            dynamic.FileSizeBefore = sizeBefore;
+            return dynamic;
+        }
         if (options.Mode == QuantMode.WeightOnly) return WeightOnly.WeightOnlyQuantizer.Quantize(model, options, registry, progress, ct);
 
         WeightReadProgress.Stage(progress, "Planning");
@@ -110,7 +117,7 @@ public static class ModelQuantizer
             Warnings = warnings,
             WeightBytesBefore = model.WeightBytes,
             WeightBytesAfter = quantized.WeightBytes,
-            FileSizeBefore = model.SizeOnDisk,
+            FileSizeBefore = sizeBefore,
         };
     }
 

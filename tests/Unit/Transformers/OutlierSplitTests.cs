@@ -90,6 +90,9 @@ public sealed class OutlierSplitTests(SmoothingTests.MiniLmChannels miniLm) : IC
         var split = ModelQuantizer.Quantize(miniLm.Model, options with { OutlierSplit = Defaults with { ChannelRanges = miniLm.Ranges } });
         Assert.Contains(split.TargetDecisions, d => d.StartsWith("outlier split:", StringComparison.Ordinal));
         Assert.Contains(split.Skipped, s => s.Reason.Contains("outlier split", StringComparison.Ordinal));
+        // The split model lives in memory only: the size before is the user's file's.
+        Assert.True(miniLm.Model.SizeOnDisk > 0);
+        Assert.Equal(miniLm.Model.SizeOnDisk, split.FileSizeBefore);
 
         // The first down projection's output (the split keeps its name) on sentences not calibrated on.
         string product = FeedForwardProjections.DownProjections(miniLm.Model.Graph)[0].Output[0];
