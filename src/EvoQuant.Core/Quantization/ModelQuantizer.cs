@@ -20,8 +20,9 @@ public static class ModelQuantizer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         QuantizationOptionsValidator.Validate(options, model, registry);
-        // The split and smoothing rewrite the float model in memory: the size before is the user's file's.
-        long sizeBefore = model.SizeOnDisk;
+        // The split and smoothing rewrite the float model in memory: the result's source (its file, its size, the
+        // path the output must not replace) stays the user's model.
+        var source = model;
         string? splitDecision = null;
         if (options.OutlierSplit is { } outlierSplit && options.Mode == QuantMode.Static && options.Format == QuantFormat.QDQ)
         {
@@ -49,9 +50,7 @@ public static class ModelQuantizer
         }
         if (options.Mode == QuantMode.Dynamic)
         {
-            var dynamic = Dynamic.DynamicQuantizer.Quantize(model, options, registry, progress, ct);
-            dynamic.FileSizeBefore = sizeBefore;
-            return dynamic;
+            return Dynamic.DynamicQuantizer.Quantize(model, options, registry, progress, ct, source);
         }
         if (options.Mode == QuantMode.WeightOnly) return WeightOnly.WeightOnlyQuantizer.Quantize(model, options, registry, progress, ct);
 
@@ -98,7 +97,7 @@ public static class ModelQuantizer
         return new QuantizationResult
         {
             Model = quantized,
-            SourceModel = model,
+            SourceModel = source,
             Format = options.Format,
             Mode = options.Mode,
             ActivationType = options.ActivationType,
@@ -117,7 +116,7 @@ public static class ModelQuantizer
             Warnings = warnings,
             WeightBytesBefore = model.WeightBytes,
             WeightBytesAfter = quantized.WeightBytes,
-            FileSizeBefore = sizeBefore,
+            FileSizeBefore = source.SizeOnDisk,
         };
     }
 

@@ -7,7 +7,9 @@ namespace EvoQuant.Quantization.Dynamic;
 /// for <see cref="QuantMode.Dynamic"/>.</summary>
 internal static class DynamicQuantizer
 {
-    public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, IProgress<string>? progress, CancellationToken ct)
+    /// <param name="source">The user's model when <paramref name="model"/> is a rewrite of it in memory (smoothed): the result's source and size before.</param>
+    public static QuantizationResult Quantize(OnnxModel model, QuantizationOptions options, OpQuantizerRegistry registry, IProgress<string>? progress, CancellationToken ct,
+        OnnxModel? source = null)
     {
         var warnings = new List<string>();
         // The rewrite reads each weight once: the bytes read so far are its percentage.
@@ -23,7 +25,7 @@ internal static class DynamicQuantizer
         return new QuantizationResult
         {
             Model = quantized,
-            SourceModel = model,
+            SourceModel = source ?? model,
             Format = QuantFormat.QOperator,
             Mode = QuantMode.Dynamic,
             ActivationType = options.ActivationType,
@@ -37,7 +39,7 @@ internal static class DynamicQuantizer
             Warnings = warnings,
             WeightBytesBefore = model.WeightBytes,
             WeightBytesAfter = quantized.WeightBytes,
-            FileSizeBefore = model.SizeOnDisk,
+            FileSizeBefore = (source ?? model).SizeOnDisk,
         };
     }
 }
