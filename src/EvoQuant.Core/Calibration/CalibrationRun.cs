@@ -154,19 +154,17 @@ public sealed class CalibrationRun : IDisposable
         {
             _session.Dispose();
             _channels?.Dispose();
+            var quantization = _options.SearchQuantization ?? Targets.TargetProfile.Resolve(Targets.QuantTarget.Host).StaticDefaults();
+            // Auto's ranges (EQ over Auto starts from them) are those its output check keeps.
+            if (Settings.Method == CalibrationMethod.Auto || Settings.EffectiveSearchBase == CalibrationMethod.Auto)
+                all = AutoModelCheck.Run(_model, all.Where(r => r.ElementCount > 0).ToList(), _searchSamples.Batches,
+                    quantization, _options.Registry, _options.IntraOpThreads, _options.BatchSize, _cancellation)
+                    .Concat(all.Where(r => r.ElementCount == 0)).ToList();
+            if (Settings.Method == CalibrationMethod.EQ)
+                all = EasyQuantSearch.Run(_model, all.Where(r => r.ElementCount > 0).ToList(), _searchSamples.Batches,
+                    quantization, _options.Registry, _options.IntraOpThreads, _cancellation)
+                    .Concat(all.Where(r => r.ElementCount == 0)).ToList();
         }
-        var quantization = _options.SearchQuantization ?? Targets.TargetProfile.Resolve(Targets.QuantTarget.Host).StaticDefaults();
-        // Auto's ranges (EQ over Auto starts from them) are those its output check keeps.
-        bool auto = Settings.Method == CalibrationMethod.Auto
-            || (Settings.Method == CalibrationMethod.EQ && Settings.EffectiveSearchBase == CalibrationMethod.Auto);
-        if (_searchSamples != null && auto)
-            all = AutoModelCheck.Run(_model, all.Where(r => r.ElementCount > 0).ToList(), _searchSamples.Batches,
-                quantization, _options.Registry, _options.IntraOpThreads, _options.BatchSize, _cancellation)
-                .Concat(all.Where(r => r.ElementCount == 0)).ToList();
-        if (_searchSamples != null && Settings.Method == CalibrationMethod.EQ)
-            all = EasyQuantSearch.Run(_model, all.Where(r => r.ElementCount > 0).ToList(), _searchSamples.Batches,
-                quantization, _options.Registry, _options.IntraOpThreads, _cancellation)
-                .Concat(all.Where(r => r.ElementCount == 0)).ToList();
         // A tensor that produced only NaN or infinity (NaN weights upstream) has no range: its [0, 0]
         // would be silently used. It is skipped, with the reason.
         var poisoned = all.Where(r => r.ElementCount == 0 && r.NonFiniteCount > 0).ToList();

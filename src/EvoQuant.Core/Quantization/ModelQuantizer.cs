@@ -48,10 +48,7 @@ public static class ModelQuantizer
             model = smoothed.Model;
             options = options with { Smoothing = null, ActivationRanges = smoothed.Rescale(options.ActivationRanges) };
         }
-        if (options.Mode == QuantMode.Dynamic)
-        {
-            return Dynamic.DynamicQuantizer.Quantize(model, options, registry, progress, ct, source);
-        }
+        if (options.Mode == QuantMode.Dynamic) return Dynamic.DynamicQuantizer.Quantize(model, options, registry, progress, ct, source);
         if (options.Mode == QuantMode.WeightOnly) return WeightOnly.WeightOnlyQuantizer.Quantize(model, options, registry, progress, ct);
 
         WeightReadProgress.Stage(progress, "Planning");

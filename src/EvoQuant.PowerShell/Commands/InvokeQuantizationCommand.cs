@@ -221,7 +221,8 @@ public sealed class InvokeQuantizationCommand : EvoQuantCmdlet
     [Parameter(ParameterSetName = DynamicSet)]
     public object[]? CalibrationData { get; set; }
 
-    /// <summary>Static, with -CalibrationData (on by default then): compute the few input channels of each MatMul
+    /// <summary>Static QDQ, on by default when the MatMul inputs' per-channel ranges are at hand (kept in the
+    /// Measure-Calibration table, or measured on -CalibrationData): compute the few input channels of each MatMul
     /// whose measured |max| stands over 6 times the median channel's in float, the rest in 8 bits with the
     /// remaining channels' range (LLM.int8()-style). -SplitOutliers:$false quantizes them whole.</summary>
     [Parameter(ParameterSetName = StaticSet)]
